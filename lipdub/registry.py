@@ -1,0 +1,302 @@
+"""Backends by name, imported only when asked for (fsspec's registry, lipdub's kinds).
+
+Each component kind has a read-only table ``name -> Entry("module:Attr", extra, kwargs)``.
+:func:`resolve` accepts an instance (returned as is), a name, ``(name, {options})`` or
+``{"name": ..., **options}`` and builds the backend, importing its module on first use.
+An unknown name raises :class:`~lipdub.errors.UnknownBackendError` listing the known
+ones; a backend whose optional dependencies are missing raises
+:class:`~lipdub.errors.BackendNotInstalled` naming the ``pip install`` that fixes it.
+
+Third-party packages add backends through entry points, read on the first lookup:
+
+* the group ``lipdub.backends``, entry name ``"<kind>.<name>"`` (``voice.acme``), or
+* one group per kind: ``lipdub.transcribers``, ``lipdub.translators``,
+  ``lipdub.voices``, ``lipdub.face_detectors``, ``lipdub.lipsyncers``.
+
+The entry point's value is a ``"module:Class"`` string, so a plugin stays lazy too. A
+plugin cannot shadow a built-in name; :func:`register` with ``replace=True` can.
+
+Example:
+    >>> from lipdub import registry
+    >>> "espeak" in registry.available("voice")
+    True
+    >>> registry.resolve("voice", "fake").name
+    'fake'
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, cast, get_args
+
+from lipdub.errors import BackendNotInstalled, InputError, UnknownBackendError
+
+__all__ = [
+    "KINDS",
+    "Entry",
+    "Kind",
+    "available",
+    "entry",
+    "register",
+    "registry",
+    "resolve",
+]
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["transcriber", "translator", "voice", "detector", "lipsyncer", "separator"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+_BASES: dict[Kind, str] = {
+    "transcriber": "lipdub.transcribe.base:Transcriber",
+    "translator": "lipdub.translate.base:Translator",
+    "voice": "lipdub.voice.base:VoiceSynth",
+    "detector": "lipdub.faces.base:FaceDetector",
+    "lipsyncer": "lipdub.lipsync.base:LipSyncer",
+    "separator": "lipdub.separate.base:Separator",
+}
+
+_GROUPS: dict[Kind, str] = {
+    "transcriber": "lipdub.transcribers",
+    "translator": "lipdub.translators",
+    "voice": "lipdub.voices",
+    "detector": "lipdub.face_detectors",
+    "lipsyncer": "lipdub.lipsyncers",
+    "separator": "lipdub.separators",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a backend lives.
+
+    Args:
+        target: ``"module:Attr"`` or ``"module:Class.factory"``; called with the options.
+        extra: The ``lipdub[extra]`` that installs its dependencies, if any.
+        kwargs: Default options merged under the caller's.
+        source: ``"builtin"``, ``"plugin"`` or ``"user"``.
+    """
+
+    target: str
+    extra: str | None = None
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "builtin"
+
+
+def _builtin() -> dict[Kind, dict[str, Entry]]:
+    g, loc = "google", "local"
+    return {
+        "transcriber": {
+            "google": Entry("lipdub.transcribe.google:GoogleTranscriber", g),
+            "whisper": Entry("lipdub.transcribe.whisper:WhisperTranscriber", loc),
+            "fake": Entry("lipdub.testing:FakeTranscriber"),
+        },
+        "translator": {
+            "google": Entry("lipdub.translate.google:GoogleTranslator", g),
+            "opus": Entry("lipdub.translate.opus:OpusTranslator", loc),
+            "fake": Entry("lipdub.testing:FakeTranslator"),
+            "identity": Entry("lipdub.testing:IdentityTranslator"),
+        },
+        "voice": {
+            "google": Entry("lipdub.voice.google:GoogleVoiceSynth", g),
+            "espeak": Entry("lipdub.voice.espeak:EspeakVoiceSynth", loc),
+            "piper": Entry("lipdub.voice.piper:PiperVoiceSynth", loc),
+            "fake": Entry("lipdub.testing:FakeVoiceSynth"),
+        },
+        "detector": {
+            "retinaface": Entry("lipdub.faces.retinaface:RetinaFaceDetector", loc),
+            "s3fd": Entry("lipdub.faces.s3fd:S3FDFaceDetector.from_pretrained"),
+            "haar": Entry("lipdub.faces.haar:HaarFaceDetector"),
+            "opencv": Entry("lipdub.faces.haar:HaarFaceDetector"),
+            "fake": Entry("lipdub.testing:FakeFaceDetector"),
+        },
+        "lipsyncer": {
+            "wav2lip": Entry(
+                "lipdub.lipsync.wav2lip:Wav2LipSyncer.from_pretrained",
+                kwargs={"name_or_path": "wav2lip"},
+            ),
+            "wav2lip_gan": Entry(
+                "lipdub.lipsync.wav2lip:Wav2LipSyncer.from_pretrained",
+                kwargs={"name_or_path": "wav2lip_gan"},
+            ),
+            "passthrough": Entry("lipdub.testing:PassThroughLipSyncer"),
+        },
+        "separator": {
+            "duck": Entry("lipdub.separate.duck:DuckingSeparator"),
+        },
+    }
+
+
+_lock = threading.Lock()
+_tables: dict[Kind, dict[str, Entry]] = _builtin()
+_plugins_loaded = False
+
+#: Read-only view of every table: ``registry["voice"]["espeak"]``.
+registry: Mapping[Kind, Mapping[str, Entry]] = MappingProxyType(
+    {k: MappingProxyType(v) for k, v in _tables.items()}
+)
+
+
+def _check_kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise InputError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return cast(Kind, kind)
+
+
+def register(
+    kind: Kind, name: str, target: str | type, *, extra: str | None = None,
+    replace: bool = False, **kwargs: Any,
+) -> None:
+    """Add a backend under ``name``.
+
+    Args:
+        kind: The component kind (``"voice"``, ``"detector"``, ...).
+        name: Short lowercase registry name.
+        target: ``"module:Class"`` (stays lazy) or the class itself.
+        extra: The lipdub extra that installs its dependencies, for error messages.
+        replace: Allow replacing an existing name (built-ins included).
+        **kwargs: Default constructor options.
+
+    Raises:
+        InputError: if ``name`` exists and ``replace`` is False.
+    """
+    kind = _check_kind(kind)
+    if isinstance(target, type):
+        target = f"{target.__module__}:{target.__qualname__}"
+    with _lock:
+        table = _tables[kind]
+        if name in table and not replace:
+            raise InputError(
+                f"a {kind} backend named {name!r} already exists ({table[name].target}); "
+                "pass replace=True to override it"
+            )
+        table[name] = Entry(target, extra, dict(kwargs), source="user")
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    from importlib.metadata import entry_points
+
+    found: list[tuple[Kind, str, str]] = []
+    for ep in entry_points(group="lipdub.backends"):
+        kind_name, _, name = ep.name.partition(".")
+        if kind_name in KINDS and name:
+            found.append((cast(Kind, kind_name), name, ep.value))
+        else:
+            logger.warning("ignoring lipdub.backends entry point %r: name it '<kind>.<name>'", ep.name)
+    for kind, group in _GROUPS.items():
+        found.extend((kind, ep.name, ep.value) for ep in entry_points(group=group))
+    with _lock:
+        for kind, name, value in found:
+            if name in _tables[kind]:
+                logger.warning(
+                    "plugin %s backend %r (%s) ignored: the name is taken by %s",
+                    kind, name, value, _tables[kind][name].target,
+                )
+                continue
+            _tables[kind][name] = Entry(value, None, {}, source="plugin")
+        _plugins_loaded = True
+
+
+def available(kind: Kind) -> list[str]:
+    """Sorted names registered for ``kind`` (built-ins, plugins and user entries)."""
+    kind = _check_kind(kind)
+    _load_plugins()
+    return sorted(_tables[kind])
+
+
+def entry(kind: Kind, name: str) -> Entry:
+    """The :class:`Entry` for ``name``.
+
+    Raises:
+        UnknownBackendError: listing the available names.
+    """
+    kind = _check_kind(kind)
+    _load_plugins()
+    try:
+        return _tables[kind][name]
+    except KeyError:
+        raise UnknownBackendError(
+            f"no {kind} backend named {name!r}",
+            backend=name,
+            hint=f"available: {', '.join(available(kind))}",
+        ) from None
+
+
+def _import_target(target: str, *, kind: str, name: str, extra: str | None) -> Any:
+    module_name, _, attr_path = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as e:
+        missing = getattr(e, "name", None) or str(e)
+        if missing and module_name.startswith(str(missing)):
+            raise  # the backend module itself is missing: a bug or a broken plugin
+        fix = f'pip install "lipdub[{extra}]"' if extra else f"install the package providing {missing}"
+        raise BackendNotInstalled(
+            f"the {kind} backend {name!r} needs {missing}, which is not installed",
+            backend=name,
+            hint=fix,
+        ) from e
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _base_class(kind: Kind) -> type:
+    module_name, _, cls = _BASES[kind].partition(":")
+    return cast(type, getattr(importlib.import_module(module_name), cls))
+
+
+T = TypeVar("T")
+
+
+def resolve(kind: Kind, spec: Any, **overrides: Any) -> Any:
+    """Turn ``spec`` into a ready backend instance of ``kind``.
+
+    Args:
+        kind: The component kind.
+        spec: An instance (returned as is), a registry name, ``(name, {options})`` or
+            ``{"name": name, **options}``.
+        **overrides: Options merged over the entry's defaults and the spec's.
+
+    Raises:
+        UnknownBackendError: the name is not registered.
+        BackendNotInstalled: the backend's extra is not installed.
+        InputError: ``spec`` has the wrong type.
+    """
+    kind = _check_kind(kind)
+    base = _base_class(kind)
+    if isinstance(spec, base):
+        if overrides:
+            raise InputError(f"options {sorted(overrides)} cannot be applied to a {kind} instance")
+        return spec
+    options: dict[str, Any] = {}
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
+        name, options = spec[0], dict(spec[1])
+    elif isinstance(spec, Mapping):
+        options = dict(spec)
+        name = options.pop("name", None)
+    else:
+        name = spec
+    if not isinstance(name, str):
+        raise InputError(
+            f"a {kind} must be a {base.__name__} instance, a registry name or (name, options); "
+            f"got {type(spec).__name__}"
+        )
+    ent = entry(kind, name)
+    factory = _import_target(ent.target, kind=kind, name=name, extra=ent.extra)
+    kwargs = {**ent.kwargs, **options, **overrides}
+    instance = factory(**kwargs)
+    if not isinstance(instance, base):
+        raise InputError(
+            f"{ent.target} built a {type(instance).__name__}, which is not a {base.__name__}",
+            backend=name,
+        )
+    return instance
