@@ -1,0 +1,36 @@
+"""The :class:`Separator` interface: split a mix into voice and background."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from lipdub.types import AudioClip
+
+__all__ = ["Separation", "Separator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Separation:
+    """The two stems of a mix, same rate and length as the input."""
+
+    voice: AudioClip
+    background: AudioClip
+
+
+class Separator(ABC):
+    """Splits audio into the voice and everything else (music, ambience, effects).
+
+    ``speech_spans`` (seconds) tell the separator where the original speech is; a
+    model-based backend may ignore them, the DSP fallback relies on them.
+    """
+
+    name: ClassVar[str] = "custom"
+
+    @abstractmethod
+    def separate(
+        self, audio: AudioClip, speech_spans: Sequence[tuple[float, float]] = ()
+    ) -> Separation:
+        """Return the voice and background stems of ``audio``."""
