@@ -1,0 +1,111 @@
+"""Opening media files with PyAV and turning its errors into :class:`MediaError`.
+
+Everything in :mod:`lipdub.media` opens files through :func:`open_input`, so a missing
+file, a text file renamed ``.mp4`` or a truncated download all fail the same way: one
+:class:`~lipdub.errors.MediaError` that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import av
+import av.container
+
+from lipdub.errors import MediaError
+
+PathLike = str | os.PathLike[str]
+
+#: Suffixes treated as still images when the content does not say otherwise.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+
+#: FFmpeg demuxers that read a single still picture.
+IMAGE_FORMATS = frozenset(
+    {
+        "image2",
+        "png_pipe",
+        "jpeg_pipe",
+        "webp_pipe",
+        "bmp_pipe",
+        "tiff_pipe",
+        "jpegls_pipe",
+        "jpegxl_pipe",
+    }
+)
+
+REENCODE_HINT = "check that it plays in a media player, or re-export it as MP4 (H.264 + AAC)"
+
+
+def check_exists(path: PathLike) -> Path:
+    """``path`` as a :class:`Path`, or :class:`MediaError` if it is not a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise MediaError("file not found", path=p, hint="check the path and the file name")
+    if p.is_dir():
+        raise MediaError("is a folder, not a media file", path=p, hint="pass a video or image file")
+    if p.stat().st_size == 0:
+        raise MediaError(
+            "file is empty (0 bytes)", path=p, hint="the copy or download failed; redo it"
+        )
+    return p
+
+
+def _reason(err: BaseException) -> str:
+    """A short, jargon-free reason for a PyAV/FFmpeg error."""
+    if isinstance(err, av.error.InvalidDataError):
+        return "not a video, audio or image file that can be read, or it is damaged"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    if isinstance(err, av.error.EOFError):
+        return "the file ends too early (truncated)"
+    if isinstance(err, av.error.DecoderNotFoundError):
+        return "its codec is not supported"
+    strerror = getattr(err, "strerror", None)
+    return str(strerror or err).strip() or type(err).__name__
+
+
+def media_error(
+    path: PathLike, what: str, err: BaseException, hint: str = REENCODE_HINT
+) -> MediaError:
+    """A :class:`MediaError` for ``what`` failing on ``path`` because of ``err``."""
+    return MediaError(f"{what}: {_reason(err)}", path=path, hint=hint)
+
+
+def open_input(path: PathLike) -> av.container.InputContainer:
+    """Open ``path`` for reading with PyAV; raise :class:`MediaError` on any failure."""
+    p = check_exists(path)
+    try:
+        container = av.open(str(p), mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise media_error(p, "cannot open media file", e) from e
+    check_not_truncated(container, p)
+    return container
+
+
+def check_not_truncated(container: av.container.InputContainer, path: Path) -> None:
+    """Raise :class:`MediaError` if an MP4/MOV index points past the end of the file.
+
+    MP4s written with the index up front (``faststart``) still open when their tail is
+    missing; their sample table says where every packet lives, so compare it with the
+    file size instead of discovering the damage halfway through decoding.
+    """
+    if "mp4" not in container.format.name and "mov" not in container.format.name:
+        return
+    size = path.stat().st_size
+    end = 0
+    for stream in container.streams:
+        entries: Any = stream.index_entries
+        n = len(entries)
+        # Packets are stored in (roughly) increasing file order; the last few suffice.
+        for i in range(max(0, n - 8), n):
+            e = entries[i]
+            end = max(end, int(e.pos) + int(e.size))
+    if end > size:
+        container.close()
+        raise MediaError(
+            f"file is truncated ({size} of {end} bytes present)",
+            path=path,
+            hint="the copy or download did not finish; get the complete file",
+        )

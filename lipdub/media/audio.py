@@ -1,0 +1,85 @@
+"""Loading the sound of any audio or video file as a mono :class:`AudioClip`.
+
+PyAV decodes (wav, mp3, m4a/aac, flac, ogg/vorbis/opus, or a video's audio track) and
+its :class:`av.AudioResampler` converts to mono float32 at the requested rate, chunk by
+chunk, in-process.
+"""
+
+from __future__ import annotations
+
+import av
+import av.container
+import numpy as np
+
+from lipdub.errors import MediaError
+from lipdub.media._open import PathLike, check_exists, media_error, open_input
+from lipdub.types import AudioClip
+
+__all__ = ["load_audio"]
+
+
+def _declared_samples(stream: av.AudioStream, sample_rate_hz: int) -> int | None:
+    """Samples the container says the track holds, at ``sample_rate_hz`` (None: unknown)."""
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base) * sample_rate_hz)
+    return None
+
+
+def load_audio(path: PathLike, sample_rate_hz: int = 16000) -> AudioClip:
+    """Decode the first audio track of ``path`` to mono float32 at ``sample_rate_hz``.
+
+    Works for audio files (wav, mp3, m4a, flac, ogg, opus) and for video files (their
+    audio track). Channels are mixed down to mono. Encoder padding at the end of the
+    track (AAC/MP3 frames are padded to a whole frame) is trimmed to the length the
+    container declares, so a clip written by :func:`~lipdub.media.write_video` reads
+    back with the duration it was written with.
+
+    Args:
+        path: Audio or video file.
+        sample_rate_hz: Output rate in Hz (16000 is what Wav2Lip's mel features use).
+
+    Returns:
+        ``AudioClip`` with ``(N,)`` float32 samples at ``sample_rate_hz``.
+
+    Raises:
+        MediaError: The file is missing, unreadable, or has no audio track.
+
+    Example:
+        >>> from lipdub.testing.media import make_speech_wav
+        >>> import tempfile, os
+        >>> wav = make_speech_wav(os.path.join(tempfile.mkdtemp(), "s.wav"), 1.0, 22050)
+        >>> clip = load_audio(wav, 16000)
+        >>> clip.sample_rate_hz, clip.num_samples
+        (16000, 16000)
+    """
+    if sample_rate_hz <= 0:
+        raise MediaError(f"sample_rate_hz must be > 0, got {sample_rate_hz}", path=path)
+    p = check_exists(path)
+    container: av.container.InputContainer = open_input(p)
+    try:
+        if not container.streams.audio:
+            raise MediaError(
+                "has no audio track",
+                path=p,
+                hint="pass a file with sound, or give the speech as a separate audio file",
+            )
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate_hz)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None  # resample by count; gaps in timestamps are not inserted
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except (av.FFmpegError, OSError) as e:
+            raise media_error(p, "decoding the audio failed", e) from e
+        declared = _declared_samples(stream, sample_rate_hz)
+    finally:
+        container.close()
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    # Only trim what looks like encoder padding (< 0.1 s); a wrong header is ignored.
+    if declared is not None and 0 < declared < samples.shape[0] <= declared + sample_rate_hz // 10:
+        samples = samples[:declared]
+    return AudioClip(samples, sample_rate_hz)

@@ -1,0 +1,417 @@
+"""Probing and decoding video (and still images) with PyAV.
+
+:func:`probe` reads a file's header (plus its first frame, for the rotation) into a
+:class:`~lipdub.types.VideoInfo`. :class:`VideoReader` streams ``(H, W, 3)`` uint8 BGR
+frames one at a time, so memory stays constant however long the video is. Frames come
+out upright (the display rotation is applied) and at a constant frame rate: a variable
+frame rate input, or a request for another rate, is resampled on the frame timestamps
+by duplicating or dropping frames, the way a player would show them.
+
+PyAV (FFmpeg's libraries) does the decoding in-process, with FFmpeg's own threads; no
+``ffmpeg`` binary and no temporary files are involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import av.container
+import av.video.stream
+import numpy as np
+import numpy.typing as npt
+
+from lipdub.errors import MediaError
+from lipdub.media._open import (
+    IMAGE_FORMATS,
+    IMAGE_SUFFIXES,
+    PathLike,
+    check_exists,
+    media_error,
+    open_input,
+)
+from lipdub.types import VideoInfo
+
+__all__ = ["VideoReader", "is_image", "iter_frames", "probe", "read_image"]
+
+logger = logging.getLogger(__name__)
+
+Frame = npt.NDArray[np.uint8]
+
+#: Frame rate given to still images (one frame, no duration of their own).
+IMAGE_FPS = Fraction(25)
+
+#: Frame rates a variable-rate video's average is snapped to when within 2 %.
+_COMMON_RATES = tuple(
+    Fraction(r)
+    for r in (
+        Fraction(24000, 1001),
+        24,
+        25,
+        Fraction(30000, 1001),
+        30,
+        48,
+        50,
+        Fraction(60000, 1001),
+        60,
+    )
+)
+
+_NO_VIDEO_HINT = "pass a video or image file; for sound only use lipdub.media.load_audio"
+
+
+def _image_magic(head: bytes) -> bool:
+    return (
+        head.startswith(b"\x89PNG\r\n\x1a\n")
+        or head.startswith(b"\xff\xd8\xff")
+        or head.startswith(b"BM")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[:4] in (b"II*\x00", b"MM\x00*")
+    )
+
+
+def is_image(path: PathLike) -> bool:
+    """Whether ``path`` is a still image (PNG, JPEG, WebP, BMP, TIFF).
+
+    The file's first bytes decide when it can be read; otherwise the suffix does.
+
+    Example:
+        >>> is_image("face.PNG"), is_image("clip.mp4")
+        (True, False)
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return p.suffix.lower() in IMAGE_SUFFIXES
+    if len(head) >= 12:
+        return _image_magic(head)
+    return p.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _to_bgr(frame: av.VideoFrame, rotation: int) -> Frame:
+    arr: Frame = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+    if rotation:
+        # ``rotation`` is clockwise; np.rot90 turns counter-clockwise for positive k.
+        arr = np.ascontiguousarray(np.rot90(arr, k=-(rotation // 90)))
+    return arr
+
+
+def _frame_rotation(frame: av.VideoFrame) -> int:
+    """Clockwise display rotation of a decoded frame (from its display matrix)."""
+    ccw = getattr(frame, "rotation", 0) or 0
+    return round(-float(ccw) / 90.0) * 90 % 360
+
+
+def _tag_rotation(stream: Any) -> int | None:
+    tag = stream.metadata.get("rotate") if stream.metadata else None
+    if tag is None:
+        return None
+    try:
+        return round(float(tag) / 90.0) * 90 % 360
+    except ValueError:
+        return None
+
+
+def _snap_rate(rate: Fraction) -> Fraction:
+    for common in _COMMON_RATES:
+        if abs(rate - common) <= common * Fraction(2, 100):
+            return common
+    return rate.limit_denominator(100)
+
+
+def _is_vfr(stream: av.video.stream.VideoStream) -> bool:
+    """Whether the frame timestamps are irregular (more than 25 % spread)."""
+    entries: Any = stream.index_entries
+    n = len(entries)
+    if n >= 3:
+        ts = sorted({int(entries[i].timestamp) for i in range(min(n, 2000))})
+        diffs = np.diff(np.asarray(ts, dtype=np.int64))
+        if diffs.size >= 2:
+            med = float(np.median(diffs))
+            return med > 0 and float(diffs.max() - diffs.min()) > 0.25 * med
+        return False
+    avg, base = stream.average_rate, stream.base_rate
+    if avg and base:
+        return bool(abs(Fraction(avg) - Fraction(base)) > Fraction(base) * Fraction(5, 100))
+    return False
+
+
+def _stream_duration_s(stream: Any, container: av.container.InputContainer) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return float(container.duration) / av.time_base
+    return 0.0
+
+
+def _first_frame(container: av.container.InputContainer, path: Path) -> av.VideoFrame:
+    stream = container.streams.video[0]
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except (av.FFmpegError, OSError) as e:
+        raise media_error(path, "cannot decode the first video frame", e) from e
+    raise MediaError(
+        "the video track holds no decodable frames",
+        path=path,
+        hint="the file may be truncated or damaged; re-export it",
+    )
+
+
+def _probe_open(container: av.container.InputContainer, path: Path) -> VideoInfo:
+    if not container.streams.video:
+        kind = "audio only" if container.streams.audio else "no video track"
+        raise MediaError(f"has no video track ({kind})", path=path, hint=_NO_VIDEO_HINT)
+    stream = container.streams.video[0]
+    audio = container.streams.audio[0] if container.streams.audio else None
+    codec = stream.codec_context.name if stream.codec_context else None
+    image = container.format.name in IMAGE_FORMATS or (
+        stream.frames <= 1 and path.suffix.lower() in IMAGE_SUFFIXES
+    )
+    tag_rot = _tag_rotation(stream)
+    first = _first_frame(container, path)
+    rotation = tag_rot if tag_rot is not None else _frame_rotation(first)
+    w, h = first.width, first.height
+    if rotation in (90, 270):
+        w, h = h, w
+    common: dict[str, Any] = {
+        "path": str(path),
+        "width": w,
+        "height": h,
+        "rotation": rotation,
+        "has_audio": audio is not None,
+        "audio_sample_rate_hz": audio.codec_context.sample_rate if audio is not None else None,
+        "codec": codec,
+    }
+    if image:
+        return VideoInfo(fps=IMAGE_FPS, frame_count=1, duration_s=0.0, is_image=True, **common)
+    vfr = _is_vfr(stream)
+    rate = stream.average_rate if vfr else (stream.guessed_rate or stream.base_rate)
+    rate = rate or stream.average_rate or stream.base_rate
+    fps = Fraction(rate) if rate else Fraction(25)
+    if fps <= 0 or fps > 1000:
+        fps = Fraction(25)
+    if vfr:
+        fps = _snap_rate(fps)
+    duration_s = _stream_duration_s(stream, container)
+    if stream.frames > 0 and not vfr:
+        frame_count = int(stream.frames)
+    else:
+        frame_count = max(1, round(duration_s * fps))
+    if duration_s <= 0:
+        duration_s = float(frame_count / fps)
+    return VideoInfo(
+        fps=fps,
+        frame_count=frame_count,
+        duration_s=duration_s,
+        variable_frame_rate=vfr,
+        **common,
+    )
+
+
+def probe(path: PathLike) -> VideoInfo:
+    """Describe a video or still image: size, frame rate, frame count, rotation, audio.
+
+    Args:
+        path: A video (mp4, mov, mkv, webm, avi, ...) or image (png, jpg, webp, bmp).
+
+    Returns:
+        The :class:`~lipdub.types.VideoInfo`. ``fps`` is an exact fraction; ``width``
+        and ``height`` are the size after rotation; ``rotation`` is the clockwise
+        display rotation (0/90/180/270) from the display matrix or the ``rotate`` tag.
+        A still image has ``is_image=True``, one frame, fps 25 and duration 0.
+
+    Raises:
+        MediaError: The file is missing, not media, truncated, or has no video track.
+
+    Example:
+        >>> from lipdub.testing.media import make_test_video
+        >>> import tempfile, os
+        >>> info = probe(make_test_video(os.path.join(tempfile.mkdtemp(), "a.mp4"),
+        ...                              duration_s=0.4, size=(64, 48)))
+        >>> (info.width, info.height, info.fps, info.frame_count, info.has_audio)
+        (64, 48, Fraction(25, 1), 10, True)
+    """
+    p = check_exists(path)
+    container = open_input(p)
+    try:
+        return _probe_open(container, p)
+    finally:
+        container.close()
+
+
+class VideoReader:
+    """Streams the frames of a video (or a still image) as ``(H, W, 3)`` uint8 BGR.
+
+    Frames are decoded lazily, one at a time, with FFmpeg's threaded decoding; memory
+    does not grow with the video's length. Each frame is upright (display rotation
+    applied), and frames come at a constant rate: ``info.fps``, or ``fps`` if given.
+    When the input's timestamps are irregular (variable frame rate) or ``fps`` differs
+    from the file's rate, output frame ``i`` is the input frame showing at ``i / fps``
+    seconds (frames are duplicated or dropped). ``info`` then reports the output rate
+    and the output frame count. A still image yields exactly one frame.
+
+    Args:
+        path: Video or image file.
+        fps: Output frame rate; None keeps the file's (the average rate when variable).
+
+    Raises:
+        MediaError: The file cannot be opened or decoded (also raised mid-iteration
+            for damage found while decoding).
+
+    Example:
+        >>> from lipdub.testing.media import make_test_video
+        >>> import tempfile, os
+        >>> clip = make_test_video(os.path.join(tempfile.mkdtemp(), "a.mp4"),
+        ...                        duration_s=0.4, size=(64, 48), audio=False)
+        >>> with VideoReader(clip) as reader:
+        ...     frames = list(reader)
+        >>> len(frames), frames[0].shape, frames[0].dtype
+        (10, (48, 64, 3), dtype('uint8'))
+    """
+
+    def __init__(self, path: PathLike, *, fps: Fraction | float | int | None = None) -> None:
+        self.path = check_exists(path)
+        info = probe(self.path)
+        self.source_info = info
+        want = Fraction(fps).limit_denominator(1_000_000) if fps is not None else None
+        if want is not None and want <= 0:
+            raise MediaError(f"requested fps must be > 0, got {fps}", path=self.path)
+        self._resample = not info.is_image and (
+            info.variable_frame_rate or (want is not None and want != info.fps)
+        )
+        if want is not None and not info.is_image and want != info.fps:
+            info = dataclasses.replace(
+                info, fps=want, frame_count=max(1, round(info.duration_s * want))
+            )
+        self.info: VideoInfo = info
+        self._container: av.container.InputContainer | None = None
+        self._started = False
+
+    # -------------------------------------------------------------- context manager
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file (safe to call twice)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    # -------------------------------------------------------------- iteration
+    def __iter__(self) -> Iterator[Frame]:
+        if self._started:
+            raise MediaError(
+                "a VideoReader can be iterated only once",
+                path=self.path,
+                hint="open a new VideoReader to read the frames again",
+            )
+        self._started = True
+        return self._frames()
+
+    def _decoded(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        container = open_input(self.path)
+        self._container = container
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else index / float(self.info.fps)
+                yield t, frame
+                index += 1
+        except (av.FFmpegError, OSError) as e:
+            raise media_error(
+                self.path,
+                f"decoding failed after {index} frames",
+                e,
+                hint="the file may be damaged; re-export it as MP4 (H.264 + AAC)",
+            ) from e
+        finally:
+            self.close()
+
+    def _frames(self) -> Iterator[Frame]:
+        rotation = self.info.rotation
+        if self.info.is_image:
+            for _, frame in self._decoded():
+                yield _to_bgr(frame, rotation)
+                return
+            return
+        if not self._resample:
+            for _, frame in self._decoded():
+                yield _to_bgr(frame, rotation)
+            return
+        yield from self._resampled(rotation)
+
+    def _resampled(self, rotation: int) -> Iterator[Frame]:
+        fps = float(self.info.fps)
+        emitted = 0
+        held: av.VideoFrame | None = None
+        held_slot = 0
+        start: float | None = None
+        for t, frame in self._decoded():
+            if start is None:
+                start = t
+            slot = math.floor((t - start) * fps + 0.5)
+            if held is not None and slot > held_slot:
+                image = _to_bgr(held, rotation)
+                while emitted < slot:
+                    yield image
+                    emitted += 1
+            held, held_slot = frame, max(slot, emitted)
+        if held is None:
+            return
+        image = _to_bgr(held, rotation)
+        target = max(emitted + 1, self.info.frame_count)
+        while emitted < target:
+            yield image
+            emitted += 1
+
+
+def iter_frames(path: PathLike, *, fps: Fraction | float | int | None = None) -> Iterator[Frame]:
+    """Yield the ``(H, W, 3)`` uint8 BGR frames of ``path`` (see :class:`VideoReader`).
+
+    The file is closed when the iterator is exhausted or garbage-collected.
+    """
+    with VideoReader(path, fps=fps) as reader:
+        yield from reader
+
+
+def read_image(path: PathLike) -> Frame:
+    """Read a still image (or a video's first frame) as ``(H, W, 3)`` uint8 BGR.
+
+    EXIF/display orientation is applied.
+
+    Raises:
+        MediaError: The file is missing or not a readable image.
+
+    Example:
+        >>> from lipdub.testing.media import make_portrait
+        >>> import tempfile, os
+        >>> read_image(make_portrait(os.path.join(tempfile.mkdtemp(), "p.png"))).shape
+        (256, 256, 3)
+    """
+    with VideoReader(path) as reader:
+        for frame in reader:
+            return frame
+    raise MediaError("holds no picture", path=path, hint="pass a PNG or JPEG image")

@@ -1,0 +1,362 @@
+"""Writing MP4s (H.264 + AAC) and swapping an MP4's audio track, with PyAV.
+
+Outputs are written atomically: to a temporary file beside the target, renamed into
+place only when complete (:func:`lipdub._io.atomic_path`). An exception while writing
+removes the temporary file and leaves the target untouched.
+
+Odd frame sizes: H.264 in ``yuv420p`` (the pixel format every player supports) needs
+even width and height, so a frame with an odd side is padded by one pixel, repeating
+its last row/column; :attr:`VideoWriter.encoded_size` reports the size written. Pass
+``pix_fmt="yuv444p"`` to keep odd sizes exactly (fewer players can show it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import av.container
+import numpy as np
+import numpy.typing as npt
+
+from lipdub._io import atomic_path
+from lipdub.errors import InputError, MediaError
+from lipdub.media._open import PathLike, check_exists, media_error, open_input
+from lipdub.types import AudioClip
+
+__all__ = ["VideoWriter", "mux_audio", "write_video"]
+
+logger = logging.getLogger(__name__)
+
+#: Sample rates FFmpeg's AAC encoder accepts; other rates are resampled to 48 kHz.
+AAC_RATES = frozenset(
+    {7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
+)
+_AAC_FRAME = 1024
+_EVEN_FORMATS = frozenset({"yuv420p", "yuv422p", "nv12", "yuvj420p", "yuv420p10le"})
+
+
+def _aac_ready(audio: AudioClip) -> AudioClip:
+    return audio if audio.sample_rate_hz in AAC_RATES else audio.resample(48000)
+
+
+class _AudioTrack:
+    """Encodes an :class:`AudioClip` as AAC into an output container, on demand.
+
+    ``encode_until(t)`` writes whole AAC frames up to ``t`` seconds so audio packets
+    interleave with video; ``finish()`` writes the rest, the last frame short, so the
+    track's declared duration is the clip's exact length.
+    """
+
+    def __init__(self, container: av.container.OutputContainer, audio: AudioClip) -> None:
+        self.audio = _aac_ready(audio)
+        self.rate = self.audio.sample_rate_hz
+        self.container = container
+        self.stream: Any = container.add_stream("aac", rate=self.rate, layout="mono")
+        self.stream.bit_rate = 128_000
+        self.pos = 0
+
+    def _encode(self, chunk: npt.NDArray[np.float32] | None) -> None:
+        if chunk is None:
+            packets = self.stream.encode(None)
+        else:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk[None, :]), format="fltp", layout="mono"
+            )
+            frame.sample_rate = self.rate
+            frame.pts = self.pos
+            frame.time_base = Fraction(1, self.rate)
+            packets = self.stream.encode(frame)
+        for packet in packets:
+            self.container.mux(packet)
+
+    def encode_until(self, t_s: float) -> None:
+        stop = min(round(t_s * self.rate), self.audio.num_samples)
+        samples = self.audio.samples
+        while stop - self.pos >= _AAC_FRAME:
+            self._encode(samples[self.pos : self.pos + _AAC_FRAME])
+            self.pos += _AAC_FRAME
+
+    def finish(self) -> None:
+        self.encode_until(self.audio.duration_s)
+        if self.pos < self.audio.num_samples:
+            self._encode(self.audio.samples[self.pos :])
+            self.pos = self.audio.num_samples
+        self._encode(None)
+
+
+def _even(n: int) -> int:
+    return n + (n & 1)
+
+
+class VideoWriter:
+    """Encodes ``(H, W, 3)`` uint8 BGR frames (+ optional audio) to an MP4 file.
+
+    Video is H.264 (``libx264``) in ``yuv420p`` at a constant rate; audio is AAC mono
+    at the clip's rate (resampled to 48 kHz if AAC cannot take it). The file appears at
+    ``path`` only when the writer closes cleanly; on an exception inside the ``with``
+    block the partial file is deleted.
+
+    Args:
+        path: Output file (``.mp4``; ``.mov``/``.mkv`` also work).
+        fps: Frame rate (exact ``Fraction(30000, 1001)`` for 29.97).
+        width: Frame width in pixels (every frame must have it).
+        height: Frame height in pixels.
+        audio: Sound track; written in full even if longer or shorter than the video.
+        crf: x264 constant rate factor, 0 (lossless) to 51; 18 is visually lossless.
+        preset: x264 speed/size trade-off (``"ultrafast"`` ... ``"medium"`` ...
+            ``"veryslow"``).
+        codec: FFmpeg video encoder name.
+        pix_fmt: Encoded pixel format; ``yuv420p`` needs even sizes (odd ones are
+            padded by one repeated pixel row/column, see :attr:`encoded_size`).
+        rotation: Clockwise display rotation to record in the file (0/90/180/270);
+            frames are stored as given and players (and :class:`VideoReader`) turn
+            them on display.
+        faststart: Put the MP4 index first so playback can start while downloading.
+
+    Raises:
+        InputError: A frame has the wrong size or dtype, or no frame was written.
+        MediaError: The output cannot be written.
+
+    Example:
+        >>> import numpy as np, tempfile, os
+        >>> out = os.path.join(tempfile.mkdtemp(), "grey.mp4")
+        >>> with VideoWriter(out, fps=25, width=64, height=48) as w:
+        ...     for _ in range(5):
+        ...         w.write(np.full((48, 64, 3), 128, np.uint8))
+        >>> from lipdub.media import probe
+        >>> probe(out).frame_count
+        5
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        fps: Fraction | float | int,
+        width: int,
+        height: int,
+        audio: AudioClip | None = None,
+        crf: int = 18,
+        preset: str = "medium",
+        codec: str = "libx264",
+        pix_fmt: str = "yuv420p",
+        rotation: int = 0,
+        faststart: bool = True,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise InputError(f"VideoWriter size must be positive, got {width}x{height}")
+        if not 0 <= crf <= 51:
+            raise InputError(f"crf must be between 0 and 51, got {crf}")
+        if rotation % 90:
+            raise InputError(f"rotation must be a multiple of 90, got {rotation}")
+        self.path = Path(path)
+        self.fps = Fraction(fps).limit_denominator(1_000_000)
+        if self.fps <= 0:
+            raise InputError(f"fps must be > 0, got {fps}")
+        self.width, self.height = int(width), int(height)
+        pad = pix_fmt in _EVEN_FORMATS
+        self.encoded_size = (_even(self.width), _even(self.height)) if pad else (width, height)
+        self.frames_written = 0
+        self._closed = False
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        try:
+            options = {"movflags": "+faststart"} if faststart else {}
+            self._container: Any = av.open(str(tmp), mode="w", options=options)
+            stream: Any = self._container.add_stream(codec, rate=self.fps)
+            stream.width, stream.height = self.encoded_size
+            stream.pix_fmt = pix_fmt
+            stream.time_base = Fraction(1, 1) / self.fps
+            if codec in ("libx264", "libx265"):
+                stream.options = {"crf": str(crf), "preset": preset}
+            if rotation % 360:
+                # PyAV takes the counter-clockwise angle (display-matrix convention).
+                stream.set_display_rotation((-rotation) % 360)
+            self._video = stream
+            self._audio = _AudioTrack(self._container, audio) if audio is not None else None
+        except BaseException as e:
+            self._abort(type(e), e, e.__traceback__)
+            if isinstance(e, (av.FFmpegError, OSError)):
+                raise media_error(
+                    self.path,
+                    "cannot create the output video",
+                    e,
+                    hint="check the folder is writable and the codec name",
+                ) from e
+            raise
+
+    # -------------------------------------------------------------- writing
+    def write(self, frame: npt.NDArray[np.uint8]) -> None:
+        """Append one ``(height, width, 3)`` uint8 BGR frame."""
+        if self._closed:
+            raise InputError("VideoWriter is closed", path=self.path)
+        if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
+            raise InputError(
+                f"frame must be ({self.height}, {self.width}, 3) uint8 BGR, "
+                f"got {frame.shape} {frame.dtype}",
+                path=self.path,
+            )
+        ew, eh = self.encoded_size
+        if (ew, eh) != (self.width, self.height):
+            frame = np.pad(
+                frame, ((0, eh - self.height), (0, ew - self.width), (0, 0)), mode="edge"
+            )
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+        vf.pts = self.frames_written
+        for packet in self._video.encode(vf):
+            self._container.mux(packet)
+        self.frames_written += 1
+        if self._audio is not None:
+            self._audio.encode_until(float(self.frames_written / self.fps))
+
+    def write_many(self, frames: Iterable[npt.NDArray[np.uint8]]) -> None:
+        """Append every frame of ``frames``."""
+        for frame in frames:
+            self.write(frame)
+
+    # -------------------------------------------------------------- closing
+    def close(self) -> Path:
+        """Finish encoding and move the file into place; returns the final path."""
+        if self._closed:
+            return self.path
+        if self.frames_written == 0:
+            err = InputError("no frames were written; nothing to save", path=self.path)
+            self._abort(type(err), err, None)
+            raise err
+        try:
+            for packet in self._video.encode(None):
+                self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.finish()
+            self._container.close()
+        except BaseException as e:
+            self._abort(type(e), e, e.__traceback__)
+            if isinstance(e, (av.FFmpegError, OSError)):
+                raise media_error(
+                    self.path,
+                    "writing the video failed",
+                    e,
+                    hint="check free disk space and that the folder is writable",
+                ) from e
+            raise
+        self._closed = True
+        self._atomic.__exit__(None, None, None)
+        logger.debug("wrote %s: %d frames", self.path, self.frames_written)
+        return self.path
+
+    def _abort(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Drop the partial output: close the container, delete the temporary file."""
+        self._closed = True
+        container = getattr(self, "_container", None)
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.close()
+        with contextlib.suppress(BaseException):
+            self._atomic.__exit__(exc_type or RuntimeError, exc or RuntimeError("aborted"), tb)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            if not self._closed:
+                self._abort(exc_type, exc, tb)
+            return
+        self.close()
+
+
+def write_video(
+    path: PathLike,
+    frames: Iterable[npt.NDArray[np.uint8]],
+    *,
+    fps: Fraction | float | int,
+    audio: AudioClip | None = None,
+    **opts: Any,
+) -> Path:
+    """Encode ``frames`` (``(H, W, 3)`` uint8 BGR, all one size) to an MP4 at ``path``.
+
+    The size comes from the first frame; ``opts`` go to :class:`VideoWriter` (``crf``,
+    ``preset``, ``codec``, ``pix_fmt``, ``rotation``, ``faststart``). Frames are
+    consumed lazily, so a generator of any length works in constant memory.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`, once the file is complete.
+
+    Raises:
+        InputError: No frames, or frames of different sizes.
+    """
+    it: Iterator[npt.NDArray[np.uint8]] = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise InputError("write_video got no frames", path=path)
+    h, w = first.shape[:2]
+    with VideoWriter(path, fps=fps, width=w, height=h, audio=audio, **opts) as writer:
+        writer.write(first)
+        writer.write_many(it)
+    return Path(path)
+
+
+def mux_audio(video_path: PathLike, audio: AudioClip, out_path: PathLike) -> Path:
+    """Copy ``video_path``'s video track (no re-encoding) with ``audio`` as its sound.
+
+    Any audio track of the input is dropped; ``audio`` is encoded as AAC and written in
+    full. ``out_path`` may equal ``video_path`` (the file is replaced atomically).
+
+    Returns:
+        ``out_path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        MediaError: The input is unreadable or has no video track.
+    """
+    src = check_exists(video_path)
+    out = Path(out_path)
+    inp = open_input(src)
+    try:
+        if not inp.streams.video:
+            raise MediaError(
+                "has no video track to put the audio on", path=src, hint="pass an MP4 video"
+            )
+        vin = inp.streams.video[0]
+        try:
+            with atomic_path(out) as tmp:
+                container: Any = av.open(str(tmp), mode="w", options={"movflags": "+faststart"})
+                try:
+                    vout = container.add_stream_from_template(vin)
+                    track = _AudioTrack(container, audio)
+                    for packet in inp.demux(vin):
+                        if packet.dts is None:
+                            continue
+                        if packet.pts is not None and packet.time_base is not None:
+                            track.encode_until(float(packet.pts * packet.time_base))
+                        packet.stream = vout
+                        container.mux(packet)
+                    track.finish()
+                finally:
+                    container.close()
+        except (av.FFmpegError, OSError) as e:
+            raise media_error(
+                out,
+                "cannot write the video with the new audio",
+                e,
+                hint="check the input is an MP4 with H.264 video and the folder is writable",
+            ) from e
+    finally:
+        inp.close()
+    return out

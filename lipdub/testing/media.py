@@ -1,0 +1,222 @@
+"""Synthetic sample media for tests and examples: a drawn talking face, tones, a photo.
+
+* :func:`make_test_video` writes an MP4 of a bright cartoon face (skin-coloured
+  ellipse, eyes, a mouth that opens with the sound) drifting slowly over a dark
+  background, with tone-burst "speech". ``blank_spans`` make the face leave the frame.
+* :func:`make_portrait` writes a PNG of the same drawn face.
+* :func:`make_speech_wav` writes tone bursts shaped like syllables.
+* :func:`sample_portrait_path` is a real photo bundled with lipdub (public domain).
+
+Everything is deterministic: the same arguments give the same pixels and samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from lipdub._io import atomic_write_bytes
+from lipdub.errors import InputError
+from lipdub.types import AudioClip
+
+__all__ = [
+    "make_portrait",
+    "make_speech_wav",
+    "make_test_video",
+    "sample_portrait_path",
+    "speech_tones",
+]
+
+PathLike = str | os.PathLike[str]
+Frame = npt.NDArray[np.uint8]
+
+#: BGR colours of the drawing.
+BACKGROUND = (32, 26, 22)
+SKIN = (150, 185, 235)
+EYE = (40, 30, 30)
+MOUTH = (60, 40, 150)
+
+_SYLLABLE_S = 0.25
+_PAUSE_S = 0.15
+
+
+def speech_tones(duration_s: float, sample_rate_hz: int = 16000) -> AudioClip:
+    """Syllable-like tone bursts: 0.25 s tones (pitch varying) separated by 0.15 s pauses.
+
+    Returns:
+        ``(round(duration_s * sample_rate_hz),)`` float32 samples, peak about 0.4.
+
+    Example:
+        >>> speech_tones(1.0, 8000).num_samples
+        8000
+    """
+    if duration_s < 0:
+        raise InputError(f"duration_s must be >= 0, got {duration_s}")
+    n = round(duration_s * sample_rate_hz)
+    t = np.arange(n, dtype=np.float64) / sample_rate_hz
+    period = _SYLLABLE_S + _PAUSE_S
+    syllable = np.floor(t / period)
+    phase = t - syllable * period
+    on = phase < _SYLLABLE_S
+    env = np.where(on, np.sin(np.pi * np.clip(phase / _SYLLABLE_S, 0, 1)) ** 0.7, 0.0)
+    f0 = 150.0 + 40.0 * np.sin(syllable * 1.7)
+    tone = np.sin(2 * np.pi * f0 * t) + 0.35 * np.sin(4 * np.pi * f0 * t)
+    return AudioClip((0.3 * env * tone).astype(np.float32), sample_rate_hz)
+
+
+def _mouth_open(t_s: float) -> float:
+    """0..1 mouth opening matching the loudness of :func:`speech_tones` at ``t_s``."""
+    period = _SYLLABLE_S + _PAUSE_S
+    phase = t_s % period
+    if phase >= _SYLLABLE_S:
+        return 0.0
+    return float(math.sin(math.pi * phase / _SYLLABLE_S) ** 0.7)
+
+
+def draw_face(
+    canvas: Frame, center: tuple[float, float], face_h: float, mouth_open: float = 0.3
+) -> Frame:
+    """Draw the cartoon face on ``canvas`` (``(H, W, 3)`` uint8 BGR, modified in place).
+
+    Args:
+        canvas: The image to draw on.
+        center: Face centre ``(x, y)`` in pixels.
+        face_h: Face height in pixels (the width is 0.75 of it).
+        mouth_open: 0 (closed) to 1 (wide open).
+    """
+    import cv2
+
+    cx, cy = center
+    ax, ay = face_h * 0.375, face_h * 0.5
+    c = (round(cx), round(cy))
+    cv2.ellipse(canvas, c, (round(ax), round(ay)), 0, 0, 360, SKIN, -1, cv2.LINE_AA)
+    eye_r = max(1, round(face_h * 0.05))
+    for dx in (-0.15, 0.15):
+        eye = (round(cx + dx * face_h), round(cy - 0.12 * face_h))
+        cv2.circle(canvas, eye, eye_r, EYE, -1, cv2.LINE_AA)
+    mouth_w = max(1, round(face_h * 0.16))
+    mouth_h = max(1, round(face_h * (0.02 + 0.08 * float(np.clip(mouth_open, 0, 1)))))
+    mouth = (round(cx), round(cy + 0.24 * face_h))
+    cv2.ellipse(canvas, mouth, (mouth_w, mouth_h), 0, 0, 360, MOUTH, -1, cv2.LINE_AA)
+    return canvas
+
+
+def _in_spans(t_s: float, spans: Sequence[tuple[float, float]]) -> bool:
+    return any(a <= t_s < b for a, b in spans)
+
+
+def _frames(
+    n: int,
+    fps: Fraction,
+    size: tuple[int, int],
+    face: str,
+    blank_spans: Sequence[tuple[float, float]],
+) -> Iterator[Frame]:
+    w, h = size
+    face_h = 0.55 * min(w, h)
+    for i in range(n):
+        t = float(i / fps)
+        frame = np.empty((h, w, 3), np.uint8)
+        frame[:] = BACKGROUND
+        if face == "drawn" and not _in_spans(t, blank_spans):
+            cx = w / 2 + 0.08 * w * math.sin(2 * math.pi * t / 4.0)
+            cy = h / 2 + 0.04 * h * math.sin(2 * math.pi * t / 3.0)
+            draw_face(frame, (cx, cy), face_h, _mouth_open(t))
+        yield frame
+
+
+def make_test_video(
+    path: PathLike,
+    *,
+    duration_s: float = 2.0,
+    fps: float | Fraction = 25,
+    size: tuple[int, int] = (640, 360),
+    audio: bool = True,
+    face: str = "drawn",
+    blank_spans: Sequence[tuple[float, float]] = (),
+    sample_rate_hz: int = 16000,
+    crf: int = 23,
+    preset: str = "ultrafast",
+) -> Path:
+    """Write a synthetic talking-face MP4 (H.264 + AAC) and return its path.
+
+    Args:
+        path: Output file.
+        duration_s: Length in seconds (``round(duration_s * fps)`` frames).
+        fps: Frame rate.
+        size: ``(width, height)`` in pixels.
+        audio: Add a tone-burst sound track (:func:`speech_tones`).
+        face: ``"drawn"`` for the cartoon face, ``"none"`` for background only.
+        blank_spans: ``[(start_s, end_s), ...]`` during which the face is gone
+            (dark background only).
+        sample_rate_hz: Audio sample rate.
+        crf: x264 quality (lower is better).
+        preset: x264 speed preset.
+
+    Example:
+        >>> import tempfile, os
+        >>> from lipdub.media import probe
+        >>> p = make_test_video(os.path.join(tempfile.mkdtemp(), "t.mp4"), duration_s=0.2,
+        ...                     size=(64, 48))
+        >>> probe(p).frame_count
+        5
+    """
+    from lipdub.media import write_video
+
+    if face not in ("drawn", "none"):
+        raise InputError(f"face must be 'drawn' or 'none', got {face!r}")
+    fps_f = Fraction(fps).limit_denominator(1_000_000)
+    n = max(1, round(duration_s * fps_f))
+    clip = speech_tones(duration_s, sample_rate_hz) if audio else None
+    return write_video(
+        path,
+        _frames(n, fps_f, size, face, blank_spans),
+        fps=fps_f,
+        audio=clip,
+        crf=crf,
+        preset=preset,
+    )
+
+
+def make_portrait(path: PathLike, size: tuple[int, int] = (256, 256)) -> Path:
+    """Write a PNG of the drawn face, centred on a dark background; return its path.
+
+    Args:
+        path: Output file (PNG content whatever the suffix).
+        size: ``(width, height)`` in pixels.
+    """
+    import cv2
+
+    w, h = size
+    canvas = np.empty((h, w, 3), np.uint8)
+    canvas[:] = BACKGROUND
+    draw_face(canvas, (w / 2, h / 2), 0.7 * min(w, h), 0.2)
+    ok, buf = cv2.imencode(".png", canvas)
+    if not ok:  # pragma: no cover - cv2 always encodes a valid uint8 image
+        raise InputError(f"could not encode a {w}x{h} PNG", path=path)
+    return atomic_write_bytes(path, buf.tobytes())
+
+
+def make_speech_wav(path: PathLike, duration_s: float, sample_rate_hz: int = 16000) -> Path:
+    """Write :func:`speech_tones` as a 16-bit mono WAV; return its path."""
+    return speech_tones(duration_s, sample_rate_hz).save_wav(path)
+
+
+def sample_portrait_path() -> Path:
+    """A real head-and-shoulders photo (JPEG, public domain) that ships with lipdub.
+
+    It is a crop of NASA's portrait of astronaut Eileen Collins (as distributed with
+    scikit-image as ``skimage.data.astronaut()``); see ``examples/data/README.md``.
+    """
+    path = Path(__file__).with_name("data") / "portrait.jpg"
+    if not path.exists():  # pragma: no cover - only in a broken install
+        raise InputError(
+            "the bundled sample portrait is missing", path=path, hint="reinstall lipdub"
+        )
+    return path

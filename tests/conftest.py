@@ -1,0 +1,27 @@
+"""Shared pytest fixtures (any engineer may add fixtures here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def test_video(tmp_path: Path) -> Path:
+    """A 1 s, 160x120, 25 fps MP4 of the drawn talking face, with tone-burst audio."""
+    from lipdub.testing.media import make_test_video
+
+    return make_test_video(tmp_path / "face.mp4", duration_s=1.0, size=(160, 120))
+
+
+@pytest.fixture
+def make_video(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory: ``make_video(name="clip.mp4", **make_test_video_kwargs) -> Path`` in tmp_path."""
+    from lipdub.testing.media import make_test_video
+
+    def _make(name: str = "clip.mp4", **kwargs: object) -> Path:
+        kwargs.setdefault("size", (160, 120))
+        return make_test_video(tmp_path / name, **kwargs)  # type: ignore[arg-type]
+
+    return _make
