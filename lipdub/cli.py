@@ -311,7 +311,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
         _out(f"wrote {out}")
         return 0
     for name, spec in sorted(hub.KNOWN_WEIGHTS.items()):
-        _out(f"{name:<12} {spec.repo_id}/{spec.filename}  {spec.size / 1e6:.1f} MB  {spec.licence}")
+        size = f"{spec.size / 1e6:.1f} MB" if spec.size else "size unknown"
+        _out(f"{name:<12} {spec.repo_id}/{spec.filename}  {size}  {spec.licence}")
     return 0
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast, get_args
@@ -76,13 +76,14 @@ class Entry:
     """Where a backend lives.
 
     Args:
-        target: ``"module:Attr"`` or ``"module:Class.factory"``; called with the options.
+        target: ``"module:Attr"`` or ``"module:Class.factory"`` (imported lazily), or the
+            class/factory itself; called with the options.
         extra: The ``lipdub[extra]`` that installs its dependencies, if any.
         kwargs: Default options merged under the caller's.
         source: ``"builtin"``, ``"plugin"`` or ``"user"``.
     """
 
-    target: str
+    target: str | Callable[..., Any]
     extra: str | None = None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     source: str = "builtin"
@@ -145,19 +146,24 @@ registry: Mapping[Kind, Mapping[str, Entry]] = MappingProxyType(
 def _check_kind(kind: str) -> Kind:
     if kind not in KINDS:
         raise InputError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return cast(Kind, kind)
+    return kind
 
 
 def register(
-    kind: Kind, name: str, target: str | type, *, extra: str | None = None,
-    replace: bool = False, **kwargs: Any,
+    kind: Kind,
+    name: str,
+    target: str | Callable[..., Any],
+    *,
+    extra: str | None = None,
+    replace: bool = False,
+    **kwargs: Any,
 ) -> None:
     """Add a backend under ``name``.
 
     Args:
         kind: The component kind (``"voice"``, ``"detector"``, ...).
         name: Short lowercase registry name.
-        target: ``"module:Class"`` (stays lazy) or the class itself.
+        target: ``"module:Class"`` (stays lazy) or the class / factory itself.
         extra: The lipdub extra that installs its dependencies, for error messages.
         replace: Allow replacing an existing name (built-ins included).
         **kwargs: Default constructor options.
@@ -166,8 +172,6 @@ def register(
         InputError: if ``name`` exists and ``replace`` is False.
     """
     kind = _check_kind(kind)
-    if isinstance(target, type):
-        target = f"{target.__module__}:{target.__qualname__}"
     with _lock:
         table = _tables[kind]
         if name in table and not replace:
@@ -188,9 +192,11 @@ def _load_plugins() -> None:
     for ep in entry_points(group="lipdub.backends"):
         kind_name, _, name = ep.name.partition(".")
         if kind_name in KINDS and name:
-            found.append((cast(Kind, kind_name), name, ep.value))
+            found.append((kind_name, name, ep.value))
         else:
-            logger.warning("ignoring lipdub.backends entry point %r: name it '<kind>.<name>'", ep.name)
+            logger.warning(
+                "ignoring lipdub.backends entry point %r: name it '<kind>.<name>'", ep.name
+            )
     for kind, group in _GROUPS.items():
         found.extend((kind, ep.name, ep.value) for ep in entry_points(group=group))
     with _lock:
@@ -198,7 +204,10 @@ def _load_plugins() -> None:
             if name in _tables[kind]:
                 logger.warning(
                     "plugin %s backend %r (%s) ignored: the name is taken by %s",
-                    kind, name, value, _tables[kind][name].target,
+                    kind,
+                    name,
+                    value,
+                    _tables[kind][name].target,
                 )
                 continue
             _tables[kind][name] = Entry(value, None, {}, source="plugin")
@@ -230,7 +239,11 @@ def entry(kind: Kind, name: str) -> Entry:
         ) from None
 
 
-def _import_target(target: str, *, kind: str, name: str, extra: str | None) -> Any:
+def _import_target(
+    target: str | Callable[..., Any], *, kind: str, name: str, extra: str | None
+) -> Any:
+    if not isinstance(target, str):
+        return target
     module_name, _, attr_path = target.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -238,7 +251,11 @@ def _import_target(target: str, *, kind: str, name: str, extra: str | None) -> A
         missing = getattr(e, "name", None) or str(e)
         if missing and module_name.startswith(str(missing)):
             raise  # the backend module itself is missing: a bug or a broken plugin
-        fix = f'pip install "lipdub[{extra}]"' if extra else f"install the package providing {missing}"
+        fix = (
+            f'pip install "lipdub[{extra}]"'
+            if extra
+            else f"install the package providing {missing}"
+        )
         raise BackendNotInstalled(
             f"the {kind} backend {name!r} needs {missing}, which is not installed",
             backend=name,

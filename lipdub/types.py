@@ -82,7 +82,7 @@ class AudioClip:
         if samples.ndim != 1:
             raise InputError(f"AudioClip.samples must be 1-D (N,), got shape {samples.shape}")
         if samples.dtype.kind == "i":
-            scale = float(np.iinfo(samples.dtype).max) + 1.0
+            scale = float(np.iinfo(samples.dtype.type).max) + 1.0  # type: ignore[type-var]
             samples = samples.astype(np.float32) / scale
         elif samples.dtype != np.float32:
             samples = samples.astype(np.float32)
