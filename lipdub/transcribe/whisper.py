@@ -1,0 +1,448 @@
+"""Whisper speech recognition, offline, through faster-whisper (CTranslate2).
+
+A model is a size name (``"tiny"``, ``"base"``, ``"small"``, ``"large-v3"``, ...) that
+is downloaded once from the Hugging Face Hub (``Systran/faster-whisper-<size>``, a
+pinned revision where lipdub knows one) into the Hub cache, a Hub repo id holding a
+CTranslate2 conversion, or a local directory with ``model.bin`` + ``config.json`` +
+``tokenizer.json``. After the first download nothing needs the network.
+
+Word timestamps are grouped into dubbing-sized segments with
+:func:`lipdub.transcribe._segment.words_to_segments` (split at sentence ends, pauses
+and a maximum length), the same splitter the other transcribers use.
+
+Example:
+    >>> from lipdub.transcribe.whisper import WhisperTranscriber
+    >>> stt = WhisperTranscriber("tiny", device="cpu")  # doctest: +SKIP
+    >>> stt.transcribe(AudioClip.load_wav("hello.wav")).text  # doctest: +SKIP
+    'Hello world.'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lipdub.errors import (
+    BackendNotInstalled,
+    InputError,
+    ModelNotFoundError,
+    UnknownLanguageError,
+)
+from lipdub.events import EventCallback, Progress, emit
+from lipdub.transcribe._segment import words_to_segments
+from lipdub.transcribe.base import Transcriber
+from lipdub.types import AudioClip, Segment, Transcript, Word
+
+__all__ = ["WHISPER_MODELS", "WhisperModelSpec", "WhisperTranscriber"]
+
+logger = logging.getLogger(__name__)
+
+#: Whisper works on 16 kHz audio.
+SAMPLE_RATE_HZ = 16000
+_INSTALL = 'pip install "lipdub[local]"'
+# Languages written without spaces between words.
+_NO_SPACES = frozenset({"ja", "zh", "yue", "th", "lo", "my", "bo"})
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperModelSpec:
+    """Where a Whisper size lives on the Hub.
+
+    Args:
+        repo_id: Hub repository holding the CTranslate2 conversion.
+        revision: Pinned commit (40 hex digits), or None for the repo's ``main``.
+        size_mb: Approximate download size in megabytes (for messages).
+    """
+
+    repo_id: str
+    revision: str | None
+    size_mb: int
+
+
+#: Known size names. Revisions are pinned to the commits whose model files lipdub was
+#: checked against; None means the repository's ``main``.
+WHISPER_MODELS: dict[str, WhisperModelSpec] = {
+    "tiny.en": WhisperModelSpec(
+        "Systran/faster-whisper-tiny.en", "7d45cf02c1ed72d240c0dbf99d544d19bef1b5a3", 78
+    ),
+    "tiny": WhisperModelSpec(
+        "Systran/faster-whisper-tiny", "d90ca5fe260221311c53c58e660288d3deb8d356", 78
+    ),
+    "base.en": WhisperModelSpec("Systran/faster-whisper-base.en", None, 148),
+    "base": WhisperModelSpec(
+        "Systran/faster-whisper-base", "a80717a3a48b1b28aa687bca146cb7301feae1b1", 148
+    ),
+    "small.en": WhisperModelSpec("Systran/faster-whisper-small.en", None, 486),
+    "small": WhisperModelSpec(
+        "Systran/faster-whisper-small", "536b0662742c02347bc0e980a01041f333bce120", 486
+    ),
+    "medium.en": WhisperModelSpec(
+        "Systran/faster-whisper-medium.en", "f972a5fa3be9378617b8fedc0bb00facbdbb1bf9", 1530
+    ),
+    "medium": WhisperModelSpec("Systran/faster-whisper-medium", None, 1530),
+    "large-v1": WhisperModelSpec(
+        "Systran/faster-whisper-large-v1", "e46e40f0408853a954b7ded6683808b7ecd14390", 3090
+    ),
+    "large-v2": WhisperModelSpec("Systran/faster-whisper-large-v2", None, 3090),
+    "large-v3": WhisperModelSpec("Systran/faster-whisper-large-v3", None, 3090),
+    "large": WhisperModelSpec("Systran/faster-whisper-large-v3", None, 3090),
+    "distil-large-v3": WhisperModelSpec("Systran/faster-distil-whisper-large-v3", None, 1510),
+    "turbo": WhisperModelSpec("mobiuslabsgmbh/faster-whisper-large-v3-turbo", None, 1620),
+}
+
+_ALLOW_PATTERNS = [
+    "config.json",
+    "preprocessor_config.json",
+    "model.bin",
+    "tokenizer.json",
+    "vocabulary.*",
+]
+
+
+def _require(*modules: str) -> None:
+    for m in modules:
+        if importlib.util.find_spec(m) is None:
+            raise BackendNotInstalled(
+                f"the whisper transcriber needs {m}, which is not installed",
+                backend="whisper",
+                hint=_INSTALL,
+            )
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+class WhisperTranscriber(Transcriber):
+    """Transcribes speech offline with Whisper (faster-whisper / CTranslate2).
+
+    The model is loaded on the first :meth:`transcribe` (or :meth:`load`), so building
+    the object is cheap and needs no network.
+
+    Args:
+        model: A size name (see :data:`WHISPER_MODELS`: ``"tiny"``, ``"base"``,
+            ``"small"``, ``"medium"``, ``"large-v3"``, ``"turbo"``, ``".en"`` variants),
+            a Hub repo id with a CTranslate2 Whisper conversion (``"owner/name"``), or a
+            local model directory (``model.bin``, ``config.json``, ``tokenizer.json``).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when CTranslate2 sees a GPU).
+        compute_type: CTranslate2 compute type; ``"auto"`` is ``int8`` on CPU and
+            ``float16`` on CUDA.
+        revision: Hub revision; None uses lipdub's pin for a known size (``main``
+            for others). Not allowed with a local directory.
+        cache_dir: Hub cache directory (default: the Hugging Face cache).
+        local_files_only: Never download; use the cache only (``HF_HUB_OFFLINE=1``
+            does the same).
+        token: Hugging Face token for private repos.
+        beam_size: Beam width for decoding (1 = greedy, faster).
+        vad_filter: Skip non-speech with faster-whisper's bundled Silero VAD before
+            decoding (faster on audio with long silences).
+        word_timestamps: Split segments on word timings (recommended for dubbing);
+            False keeps Whisper's own segments.
+        max_segment_s: Longest segment in seconds.
+        pause_s: A silence this long between words starts a new segment.
+        cpu_threads: CPU threads for CTranslate2 (0 = its default).
+        on_event: Receives :class:`~lipdub.events.Progress` events (``stage=
+            "transcribe"``, seconds of audio done of the total) while decoding.
+
+    Raises:
+        BackendNotInstalled: faster-whisper is missing.
+        InputError: an unknown size name, a bad option, or ``revision`` with a path.
+
+    Example:
+        >>> stt = WhisperTranscriber("tiny", device="cpu")
+        >>> stt.model, stt.repo_id, stt.revision
+        ('tiny', 'Systran/faster-whisper-tiny', 'd90ca5fe260221311c53c58e660288d3deb8d356')
+    """
+
+    name: ClassVar[str] = "whisper"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "small",
+        *,
+        device: str = "auto",
+        compute_type: str = "auto",
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | None = None,
+        beam_size: int = 5,
+        vad_filter: bool = False,
+        word_timestamps: bool = True,
+        max_segment_s: float = 12.0,
+        pause_s: float = 0.7,
+        cpu_threads: int = 0,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        _require("faster_whisper", "ctranslate2")
+        if device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if beam_size < 1:
+            raise InputError(f"beam_size must be >= 1, got {beam_size}")
+        if not max_segment_s > 0 or not pause_s > 0:
+            raise InputError(
+                f"max_segment_s and pause_s must be > 0, got {max_segment_s}, {pause_s}"
+            )
+        self.model = os.fspath(model)
+        self.path: Path | None = None
+        self.repo_id: str | None = None
+        self.revision = revision
+        local = Path(self.model).expanduser()
+        if local.is_dir() or (os.sep in self.model and not _looks_like_repo(self.model)):
+            if revision is not None:
+                raise InputError(
+                    "revision= cannot be used with a local model directory",
+                    path=local,
+                    hint="drop revision=, or pass a Hub size name or repo id",
+                )
+            self.path = local
+        elif self.model in WHISPER_MODELS:
+            spec = WHISPER_MODELS[self.model]
+            self.repo_id = spec.repo_id
+            self.revision = revision or spec.revision
+        elif _looks_like_repo(self.model):
+            self.repo_id = self.model
+        else:
+            raise InputError(
+                f"unknown Whisper model {self.model!r}",
+                hint=f"use a size ({', '.join(WHISPER_MODELS)}), a Hub repo id "
+                "or a local CTranslate2 model directory",
+            )
+        self.device = device
+        self.compute_type = compute_type
+        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        self.local_files_only = local_files_only
+        self.token = token
+        self.beam_size = beam_size
+        self.vad_filter = vad_filter
+        self.word_timestamps = word_timestamps
+        self.max_segment_s = max_segment_s
+        self.pause_s = pause_s
+        self.cpu_threads = cpu_threads
+        self.on_event = on_event
+        self._whisper: Any = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    def resolve_model_dir(self) -> Path:
+        """The local model directory, downloading it first if needed.
+
+        Raises:
+            ModelNotFoundError: the directory is not a model, or the model is not
+                cached and cannot be downloaded (offline, ``local_files_only``).
+        """
+        if self.path is not None:
+            if not _is_model_dir(self.path):
+                raise ModelNotFoundError(
+                    "not a CTranslate2 Whisper model directory (needs model.bin and config.json)",
+                    path=self.path,
+                    backend=self.name,
+                    hint="point model= at a faster-whisper model folder, or pass a size "
+                    "name such as 'small' to download one",
+                )
+            return self.path
+        assert self.repo_id is not None
+        import huggingface_hub
+
+        offline = self.local_files_only or _env_true("HF_HUB_OFFLINE")
+        try:
+            folder = huggingface_hub.snapshot_download(
+                self.repo_id,
+                revision=self.revision,
+                cache_dir=self.cache_dir,
+                local_files_only=offline,
+                allow_patterns=_ALLOW_PATTERNS,
+                token=self.token,
+            )
+        except Exception as e:  # the Hub raises many kinds (offline, 404, HTTP, OS)
+            raise self._not_found(e) from e
+        path = Path(folder)
+        if not _is_model_dir(path):
+            raise self._not_found(None)
+        return path
+
+    def _not_found(self, cause: BaseException | None) -> ModelNotFoundError:
+        spec = WHISPER_MODELS.get(self.model)
+        size = f" (~{spec.size_mb} MB)" if spec else ""
+        rev = f"@{self.revision[:10]}" if self.revision else ""
+        why = f": {type(cause).__name__}" if cause is not None else ""
+        return ModelNotFoundError(
+            f"Whisper model {self.model!r} is not in the cache and could not be "
+            f"downloaded from the Hugging Face Hub repo {self.repo_id}{rev}{size}{why}",
+            backend=self.name,
+            hint=f"go online once (unset HF_HUB_OFFLINE) to download it, or run "
+            f"`huggingface-cli download {self.repo_id}` on a connected machine and copy "
+            "the folder, then pass model=<that folder>",
+        )
+
+    def load(self) -> Any:
+        """Load the model now (done lazily by :meth:`transcribe`); returns it."""
+        with self._lock:
+            if self._whisper is not None:
+                return self._whisper
+            from faster_whisper import WhisperModel
+
+            path = self.resolve_model_dir()
+            device, compute_type = self._device_and_type()
+            logger.info("loading Whisper %s on %s (%s)", path, device, compute_type)
+            try:
+                self._whisper = WhisperModel(
+                    str(path),
+                    device=device,
+                    compute_type=compute_type,
+                    cpu_threads=self.cpu_threads,
+                )
+            except (RuntimeError, ValueError, OSError) as e:
+                raise ModelNotFoundError(
+                    f"cannot load the Whisper model from {path}: {e}",
+                    path=path,
+                    backend=self.name,
+                    hint="the folder must hold a CTranslate2 Whisper conversion "
+                    "(model.bin, config.json, tokenizer.json)",
+                ) from e
+            return self._whisper
+
+    def _device_and_type(self) -> tuple[str, str]:
+        device = self.device
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = self.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        return device, compute_type
+
+    @property
+    def is_multilingual(self) -> bool:
+        """Whether the loaded model handles languages other than English."""
+        return bool(self.load().model.is_multilingual)
+
+    # ------------------------------------------------------------------ transcribing
+    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+        """Transcribe ``audio``; the language is detected when not given.
+
+        Args:
+            audio: Mono speech at any rate (resampled to 16 kHz).
+            language: BCP-47 code (``"en"``, ``"es-MX"``: only the language part is
+                used), or None to detect it from the first 30 s.
+
+        Returns:
+            A transcript in the spoken language; each segment holds its words, with
+            times in seconds from the start of ``audio``, inside the audio, in order.
+
+        Raises:
+            UnknownLanguageError: Whisper does not know ``language``, or the model is
+                English-only and ``language`` is not English.
+            ModelNotFoundError: the model is missing and cannot be downloaded.
+        """
+        whisper = self.load()
+        lang = self._whisper_language(whisper, language)
+        clip = audio.resample(SAMPLE_RATE_HZ)
+        duration = clip.duration_s
+        if clip.num_samples == 0:
+            return Transcript(lang or "en", ())
+        samples = np.ascontiguousarray(clip.samples, dtype=np.float32)
+        segments_iter, info = whisper.transcribe(
+            samples,
+            language=lang,
+            beam_size=self.beam_size,
+            vad_filter=self.vad_filter,
+            word_timestamps=self.word_timestamps,
+        )
+        detected = str(info.language)
+        if lang is None:
+            logger.info(
+                "Whisper detected language %r (p=%.2f)", detected, info.language_probability
+            )
+        emit(self.on_event, Progress("transcribe", 0.0, duration, "s"))
+        raw: list[Any] = []
+        for seg in segments_iter:  # decoding happens as we iterate
+            raw.append(seg)
+            emit(
+                self.on_event, Progress("transcribe", min(float(seg.end), duration), duration, "s")
+            )
+        emit(self.on_event, Progress("transcribe", duration, duration, "s"))
+        out_lang = lang or detected
+        if self.word_timestamps:
+            words = _clean_words([w for seg in raw for w in (seg.words or ())], duration)
+            segments = words_to_segments(
+                words,
+                max_segment_s=self.max_segment_s,
+                pause_s=self.pause_s,
+                joiner="" if out_lang in _NO_SPACES else " ",
+            )
+        else:
+            segments = _plain_segments(raw, duration)
+        return Transcript(out_lang, tuple(segments))
+
+    def _whisper_language(self, whisper: Any, language: str | None) -> str | None:
+        if language is None:
+            return None
+        code = language.strip().replace("_", "-").split("-")[0].lower()
+        if not whisper.model.is_multilingual:
+            if code != "en":
+                raise UnknownLanguageError(
+                    f"Whisper model {self.model!r} is English-only and cannot transcribe "
+                    f"{language!r}",
+                    backend=self.name,
+                    hint="use a multilingual size such as 'small' (not '.en')",
+                )
+            return "en"
+        supported = set(whisper.supported_languages)
+        if code not in supported:
+            raise UnknownLanguageError(
+                f"Whisper does not know the language {language!r}",
+                backend=self.name,
+                hint="pass None to detect it, or one of: " + ", ".join(sorted(supported)),
+            )
+        return code
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path is not None else self.repo_id
+        return f"WhisperTranscriber(model={self.model!r} [{where}], device={self.device!r})"
+
+
+def _looks_like_repo(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _clean_words(raw: list[Any], duration_s: float) -> list[Word]:
+    """faster-whisper words -> lipdub Words: clamped into the audio, starts in order."""
+    words: list[Word] = []
+    last_start = 0.0
+    for w in raw:
+        text = str(w.word).strip()
+        if not text:
+            continue
+        start = min(max(float(w.start), last_start, 0.0), duration_s)
+        end = min(max(float(w.end), start), duration_s)
+        last_start = start
+        words.append(Word(round(start, 3), round(end, 3), text, confidence=float(w.probability)))
+    return words
+
+
+def _plain_segments(raw: list[Any], duration_s: float) -> list[Segment]:
+    out: list[Segment] = []
+    last = 0.0
+    for seg in raw:
+        text = str(seg.text).strip()
+        if not text:
+            continue
+        start = min(max(float(seg.start), last), duration_s)
+        end = min(max(float(seg.end), start), duration_s)
+        last = start
+        out.append(Segment(round(start, 3), round(end, 3), text))
+    return out

