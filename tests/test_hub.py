@@ -1,0 +1,274 @@
+"""lipdub.hub: resolving, verifying and loading weights, all offline."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from lipdub import hub
+from lipdub.errors import CheckpointError, ChecksumMismatch, InputError, ModelNotFoundError
+from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
+from lipdub.testing.checkpoints import (
+    prefilled_hub_cache,
+    random_state_dict,
+    spec_for_file,
+    write_random_checkpoint,
+)
+
+TINY = [
+    ["conv.weight", [4, 3, 3, 3], "float32"],
+    ["conv.bias", [4], "float32"],
+    ["bn.running_var", [4], "float32"],
+    ["bn.num_batches_tracked", [], "int64"],
+]
+TINY_KEYS = [k for k, _, _ in TINY]
+
+S3FD_LIKE = [
+    ["conv1_1.weight", [4, 3, 3, 3], "float32"],
+    ["conv1_1.bias", [4], "float32"],
+    ["conv3_3_norm_mbox_conf.weight", [4, 4, 3, 3], "float32"],
+]
+
+
+@pytest.fixture(autouse=True)
+def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+def test_known_weights_table() -> None:
+    assert set(KNOWN_WEIGHTS) >= {"wav2lip", "wav2lip_gan", "s3fd", "syncnet"}
+    w = KNOWN_WEIGHTS["wav2lip"]
+    assert (w.repo_id, w.filename, w.size, w.sha256_prefix) == (
+        "Nekochu/Wav2Lip",
+        "wav2lip.pth",
+        435_807_851,
+        "b78b681b",
+    )
+    s = KNOWN_WEIGHTS["s3fd"]
+    assert (s.repo_id, s.filename, s.size) == (
+        "camenduru/Wav2Lip",
+        "checkpoints/s3fd-619a316812.pth",
+        89_843_225,
+    )
+    assert "non-commercial" in KNOWN_WEIGHTS["wav2lip_gan"].licence
+    with pytest.raises(TypeError):
+        KNOWN_WEIGHTS["x"] = w  # type: ignore[index]
+
+
+def test_local_path_is_returned_and_revision_rejected(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "w.pth", TINY)
+    assert resolve_weights(p) == p
+    assert resolve_weights(str(p)) == p
+    with pytest.raises(InputError, match="revision"):
+        resolve_weights(p, revision="main")
+
+
+def test_unknown_name_lists_known_names() -> None:
+    with pytest.raises(ModelNotFoundError) as err:
+        resolve_weights("wav2lipp")
+    assert "wav2lip_gan" in str(err.value)
+
+
+def test_missing_offline_names_repo_file_and_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError) as err:
+        resolve_weights("wav2lip_gan", cache_dir=tmp_path)
+    msg = str(err.value)
+    assert "Nekochu/Wav2Lip" in msg
+    assert "wav2lip_gan.pth" in msg
+    assert "lipdub weights download wav2lip_gan" in msg
+    assert "local path" in msg
+
+
+def test_missing_with_local_files_only(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="camenduru/Wav2Lip"):
+        resolve_weights("s3fd", cache_dir=tmp_path, local_files_only=True)
+
+
+def test_prefilled_cache_found_offline_and_verified(tmp_path: Path) -> None:
+    ckpt = write_random_checkpoint(tmp_path / "tiny.pth", TINY)
+    spec = spec_for_file("tiny-test", ckpt)
+    snap = prefilled_hub_cache(tmp_path / "cache", spec, ckpt)
+    got = resolve_weights(spec, cache_dir=tmp_path / "cache", local_files_only=True)
+    assert got == snap
+    assert got.read_bytes() == ckpt.read_bytes()
+    # the verification is remembered beside the blob
+    marker = got.resolve().with_name(got.resolve().name + ".lipdub-verified")
+    assert marker.is_file()
+    assert resolve_weights(spec, cache_dir=tmp_path / "cache", local_files_only=True) == snap
+
+
+def test_registered_custom_weights(tmp_path: Path) -> None:
+    ckpt = write_random_checkpoint(tmp_path / "tiny.pth", TINY)
+    spec = spec_for_file("tiny-registered", ckpt)
+    hub.register_weights(spec)
+    with pytest.raises(InputError):
+        hub.register_weights(
+            spec_for_file(
+                "tiny-registered", write_random_checkpoint(tmp_path / "other.pth", TINY, seed=1)
+            )
+        )
+    prefilled_hub_cache(tmp_path / "cache", "tiny-registered", ckpt)
+    got = resolve_weights("tiny-registered", cache_dir=tmp_path / "cache", local_files_only=True)
+    assert load_state_dict(got, expected_keys=TINY_KEYS, what="tiny").keys() == set(TINY_KEYS)
+
+
+def test_random_file_under_known_name_fails_checksum(tmp_path: Path) -> None:
+    ckpt = write_random_checkpoint(tmp_path / "w.pth", TINY)
+    prefilled_hub_cache(tmp_path / "cache", "wav2lip", ckpt)
+    with pytest.raises(ChecksumMismatch) as err:
+        resolve_weights("wav2lip", cache_dir=tmp_path / "cache", local_files_only=True)
+    msg = str(err.value)
+    assert "435,807,851" in msg and "lipdub weights download wav2lip" in msg
+    # tests with random weights opt out explicitly
+    got = resolve_weights(
+        "wav2lip", cache_dir=tmp_path / "cache", local_files_only=True, verify=False
+    )
+    assert got.read_bytes() == ckpt.read_bytes()
+
+
+def test_wrong_hash_same_size(tmp_path: Path) -> None:
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"a" * 100)
+    spec = WeightsSpec("hash-test", "me/x", "f.bin", None, 100, "deadbeef")
+    with pytest.raises(ChecksumMismatch, match="sha256"):
+        hub.verify_file(p, spec)
+    good = WeightsSpec("hash-test", "me/x", "f.bin", None, 100, hub._sha256(p)[:8])
+    hub.verify_file(p, good)
+
+
+def test_stale_marker_is_not_trusted(tmp_path: Path) -> None:
+    p = tmp_path / "f.bin"
+    p.write_bytes(b"a" * 100)
+    spec = WeightsSpec("stale", "me/x", "f.bin", None, 100, hub._sha256(p)[:8])
+    hub.verify_file(p, spec)
+    p.write_bytes(b"b" * 100)  # same size, new content, new mtime
+    os.utime(p, ns=(1, 1))
+    with pytest.raises(ChecksumMismatch):
+        hub.verify_file(p, spec)
+
+
+def test_licence_logged_once_on_download_attempt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub._licence_logged.clear()
+    spec = WeightsSpec(
+        "lic-test", "lipdub-test/does-not-exist", "x.pth", None, 10, None, licence="NC only"
+    )
+    caplog.set_level(logging.WARNING, logger="lipdub.hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    for _ in range(2):
+        with pytest.raises(ModelNotFoundError):
+            # no network here: the download fails, but only after the notice
+            resolve_weights(spec, cache_dir=tmp_path, token=False)
+    assert sum("NC only" in r.getMessage() for r in caplog.records) == 1
+
+
+# ----------------------------------------------------------------- load_state_dict
+
+
+@pytest.mark.parametrize("fmt", ["original", "bare", "safetensors"])
+def test_load_formats(tmp_path: Path, fmt: str) -> None:
+    suffix = ".safetensors" if fmt == "safetensors" else ".pth"
+    p = write_random_checkpoint(tmp_path / f"w{suffix}", TINY, format=fmt)  # type: ignore[arg-type]
+    sd = load_state_dict(p, expected_keys=TINY_KEYS, what="tiny")
+    ref = random_state_dict(TINY)
+    assert sd.keys() == ref.keys()
+    for k in ref:
+        assert torch.equal(sd[k], ref[k])
+
+
+def test_html_page(tmp_path: Path) -> None:
+    p = tmp_path / "wav2lip.pth"
+    p.write_text("<!DOCTYPE html><html><body>Not found</body></html>")
+    with pytest.raises(CheckpointError, match="HTML page") as err:
+        load_state_dict(p, what="Wav2Lip")
+    assert str(p) in str(err.value)
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "w.pth", TINY, format="original")
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated") as err:
+        load_state_dict(p, what="Wav2Lip")
+    assert str(p) in str(err.value)
+
+
+def test_truncated_safetensors(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "w.safetensors", TINY, format="safetensors")
+    p.write_bytes(p.read_bytes()[:-40])
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_state_dict(p, what="Wav2Lip")
+
+
+def test_garbage_and_empty(tmp_path: Path) -> None:
+    p = tmp_path / "g.pth"
+    p.write_bytes(os.urandom(2000))
+    with pytest.raises(CheckpointError):
+        load_state_dict(p, what="Wav2Lip")
+    p.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty"):
+        load_state_dict(p, what="Wav2Lip")
+    with pytest.raises(ModelNotFoundError):
+        load_state_dict(tmp_path / "nope.pth", what="Wav2Lip")
+
+
+def test_lfs_pointer(tmp_path: Path) -> None:
+    p = tmp_path / "w.pth"
+    p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
+    with pytest.raises(CheckpointError, match="LFS"):
+        load_state_dict(p, what="Wav2Lip")
+
+
+def test_other_models_keys(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "s3fd.pth", S3FD_LIKE)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(p, expected_keys=TINY_KEYS, what="Wav2Lip")
+    msg = str(err.value)
+    assert "expected 4 Wav2Lip tensors" in msg
+    assert "3 keys like 'conv1_1.weight'" in msg
+    assert "S3FD" in msg
+
+
+def test_partial_keys_and_shapes(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "w.pth", TINY[:3])
+    with pytest.raises(CheckpointError, match="1 missing"):
+        load_state_dict(p, expected_keys=TINY_KEYS, what="tiny")
+    p = write_random_checkpoint(tmp_path / "w2.pth", TINY)
+    shapes = {k: s for k, s, _ in TINY}
+    shapes["conv.weight"] = [8, 3, 3, 3]
+    with pytest.raises(CheckpointError, match="shape"):
+        load_state_dict(p, expected_shapes=shapes, what="tiny")
+
+
+def test_non_tensor_dict(tmp_path: Path) -> None:
+    p = tmp_path / "w.pth"
+    torch.save({"global_step": 3, "optimizer": {}}, p)
+    with pytest.raises(CheckpointError, match="no tensors"):
+        load_state_dict(p, what="Wav2Lip")
+
+
+def test_convert_weights(tmp_path: Path) -> None:
+    p = write_random_checkpoint(tmp_path / "w.pth", TINY, format="original")
+    out = hub.convert_weights(p, tmp_path / "w.safetensors", half=True)
+    sd = load_state_dict(out, expected_keys=TINY_KEYS, what="tiny")
+    assert sd["conv.weight"].dtype == torch.float16
+    assert sd["bn.num_batches_tracked"].dtype == torch.int64
+    ref = random_state_dict(TINY)
+    assert torch.allclose(sd["conv.weight"].float(), ref["conv.weight"], atol=1e-3)
+    full = hub.convert_weights(p, tmp_path / "f.safetensors")
+    assert torch.equal(load_state_dict(full, what="tiny")["conv.weight"], ref["conv.weight"])
+    with pytest.raises(InputError):
+        hub.convert_weights(p, tmp_path / "w.bin")
+
+
+def test_download_weights_unknown_name() -> None:
+    with pytest.raises(ModelNotFoundError, match="known names"):
+        hub.download_weights("nope")

@@ -1,0 +1,143 @@
+"""The Wav2Lip generator: layout of the published checkpoints and number-for-number parity.
+
+``tests/data/wav2lip_reference.npz`` holds the original network's outputs on fixed
+inputs with synthetic weights (the parity kit's recipe, re-implemented below).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lipdub.errors import CheckpointError
+from lipdub.hub import load_state_dict
+from lipdub.models.wav2lip import Wav2Lip, count_parameters, expected_shapes, wav2lip_manifest
+from lipdub.testing.checkpoints import random_state_dict, write_random_wav2lip_checkpoint
+
+DATA = Path(__file__).parent / "data"
+
+
+def parity_weights() -> dict[str, torch.Tensor]:
+    """Synthetic weights of the parity kit: entry i is drawn from a generator seeded 1000 + i."""
+    out: dict[str, torch.Tensor] = {}
+    for i, (key, shape, dtype) in enumerate(wav2lip_manifest()):
+        if dtype != "float32":
+            out[key] = torch.zeros(shape, dtype=torch.int64)
+            continue
+        g = torch.Generator().manual_seed(1000 + i)
+        if len(shape) > 1:
+            out[key] = torch.randn(shape, generator=g) * (1.0 / math.sqrt(math.prod(shape[1:])))
+        elif key.endswith("running_var"):
+            out[key] = 1.0 + 0.1 * torch.rand(shape, generator=g)
+        elif key.endswith("weight"):
+            out[key] = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        else:
+            out[key] = 0.1 * torch.randn(shape, generator=g)
+    return out
+
+
+@pytest.fixture(scope="module")
+def parity_net() -> Wav2Lip:
+    net = Wav2Lip()
+    net.load_state_dict(parity_weights(), strict=True)
+    return net.eval()
+
+
+def test_layout_counts() -> None:
+    net = Wav2Lip()
+    sd = net.state_dict()
+    assert len(sd) == 352
+    assert count_parameters(net) == 36_298_035
+    assert count_parameters(net, [torch.nn.BatchNorm2d]) == 50
+    assert count_parameters(net, [torch.nn.Conv2d]) == 45
+    assert count_parameters(net, [torch.nn.ConvTranspose2d]) == 6
+    assert [(k, tuple(v.shape)) for k, v in sd.items()] == [
+        (k, s) for k, s, _ in wav2lip_manifest()
+    ]
+
+
+# first 16 hex digits of sha256 of the synthetic tensors (parity kit, torch 2.13 CPU)
+FINGERPRINT = {
+    "face_encoder_blocks.0.0.conv_block.0.weight": "8dceaba58b58b5eb",
+    "face_decoder_blocks.3.0.conv_block.0.weight": "a80fa23994797c1c",
+    "audio_encoder.10.conv_block.1.running_var": "1953a4927d7e2b34",
+    "output_block.1.bias": "da3a7579394c21fd",
+}
+
+
+def test_weights_recipe_matches_fingerprint() -> None:
+    """Guards the parity test: another torch RNG would give other synthetic weights."""
+    sd = parity_weights()
+    for key, want in FINGERPRINT.items():
+        assert hashlib.sha256(sd[key].numpy().tobytes()).hexdigest()[:16] == want, key
+
+
+@pytest.mark.parametrize("which", ["output", "output_masked_faces"])
+def test_parity_with_original(parity_net: Wav2Lip, which: str) -> None:
+    ref = np.load(DATA / "wav2lip_reference.npz")
+    faces = ref["faces"].copy()
+    if which == "output_masked_faces":
+        faces[:, :3, 48:] = 0
+    with torch.inference_mode():
+        out = parity_net(torch.from_numpy(ref["mel"]), torch.from_numpy(faces)).numpy()
+    assert out.shape == (4, 3, 96, 96)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref[which], atol=1e-4, rtol=0)
+
+
+def test_batched_time_axis_equals_per_frame(parity_net: Wav2Lip) -> None:
+    ref = np.load(DATA / "wav2lip_reference.npz")
+    mel = torch.from_numpy(ref["mel"])  # (4, 1, 80, 16)
+    faces = torch.from_numpy(ref["faces"])  # (4, 6, 96, 96)
+    # B=2 sequences of T=2 frames: sample b, step t = frame 2b + t
+    mel5 = mel.reshape(2, 2, 1, 80, 16)
+    faces5 = faces.reshape(2, 2, 6, 96, 96).permute(0, 2, 1, 3, 4)
+    with torch.inference_mode():
+        out5 = parity_net(mel5, faces5)
+    assert tuple(out5.shape) == (2, 3, 2, 96, 96)
+    per_frame = out5.permute(0, 2, 1, 3, 4).reshape(4, 3, 96, 96).numpy()
+    np.testing.assert_allclose(per_frame, ref["output"], atol=1e-4, rtol=0)
+
+
+def test_output_range() -> None:
+    net = Wav2Lip().eval()
+    with torch.inference_mode():
+        out = net(torch.randn(1, 1, 80, 16) * 4, torch.rand(1, 6, 96, 96))
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+@pytest.mark.parametrize("fmt", ["original", "bare", "safetensors"])
+def test_strict_load_of_random_checkpoints(tmp_path: Path, fmt: str) -> None:
+    suffix = ".safetensors" if fmt == "safetensors" else ".pth"
+    path = write_random_wav2lip_checkpoint(tmp_path / f"w{suffix}", seed=3, format=fmt)  # type: ignore[arg-type]
+    if fmt == "original":
+        raw = torch.load(path, weights_only=True)
+        assert set(raw) == {"state_dict", "optimizer", "global_step", "global_epoch"}
+        assert all(k.startswith("module.") for k in raw["state_dict"])
+    sd = load_state_dict(path, expected_shapes=expected_shapes(), what="Wav2Lip")
+    net = Wav2Lip()
+    net.load_state_dict(sd, strict=True)
+    ref = random_state_dict(wav2lip_manifest(), seed=3)
+    assert torch.equal(net.state_dict()["output_block.1.weight"], ref["output_block.1.weight"])
+
+
+def test_s3fd_keys_in_place_of_wav2lip(tmp_path: Path) -> None:
+    from lipdub.testing.checkpoints import write_random_checkpoint
+
+    s3fd_manifest = [
+        ["conv1_1.weight", [64, 3, 3, 3], "float32"],
+        ["conv1_1.bias", [64], "float32"],
+        ["conv3_3_norm.weight", [256], "float32"],
+        ["conv3_3_norm_mbox_conf.weight", [4, 256, 3, 3], "float32"],
+    ]
+    p = write_random_checkpoint(tmp_path / "s3fd.pth", s3fd_manifest)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(p, expected_shapes=expected_shapes(), what="Wav2Lip")
+    msg = str(err.value)
+    assert "expected 352 Wav2Lip tensors, found 4 keys like 'conv1_1.weight'" in msg
+    assert "S3FD" in msg
