@@ -1,0 +1,336 @@
+"""Google Cloud Speech-to-Text backend (v1 API).
+
+Install with ``pip install "lipdub[google]"``; credentials come from
+``credentials_path=``, ``GOOGLE_APPLICATION_CREDENTIALS`` or Application Default
+Credentials (``gcloud auth application-default login``).
+
+Audio is sent as 16 kHz mono LINEAR16. Google's synchronous ``recognize`` takes at most
+one minute inline, so longer audio is cut into chunks of at most ``chunk_s`` seconds at
+the quietest moment near each chunk's end, recognised chunk by chunk, and the word times
+shifted back onto the whole clip. Audio already in Cloud Storage can be recognised in one
+``long_running_recognize`` with :meth:`GoogleTranscriber.transcribe_uri`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from google.cloud import speech_v1 as speech
+
+from lipdub._google import ClientFactory, RetryPolicy, call_with_retry
+from lipdub.errors import InputError
+from lipdub.transcribe._segment import words_to_segments
+from lipdub.transcribe.base import Transcriber
+from lipdub.types import AudioClip, Segment, Transcript, Word
+
+__all__ = ["GoogleTranscriber", "choose_cuts"]
+
+logger = logging.getLogger(__name__)
+
+#: Longest audio Google's synchronous ``recognize`` accepts inline, in seconds.
+SYNC_LIMIT_S = 60.0
+
+
+def choose_cuts(
+    audio: AudioClip, *, max_chunk_s: float = 55.0, search_s: float = 15.0, frame_s: float = 0.1
+) -> list[float]:
+    """Cut points (seconds) that split ``audio`` into chunks of at most ``max_chunk_s``.
+
+    Each cut is placed at the lowest-energy ``frame_s`` window in the last ``search_s``
+    seconds before the chunk limit, so words are rarely cut in half.
+
+    Returns:
+        Increasing cut times, excluding 0 and the end; empty if the clip fits in one chunk.
+
+    Example:
+        >>> choose_cuts(AudioClip.silence(50, 16000))
+        []
+    """
+    if max_chunk_s <= frame_s or search_s <= 0:
+        raise InputError(
+            f"max_chunk_s ({max_chunk_s}) must exceed frame_s and search_s must be > 0"
+        )
+    sr = audio.sample_rate_hz
+    hop = max(1, round(frame_s * sr))
+    n_frames = audio.num_samples // hop
+    x = audio.samples[: n_frames * hop].astype(np.float64).reshape(n_frames, hop)
+    energy = np.mean(x * x, axis=1) if n_frames else np.zeros(0)
+    cuts: list[float] = []
+    start = 0.0
+    total = audio.duration_s
+    while total - start > max_chunk_s:
+        hi = int((start + max_chunk_s) / frame_s)  # frame index where the limit falls
+        lo = max(int((start + max(frame_s, max_chunk_s - search_s)) / frame_s), 1)
+        window = energy[lo:hi]
+        if window.size == 0:
+            cut = start + max_chunk_s
+        else:
+            # quietest frame; among equals take the latest (longest chunk)
+            k = int(window.size - 1 - np.argmin(window[::-1]))
+            cut = (lo + k) * frame_s + frame_s / 2
+        cut = min(cut, start + max_chunk_s)
+        cuts.append(round(cut, 6))
+        start = cut
+    return cuts
+
+
+class GoogleTranscriber(Transcriber):
+    """Transcribes with Google Cloud Speech-to-Text v1, with word timings.
+
+    Args:
+        language: Default BCP-47 code when ``transcribe`` gets none (Google needs one).
+        model: Recognition model (``"latest_long"``, ``"latest_short"``, ``"video"``...).
+        diarization: Label speakers (``Segment.speaker`` = ``"speaker_1"``...).
+        min_speakers: Fewest speakers expected with diarization.
+        max_speakers: Most speakers expected with diarization.
+        punctuation: Ask Google for automatic punctuation (sentence ends split segments).
+        sample_rate_hz: Rate the audio is sent at (16 kHz is what Google recommends).
+        chunk_s: Longest chunk sent per synchronous request, < 60 s.
+        max_segment_s: Longest segment in the transcript, in seconds.
+        pause_s: A silence this long between words starts a new segment.
+        client: A ready ``SpeechClient``.
+        credentials: A ``google.auth`` credentials object.
+        credentials_path: A service-account JSON key file.
+        client_options: Passed to the client (``{"api_endpoint": ...}``).
+        transport: Passed to the client (``"grpc"``, ``"rest"``, an instance or a factory).
+        retry: Backoff for transient errors.
+
+    Example:
+        >>> import numpy as np
+        >>> from lipdub.testing.google import FakeGoogleCloud
+        >>> tone = np.sin(np.arange(8000) * 0.2).astype(np.float32) * 0.5
+        >>> audio = AudioClip(np.concatenate([np.zeros(8000), tone, np.zeros(8000)]), 16000)
+        >>> with FakeGoogleCloud(vocabulary=("Hello.",)) as fake:
+        ...     t = GoogleTranscriber(client=fake.speech_client()).transcribe(audio, "en-US")
+        >>> [(s.start_s, s.end_s, s.text) for s in t.segments]
+        [(0.5, 1.0, 'Hello.')]
+    """
+
+    name: ClassVar[str] = "google"
+
+    def __init__(
+        self,
+        *,
+        language: str = "en-US",
+        model: str | None = "latest_long",
+        diarization: bool = False,
+        min_speakers: int = 1,
+        max_speakers: int = 6,
+        punctuation: bool = True,
+        sample_rate_hz: int = 16000,
+        chunk_s: float = 55.0,
+        max_segment_s: float = 12.0,
+        pause_s: float = 0.7,
+        client: Any = None,
+        credentials: Any = None,
+        credentials_path: str | os.PathLike[str] | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        transport: Any = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not 1.0 < chunk_s < SYNC_LIMIT_S:
+            raise InputError(f"chunk_s must be between 1 and {SYNC_LIMIT_S:g} s, got {chunk_s}")
+        self.language = language
+        self.model = model
+        self.diarization = diarization
+        self.min_speakers = min_speakers
+        self.max_speakers = max_speakers
+        self.punctuation = punctuation
+        self.sample_rate_hz = sample_rate_hz
+        self.chunk_s = chunk_s
+        self.max_segment_s = max_segment_s
+        self.pause_s = pause_s
+        self.retry = retry or RetryPolicy()
+        self._factory = ClientFactory(
+            speech.SpeechClient,
+            client=client,
+            credentials=credentials,
+            credentials_path=credentials_path,
+            client_options=client_options,
+            transport=transport,
+            backend=self.name,
+        )
+
+    # ------------------------------------------------------------------ config
+    def _config(
+        self, language: str, sample_rate_hz: int | None, encoding: Any
+    ) -> speech.RecognitionConfig:
+        cfg = speech.RecognitionConfig(
+            encoding=encoding,
+            language_code=language,
+            enable_word_time_offsets=True,
+            enable_automatic_punctuation=self.punctuation,
+        )
+        if sample_rate_hz:
+            cfg.sample_rate_hertz = sample_rate_hz
+        if self.model:
+            cfg.model = self.model
+        if self.diarization:
+            cfg.diarization_config = speech.SpeakerDiarizationConfig(
+                enable_speaker_diarization=True,
+                min_speaker_count=self.min_speakers,
+                max_speaker_count=self.max_speakers,
+            )
+        return cfg
+
+    # ------------------------------------------------------------------ public
+    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+        """Transcribe ``audio`` (any rate; resampled to ``sample_rate_hz``).
+
+        Args:
+            audio: Mono speech of any length.
+            language: BCP-47 code; None uses the constructor's ``language``.
+
+        Returns:
+            Segments with words, times in seconds from the start of ``audio``.
+
+        Raises:
+            CredentialsError: the credentials were rejected.
+            CloudServiceError: the service refused a request or stayed unavailable.
+        """
+        lang = language or self.language
+        clip = audio.resample(self.sample_rate_hz)
+        cuts = choose_cuts(clip, max_chunk_s=self.chunk_s)
+        bounds = list(zip([0.0, *cuts], [*cuts, clip.duration_s], strict=True))
+        logger.info(
+            "google transcribe: %.1f s of audio in %d request(s)", clip.duration_s, len(bounds)
+        )
+        words: list[tuple[Word, int]] = []
+        fallback: list[Segment] = []
+        for i, (a, b) in enumerate(bounds):
+            piece = clip.slice(a, b)
+            if piece.num_samples == 0:
+                continue
+            cfg = self._config(
+                lang, clip.sample_rate_hz, speech.RecognitionConfig.AudioEncoding.LINEAR16
+            )
+            content = piece.to_int16().astype("<i2").tobytes()
+            client = self._factory.get()
+            response = call_with_retry(
+                functools.partial(
+                    client.recognize,
+                    config=cfg,
+                    audio=speech.RecognitionAudio(content=content),
+                    retry=None,
+                    timeout=self.retry.timeout_s,
+                ),
+                what=f"recognize chunk {i + 1}/{len(bounds)} ({a:.1f}-{b:.1f} s)",
+                backend=self.name,
+                policy=self.retry,
+            )
+            w, f = self._collect(response.results, offset_s=a, end_s=b)
+            words.extend(w)
+            fallback.extend(f)
+        return self._build(lang, words, fallback)
+
+    def transcribe_uri(
+        self,
+        uri: str,
+        language: str | None = None,
+        *,
+        sample_rate_hz: int | None = None,
+        encoding: str = "ENCODING_UNSPECIFIED",
+        timeout_s: float = 3600.0,
+    ) -> Transcript:
+        """Transcribe audio stored in Cloud Storage with ``long_running_recognize``.
+
+        Args:
+            uri: ``gs://bucket/object`` (FLAC or WAV carry their own rate and encoding).
+            language: BCP-47 code; None uses the constructor's ``language``.
+            sample_rate_hz: The file's rate, when its header does not carry one.
+            encoding: A ``RecognitionConfig.AudioEncoding`` name (``"LINEAR16"``,
+                ``"FLAC"``...); the default lets Google read WAV/FLAC headers.
+            timeout_s: How long to wait for the operation, in seconds.
+
+        Raises:
+            InputError: ``uri`` is not a ``gs://`` URI.
+            CloudServiceError: the service refused the request or the operation failed.
+        """
+        if not uri.startswith("gs://"):
+            raise InputError(
+                f"long-running recognition reads from Cloud Storage; got {uri!r}",
+                backend=self.name,
+                hint="upload it (`gcloud storage cp FILE gs://BUCKET/`) and pass the gs:// URI",
+            )
+        lang = language or self.language
+        enc = getattr(speech.RecognitionConfig.AudioEncoding, encoding)
+        cfg = self._config(lang, sample_rate_hz, enc)
+        client = self._factory.get()
+
+        def run() -> Any:
+            op = client.long_running_recognize(
+                config=cfg,
+                audio=speech.RecognitionAudio(uri=uri),
+                retry=None,
+                timeout=self.retry.timeout_s,
+            )
+            return op.result(timeout=timeout_s)
+
+        response = call_with_retry(
+            run, what=f"recognize {uri} (long-running)", backend=self.name, policy=self.retry
+        )
+        words, fallback = self._collect(response.results, offset_s=0.0, end_s=None)
+        return self._build(lang, words, fallback)
+
+    # ------------------------------------------------------------------ results
+    def _collect(
+        self, results: Sequence[Any], *, offset_s: float, end_s: float | None
+    ) -> tuple[list[tuple[Word, int]], list[Segment]]:
+        """Words (with speaker tags) of one response, shifted by ``offset_s``."""
+        pairs = [(r, r.alternatives[0]) for r in results if r.alternatives]
+        if self.diarization and pairs and any(w.speaker_tag for w in pairs[-1][1].words):
+            # With diarization Google repeats every word, tagged, in the last result.
+            chosen = [pairs[-1]]
+        else:
+            chosen = [(r, a) for r, a in pairs if a.transcript.strip() or a.words]
+        words: list[tuple[Word, int]] = []
+        fallback: list[Segment] = []
+        prev_end = offset_s
+        for r, alt in chosen:
+            if not alt.words:
+                # no word timings: one segment for the result, up to its end time
+                end = (
+                    offset_s + r.result_end_time.total_seconds()
+                    if r.result_end_time
+                    else (end_s or prev_end)
+                )
+                if alt.transcript.strip():
+                    fallback.append(Segment(prev_end, max(prev_end, end), alt.transcript.strip()))
+                prev_end = max(prev_end, end)
+                continue
+            for w in alt.words:
+                start = offset_s + w.start_time.total_seconds()
+                stop = max(start, offset_s + w.end_time.total_seconds())
+                conf = float(w.confidence) if w.confidence else None
+                words.append(
+                    (Word(round(start, 6), round(stop, 6), w.word, conf), int(w.speaker_tag))
+                )
+        return words, fallback
+
+    def _build(
+        self, language: str, words: list[tuple[Word, int]], fallback: list[Segment]
+    ) -> Transcript:
+        tags = {id(w): tag for w, tag in words}
+        speaker_of = None
+        if self.diarization:
+
+            def speaker_of(w: Word) -> str | None:
+                tag = tags.get(id(w), 0)
+                return f"speaker_{tag}" if tag else None
+
+        segments = words_to_segments(
+            [w for w, _ in words],
+            max_segment_s=self.max_segment_s,
+            pause_s=self.pause_s,
+            speaker_of=speaker_of,
+            joiner=""
+            if language.split("-")[0].lower() in ("ja", "zh", "cmn", "yue", "th")
+            else " ",
+        )
+        segments = sorted([*segments, *fallback], key=lambda s: s.start_s)
+        return Transcript(language, tuple(segments))
