@@ -134,7 +134,7 @@ class FakeVoiceSynth(VoiceSynth):
         words = text.split() or [""]
         n = round(self.seconds_per_word / rate * self.sample_rate_hz)
         t = np.arange(n, dtype=np.float32) / self.sample_rate_hz
-        env = np.sin(np.pi * np.arange(n) / max(n - 1, 1)).astype(np.float32) ** 0.5
+        env = np.sqrt(np.clip(np.sin(np.pi * np.arange(n) / max(n - 1, 1)), 0, 1)).astype(np.float32)
         parts = []
         for w in words:
             f0 = 140.0 + (zlib.crc32(w.encode()) % 120)
