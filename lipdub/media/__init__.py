@@ -10,6 +10,7 @@
   from audio files or a video's sound track.
 * :class:`VideoWriter` / :func:`write_video` -> H.264 + AAC MP4, written atomically.
 * :func:`mux_audio` replaces an MP4's sound without re-encoding its video.
+* :func:`write_audio` saves an :class:`~lipdub.types.AudioClip` as wav/flac/mp3/m4a/ogg/opus.
 
 No ``ffmpeg`` binary and no temporary intermediate files are used. Every failure to
 read or write a file is a :class:`~lipdub.errors.MediaError` naming the file.
@@ -27,7 +28,7 @@ Example:
 
 from lipdub.media.audio import load_audio
 from lipdub.media.reader import VideoReader, is_image, iter_frames, probe, read_image
-from lipdub.media.writer import VideoWriter, mux_audio, write_video
+from lipdub.media.writer import VideoWriter, mux_audio, write_audio, write_video
 
 __all__ = [
     "VideoReader",
@@ -38,5 +39,6 @@ __all__ = [
     "mux_audio",
     "probe",
     "read_image",
+    "write_audio",
     "write_video",
 ]

@@ -64,15 +64,19 @@ def load_audio(path: PathLike, sample_rate_hz: int = 16000) -> AudioClip:
                 hint="pass a file with sound, or give the speech as a separate audio file",
             )
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate_hz)
+        # Mono and stereo are averaged here ((L + R) / 2 keeps the level of a centred
+        # voice); FFmpeg's own downmix (centre-weighted) is used for surround layouts.
+        channels = stream.codec_context.channels or 1
+        own_mix = channels <= 2
+        resampler = av.AudioResampler(
+            format="fltp", layout=None if own_mix else "mono", rate=sample_rate_hz
+        )
         chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
                 frame.pts = None  # resample by count; gaps in timestamps are not inserted
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+            chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except (av.FFmpegError, OSError) as e:
             raise media_error(p, "decoding the audio failed", e) from e
         declared = _declared_samples(stream, sample_rate_hz)

@@ -27,6 +27,7 @@ import av.container
 import av.video.stream
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import Interpolation
 
 from lipdub.errors import MediaError
 from lipdub.media._open import (
@@ -48,7 +49,7 @@ Frame = npt.NDArray[np.uint8]
 #: Frame rate given to still images (one frame, no duration of their own).
 IMAGE_FPS = Fraction(25)
 
-#: Frame rates a variable-rate video's average is snapped to when within 2 %.
+#: Frame rates a variable-rate video's average is snapped to (the nearest, within 5 %).
 _COMMON_RATES = tuple(
     Fraction(r)
     for r in (
@@ -97,8 +98,15 @@ def is_image(path: PathLike) -> bool:
     return p.suffix.lower() in IMAGE_SUFFIXES
 
 
+#: swscale flags for colour conversion: accurate rounding keeps greys grey (the fast
+#: default shifts them by ~3 levels per conversion).
+ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+
+
 def _to_bgr(frame: av.VideoFrame, rotation: int) -> Frame:
-    arr: Frame = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+    arr: Frame = np.asarray(
+        frame.to_ndarray(format="bgr24", interpolation=ACCURATE), dtype=np.uint8
+    )
     if rotation:
         # ``rotation`` is clockwise; np.rot90 turns counter-clockwise for positive k.
         arr = np.ascontiguousarray(np.rot90(arr, k=-(rotation // 90)))
@@ -122,9 +130,10 @@ def _tag_rotation(stream: Any) -> int | None:
 
 
 def _snap_rate(rate: Fraction) -> Fraction:
-    for common in _COMMON_RATES:
-        if abs(rate - common) <= common * Fraction(2, 100):
-            return common
+    """The common frame rate nearest ``rate`` if within 5 %, else ``rate`` rounded."""
+    nearest = min(_COMMON_RATES, key=lambda common: abs(rate - common))
+    if abs(rate - nearest) <= nearest * Fraction(5, 100):
+        return nearest
     return rate.limit_denominator(100)
 
 
@@ -364,7 +373,15 @@ class VideoReader:
         yield from self._resampled(rotation)
 
     def _resampled(self, rotation: int) -> Iterator[Frame]:
+        """Output frame ``i`` is the input frame on screen at ``i / fps`` (nearest slot).
+
+        Each input frame claims the output slot nearest its timestamp; a later frame
+        claiming the same slot replaces it (dropped), and a frame holds its slot until
+        the next one's (duplicated). Output stops at ``info.frame_count`` frames (the
+        duration times the rate); a short stream is padded with its last frame.
+        """
         fps = float(self.info.fps)
+        total = self.info.frame_count
         emitted = 0
         held: av.VideoFrame | None = None
         held_slot = 0
@@ -375,15 +392,16 @@ class VideoReader:
             slot = math.floor((t - start) * fps + 0.5)
             if held is not None and slot > held_slot:
                 image = _to_bgr(held, rotation)
-                while emitted < slot:
+                while emitted < min(slot, total):
                     yield image
                     emitted += 1
+            if emitted >= total:
+                return
             held, held_slot = frame, max(slot, emitted)
         if held is None:
             return
         image = _to_bgr(held, rotation)
-        target = max(emitted + 1, self.info.frame_count)
-        while emitted < target:
+        while emitted < total:
             yield image
             emitted += 1
 

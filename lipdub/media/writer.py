@@ -28,9 +28,10 @@ import numpy.typing as npt
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import PathLike, check_exists, media_error, open_input
+from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
 
-__all__ = ["VideoWriter", "mux_audio", "write_video"]
+__all__ = ["VideoWriter", "mux_audio", "write_audio", "write_video"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class VideoWriter:
             stream: Any = self._container.add_stream(codec, rate=self.fps)
             stream.width, stream.height = self.encoded_size
             stream.pix_fmt = pix_fmt
+            self._pix_fmt = pix_fmt
             stream.time_base = Fraction(1, 1) / self.fps
             if codec in ("libx264", "libx265"):
                 stream.options = {"crf": str(crf), "preset": preset}
@@ -209,6 +211,7 @@ class VideoWriter:
                 frame, ((0, eh - self.height), (0, ew - self.width), (0, 0)), mode="edge"
             )
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+        vf = vf.reformat(format=self._pix_fmt, interpolation=ACCURATE)
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
             self._container.mux(packet)
@@ -359,4 +362,96 @@ def mux_audio(video_path: PathLike, audio: AudioClip, out_path: PathLike) -> Pat
             ) from e
     finally:
         inp.close()
+    return out
+
+
+#: Encoder (and channel layout) per audio file suffix for :func:`write_audio`.
+_AUDIO_CODECS: dict[str, tuple[str, str]] = {
+    ".wav": ("pcm_s16le", "mono"),
+    ".flac": ("flac", "mono"),
+    ".mp3": ("libmp3lame", "mono"),
+    ".m4a": ("aac", "mono"),
+    ".aac": ("aac", "mono"),
+    ".ogg": ("vorbis", "stereo"),  # FFmpeg's own Vorbis encoder takes stereo only
+    ".opus": ("libopus", "mono"),
+}
+
+
+def write_audio(path: PathLike, audio: AudioClip) -> Path:
+    """Encode ``audio`` to an audio file chosen by suffix, atomically; return the path.
+
+    Suffixes: ``.wav`` (16-bit PCM), ``.flac``, ``.mp3``, ``.m4a``/``.aac`` (AAC),
+    ``.ogg`` (Vorbis), ``.opus`` (Opus, resampled to 48 kHz). The sample rate is kept
+    where the codec allows it.
+
+    Raises:
+        InputError: An unsupported suffix.
+        MediaError: The file cannot be written.
+
+    Example:
+        >>> import tempfile, os
+        >>> from lipdub.media import load_audio
+        >>> p = write_audio(os.path.join(tempfile.mkdtemp(), "a.flac"),
+        ...                 AudioClip.silence(0.5, 16000))
+        >>> load_audio(p, 16000).num_samples
+        8000
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in _AUDIO_CODECS:
+        raise InputError(
+            f"cannot write audio as {suffix or 'a file without suffix'}",
+            path=out,
+            hint=f"use one of {', '.join(sorted(_AUDIO_CODECS))}",
+        )
+    codec, layout = _AUDIO_CODECS[suffix]
+    if codec == "aac":
+        audio = _aac_ready(audio)
+    elif codec == "libopus" and audio.sample_rate_hz != 48000:
+        audio = audio.resample(48000)
+    elif codec == "libmp3lame" and audio.sample_rate_hz not in (
+        8000,
+        11025,
+        12000,
+        16000,
+        22050,
+        24000,
+        32000,
+        44100,
+        48000,
+    ):
+        audio = audio.resample(44100)
+    rate = audio.sample_rate_hz
+    channels = 2 if layout == "stereo" else 1
+    try:
+        with atomic_path(out) as tmp:
+            container: Any = av.open(str(tmp), mode="w")
+            try:
+                options = {"strict": "experimental"} if codec == "vorbis" else {}
+                stream: Any = container.add_stream(codec, rate=rate, layout=layout, options=options)
+                fmt = "s16" if codec == "pcm_s16le" else "fltp"
+                step = 4096
+                for start in range(0, audio.num_samples, step):
+                    chunk = audio.samples[start : start + step]
+                    data: npt.NDArray[Any]
+                    if fmt == "s16":
+                        data = AudioClip(chunk, rate).to_int16()[None, :]
+                    else:
+                        data = np.repeat(chunk[None, :], channels, axis=0)
+                    frame = av.AudioFrame.from_ndarray(
+                        np.ascontiguousarray(data), format=fmt, layout=layout
+                    )
+                    frame.sample_rate = rate
+                    frame.pts = start
+                    frame.time_base = Fraction(1, rate)
+                    for packet in stream.encode(frame):
+                        container.mux(packet)
+                for packet in stream.encode(None):
+                    container.mux(packet)
+            finally:
+                container.close()
+    except (av.FFmpegError, OSError) as e:
+        raise media_error(
+            out, "cannot write the audio file", e, hint="check the folder is writable"
+        ) from e
     return out
