@@ -1,0 +1,127 @@
+"""The offline face detectors (RetinaFace, Haar) on a real photo, and the downscale helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lipdub.errors import InputError
+from lipdub.faces._scale import fit_within, unscale_box
+from lipdub.faces.base import FaceDetector
+from lipdub.types import FaceBox
+
+# Where the astronaut's face is in skimage.data.astronaut() (512x512), by hand.
+ASTRONAUT_FACE = FaceBox(175, 55, 275, 180)
+CANVAS_OFFSET = (600, 200)  # (x, y) of the photo inside the 1280x720 black canvas
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    data = pytest.importorskip("skimage.data", reason="scikit-image provides the test photo")
+    return np.ascontiguousarray(data.astronaut()[..., ::-1])  # RGB -> BGR
+
+
+@pytest.fixture(scope="module")
+def canvas(astronaut: np.ndarray) -> np.ndarray:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    x, y = CANVAS_OFFSET
+    frame[y : y + 512, x : x + 512] = astronaut
+    return frame
+
+
+def _shifted(box: FaceBox, dx: float, dy: float) -> FaceBox:
+    return FaceBox(box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
+
+
+@pytest.fixture(scope="module")
+def retinaface() -> FaceDetector:
+    pytest.importorskip("onnxruntime", reason="RetinaFace runs on onnxruntime")
+    from lipdub.faces.retinaface import RetinaFaceDetector
+
+    return RetinaFaceDetector()
+
+
+@pytest.fixture(scope="module")
+def haar() -> FaceDetector:
+    from lipdub.faces.haar import HaarFaceDetector
+
+    return HaarFaceDetector()
+
+
+@pytest.mark.parametrize("name", ["retinaface", "haar"])
+def test_finds_the_astronaut(
+    name: str, request: pytest.FixtureRequest, astronaut: np.ndarray, canvas: np.ndarray
+) -> None:
+    det: FaceDetector = request.getfixturevalue(name)
+    photo, padded = det.detect([astronaut, canvas])
+    assert len(photo) == 1 and len(padded) == 1
+    assert photo[0].iou(ASTRONAUT_FACE) > 0.6
+    assert padded[0].iou(_shifted(ASTRONAUT_FACE, *CANVAS_OFFSET)) > 0.6
+    assert 0.0 < padded[0].score <= 1.0
+
+
+def test_retinaface_landmarks_in_documented_order(
+    retinaface: FaceDetector, canvas: np.ndarray
+) -> None:
+    (face,) = retinaface.detect([canvas])[0]
+    assert face.landmarks is not None and len(face.landmarks) == 5
+    left_eye, right_eye, nose, mouth_left, mouth_right = face.landmarks
+    assert left_eye[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+    for x, y in face.landmarks:
+        assert face.x1 <= x <= face.x2 and face.y1 <= y <= face.y2
+
+
+@pytest.mark.parametrize("name", ["retinaface", "haar"])
+def test_no_face_in_blank_frames(name: str, request: pytest.FixtureRequest) -> None:
+    det: FaceDetector = request.getfixturevalue(name)
+    assert det.detect([np.zeros((360, 640, 3), np.uint8), np.full((64, 64, 3), 128, np.uint8)]) == [
+        [],
+        [],
+    ]
+    assert det.detect([]) == []
+
+
+def test_retinaface_full_resolution_agrees_with_downscaled(canvas: np.ndarray) -> None:
+    from lipdub.faces.retinaface import RetinaFaceDetector
+
+    full = RetinaFaceDetector(max_side=None).detect([canvas])[0][0]
+    small = RetinaFaceDetector(max_side=640).detect([canvas])[0][0]
+    assert full.iou(small) > 0.8
+
+
+def test_detectors_reject_bad_input(retinaface: FaceDetector) -> None:
+    with pytest.raises(InputError, match=r"\(H, W, 3\) uint8"):
+        retinaface.detect([np.zeros((10, 10, 3), np.float32)])
+    from lipdub.faces.haar import HaarFaceDetector
+
+    with pytest.raises(InputError, match="cascade"):
+        HaarFaceDetector(cascade_path="/nonexistent/cascade.xml")
+
+
+# ---------------------------------------------------------------- downscaling
+
+
+def test_fit_within_keeps_small_frames() -> None:
+    frame = np.zeros((360, 640, 3), np.uint8)
+    small, sx, sy = fit_within(frame, 640)
+    assert small is frame and (sx, sy) == (1.0, 1.0)
+    assert fit_within(frame, None)[0] is frame
+
+
+def test_fit_within_and_unscale_are_exact() -> None:
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[200:400, 300:500] = 255  # a white square, edges on even pixels
+    small, sx, sy = fit_within(frame, 640)
+    assert small.shape == (360, 640, 3) and (sx, sy) == (0.5, 0.5)
+    ys, xs = np.nonzero(small[..., 0] > 128)
+    box = FaceBox(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)  # pixel edges
+    assert unscale_box(box, sx, sy).as_tuple() == (300.0, 200.0, 500.0, 400.0)
+    # odd sizes: per-axis factors from the rounded output size
+    odd, sx, sy = fit_within(np.zeros((333, 1001, 3), np.uint8), 500)
+    assert odd.shape[:2] == (166, 500)
+    assert sx == 500 / 1001 and sy == 166 / 333
+    b = FaceBox(10, 20, 30, 40, landmarks=((15, 25),))
+    back = unscale_box(b, sx, sy)
+    assert back.x2 == pytest.approx(30 * 1001 / 500) and back.y1 == pytest.approx(20 * 333 / 166)
+    assert back.landmarks == (pytest.approx((15 * 1001 / 500, 25 * 333 / 166)),)
