@@ -1,0 +1,465 @@
+"""Offline machine translation with OPUS-MT models run by CTranslate2.
+
+Why this translator: OPUS-MT (Helsinki-NLP, trained on the OPUS corpora) has a small
+Marian transformer (~75 M parameters; ~150 MB as a CTranslate2 file) for each of more
+than a thousand language pairs, and community CTranslate2 conversions of
+them sit on the Hugging Face Hub as ``gaudi/opus-mt-{src}-{tgt}-ctranslate2`` (files
+``model.bin``, ``shared_vocabulary.json``, ``config.json``, ``source.spm``,
+``target.spm``). They run on CPU with ``ctranslate2`` + ``sentencepiece`` alone: no
+torch, no transformers, and no network after the one-time download of a pair. NLLB-200
+covers more languages in one model but is 2.5 GB at the smallest (600M distilled) and
+licensed CC-BY-NC, which rules it out as a default.
+
+The model for a pair comes from, in order: ``models={"en-es": ...}`` given to the
+constructor (a local CTranslate2 folder, a Hub repo id or a ready :class:`OpusModel`),
+then the Hub repo named by ``repo_template``. Multi-target models (``en-ROMANCE``) work
+when passed through ``models=``: the ``>>es<<`` target token is added automatically.
+
+Each text is split into sentences (what OPUS-MT was trained on), all sentences of a
+call are translated in batches, and the translations are joined back per text, so the
+output has exactly one string per input, in order.
+
+Licences: OPUS-MT weights are CC-BY 4.0 (credit "OPUS-MT, Helsinki-NLP"); the
+conversions are published under Apache-2.0.
+
+Example:
+    >>> from lipdub.translate.opus import OpusTranslator
+    >>> mt = OpusTranslator()
+    >>> mt.repo_for("en-US", "es")
+    'gaudi/opus-mt-en-es-ctranslate2'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lipdub.errors import BackendNotInstalled, InputError, ModelNotFoundError
+from lipdub.transcribe._segment import ends_sentence
+from lipdub.translate.base import Translator
+
+__all__ = ["OpusModel", "OpusTranslator", "language_code"]
+
+logger = logging.getLogger(__name__)
+
+_INSTALL = 'pip install "lipdub[local]"'
+DEFAULT_REPO_TEMPLATE = "gaudi/opus-mt-{src}-{tgt}-ctranslate2"
+#: Approximate download of one pair, for messages.
+APPROX_PAIR_MB = 155
+_ALLOW_PATTERNS = ["*.json", "model.bin", "*.spm"]
+# Languages written without spaces: sentences are joined without one.
+_NO_SPACES = frozenset({"ja", "zh", "th", "lo", "my", "km"})
+
+
+def _require(*modules: str) -> None:
+    for m in modules:
+        if importlib.util.find_spec(m) is None:
+            raise BackendNotInstalled(
+                f"the opus translator needs {m}, which is not installed",
+                backend="opus",
+                hint=_INSTALL,
+            )
+
+
+def language_code(tag: str) -> str:
+    """The OPUS-MT code for a BCP-47 tag: its language part, lower case.
+
+    Example:
+        >>> language_code("pt-BR"), language_code("EN_us"), language_code("zh-Hans-CN")
+        ('pt', 'en', 'zh')
+    """
+    code = tag.strip().replace("_", "-").split("-")[0].lower()
+    if not code.isalpha():
+        raise InputError(f"not a language code: {tag!r}")
+    return code
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split after words that end a sentence ("Dr." and "e.g." do not)."""
+    out: list[str] = []
+    current: list[str] = []
+    for token in text.split():
+        current.append(token)
+        if ends_sentence(token):
+            out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+@dataclass
+class OpusModel:
+    """One translation direction: a CTranslate2 translator and its two tokenizers.
+
+    This is also the seam for tests and custom engines: anything with
+    ``translate_batch(list[list[str]], **options)`` returning results that have
+    ``.hypotheses[0]`` (a token list) works as ``translator``, and anything with
+    SentencePiece's ``encode(text, out_type=str)`` / ``decode(pieces)`` works as a
+    tokenizer.
+
+    Args:
+        translator: A ``ctranslate2.Translator`` (or a stand-in, see above).
+        source_tokenizer: SentencePiece processor for the source side.
+        target_tokenizer: SentencePiece processor for the target side.
+        eos_token: Appended to each source sentence (None when the model's config
+            adds it itself).
+        target_token: A ``>>xx<<`` token put first in the source for multi-target
+            models, or None.
+    """
+
+    translator: Any
+    source_tokenizer: Any
+    target_tokenizer: Any
+    eos_token: str | None = "</s>"
+    target_token: str | None = None
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        target: str | None = None,
+        device: str = "cpu",
+        compute_type: str = "default",
+        inter_threads: int = 1,
+        intra_threads: int = 0,
+    ) -> OpusModel:
+        """Load a CTranslate2 OPUS-MT folder (``model.bin``, ``source.spm``, ...).
+
+        Args:
+            path: The folder.
+            target: Target language, used to pick the ``>>xx<<`` token of a
+                multi-target model.
+            device: ``"cpu"`` or ``"cuda"``.
+            compute_type: CTranslate2 compute type (``"int8"``, ``"float16"``, ...).
+            inter_threads: Batches translated in parallel.
+            intra_threads: Threads per batch (0 = CTranslate2's default).
+
+        Raises:
+            ModelNotFoundError: a file is missing or the model cannot be loaded.
+        """
+        _require("ctranslate2", "sentencepiece")
+        import ctranslate2
+        import sentencepiece
+
+        folder = Path(path)
+        missing = [
+            n for n in ("model.bin", "source.spm", "target.spm") if not (folder / n).is_file()
+        ]
+        if missing:
+            raise ModelNotFoundError(
+                f"not a CTranslate2 OPUS-MT folder: {', '.join(missing)} missing",
+                path=folder,
+                backend="opus",
+                hint="it needs model.bin, config.json, a vocabulary .json, source.spm and "
+                "target.spm (as in the gaudi/opus-mt-*-ctranslate2 repos)",
+            )
+        config: dict[str, Any] = {}
+        if (folder / "config.json").is_file():
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        try:
+            translator = ctranslate2.Translator(
+                str(folder),
+                device=device,
+                compute_type=compute_type,
+                inter_threads=inter_threads,
+                intra_threads=intra_threads,
+            )
+            src = sentencepiece.SentencePieceProcessor(model_file=str(folder / "source.spm"))
+            tgt = sentencepiece.SentencePieceProcessor(model_file=str(folder / "target.spm"))
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelNotFoundError(
+                f"cannot load the OPUS-MT model: {e}",
+                path=folder,
+                backend="opus",
+                hint="re-download it (delete the folder from the Hub cache) or convert it "
+                "again with ct2-transformers-converter",
+            ) from e
+        eos = None if config.get("add_source_eos") else str(config.get("eos_token", "</s>"))
+        token = None
+        if target is not None:
+            candidate = f">>{target}<<"
+            if candidate in _vocabulary(folder):
+                token = candidate
+        return cls(translator, src, tgt, eos, token)
+
+    def translate_sentences(
+        self,
+        sentences: Sequence[str],
+        *,
+        batch_size: int = 16,
+        beam_size: int = 4,
+        max_decoding_length: int = 256,
+    ) -> list[str]:
+        """Translate sentences, ``batch_size`` at a time; one output per input."""
+        out: list[str] = []
+        for start in range(0, len(sentences), batch_size):
+            batch = sentences[start : start + batch_size]
+            tokens = []
+            for s in batch:
+                pieces = list(self.source_tokenizer.encode(s, out_type=str))
+                if self.target_token:
+                    pieces.insert(0, self.target_token)
+                if self.eos_token:
+                    pieces.append(self.eos_token)
+                tokens.append(pieces)
+            results = self.translator.translate_batch(
+                tokens,
+                beam_size=beam_size,
+                max_batch_size=batch_size,
+                max_decoding_length=max_decoding_length,
+            )
+            if len(results) != len(batch):
+                raise InputError(
+                    f"the translation engine returned {len(results)} results for "
+                    f"{len(batch)} sentences",
+                    backend="opus",
+                )
+            for r in results:
+                hyp = [t for t in r.hypotheses[0] if t != self.eos_token]
+                out.append(self.target_tokenizer.decode(hyp).strip())
+        return out
+
+
+def _vocabulary(folder: Path) -> set[str]:
+    for name in ("shared_vocabulary.json", "source_vocabulary.json"):
+        p = folder / name
+        if p.is_file():
+            return set(json.loads(p.read_text(encoding="utf-8")))
+    for name in ("shared_vocabulary.txt", "source_vocabulary.txt"):
+        p = folder / name
+        if p.is_file():
+            return set(p.read_text(encoding="utf-8").splitlines())
+    return set()
+
+
+class OpusTranslator(Translator):
+    """Translates offline with an OPUS-MT model per language pair (CTranslate2).
+
+    Models load on first use of a pair and stay in memory. A pair not on disk is
+    downloaded once from the Hub (``repo_template``), ~155 MB, into the Hugging Face
+    cache (``cache_dir``, ``HF_HUB_CACHE``).
+
+    Args:
+        models: Pair -> model overrides: ``{"en-es": "/models/en-es"}``; values are a
+            local CTranslate2 folder, a Hub repo id, or an :class:`OpusModel`. Pairs
+            are ``"src-tgt"`` language codes (``"en-es"``; region tags are dropped).
+        repo_template: Hub repo for other pairs, with ``{src}`` and ``{tgt}``.
+        revision: Hub revision for downloads (None = the repo's ``main``; the
+            community conversions carry no release tags to pin).
+        cache_dir: Hub cache directory (default: the Hugging Face cache).
+        local_files_only: Never download (``HF_HUB_OFFLINE=1`` does the same).
+        token: Hugging Face token.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        compute_type: ``"auto"`` is ``int8`` on CPU and ``float16`` on CUDA.
+        batch_size: Sentences per ``translate_batch`` call.
+        beam_size: Beam width (1 = greedy).
+        max_decoding_length: Longest translation of one sentence, in tokens.
+        split_sentences: Translate sentence by sentence (recommended: OPUS-MT was
+            trained on single sentences and may drop the rest of a long input).
+
+    Raises:
+        BackendNotInstalled: ctranslate2 or sentencepiece is missing.
+        InputError: a bad option.
+    """
+
+    name: ClassVar[str] = "opus"
+
+    def __init__(
+        self,
+        *,
+        models: Mapping[str, str | os.PathLike[str] | OpusModel] | None = None,
+        repo_template: str = DEFAULT_REPO_TEMPLATE,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | None = None,
+        device: str = "auto",
+        compute_type: str = "auto",
+        batch_size: int = 16,
+        beam_size: int = 4,
+        max_decoding_length: int = 256,
+        split_sentences: bool = True,
+    ) -> None:
+        _require("ctranslate2", "sentencepiece")
+        if batch_size < 1 or beam_size < 1 or max_decoding_length < 1:
+            raise InputError(
+                "batch_size, beam_size and max_decoding_length must be >= 1, got "
+                f"{batch_size}, {beam_size}, {max_decoding_length}"
+            )
+        if "{src}" not in repo_template or "{tgt}" not in repo_template:
+            raise InputError(f"repo_template needs {{src}} and {{tgt}}, got {repo_template!r}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        self.models: dict[str, str | os.PathLike[str] | OpusModel] = {}
+        for pair, value in (models or {}).items():
+            self.models[self._pair_key(pair)] = value
+        self.repo_template = repo_template
+        self.revision = revision
+        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        self.local_files_only = local_files_only
+        self.token = token
+        self.device = device
+        self.compute_type = compute_type
+        self.batch_size = batch_size
+        self.beam_size = beam_size
+        self.max_decoding_length = max_decoding_length
+        self.split_sentences = split_sentences
+        self._loaded: dict[str, OpusModel] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _pair_key(pair: str) -> str:
+        src, sep, tgt = pair.partition("-")
+        if not sep or not src or not tgt:
+            raise InputError(f"a language pair looks like 'en-es', got {pair!r}")
+        return f"{language_code(src)}-{language_code(tgt)}"
+
+    def repo_for(self, source: str, target: str) -> str:
+        """The Hub repo id used for ``source`` -> ``target`` when no override is given."""
+        return self.repo_template.format(src=language_code(source), tgt=language_code(target))
+
+    # ------------------------------------------------------------------ models
+    def model_for(self, source: str, target: str) -> OpusModel:
+        """The loaded model for a pair (downloading it on first use).
+
+        Raises:
+            ModelNotFoundError: the pair is not cached and cannot be downloaded, or
+                no OPUS-MT model exists for it.
+        """
+        src, tgt = language_code(source), language_code(target)
+        key = f"{src}-{tgt}"
+        with self._lock:
+            if key in self._loaded:
+                return self._loaded[key]
+            spec = self.models.get(key)
+            if isinstance(spec, OpusModel):
+                model = spec
+            else:
+                folder = self._folder_for(src, tgt, spec)
+                device, compute_type = self._device_and_type()
+                logger.info("loading OPUS-MT %s from %s (%s)", key, folder, device)
+                model = OpusModel.load(folder, target=tgt, device=device, compute_type=compute_type)
+            self._loaded[key] = model
+            return model
+
+    def _folder_for(self, src: str, tgt: str, spec: str | os.PathLike[str] | None) -> Path:
+        if spec is not None:
+            local = Path(spec).expanduser()
+            if local.is_dir():
+                return local
+            name = os.fspath(spec)
+            if len(name.split("/")) != 2 or name.startswith((".", "/", "~")):
+                raise ModelNotFoundError(
+                    f"the model folder given for {src}-{tgt} does not exist",
+                    path=local,
+                    backend=self.name,
+                    hint="pass an existing CTranslate2 folder or a Hub repo id",
+                )
+            repo = name
+        else:
+            repo = self.repo_template.format(src=src, tgt=tgt)
+        import huggingface_hub
+
+        offline = self.local_files_only or _env_true("HF_HUB_OFFLINE")
+        try:
+            folder = huggingface_hub.snapshot_download(
+                repo,
+                revision=self.revision,
+                cache_dir=self.cache_dir,
+                local_files_only=offline,
+                allow_patterns=_ALLOW_PATTERNS,
+                token=self.token,
+            )
+        except Exception as e:  # offline, 404, HTTP and OS errors all mean "not here"
+            raise self._not_found(src, tgt, repo, e) from e
+        return Path(folder)
+
+    def _not_found(self, src: str, tgt: str, repo: str, cause: BaseException) -> ModelNotFoundError:
+        from huggingface_hub import constants
+
+        cache = self.cache_dir or constants.HF_HUB_CACHE
+        kind = type(cause).__name__
+        if kind in ("RepositoryNotFoundError", "RevisionNotFoundError"):
+            return ModelNotFoundError(
+                f"no OPUS-MT model for {src}->{tgt}: the Hub has no repo {repo}",
+                backend=self.name,
+                hint=f"pass models={{'{src}-{tgt}': '/path/to/ct2-folder'}} or use the "
+                "'google' translator",
+            )
+        return ModelNotFoundError(
+            f"the OPUS-MT model for {src}->{tgt} is not in the cache {cache} and could not "
+            f"be downloaded from the Hub repo {repo} (~{APPROX_PAIR_MB} MB, {kind})",
+            backend=self.name,
+            hint="go online once (unset HF_HUB_OFFLINE) to download it, or run "
+            f"`huggingface-cli download {repo}` on a connected machine and pass "
+            f"models={{'{src}-{tgt}': '<that folder>'}}",
+        )
+
+    def _device_and_type(self) -> tuple[str, str]:
+        device = self.device
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = self.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        return device, compute_type
+
+    # ------------------------------------------------------------------ translating
+    def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
+        """Translate ``texts`` from ``source`` to ``target``; one output per input.
+
+        Empty or blank texts come back as ``""`` without reaching the model. The same
+        language on both sides returns the texts unchanged.
+
+        Raises:
+            InputError: ``source`` is None (OPUS-MT cannot detect the language).
+            ModelNotFoundError: see :meth:`model_for`.
+        """
+        if source is None:
+            raise InputError(
+                "the opus translator needs the source language",
+                backend=self.name,
+                hint="pass source= (the transcript's language)",
+            )
+        if language_code(source) == language_code(target):
+            return list(texts)
+        if not any(t.strip() for t in texts):
+            return ["" for _ in texts]
+        model = self.model_for(source, target)
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            parts = split_sentences(text) if self.split_sentences else [text.strip()]
+            for p in parts:
+                if p.strip():
+                    pieces.append(p)
+                    owner.append(i)
+        translated = model.translate_sentences(
+            pieces,
+            batch_size=self.batch_size,
+            beam_size=self.beam_size,
+            max_decoding_length=self.max_decoding_length,
+        )
+        joined: list[list[str]] = [[] for _ in texts]
+        for i, t in zip(owner, translated, strict=True):
+            joined[i].append(t)
+        joiner = "" if language_code(target) in _NO_SPACES else " "
+        return [joiner.join(parts) for parts in joined]
+
+    def __repr__(self) -> str:
+        return f"OpusTranslator(repo_template={self.repo_template!r}, device={self.device!r})"
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

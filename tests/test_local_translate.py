@@ -1,0 +1,299 @@
+"""OpusTranslator: model selection, batching, boundary preservation and errors.
+
+No machine-translation weights are available offline, so these tests use two stand-ins,
+neither of which replaces lipdub code:
+
+* a *tiny random CTranslate2 model* built here with ``ctranslate2.specs`` (one layer,
+  16 dimensions, 31 kB) plus real SentencePiece models trained on a few sentences; it
+  goes through the real loading path (``OpusModel.load``: folder layout, config,
+  tokenizers, ``ctranslate2.Translator``) but translates into gibberish, so only
+  counts, order and shapes are asserted on it;
+* a *recording engine* passed as ``OpusModel(translator=...)`` (the documented seam):
+  it "translates" each sentence to ``<tgt>:<SENTENCE IN CAPITALS>`` and records the
+  batches it was given, so batching and the re-joining of sentences can be checked
+  exactly.
+
+A real OPUS-MT pair is exercised only by the ``network`` test (``LIPDUB_TEST_NETWORK=1``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipdub import registry
+from lipdub.errors import InputError, ModelNotFoundError
+from lipdub.translate.opus import OpusModel, OpusTranslator, language_code
+from lipdub.types import Segment, Transcript
+
+ctranslate2 = pytest.importorskip("ctranslate2")
+spm = pytest.importorskip("sentencepiece")
+
+_CORPUS = [
+    "hello world",
+    "good morning everybody",
+    "the train is very late",
+    "please be on time",
+    "how are you today",
+    "hola mundo",
+    "buenos dias a todos",
+    "el tren llega muy tarde",
+]
+
+
+def _train_spm() -> bytes:
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_CORPUS * 20),
+        model_writer=buf,
+        vocab_size=40,
+        model_type="unigram",
+        character_coverage=1.0,
+        unk_id=0,
+        eos_id=1,
+        bos_id=-1,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    return buf.getvalue()
+
+
+def write_tiny_opus_model(folder: Path, *, extra_tokens: Sequence[str] = ()) -> Path:
+    """A random-weight one-layer CTranslate2 transformer in the OPUS-MT folder layout."""
+    from ctranslate2 import specs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    proto = _train_spm()
+    (folder / "source.spm").write_bytes(proto)
+    (folder / "target.spm").write_bytes(proto)
+    sp = spm.SentencePieceProcessor(model_proto=proto)
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(extra_tokens)
+    d, ff, v = 16, 32, len(vocab)
+    spec = specs.TransformerSpec.from_config(num_layers=(1, 1), num_heads=2)
+    rng = np.random.default_rng(0)
+    for name, value in list(spec.variables().items()):
+        if value is not None:
+            continue
+        if name.endswith(("gamma", "beta")):
+            shape: tuple[int, ...] = (d,)
+        elif "embeddings" in name or "projection" in name:
+            shape = (v, d)
+        elif "self_attention/linear_0" in name:
+            shape = (3 * d, d)  # fused query/key/value
+        elif "/attention/linear_1" in name:
+            shape = (2 * d, d)  # fused key/value of the encoder-decoder attention
+        elif "ffn/linear_0" in name:
+            shape = (ff, d)
+        elif "ffn/linear_1" in name:
+            shape = (d, ff)
+        else:
+            shape = (d, d)
+        obj = spec
+        parts = name.split("/")
+        for p in parts[:-1]:
+            if hasattr(obj, p):
+                obj = getattr(obj, p)
+            else:
+                base, index = p.rsplit("_", 1)
+                obj = getattr(obj, base)[int(index)]
+        setattr(obj, parts[-1], (rng.standard_normal(shape) * 0.1).astype(np.float32))
+    spec.config.unk_token = "<unk>"
+    spec.config.eos_token = "</s>"
+    spec.config.decoder_start_token = "</s>"
+    spec.register_source_vocabulary(vocab)
+    spec.register_target_vocabulary(vocab)
+    spec.validate()
+    spec.optimize(quantization=None)
+    spec.save(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_opus_model(tmp_path_factory.mktemp("opus") / "en-es")
+
+
+@dataclass
+class _Result:
+    hypotheses: list[list[str]]
+
+
+class RecordingEngine:
+    """Stand-in for ``ctranslate2.Translator``: upper-cases and records batches."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.batches: list[list[list[str]]] = []
+        self.options: list[dict[str, object]] = []
+
+    def translate_batch(self, tokens: list[list[str]], **options: object) -> list[_Result]:
+        self.batches.append([list(t) for t in tokens])
+        self.options.append(options)
+        out = []
+        for t in tokens:
+            assert t[-1] == "</s>"
+            words = "".join(t[:-1]).replace("▁", " ").strip().upper()
+            out.append(_Result([[f"▁{self.target}:{words}".replace(" ", "▁"), "</s>"]]))
+        return out
+
+
+class PieceTokenizer:
+    """Stand-in for SentencePiece: one piece per word, ``▁`` marking word starts."""
+
+    def encode(self, text: str, out_type: type = str) -> list[str]:
+        return ["▁" + w for w in text.split()]
+
+    def decode(self, pieces: list[str]) -> str:
+        return "".join(pieces).replace("▁", " ").strip()
+
+
+def _recording_translator(**options: object) -> tuple[OpusTranslator, RecordingEngine]:
+    engine = RecordingEngine("es")
+    model = OpusModel(engine, PieceTokenizer(), PieceTokenizer())
+    return OpusTranslator(models={"en-es": model}, **options), engine  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- boundaries and batching
+
+
+def test_one_output_per_input_in_order() -> None:
+    mt, _ = _recording_translator()
+    texts = ["Hello world.", "", "How are you? Fine, thanks.", "   ", "Bye"]
+    out = mt.translate(texts, "en", "es")
+    assert out == [
+        "es:HELLO WORLD.",
+        "",
+        "es:HOW ARE YOU? es:FINE, THANKS.",
+        "",
+        "es:BYE",
+    ]
+
+
+def test_sentences_are_batched_across_texts() -> None:
+    mt, engine = _recording_translator(batch_size=3)
+    texts = [f"Sentence {i}. Second {i}." for i in range(4)]  # 8 sentences
+    out = mt.translate(texts, "en-US", "es-MX")
+    assert len(out) == 4
+    assert [len(b) for b in engine.batches] == [3, 3, 2]
+    assert out[2] == "es:SENTENCE 2. es:SECOND 2."
+    assert engine.options[0]["max_batch_size"] == 3
+    assert engine.options[0]["beam_size"] == 4
+
+
+def test_without_sentence_splitting_each_text_is_one_input() -> None:
+    mt, engine = _recording_translator(split_sentences=False)
+    out = mt.translate(["One. Two.", "Three."], "en", "es")
+    assert out == ["es:ONE. TWO.", "es:THREE."]
+    assert len(engine.batches) == 1 and len(engine.batches[0]) == 2
+
+
+def test_blank_input_and_same_language_skip_the_model() -> None:
+    mt, engine = _recording_translator()
+    assert mt.translate(["", "  "], "en", "es") == ["", ""]
+    assert mt.translate(["Hello."], "en-GB", "en-US") == ["Hello."]
+    assert mt.translate([], "en", "es") == []
+    assert engine.batches == []
+
+
+def test_translate_transcript_keeps_timing() -> None:
+    mt, _ = _recording_translator()
+    t = Transcript("en", (Segment(0.0, 1.0, "Hi there."), Segment(1.5, 2.0, "Bye.")))
+    out = mt.translate_transcript(t, "es")
+    assert out.language == "es"
+    assert [(s.start_s, s.end_s, s.text) for s in out.segments] == [
+        (0.0, 1.0, "es:HI THERE."),
+        (1.5, 2.0, "es:BYE."),
+    ]
+
+
+def test_source_language_is_required() -> None:
+    mt, _ = _recording_translator()
+    with pytest.raises(InputError, match="source language"):
+        mt.translate(["Hello"], None, "es")
+
+
+# ---------------------------------------------------------------- model selection
+
+
+def test_pairs_map_to_hub_repos() -> None:
+    mt = OpusTranslator()
+    assert mt.repo_for("en", "es") == "gaudi/opus-mt-en-es-ctranslate2"
+    assert mt.repo_for("pt-BR", "de-DE") == "gaudi/opus-mt-pt-de-ctranslate2"
+    other = OpusTranslator(repo_template="me/mt-{src}-{tgt}")
+    assert other.repo_for("fr", "en") == "me/mt-fr-en"
+    assert language_code("zh-Hans-CN") == "zh"
+    with pytest.raises(InputError):
+        OpusTranslator(repo_template="me/no-placeholders")
+    with pytest.raises(InputError, match="'en-es'"):
+        OpusTranslator(models={"english": "x"})
+
+
+def test_tiny_ctranslate2_model_loads_and_keeps_boundaries(tiny_model_dir: Path) -> None:
+    mt = OpusTranslator(models={"en-es": tiny_model_dir}, device="cpu", beam_size=1, batch_size=2)
+    texts = ["hello world.", "good morning everybody. how are you today?", "", "the train"]
+    out = mt.translate(texts, "en", "es")
+    assert len(out) == len(texts)
+    assert out[2] == ""
+    assert all(isinstance(t, str) for t in out)
+    model = mt.model_for("en", "es")
+    assert isinstance(model.translator, ctranslate2.Translator)
+    assert model.eos_token == "</s>" and model.target_token is None
+    assert mt.model_for("en-US", "es") is model  # loaded once, cached per pair
+
+
+def test_multi_target_model_gets_the_target_token(tmp_path: Path) -> None:
+    folder = write_tiny_opus_model(tmp_path / "en-romance", extra_tokens=[">>es<<", ">>fr<<"])
+    mt = OpusTranslator(models={"en-fr": folder}, device="cpu", beam_size=1)
+    assert mt.model_for("en", "fr").target_token == ">>fr<<"
+    assert len(mt.translate(["hello world."], "en", "fr")) == 1
+
+
+def test_registry_builds_it() -> None:
+    mt = registry.resolve("translator", "opus", batch_size=8)
+    assert isinstance(mt, OpusTranslator) and mt.batch_size == 8
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_missing_pair_offline_names_repo_size_and_cache(tmp_path: Path) -> None:
+    mt = OpusTranslator(cache_dir=tmp_path / "hub", local_files_only=True)
+    with pytest.raises(ModelNotFoundError) as info:
+        mt.translate(["Hello."], "en", "xx")
+    message = str(info.value)
+    assert "gaudi/opus-mt-en-xx-ctranslate2" in message
+    assert "MB" in message and str(tmp_path / "hub") in message
+    assert "huggingface-cli download" in message and "models=" in message
+    assert "\n" not in message
+
+
+def test_incomplete_folder_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"")
+    mt = OpusTranslator(models={"en-es": tmp_path})
+    with pytest.raises(ModelNotFoundError, match=r"source\.spm"):
+        mt.translate(["Hello."], "en", "es")
+
+
+def test_missing_local_folder_is_reported(tmp_path: Path) -> None:
+    mt = OpusTranslator(models={"en-es": tmp_path / "nope"})
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        mt.translate(["Hello."], "en", "es")
+
+
+@pytest.mark.network
+@pytest.mark.skipif(
+    os.environ.get("LIPDUB_TEST_NETWORK") != "1", reason="set LIPDUB_TEST_NETWORK=1 to download"
+)
+def test_real_english_to_spanish(tmp_path: Path) -> None:  # pragma: no cover - network
+    mt = OpusTranslator(cache_dir=tmp_path, device="cpu")
+    out = mt.translate(["Good morning.", "The train is late. I am sorry."], "en", "es")
+    assert len(out) == 2
+    assert "buenos" in out[0].lower()
+    assert "tren" in out[1].lower()
