@@ -488,3 +488,37 @@ def test_speech_wav(tmp_path: Path) -> None:
     frames = clip.samples[: 44100 // 441 * 441].reshape(-1, 441)
     levels = np.sqrt((frames**2).mean(axis=1))
     assert levels.max() > 0.1 and (levels < 1e-3).sum() > 10
+
+
+def test_load_audio_aligns_late_sound_with_the_video(tmp_path: Path) -> None:
+    """Sound stored 0.5 s after the first frame reads back with 0.5 s of lead-in silence."""
+    path = tmp_path / "late.mp4"
+    container = av.open(str(path), "w")
+    video = container.add_stream("libx264", rate=25)
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    sound = container.add_stream("aac", rate=16000, layout="mono")
+    for i in range(40):
+        frame = av.VideoFrame.from_ndarray(_grey(80), format="bgr24")
+        frame.pts = i
+        for packet in video.encode(frame):
+            container.mux(packet)
+    for packet in video.encode(None):
+        container.mux(packet)
+    tone = speech_tones(1.0, 16000).samples
+    for pos in range(0, 16000, 1024):
+        chunk = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(tone[None, pos : pos + 1024]), format="fltp", layout="mono"
+        )
+        chunk.sample_rate, chunk.pts, chunk.time_base = 16000, 8000 + pos, Fraction(1, 16000)
+        for packet in sound.encode(chunk):
+            container.mux(packet)
+    for packet in sound.encode(None):
+        container.mux(packet)
+    container.close()
+
+    aligned = load_audio(path, 16000)
+    assert aligned.duration_s == pytest.approx(1.5, abs=0.07)
+    assert aligned.slice(0.0, 0.4).rms() < 1e-3
+    assert aligned.slice(0.5, 1.5).rms() == pytest.approx(speech_tones(1.0, 16000).rms(), rel=0.2)
+    stored = load_audio(path, 16000, align_to_video=False)
+    assert stored.duration_s == pytest.approx(1.0, abs=0.07)
