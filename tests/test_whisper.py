@@ -44,6 +44,7 @@ def stt() -> WhisperTranscriber:
 
 
 def _speak(*sentences: str, gap_s: float = 0.0, lead_s: float = 0.5) -> AudioClip:
+    pytest.importorskip("espeakng_loader")
     from lipdub.voice.espeak import EspeakVoiceSynth
 
     tts = EspeakVoiceSynth(sample_rate_hz=16000)
