@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.reformatter import Interpolation
 
-from lipdub.errors import MediaError
+from lipdub.errors import InputError, MediaError
 from lipdub.media._open import (
     IMAGE_FORMATS,
     IMAGE_SUFFIXES,
@@ -154,9 +154,24 @@ def _is_vfr(stream: av.video.stream.VideoStream) -> bool:
     return False
 
 
+def _tag_duration_s(stream: Any) -> float | None:
+    """Matroska/WebM keep each track's length in a ``DURATION`` tag (``HH:MM:SS.fff``)."""
+    tag = (stream.metadata or {}).get("DURATION") or (stream.metadata or {}).get("duration")
+    if not tag:
+        return None
+    try:
+        hours, minutes, seconds = str(tag).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
 def _stream_duration_s(stream: Any, container: av.container.InputContainer) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    tagged = _tag_duration_s(stream)
+    if tagged:
+        return tagged
     if container.duration:
         return float(container.duration) / av.time_base
     return 0.0
@@ -264,10 +279,12 @@ class VideoReader:
     Frames are decoded lazily, one at a time, with FFmpeg's threaded decoding; memory
     does not grow with the video's length. Each frame is upright (display rotation
     applied), and frames come at a constant rate: ``info.fps``, or ``fps`` if given.
-    When the input's timestamps are irregular (variable frame rate) or ``fps`` differs
-    from the file's rate, output frame ``i`` is the input frame showing at ``i / fps``
-    seconds (frames are duplicated or dropped). ``info`` then reports the output rate
-    and the output frame count. A still image yields exactly one frame.
+    Frames are placed by their timestamps: output frame ``i`` is the input frame on
+    screen at ``i / fps`` seconds, so a variable frame rate input, a gap left by dropped
+    frames, or a requested ``fps`` other than the file's is handled by duplicating or
+    dropping frames (a regular file gives every frame exactly once). Exactly
+    ``info.frame_count`` frames come out; with ``fps`` given, ``info`` reports that
+    rate and the matching count. A still image yields exactly one frame.
 
     Args:
         path: Video or image file.
@@ -294,10 +311,7 @@ class VideoReader:
         self.source_info = info
         want = Fraction(fps).limit_denominator(1_000_000) if fps is not None else None
         if want is not None and want <= 0:
-            raise MediaError(f"requested fps must be > 0, got {fps}", path=self.path)
-        self._resample = not info.is_image and (
-            info.variable_frame_rate or (want is not None and want != info.fps)
-        )
+            raise InputError(f"requested fps must be > 0, got {fps}", path=self.path)
         if want is not None and not info.is_image and want != info.fps:
             info = dataclasses.replace(
                 info, fps=want, frame_count=max(1, round(info.duration_s * want))
@@ -365,10 +379,6 @@ class VideoReader:
             for _, frame in self._decoded():
                 yield _to_bgr(frame, rotation)
                 return
-            return
-        if not self._resample:
-            for _, frame in self._decoded():
-                yield _to_bgr(frame, rotation)
             return
         yield from self._resampled(rotation)
 

@@ -40,6 +40,7 @@ AAC_RATES = frozenset(
     {7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
 )
 _AAC_FRAME = 1024
+_MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".m4a", ".3gp"})
 _EVEN_FORMATS = frozenset({"yuv420p", "yuv422p", "nv12", "yuvj420p", "yuv420p10le"})
 
 
@@ -169,7 +170,8 @@ class VideoWriter:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         try:
-            options = {"movflags": "+faststart"} if faststart else {}
+            mp4_like = self.path.suffix.lower() in _MP4_SUFFIXES
+            options = {"movflags": "+faststart"} if faststart and mp4_like else {}
             self._container: Any = av.open(str(tmp), mode="w", options=options)
             stream: Any = self._container.add_stream(codec, rate=self.fps)
             stream.width, stream.height = self.encoded_size
@@ -339,12 +341,14 @@ def mux_audio(video_path: PathLike, audio: AudioClip, out_path: PathLike) -> Pat
         vin = inp.streams.video[0]
         try:
             with atomic_path(out) as tmp:
-                container: Any = av.open(str(tmp), mode="w", options={"movflags": "+faststart"})
+                mp4_like = out.suffix.lower() in _MP4_SUFFIXES
+                options = {"movflags": "+faststart"} if mp4_like else {}
+                container: Any = av.open(str(tmp), mode="w", options=options)
                 try:
                     vout = container.add_stream_from_template(vin)
                     track = _AudioTrack(container, audio)
                     for packet in inp.demux(vin):
-                        if packet.dts is None:
+                        if packet.size == 0:  # the demuxer's end-of-stream marker
                             continue
                         if packet.pts is not None and packet.time_base is not None:
                             track.encode_until(float(packet.pts * packet.time_base))
