@@ -208,7 +208,12 @@ class ClientFactory:
         prebuilt_transport = (
             transport is not None and not isinstance(transport, str) and not callable(transport)
         )
-        if client is None and credentials is None and not prebuilt_transport:
+        has_api_key = bool(
+            self._options.get("api_key")
+            if isinstance(self._options, dict)
+            else getattr(self._options, "api_key", None)
+        )
+        if client is None and credentials is None and not prebuilt_transport and not has_api_key:
             self.credentials, self.project_id = load_credentials(credentials_path, backend=backend)
 
     def get(self) -> Any:
@@ -325,22 +330,20 @@ def map_error(e: BaseException, *, what: str, backend: str) -> CloudServiceError
     msg = _service_message(e)
     if isinstance(e, CloudServiceError):
         return e
-    if isinstance(
-        e, (auth_exc.DefaultCredentialsError, auth_exc.RefreshError, gexc.Unauthenticated)
-    ):
+    if isinstance(e, (auth_exc.DefaultCredentialsError, auth_exc.RefreshError, gexc.Unauthorized)):
         return CredentialsError(
             f"Google rejected the credentials while trying to {what}: {msg}",
             backend=backend,
             hint=LOGIN_HINT,
         )
-    if isinstance(e, gexc.PermissionDenied):
+    if isinstance(e, gexc.Forbidden):  # PERMISSION_DENIED / HTTP 403
         return CloudServiceError(
             f"permission denied while trying to {what}: {msg}",
             backend=backend,
             hint="enable the API for your project (console.cloud.google.com/apis/library) "
             "and grant your account the matching role",
         )
-    if isinstance(e, gexc.InvalidArgument):
+    if isinstance(e, gexc.BadRequest):  # INVALID_ARGUMENT / HTTP 400
         return CloudServiceError(
             f"Google refused the request to {what}: {msg}",
             backend=backend,

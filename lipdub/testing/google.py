@@ -76,6 +76,9 @@ TRANSLATION_SERVICE = "google.cloud.translation.v3.TranslationService"
 NO_SSML_FAMILIES = ("Chirp3-HD", "Chirp-HD", "Journey")
 NO_PITCH_FAMILIES = ("Chirp3-HD", "Chirp-HD", "Journey", "Studio")
 
+# No message size limits, like the channels the Google client libraries create.
+_CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
 _GENDERS = {
     "male": texttospeech_v1.SsmlVoiceGender.MALE,
     "female": texttospeech_v1.SsmlVoiceGender.FEMALE,
@@ -167,6 +170,8 @@ class FakeGoogleCloud:
         vocabulary: Texts the Speech fake gives to successive detected words.
         dictionary: ``{(target, text): translation}`` overrides for the Translation fake.
         seconds_per_word: Length of one synthesized word before the speaking rate.
+        no_ssml_families: Voice families that refuse SSML input.
+        no_pitch_families: Voice families that refuse a pitch setting.
 
     Attributes:
         address: ``"127.0.0.1:PORT"`` once started.
@@ -178,6 +183,8 @@ class FakeGoogleCloud:
     vocabulary: tuple[str, ...] = ("hello", "world.")
     dictionary: Mapping[tuple[str, str], str] = field(default_factory=dict)
     seconds_per_word: float = 0.25
+    no_ssml_families: tuple[str, ...] = NO_SSML_FAMILIES
+    no_pitch_families: tuple[str, ...] = NO_PITCH_FAMILIES
     address: str = ""
     requests: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     _failures: dict[str, list[_Failure]] = field(default_factory=lambda: defaultdict(list))
@@ -189,7 +196,7 @@ class FakeGoogleCloud:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeGoogleCloud:
         """Start serving on an ephemeral port of 127.0.0.1."""
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=_CHANNEL_OPTIONS)
         server.add_generic_rpc_handlers(
             (
                 self._handler(
@@ -267,7 +274,7 @@ class FakeGoogleCloud:
 
     # ------------------------------------------------------------------ clients
     def _channel(self) -> grpc.Channel:
-        ch = grpc.insecure_channel(self.address)
+        ch = grpc.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
         self._channels.append(ch)
         return ch
 
@@ -342,7 +349,7 @@ class FakeGoogleCloud:
         }
 
     def _channel_to(self, host: str) -> grpc.Channel:
-        ch = grpc.insecure_channel(host)
+        ch = grpc.insecure_channel(host, options=_CHANNEL_OPTIONS)
         self._channels.append(ch)
         return ch
 
@@ -420,11 +427,11 @@ class FakeGoogleCloud:
         voice = self._find_voice(request.voice, context)
         family = _family(voice.name)
         cfg = request.audio_config
-        if ssml and family in NO_SSML_FAMILIES:
+        if ssml and family in self.no_ssml_families:
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"Voice {voice.name} does not support SSML input."
             )
-        if cfg.pitch and family in NO_PITCH_FAMILIES:
+        if cfg.pitch and family in self.no_pitch_families:
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Voice {voice.name} does not support pitch parameters.",
@@ -446,7 +453,7 @@ class FakeGoogleCloud:
                 context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, "SSML must have a <speak> root element."
                 )
-            text = "".join(root.itertext())
+            text = " ".join(root.itertext())
             pause_s = sum(_duration_to_s(b.get("time", "")) for b in root.iter("break"))
         sr = cfg.sample_rate_hertz or voice.natural_sample_rate_hz
         n_words = max(1, len(text.split()))
@@ -667,7 +674,7 @@ class FakeTranslateV2:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -676,12 +683,39 @@ class FakeTranslateV2:
         self._httpd.server_close()
 
 
+_not_gce_address: str | None = None
+_not_gce_lock = threading.Lock()
+
+
+def _not_gce_server() -> str:
+    """``host:port`` of a local server that answers like "not Google Compute Engine"."""
+    global _not_gce_address
+    with _not_gce_lock:
+        if _not_gce_address is None:
+            from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+            class Handler(BaseHTTPRequestHandler):
+                def log_message(self, format: str, *args: Any) -> None:  # quiet
+                    pass
+
+                def do_GET(self) -> None:
+                    self.send_response(404)  # no "Metadata-Flavor: Google" header
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+            _not_gce_address = f"127.0.0.1:{httpd.server_address[1]}"
+        return _not_gce_address
+
+
 def isolate_google_environment(env: Any, tmp_dir: str | os.PathLike[str]) -> None:
     """Remove every source of Google credentials from the environment.
 
     For tests of the "not logged in" path: unsets ``GOOGLE_APPLICATION_CREDENTIALS`` and
-    project variables, points the gcloud config at an empty ``tmp_dir`` and the metadata
-    server at a closed local port, so ``google.auth.default()`` fails fast.
+    the project variables, points the gcloud config at an empty ``tmp_dir``, and points
+    the metadata-server probe at a local server that answers "not on Google Cloud", so
+    ``google.auth.default()`` fails at once instead of waiting for timeouts.
 
     Args:
         env: pytest's ``monkeypatch`` (anything with ``setenv``/``delenv``).
@@ -696,7 +730,4 @@ def isolate_google_environment(env: Any, tmp_dir: str | os.PathLike[str]) -> Non
     ):
         env.delenv(name, raising=False)
     env.setenv("CLOUDSDK_CONFIG", os.fspath(tmp_dir))
-    env.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
-    env.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    env.setenv("GCE_METADATA_TIMEOUT", "0.2")
-    env.setenv("GCE_METADATA_DETECT_RETRIES", "1")
+    env.setenv("GCE_METADATA_IP", _not_gce_server())

@@ -404,7 +404,7 @@ class GoogleVoiceSynth(VoiceSynth):
             except CloudServiceError as e:
                 cause = e.__cause__
                 msg = str(getattr(cause, "message", "")).lower()
-                if isinstance(cause, gexc.InvalidArgument):
+                if isinstance(cause, gexc.BadRequest):
                     if use_pitch and "pitch" in msg:
                         logger.info(
                             "google voice %s rejects pitch; retrying without it", voice_name
