@@ -141,3 +141,131 @@ def test_s3fd_keys_in_place_of_wav2lip(tmp_path: Path) -> None:
     msg = str(err.value)
     assert "expected 352 Wav2Lip tensors, found 4 keys like 'conv1_1.weight'" in msg
     assert "S3FD" in msg
+
+
+# --------------------------------------------------------------------------- Wav2LipSyncer
+
+
+@pytest.fixture(scope="module")
+def parity_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The parity weights saved in the original on-disk layout."""
+    path = tmp_path_factory.mktemp("w2l") / "wav2lip.pth"
+    state = {f"module.{k}": v for k, v in parity_weights().items()}
+    torch.save({"state_dict": state, "optimizer": {}, "global_step": 0, "global_epoch": 0}, path)
+    return path
+
+
+def _faces(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 96, 96, 3), dtype=np.uint8)
+
+
+def _mels(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-4, 4, (n, 80, 16)).astype(np.float32)
+
+
+def test_sync_matches_original_preparation(parity_ckpt: Path, parity_net: Wav2Lip) -> None:
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    assert syncer.name == "wav2lip" and syncer.model_name == "wav2lip.pth"
+    assert syncer.device == "cpu" and syncer.dtype == torch.float32
+    faces, mels = _faces(3), _mels(3)
+    out = syncer.sync(faces, mels)
+    assert out.shape == (3, 96, 96, 3) and out.dtype == np.uint8
+    # the original's datagen: lower half of the target zeroed, concat with the reference,
+    # /255, NCHW; output *255 and truncated to uint8
+    masked = faces.copy()
+    masked[:, 48:] = 0
+    x = np.concatenate([masked, faces], axis=3) / 255.0
+    x_t = torch.from_numpy(x.transpose(0, 3, 1, 2)).float()
+    with torch.inference_mode():
+        pred = parity_net(torch.from_numpy(mels)[:, None], x_t).numpy()
+    want = (pred.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8)
+    diff = np.abs(out.astype(np.int16) - want.astype(np.int16))
+    assert diff.max() <= 1
+    assert (diff > 0).mean() < 1e-3
+
+
+def test_sync_batch_independent(parity_ckpt: Path) -> None:
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    faces, mels = _faces(4, 1), _mels(4, 1)
+    whole = syncer.sync(faces, mels)
+    parts = np.concatenate([syncer.sync(faces[:1], mels[:1]), syncer.sync(faces[1:], mels[1:])])
+    assert np.abs(whole.astype(int) - parts.astype(int)).max() <= 1
+    assert syncer.sync(faces[:0], mels[:0]).shape == (0, 96, 96, 3)
+    assert syncer.suggested_batch_size() == 16
+    assert syncer.to("cpu") is syncer
+
+
+def test_sync_rejects_bad_input(parity_ckpt: Path) -> None:
+    from lipdub.errors import InputError
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    with pytest.raises(InputError, match="faces"):
+        syncer.sync(np.zeros((1, 64, 64, 3), np.uint8), _mels(1))
+    with pytest.raises(InputError, match="uint8"):
+        syncer.sync(np.zeros((1, 96, 96, 3), np.float32), _mels(1))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="mel"):
+        syncer.sync(_faces(1), np.zeros((1, 80, 12), np.float32))
+    with pytest.raises(InputError, match="2 faces but 1"):
+        syncer.sync(_faces(2), _mels(1))
+    with pytest.raises(InputError, match="float16"):
+        Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", dtype="float16")
+
+
+def test_from_pretrained_through_the_hub_cache(tmp_path: Path, parity_ckpt: Path) -> None:
+    from lipdub.errors import ChecksumMismatch, ModelNotFoundError
+    from lipdub.hub import register_weights
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.testing.checkpoints import prefilled_hub_cache, spec_for_file
+
+    cache = tmp_path / "hf"
+    with pytest.raises(ModelNotFoundError, match="lipdub weights download wav2lip_gan"):
+        Wav2LipSyncer.from_pretrained("wav2lip_gan", cache_dir=cache, local_files_only=True)
+    # random weights under the published name are rejected by the size check ...
+    prefilled_hub_cache(cache, "wav2lip_gan", parity_ckpt)
+    with pytest.raises(ChecksumMismatch, match="wav2lip_gan"):
+        Wav2LipSyncer.from_pretrained("wav2lip_gan", cache_dir=cache, local_files_only=True)
+    # ... while a registered spec that describes them loads through the same path
+    spec = spec_for_file("wav2lip-parity-test", parity_ckpt)
+    register_weights(spec, replace=True)
+    prefilled_hub_cache(cache, spec, parity_ckpt)
+    syncer = Wav2LipSyncer.from_pretrained(
+        "wav2lip-parity-test", cache_dir=cache, local_files_only=True, device="cpu"
+    )
+    assert syncer.model_name == "wav2lip-parity-test"
+    assert syncer.sync(_faces(1), _mels(1)).shape == (1, 96, 96, 3)
+
+
+def test_from_pretrained_wrong_network(tmp_path: Path) -> None:
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.testing.checkpoints import write_random_checkpoint
+
+    p = write_random_checkpoint(
+        tmp_path / "s3fd.pth", [["conv1_1.weight", [64, 3, 3, 3], "float32"]]
+    )
+    with pytest.raises(CheckpointError, match="expected 352 Wav2Lip tensors"):
+        Wav2LipSyncer.from_pretrained(p)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sync_cuda_fp16_close_to_cpu(parity_ckpt: Path) -> None:
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    gpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda")
+    assert gpu.dtype == torch.float16 and gpu.suggested_batch_size() == 128
+    faces, mels = _faces(8, 2), _mels(8, 2)
+    a = cpu.sync(faces, mels).astype(np.int16)
+    b = gpu.sync(faces, mels).astype(np.int16)
+    assert b.shape == a.shape
+    assert np.abs(a - b).mean() < 1.0
+    assert np.abs(a - b).max() <= 16
+    f32 = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda", dtype="float32")
+    assert np.abs(f32.sync(faces, mels).astype(np.int16) - a).max() <= 2

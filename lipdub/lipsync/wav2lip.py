@@ -1,0 +1,272 @@
+"""The Wav2Lip lip-syncer: 96x96 face crops + mel windows in, crops with new mouths out.
+
+:class:`Wav2LipSyncer` wraps the :class:`~lipdub.models.wav2lip.Wav2Lip` generator.
+It prepares the network's 6-channel input the way the original inference does (the
+target crop with its lower half blanked, stacked with the same crop as the identity
+reference, BGR, scaled to [0, 1]), runs it without autograd, and returns uint8 BGR
+crops (``output * 255`` truncated, like the original). On CUDA it runs with float16
+autocast and channels-last memory; on the CPU in float32.
+
+The published weights are for research / non-commercial use only (see
+:data:`lipdub.hub.KNOWN_WEIGHTS`).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from lipdub.testing.checkpoints import write_random_wav2lip_checkpoint
+    >>> ckpt = write_random_wav2lip_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "w.pth")
+    >>> syncer = Wav2LipSyncer.from_pretrained(ckpt, device="cpu")
+    >>> faces = np.full((2, 96, 96, 3), 128, np.uint8)
+    >>> out = syncer.sync(faces, np.zeros((2, 80, 16), np.float32))
+    >>> out.shape, out.dtype
+    ((2, 96, 96, 3), dtype('uint8'))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lipdub.errors import CheckpointError, InputError
+from lipdub.hub import WeightsSpec, load_state_dict, resolve_weights
+from lipdub.lipsync.base import LipSyncer
+from lipdub.models.wav2lip import FACE_SIZE, MEL_BANDS, MEL_WINDOW, Wav2Lip, expected_shapes
+
+__all__ = ["Wav2LipSyncer"]
+
+logger = logging.getLogger(__name__)
+
+_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _parse_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    if dtype is None or dtype == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        value = dtype
+    else:
+        if dtype.lower() not in _DTYPES:
+            raise InputError(
+                f"unknown dtype {dtype!r} for Wav2Lip", hint="use float32, float16 or bfloat16"
+            )
+        value = _DTYPES[dtype.lower()]
+    if value not in (torch.float32, torch.float16, torch.bfloat16):
+        raise InputError(f"Wav2Lip runs in float32, float16 or bfloat16, not {value}")
+    if value == torch.float16 and device.type == "cpu":
+        raise InputError(
+            "float16 is not supported on the CPU for Wav2Lip",
+            hint="use dtype=None (float32) or bfloat16 on the CPU",
+        )
+    return value
+
+
+class Wav2LipSyncer(LipSyncer):
+    """Lip-sync with the Wav2Lip generator.
+
+    Usually built with :meth:`from_pretrained`. The constructor takes a ready
+    :class:`~lipdub.models.wav2lip.Wav2Lip` module (weights loaded).
+
+    Args:
+        model: The generator (put in eval mode here).
+        device: Torch device; None picks ``cuda`` if available, else ``cpu``.
+        dtype: Compute precision: None/``"auto"`` (float16 autocast on CUDA, float32 on
+            the CPU), ``"float32"``, ``"float16"`` (CUDA only) or ``"bfloat16"``.
+            Reduced precisions run under autocast; weights stay float32.
+        model_name: What the weights are (``"wav2lip_gan"``, a file name), for logs.
+    """
+
+    name: ClassVar[str] = "wav2lip"
+
+    def __init__(
+        self,
+        model: Wav2Lip,
+        *,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        model_name: str = "wav2lip",
+    ) -> None:
+        self.model = model.eval()
+        self.model_name = model_name
+        self._requested_dtype = dtype
+        self._device = torch.device(device if device is not None else _default_device())
+        self._dtype = _parse_dtype(dtype, self._device)
+        self._place()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str] | WeightsSpec = "wav2lip_gan",
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> Wav2LipSyncer:
+        """Load published or local Wav2Lip weights.
+
+        Args:
+            name_or_path: ``"wav2lip"`` or ``"wav2lip_gan"`` (downloaded from the Hugging
+                Face Hub and checked, see :data:`lipdub.hub.KNOWN_WEIGHTS`), a
+                :class:`~lipdub.hub.WeightsSpec`, or a local ``.pth`` (original
+                format or a bare state dict) / ``.safetensors`` file.
+            revision: Hub revision instead of the pinned one (names only).
+            cache_dir: Hugging Face cache folder.
+            local_files_only: Use the cache only (also ``HF_HUB_OFFLINE=1``).
+            token: Hugging Face token.
+            device: Torch device; None picks CUDA when available.
+            dtype: See the class docstring.
+
+        Raises:
+            ModelNotFoundError: not cached while offline, unknown name, missing file.
+            ChecksumMismatch: the downloaded file is not the published one.
+            CheckpointError: the file does not hold Wav2Lip weights.
+        """
+        path = resolve_weights(
+            name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
+        model = load_wav2lip(path)
+        if isinstance(name_or_path, WeightsSpec):
+            model_name = name_or_path.name
+        elif isinstance(name_or_path, str) and not Path(name_or_path).suffix:
+            model_name = name_or_path
+        else:
+            model_name = Path(name_or_path).name
+        syncer = cls(model, device=device, dtype=dtype, model_name=model_name)
+        logger.info(
+            "loaded Wav2Lip weights %s from %s on %s (%s)",
+            model_name,
+            path,
+            syncer.device,
+            str(syncer._dtype).removeprefix("torch."),
+        )
+        return syncer
+
+    # ------------------------------------------------------------------ device
+    def _place(self) -> None:
+        self.model.to(self._device)
+        if self._device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    @property
+    def device(self) -> str:
+        """The torch device the model runs on (``"cpu"``, ``"cuda:0"``)."""
+        dev = next(self.model.parameters()).device
+        return str(dev)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The compute precision (float32, or float16/bfloat16 under autocast)."""
+        return self._dtype
+
+    def to(self, device: str | torch.device) -> Wav2LipSyncer:
+        """Move the model to ``device``; returns self. The precision follows the device
+        unless one was given explicitly."""
+        self._device = torch.device(device)
+        self._dtype = _parse_dtype(self._requested_dtype, self._device)
+        self._place()
+        return self
+
+    def suggested_batch_size(self) -> int:
+        """128 on CUDA (the original's batch), 16 on the CPU."""
+        return 128 if self._device.type == "cuda" else 16
+
+    def __repr__(self) -> str:
+        dtype = str(self._dtype).removeprefix("torch.")
+        return f"Wav2LipSyncer(model={self.model_name!r}, device={self.device!r}, dtype={dtype})"
+
+    # ------------------------------------------------------------------ inference
+    def sync(
+        self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.uint8]:
+        """Redraw the mouths of a batch of face crops.
+
+        Args:
+            faces: ``(B, 96, 96, 3)`` uint8 BGR crops (from
+                :func:`lipdub.lipsync.blend.crop_face`).
+            mels: ``(B, 80, 16)`` float32 mel windows (from
+                :func:`lipdub.audio.mel_windows`), one per crop.
+
+        Returns:
+            ``(B, 96, 96, 3)`` uint8 BGR generated crops.
+
+        Raises:
+            InputError: wrong shapes or dtypes, or different batch sizes.
+        """
+        faces_arr = np.asarray(faces)
+        mels_arr = np.asarray(mels)
+        s = FACE_SIZE
+        if faces_arr.ndim != 4 or faces_arr.shape[1:] != (s, s, 3):
+            raise InputError(f"faces must be (B, {s}, {s}, 3), got {faces_arr.shape}")
+        if faces_arr.dtype != np.uint8:
+            raise InputError(f"faces must be uint8 BGR, got {faces_arr.dtype}")
+        if mels_arr.ndim != 3 or mels_arr.shape[1:] != (MEL_BANDS, MEL_WINDOW):
+            raise InputError(f"mels must be (B, {MEL_BANDS}, {MEL_WINDOW}), got {mels_arr.shape}")
+        if len(faces_arr) != len(mels_arr):
+            raise InputError(f"{len(faces_arr)} faces but {len(mels_arr)} mel windows")
+        if len(faces_arr) == 0:
+            return np.zeros((0, s, s, 3), np.uint8)
+
+        dev = self._device
+        cuda = dev.type == "cuda"
+        with torch.inference_mode():
+            ref = torch.from_numpy(np.ascontiguousarray(faces_arr)).to(dev, non_blocking=cuda)
+            ref = ref.permute(0, 3, 1, 2).float().div_(255.0)
+            masked = ref.clone()
+            masked[:, :, s // 2 :] = 0.0
+            x = torch.cat([masked, ref], dim=1)
+            mel = torch.from_numpy(np.ascontiguousarray(mels_arr, dtype=np.float32))
+            mel = mel.to(dev, non_blocking=cuda).unsqueeze(1)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            autocast: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+            if self._dtype != torch.float32:
+                autocast = torch.autocast(device_type=dev.type, dtype=self._dtype)
+            with autocast:
+                out = self.model(mel, x)
+            # (B, 3, S, S) in [0, 1] -> uint8 by truncation, as the original does
+            out = (out.float() * 255.0).clamp_(0.0, 255.0).to(torch.uint8)
+            result: npt.NDArray[np.uint8] = out.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        return result
+
+
+def load_wav2lip(path: str | os.PathLike[str]) -> Wav2Lip:
+    """Build a :class:`~lipdub.models.wav2lip.Wav2Lip` from a checkpoint file (strict).
+
+    Raises:
+        CheckpointError: the file does not hold exactly the Wav2Lip generator's tensors.
+    """
+    state = load_state_dict(path, expected_shapes=expected_shapes(), what="Wav2Lip")
+    model = Wav2Lip()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # dtype/shape trouble that the key check let through
+        raise CheckpointError(
+            f"Wav2Lip weights do not fit the network: {str(e).splitlines()[0]}", path=path
+        ) from e
+    return model.eval()
