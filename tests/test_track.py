@@ -175,7 +175,7 @@ def test_memory_is_bounded_by_lookahead() -> None:
     stream = tracker.stream(endless())
     for n in range(1, 200):
         next(stream)
-        assert pulled - n <= 2 * 5 + 4 + 5
+        assert pulled - n <= tracker.lookahead_frames == 2 * 5 + 4 + 2 + 1
     stream.close()
 
 

@@ -21,9 +21,10 @@ per-frame boxes jitter. :class:`FaceTracker` instead:
    empty frame).
 
 :meth:`FaceTracker.stream` works on an iterator of frames and yields ``(frame, box)``
-pairs in input order; it holds at most about ``batch_size * detect_every + max_gap +
-smooth_window`` frames, whatever the video's length. :meth:`FaceTracker.track` returns a
-:class:`FaceTrack` that can be saved as JSON and cached under :func:`track_cache_key`.
+pairs in input order; it holds at most :attr:`FaceTracker.lookahead_frames`
+(``batch_size * detect_every + max_gap + smooth_window // 2 + 1``) frames, whatever the
+video's length. :meth:`FaceTracker.track` returns a :class:`FaceTrack` that can be saved
+as JSON and cached under :func:`track_cache_key`.
 
 When several faces are found, the one overlapping the previous detection most (IoU of
 at least 0.3, same scene) is kept so the track does not jump between people; otherwise
@@ -331,7 +332,7 @@ class FaceTracker:
         max_side: int | None = 640,
         smooth_window: int = 5,
         max_gap: int = 12,
-        scene_cut_threshold: float | None = 0.2,
+        scene_cut_threshold: float | None = 0.15,
         redetect_iou: float = 0.6,
         select: Literal["largest", "central"] | SelectFn = "largest",
         region: tuple[float, float, float, float] | None = None,
@@ -367,6 +368,11 @@ class FaceTracker:
         self.region = region
         self.batch_size = batch_size
         self.stats = TrackStats()
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Most frames :meth:`stream` holds before yielding (its memory bound)."""
+        return self.batch_size * self.detect_every + self.max_gap + self.smooth_window // 2 + 1
 
     @property
     def settings(self) -> dict[str, Any]:
