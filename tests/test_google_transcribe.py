@@ -190,3 +190,25 @@ def test_backend_builds_its_own_client_from_options(fake: FakeGoogleCloud) -> No
 def test_bad_chunk_length_is_rejected() -> None:
     with pytest.raises(InputError, match="chunk_s"):
         GoogleTranscriber(client=object(), chunk_s=90)
+
+
+def test_alternative_languages_let_google_pick() -> None:
+    audio = bursts([(0.5, 0.9)], 2.0)
+    with FakeGoogleCloud(spoken_language="es-ES") as fake:
+        tr = GoogleTranscriber(
+            client=fake.speech_client(), alternative_languages=["es-ES", "fr-FR"], retry=FAST
+        )
+        assert tr.transcribe(audio).language == "es-ES"
+        cfg = fake.requests["Recognize"][0].config
+        assert cfg.language_code == "en-US"
+        assert list(cfg.alternative_language_codes) == ["es-ES", "fr-FR"]
+        # an explicit language wins over detection
+        assert tr.transcribe(audio, "de-DE").language == "de-DE"
+
+
+def test_no_language_falls_back_to_default_with_a_warning(
+    client: speech_v1.SpeechClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    tr = GoogleTranscriber(client=client, language="pt-BR", retry=FAST)
+    assert tr.transcribe(bursts([(0.5, 0.9)], 2.0)).language == "pt-BR"
+    assert "no language given" in caplog.text

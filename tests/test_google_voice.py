@@ -246,3 +246,17 @@ def test_custom_voice_catalogue() -> None:
     with FakeGoogleCloud(voices=[FakeVoice("it-IT-Neural2-A", ("it-IT",), "female", 24000)]) as f:
         synth = GoogleVoiceSynth(client=f.tts_client(), retry=FAST)
         assert synth.default_voice("it").name == "it-IT-Neural2-A"
+
+
+def test_named_voice_uses_its_own_locale(synth: GoogleVoiceSynth, fake: FakeGoogleCloud) -> None:
+    synth.synthesize("hola", voice="es-US-Polyglot-1", language="es")
+    assert _last(fake).voice.language_code == "es-US"
+
+
+def test_synthesize_many_keeps_order(fake: FakeGoogleCloud) -> None:
+    synth = GoogleVoiceSynth(client=fake.tts_client(), max_concurrency=3, retry=FAST)
+    texts = [" ".join(["word"] * n) for n in range(1, 9)]
+    clips = synth.synthesize_many(texts, language="es")
+    assert [round(c.duration_s, 3) for c in clips] == [0.25 * n for n in range(1, 9)]
+    names = {r.voice.name for r in fake.requests["SynthesizeSpeech"][-8:]}
+    assert names == {"es-ES-Neural2-A"}

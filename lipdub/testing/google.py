@@ -170,6 +170,9 @@ class FakeGoogleCloud:
         vocabulary: Texts the Speech fake gives to successive detected words.
         dictionary: ``{(target, text): translation}`` overrides for the Translation fake.
         seconds_per_word: Length of one synthesized word before the speaking rate.
+        spoken_language: The language the Speech fake "hears": reported as a result's
+            ``language_code`` when the request lists it (as primary or alternative),
+            otherwise the request's primary language is reported.
         no_ssml_families: Voice families that refuse SSML input.
         no_pitch_families: Voice families that refuse a pitch setting.
 
@@ -183,6 +186,7 @@ class FakeGoogleCloud:
     vocabulary: tuple[str, ...] = ("hello", "world.")
     dictionary: Mapping[tuple[str, str], str] = field(default_factory=dict)
     seconds_per_word: float = 0.25
+    spoken_language: str | None = None
     no_ssml_families: tuple[str, ...] = NO_SSML_FAMILIES
     no_pitch_families: tuple[str, ...] = NO_PITCH_FAMILIES
     address: str = ""
@@ -530,6 +534,10 @@ class FakeGoogleCloud:
             else:
                 groups.append([(w, (a, _b))])
         diarize = cfg.diarization_config.enable_speaker_diarization
+        offered = [cfg.language_code, *cfg.alternative_language_codes]
+        heard = cfg.language_code
+        if self.spoken_language and self.spoken_language.lower() in (c.lower() for c in offered):
+            heard = self.spoken_language
         results = []
         tagged = []
         for g_i, g in enumerate(groups):
@@ -545,7 +553,7 @@ class FakeGoogleCloud:
                 speech_v1.SpeechRecognitionResult(
                     alternatives=[alt],
                     result_end_time=timedelta(seconds=round(g[-1][1][1], 3)),
-                    language_code=cfg.language_code.lower(),
+                    language_code=heard.lower(),
                 )
             )
             for w in ws:

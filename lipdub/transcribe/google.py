@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -93,6 +95,10 @@ class GoogleTranscriber(Transcriber):
         chunk_s: Longest chunk sent per synchronous request, < 60 s.
         max_segment_s: Longest segment in the transcript, in seconds.
         pause_s: A silence this long between words starts a new segment.
+        alternative_languages: Up to 3 more BCP-47 codes Google may choose from when
+            ``transcribe`` is called without a language; the transcript then carries the
+            language Google recognised.
+        max_concurrency: Chunks of long audio recognised in parallel.
         client: A ready ``SpeechClient``.
         credentials: A ``google.auth`` credentials object.
         credentials_path: A service-account JSON key file.
@@ -126,6 +132,8 @@ class GoogleTranscriber(Transcriber):
         chunk_s: float = 55.0,
         max_segment_s: float = 12.0,
         pause_s: float = 0.7,
+        alternative_languages: Sequence[str] = (),
+        max_concurrency: int = 4,
         client: Any = None,
         credentials: Any = None,
         credentials_path: str | os.PathLike[str] | None = None,
@@ -145,6 +153,8 @@ class GoogleTranscriber(Transcriber):
         self.chunk_s = chunk_s
         self.max_segment_s = max_segment_s
         self.pause_s = pause_s
+        self.alternative_languages = tuple(alternative_languages)
+        self.max_concurrency = max(1, int(max_concurrency))
         self.retry = retry or RetryPolicy()
         self._factory = ClientFactory(
             speech.SpeechClient,
@@ -170,6 +180,8 @@ class GoogleTranscriber(Transcriber):
             cfg.sample_rate_hertz = sample_rate_hz
         if self.model:
             cfg.model = self.model
+        if self.alternative_languages:
+            cfg.alternative_language_codes = list(self.alternative_languages)
         if self.diarization:
             cfg.diarization_config = speech.SpeakerDiarizationConfig(
                 enable_speaker_diarization=True,
@@ -184,7 +196,8 @@ class GoogleTranscriber(Transcriber):
 
         Args:
             audio: Mono speech of any length.
-            language: BCP-47 code; None uses the constructor's ``language``.
+            language: BCP-47 code; None uses the constructor's ``language`` (and its
+                ``alternative_languages``, if any, for Google to choose from).
 
         Returns:
             Segments with words, times in seconds from the start of ``audio``.
@@ -193,25 +206,26 @@ class GoogleTranscriber(Transcriber):
             CredentialsError: the credentials were rejected.
             CloudServiceError: the service refused a request or stayed unavailable.
         """
-        lang = language or self.language
+        lang = self._language(language)
         clip = audio.resample(self.sample_rate_hz)
         cuts = choose_cuts(clip, max_chunk_s=self.chunk_s)
-        bounds = list(zip([0.0, *cuts], [*cuts, clip.duration_s], strict=True))
+        bounds = [
+            (a, b)
+            for a, b in zip([0.0, *cuts], [*cuts, clip.duration_s], strict=True)
+            if round(b * clip.sample_rate_hz) > round(a * clip.sample_rate_hz)
+        ]
         logger.info(
             "google transcribe: %.1f s of audio in %d request(s)", clip.duration_s, len(bounds)
         )
-        words: list[tuple[Word, int]] = []
-        fallback: list[Segment] = []
-        for i, (a, b) in enumerate(bounds):
-            piece = clip.slice(a, b)
-            if piece.num_samples == 0:
-                continue
+        client = self._factory.get()
+
+        def recognize(index: int) -> Any:
+            a, b = bounds[index]
+            content = clip.slice(a, b).to_int16().astype("<i2").tobytes()
             cfg = self._config(
                 lang, clip.sample_rate_hz, speech.RecognitionConfig.AudioEncoding.LINEAR16
             )
-            content = piece.to_int16().astype("<i2").tobytes()
-            client = self._factory.get()
-            response = call_with_retry(
+            return call_with_retry(
                 functools.partial(
                     client.recognize,
                     config=cfg,
@@ -219,14 +233,47 @@ class GoogleTranscriber(Transcriber):
                     retry=None,
                     timeout=self.retry.timeout_s,
                 ),
-                what=f"recognize chunk {i + 1}/{len(bounds)} ({a:.1f}-{b:.1f} s)",
+                what=f"recognize chunk {index + 1}/{len(bounds)} ({a:.1f}-{b:.1f} s)",
                 backend=self.name,
                 policy=self.retry,
             )
+
+        if len(bounds) > 1 and self.max_concurrency > 1:
+            with ThreadPoolExecutor(min(self.max_concurrency, len(bounds))) as pool:
+                responses = list(pool.map(recognize, range(len(bounds))))
+        else:
+            responses = [recognize(i) for i in range(len(bounds))]
+        words: list[tuple[Word, int]] = []
+        fallback: list[Segment] = []
+        detected: list[str] = []
+        for (a, b), response in zip(bounds, responses, strict=True):
             w, f = self._collect(response.results, offset_s=a, end_s=b)
             words.extend(w)
             fallback.extend(f)
-        return self._build(lang, words, fallback)
+            detected.extend(r.language_code for r in response.results if r.language_code)
+        return self._build(self._detected(lang, language, detected), words, fallback)
+
+    def _language(self, language: str | None) -> str:
+        if language:
+            return language
+        if not self.alternative_languages:
+            logger.warning(
+                "google transcribe: no language given; assuming %s (pass language=, or "
+                "alternative_languages= to let Google choose)",
+                self.language,
+            )
+        return self.language
+
+    def _detected(self, lang: str, requested: str | None, detected: Sequence[str]) -> str:
+        """The language to report: Google's pick among the alternatives, else ``lang``."""
+        if requested or not self.alternative_languages or not detected:
+            return lang
+        best = Counter(d.lower() for d in detected).most_common(1)[0][0]
+        for code in (self.language, *self.alternative_languages):
+            if code.lower() == best:
+                return code
+        parts = best.split("-")
+        return "-".join([parts[0], *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
     def transcribe_uri(
         self,
@@ -257,7 +304,7 @@ class GoogleTranscriber(Transcriber):
                 backend=self.name,
                 hint="upload it (`gcloud storage cp FILE gs://BUCKET/`) and pass the gs:// URI",
             )
-        lang = language or self.language
+        lang = self._language(language)
         enc = getattr(speech.RecognitionConfig.AudioEncoding, encoding)
         cfg = self._config(lang, sample_rate_hz, enc)
         client = self._factory.get()
@@ -275,7 +322,8 @@ class GoogleTranscriber(Transcriber):
             run, what=f"recognize {uri} (long-running)", backend=self.name, policy=self.retry
         )
         words, fallback = self._collect(response.results, offset_s=0.0, end_s=None)
-        return self._build(lang, words, fallback)
+        detected = [r.language_code for r in response.results if r.language_code]
+        return self._build(self._detected(lang, language, detected), words, fallback)
 
     # ------------------------------------------------------------------ results
     def _collect(

@@ -16,7 +16,8 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
@@ -175,6 +176,7 @@ class GoogleVoiceSynth(VoiceSynth):
         effects_profile_id: Device profiles such as ``("headphone-class-device",)``.
         sample_rate_hz: Output rate; None uses the voice's natural rate.
         pause_ms: Pause for a blank line in the text, in milliseconds.
+        max_concurrency: Requests in flight at once in :meth:`synthesize_many`.
         client: A ready ``TextToSpeechClient``.
         credentials: A ``google.auth`` credentials object.
         credentials_path: A service-account JSON key file.
@@ -205,6 +207,7 @@ class GoogleVoiceSynth(VoiceSynth):
         effects_profile_id: tuple[str, ...] | list[str] = (),
         sample_rate_hz: int | None = None,
         pause_ms: int = 500,
+        max_concurrency: int = 4,
         client: Any = None,
         credentials: Any = None,
         credentials_path: str | os.PathLike[str] | None = None,
@@ -224,6 +227,7 @@ class GoogleVoiceSynth(VoiceSynth):
         self.effects_profile_id = tuple(effects_profile_id)
         self.sample_rate_hz = sample_rate_hz
         self.pause_ms = pause_ms
+        self.max_concurrency = max(1, int(max_concurrency))
         self.retry = retry or RetryPolicy()
         self._factory = ClientFactory(
             tts.TextToSpeechClient,
@@ -331,7 +335,8 @@ class GoogleVoiceSynth(VoiceSynth):
             CloudServiceError: the service refused the request or stayed unavailable.
         """
         voice_name = voice or self.voice
-        lang = language or (voice_name and _language_of(voice_name)) or self.language
+        # a named voice speaks its own locale (``es-US-...`` for language "es")
+        lang = (voice_name and _language_of(voice_name)) or language or self.language
         if voice_name is None:
             if not lang:
                 raise InputError(
@@ -361,6 +366,26 @@ class GoogleVoiceSynth(VoiceSynth):
             target = max(rates)
             clips = [c.resample(target) for c in clips]
         return AudioClip.concatenate(clips)
+
+    def synthesize_many(
+        self,
+        texts: Sequence[str],
+        *,
+        voice: str | None = None,
+        language: str | None = None,
+        rate: float = 1.0,
+    ) -> list[AudioClip]:
+        """Speak several texts, ``max_concurrency`` requests at a time, results in order."""
+        if len(texts) <= 1 or self.max_concurrency <= 1:
+            return super().synthesize_many(texts, voice=voice, language=language, rate=rate)
+        if voice is None and self.voice is None and (language or self.language):
+            voice = self.default_voice(str(language or self.language)).name  # list once
+
+        def one(text: str) -> AudioClip:
+            return self.synthesize(text, voice=voice, language=language, rate=rate)
+
+        with ThreadPoolExecutor(min(self.max_concurrency, len(texts))) as pool:
+            return list(pool.map(one, texts))
 
     def _synthesize_piece(self, text: str, voice_name: str, lang: str, rate: float) -> AudioClip:
         client = self._factory.get()
