@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 LOGIN_HINT = (
     "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS "
-    "to a service-account JSON key file, or pass credentials_path="
+    "to a service-account JSON key file"
 )
 INSTALL_HINT = 'pip install "lipdub[google]"'
 
@@ -145,13 +145,13 @@ def load_credentials(
         else:
             creds, project = google.auth.default(scopes=list(scopes))
     except auth_exc.DefaultCredentialsError as e:
-        where = f" in {path}" if path else ""
-        raise CredentialsError(
-            f"no usable Google Cloud credentials{where}: {redact(str(e)).splitlines()[0]}",
-            path=path,
-            backend=backend,
-            hint=LOGIN_HINT,
-        ) from None
+        if path is None:
+            message = (
+                "no Google Cloud credentials found (Application Default Credentials are not set up)"
+            )
+        else:
+            message = f"cannot use the Google credentials file: {redact(str(e)).splitlines()[0]}"
+        raise CredentialsError(message, path=path, backend=backend, hint=LOGIN_HINT) from None
     return creds, project
 
 

@@ -176,3 +176,14 @@ def test_real_grpc_permission_denied_surfaces_service_message() -> None:
         with pytest.raises(CloudServiceError, match="Cloud TTS API has not been used"):
             synth.list_voices()
         assert len(fake.requests["ListVoices"]) == 1
+
+
+def test_cli_voices_without_credentials_prints_one_actionable_line(
+    no_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    assert main(["voices", "--backend", "google"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "gcloud auth application-default login" in err
