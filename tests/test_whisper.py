@@ -56,6 +56,13 @@ def _speak(*sentences: str, gap_s: float = 0.0, lead_s: float = 0.5) -> AudioCli
     return AudioClip(np.concatenate(parts), 16000)
 
 
+def _recognised(text: str, words: set[str]) -> int:
+    """How many of ``words`` appear in ``text`` (espeak-ng's output varies by a few
+    samples from call to call, and Whisper tiny now and then mishears one word)."""
+    said = {w.strip(".,!?").lower() for w in text.split()}
+    return len(words & said)
+
+
 @pytest.fixture(scope="module")
 def spoken() -> AudioClip:
     return _speak("I would like to go to the park with my dog.")
@@ -69,9 +76,7 @@ def test_round_trip_recognises_key_words(stt: WhisperTranscriber, spoken: AudioC
     finally:
         stt.on_event = None
     assert transcript.language == "en"  # detected (an English-only model says English)
-    text = transcript.text.lower()
-    for word in ("like", "park", "dog"):
-        assert word in text
+    assert _recognised(transcript.text, {"would", "like", "park", "dog"}) >= 3
     progress = [e for e in recorder.events if isinstance(e, Progress)]
     assert progress and progress[-1].done == pytest.approx(spoken.duration_s)
     assert all(p.total == pytest.approx(spoken.duration_s) for p in progress)
@@ -100,9 +105,9 @@ def test_sentences_and_pauses_become_segments(stt: WhisperTranscriber) -> None:
     )
     transcript = stt.transcribe(audio, language="en-US")
     assert len(transcript.segments) == 3
-    assert "morning" in transcript.segments[0].text.lower()
-    assert "train" in transcript.segments[1].text.lower()
-    assert "time" in transcript.segments[2].text.lower()
+    assert _recognised(transcript.segments[0].text, {"good", "morning", "everybody"}) >= 2
+    assert _recognised(transcript.segments[1].text, {"train", "very", "late"}) >= 2
+    assert _recognised(transcript.segments[2].text, {"please", "be", "on", "time"}) >= 3
     for a, b in zip(transcript.segments, transcript.segments[1:], strict=False):
         assert b.start_s > a.end_s  # in order, not overlapping
 
@@ -121,7 +126,7 @@ def test_vad_filter_keeps_times_relative_to_the_input(spoken: AudioClip) -> None
     )
     stt = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1, vad_filter=True)
     transcript = stt.transcribe(padded, language="en")
-    assert "park" in transcript.text.lower()
+    assert _recognised(transcript.text, {"would", "like", "park", "dog"}) >= 3
     assert transcript.segments[0].start_s > 3.0
 
 
@@ -129,7 +134,7 @@ def test_whisper_segments_without_word_timestamps(spoken: AudioClip) -> None:
     stt = WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=1, word_timestamps=False)
     transcript = stt.transcribe(spoken.resample(22050), language="en")
     assert transcript.segments and not transcript.segments[0].words
-    assert "dog" in transcript.text.lower()
+    assert _recognised(transcript.text, {"would", "like", "park", "dog"}) >= 3
     assert transcript.segments[-1].end_s <= spoken.duration_s + 1e-6
 
 
