@@ -156,19 +156,18 @@ def _match_colours(
 ) -> npt.NDArray[np.uint8]:
     """Shift and scale each LAB channel of ``generated`` to the original's statistics,
     measured over the pixels where ``weights > 0``."""
-    sel = weights > 0
+    sel = (weights > 0).astype(np.uint8)
     if int(sel.sum()) < 4:
         return generated
-    gen_lab = cv2.cvtColor(generated.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB)
-    org_lab = cv2.cvtColor(original.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB)
-    g = gen_lab[sel]
-    o = org_lab[sel]
-    g_mean, g_std = g.mean(axis=0), g.std(axis=0)
-    o_mean, o_std = o.mean(axis=0), o.std(axis=0)
-    scale = np.where(g_std > 1e-6, o_std / np.maximum(g_std, 1e-6), 1.0).astype(np.float32)
-    matched = (gen_lab - g_mean) * scale + o_mean
-    bgr = cv2.cvtColor(matched.astype(np.float32), cv2.COLOR_LAB2BGR)
-    out: npt.NDArray[np.uint8] = np.clip(np.rint(bgr * 255.0), 0, 255).astype(np.uint8)
+    # 8-bit LAB: table-driven in OpenCV (~10x faster than float LAB), +-1 level
+    gen_lab = cv2.cvtColor(np.ascontiguousarray(generated), cv2.COLOR_BGR2LAB)
+    org_lab = cv2.cvtColor(np.ascontiguousarray(original), cv2.COLOR_BGR2LAB)
+    g_mean, g_std = (v.reshape(3).astype(np.float32) for v in cv2.meanStdDev(gen_lab, mask=sel))
+    o_mean, o_std = (v.reshape(3).astype(np.float32) for v in cv2.meanStdDev(org_lab, mask=sel))
+    scale = np.where(g_std > 0.5, o_std / np.maximum(g_std, 0.5), 1.0).astype(np.float32)
+    matched = (gen_lab.astype(np.float32) - g_mean) * scale + o_mean
+    lab = np.clip(np.rint(matched), 0, 255).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), dtype=np.uint8)
     return out
 
 
