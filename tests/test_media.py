@@ -242,7 +242,7 @@ def test_truncated_file(tmp_path: Path, faststart: bool) -> None:
     data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(MediaError) as ei:
+    with pytest.raises(MediaError, match="truncated") as ei:
         probe(cut)
     _assert_one_line(ei.value, cut)
     with pytest.raises(MediaError):

@@ -73,12 +73,28 @@ def media_error(
     return MediaError(f"{what}: {_reason(err)}", path=path, hint=hint)
 
 
+def _looks_like_mp4(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head[4:8] in (b"ftyp", b"mdat", b"moov", b"wide", b"free")
+
+
 def open_input(path: PathLike) -> av.container.InputContainer:
     """Open ``path`` for reading with PyAV; raise :class:`MediaError` on any failure."""
     p = check_exists(path)
     try:
         container = av.open(str(p), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        if isinstance(e, av.error.InvalidDataError) and _looks_like_mp4(p):
+            raise MediaError(
+                "the file starts like an MP4/MOV but is incomplete (truncated, or still "
+                "being written)",
+                path=p,
+                hint="get the complete file; a recording must be stopped properly",
+            ) from e
         raise media_error(p, "cannot open media file", e) from e
     check_not_truncated(container, p)
     return container

@@ -193,8 +193,15 @@ def _first_frame(container: av.container.InputContainer, path: Path) -> av.Video
 
 def _probe_open(container: av.container.InputContainer, path: Path) -> VideoInfo:
     if not container.streams.video:
-        kind = "audio only" if container.streams.audio else "no video track"
-        raise MediaError(f"has no video track ({kind})", path=path, hint=_NO_VIDEO_HINT)
+        if container.streams.audio:
+            raise MediaError(
+                "has no video track (it holds only sound)", path=path, hint=_NO_VIDEO_HINT
+            )
+        raise MediaError(
+            "has no video track (no readable streams at all; truncated or not media)",
+            path=path,
+            hint="get the complete file, or pass a video or image",
+        )
     stream = container.streams.video[0]
     audio = container.streams.audio[0] if container.streams.audio else None
     codec = stream.codec_context.name if stream.codec_context else None
