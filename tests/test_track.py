@@ -110,7 +110,11 @@ def test_scene_cut_triggers_detection_and_resets_smoothing() -> None:
 def test_without_scene_cut_detection_interpolation_would_blend() -> None:
     frames = [square_at(30) for _ in range(12)] + [square_at(200, bg=90) for _ in range(12)]
     tracker = FaceTracker(
-        BrightRegionDetector(), detect_every=100, scene_cut_threshold=None, redetect_iou=0.0
+        BrightRegionDetector(),
+        detect_every=100,
+        scene_cut_threshold=None,
+        redetect_iou=0.0,
+        crop_change_threshold=None,
     )
     boxes = tracker.track(frames).boxes
     assert boxes[6] is not None and 30 < boxes[6].x1 < 200
@@ -225,3 +229,20 @@ def test_track_cache_key(tmp_path: Path) -> None:
 def test_pad_box_clips_to_frame() -> None:
     box = pad_box(FaceBox(10, 10, 50, 50), (5, 10, 20, 0), width=60, height=55)
     assert box.as_tuple() == (0.0, 5.0, 50.0, 55.0)
+
+
+def test_changed_crop_between_keyframes_is_redetected() -> None:
+    """The face vanishes for 2 frames between two keyframes that both see it."""
+    blank = (3, 4)
+    frames = [np.zeros((H, W, 3), np.uint8) if i in blank else square_at(50) for i in range(9)]
+    tracker = FaceTracker(BrightRegionDetector(), detect_every=8, max_gap=0, smooth_window=1)
+    boxes = tracker.track(frames).boxes
+    assert [b is None for b in boxes] == [i in blank for i in range(9)]
+    off = FaceTracker(
+        BrightRegionDetector(),
+        detect_every=8,
+        max_gap=0,
+        smooth_window=1,
+        crop_change_threshold=None,
+    )
+    assert all(b is not None for b in off.track(frames).boxes)  # interpolated blindly

@@ -12,7 +12,9 @@ per-frame boxes jitter. :class:`FaceTracker` instead:
 3. detects extra frames where two neighbouring detections disagree (one has a face and
    the other none, or their IoU is below ``redetect_iou``), halving the interval until
    they agree or are adjacent, so a fast move or a face leaving is found to the frame;
-4. interpolates boxes linearly between agreeing detections;
+4. interpolates boxes linearly between agreeing detections, checking each interpolated
+   box cheaply: if what is inside it (a 16x16 grey thumbnail) no longer looks like the
+   crops at either detection (``crop_change_threshold``), that frame is detected too;
 5. bridges runs of at most ``max_gap`` frames without a face (detector misses) by
    interpolating across them; longer runs stay empty (``None``);
 6. smooths the box centre and size with a centred moving average over
@@ -103,6 +105,17 @@ def pad_box(
     """
     top, bottom, left, right = pads
     return box.padded(top=top, bottom=bottom, left=left, right=right).clipped(width, height)
+
+
+def _crop_thumbnail(frame: Frame, box: FaceBox) -> npt.NDArray[np.float32]:
+    """16x16 grey thumbnail of the part of ``frame`` inside ``box`` (clipped)."""
+    h, w = frame.shape[:2]
+    x1 = min(max(0, math.floor(box.x1)), w - 1)
+    y1 = min(max(0, math.floor(box.y1)), h - 1)
+    x2 = max(min(w, math.ceil(box.x2)), x1 + 1)
+    y2 = max(min(h, math.ceil(box.y2)), y1 + 1)
+    gray = cv2.cvtColor(frame[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)
+    return np.asarray(cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA), np.float32)
 
 
 def _thumbnail(frame: Frame) -> npt.NDArray[np.float32]:
@@ -311,6 +324,9 @@ class FaceTracker:
         scene_cut_threshold: Mean absolute thumbnail difference (0..1) that counts as a
             cut; None disables cut detection.
         redetect_iou: Detect extra frames between two detections whose IoU is below this.
+        crop_change_threshold: Detect an in-between frame again when the content of its
+            interpolated box differs from both detections' crops by more than this (mean
+            absolute difference of 16x16 grey thumbnails, 0..1); None disables the test.
         select: ``"largest"``, ``"central"`` or ``fn(faces, frame) -> face | None``.
         region: ``(x1, y1, x2, y2)`` in frame pixels: only look for the face there.
         batch_size: Keyframes sent to the detector in one call (look-ahead grows with it).
@@ -334,6 +350,7 @@ class FaceTracker:
         max_gap: int = 12,
         scene_cut_threshold: float | None = 0.15,
         redetect_iou: float = 0.6,
+        crop_change_threshold: float | None = 0.2,
         select: Literal["largest", "central"] | SelectFn = "largest",
         region: tuple[float, float, float, float] | None = None,
         batch_size: int = 4,
@@ -364,6 +381,7 @@ class FaceTracker:
         self.max_gap = max_gap
         self.scene_cut_threshold = scene_cut_threshold
         self.redetect_iou = redetect_iou
+        self.crop_change_threshold = crop_change_threshold
         self.select = select
         self.region = region
         self.batch_size = batch_size
@@ -392,6 +410,7 @@ class FaceTracker:
             "max_gap": self.max_gap,
             "scene_cut_threshold": self.scene_cut_threshold,
             "redetect_iou": self.redetect_iou,
+            "crop_change_threshold": self.crop_change_threshold,
             "select": sel,
             "region": list(self.region) if self.region else None,
         }
@@ -466,8 +485,21 @@ class FaceTracker:
             return
         if ra.box is None or rb.box is None:
             return  # both empty: the frames between stay empty
-        for k in range(a + 1, b):
-            recs[k].box = _lerp_box(ra.box, rb.box, (k - a) / (b - a))
+        boxes = [_lerp_box(ra.box, rb.box, (k - a) / (b - a)) for k in range(a + 1, b)]
+        if self.crop_change_threshold is not None:
+            ends = (_crop_thumbnail(ra.frame, ra.box), _crop_thumbnail(rb.frame, rb.box))
+            for k, box in enumerate(boxes, start=a + 1):
+                thumb = _crop_thumbnail(recs[k].frame, box)
+                change = min(float(np.mean(np.abs(thumb - e))) for e in ends) / 255.0
+                if change > self.crop_change_threshold:
+                    # what is inside the interpolated box no longer looks like either
+                    # detection (occlusion, the face leaving and coming back): look again
+                    self._detect([recs[k]], box)
+                    self._refine(recs, a, k)
+                    self._refine(recs, k, b)
+                    return
+        for k, box in enumerate(boxes, start=a + 1):
+            recs[k].box = box
 
     def _resolve(self, recs: list[_Rec], keys: list[int], anchor: _Rec | None) -> None:
         """Detect the keyframes ``keys`` (indices into ``recs``), then fill between them."""
