@@ -522,3 +522,34 @@ def test_load_audio_aligns_late_sound_with_the_video(tmp_path: Path) -> None:
     assert aligned.slice(0.5, 1.5).rms() == pytest.approx(speech_tones(1.0, 16000).rms(), rel=0.2)
     stored = load_audio(path, 16000, align_to_video=False)
     assert stored.duration_s == pytest.approx(1.0, abs=0.07)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".bmp"])
+def test_image_formats(tmp_path: Path, suffix: str) -> None:
+    import cv2
+
+    img = cv2.imread(str(make_portrait(tmp_path / "p.png", size=(90, 70))))
+    path = tmp_path / f"face{suffix}"
+    path.write_bytes(cv2.imencode(suffix, img)[1].tobytes())
+    assert is_image(path)
+    info = probe(path)
+    assert info.is_image and (info.width, info.height) == (90, 70)
+    frames = list(iter_frames(path, fps=30))
+    assert len(frames) == 1
+    assert np.abs(frames[0].astype(int) - img.astype(int)).mean() < 3
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path: Path) -> None:
+    image_mod = pytest.importorskip("PIL.Image")
+    stored = np.zeros((40, 80, 3), np.uint8)
+    stored[:8, :8] = 255
+    pic = image_mod.fromarray(stored)
+    exif = pic.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "phone.jpg"
+    pic.save(path, exif=exif.tobytes())
+    info = probe(path)
+    assert info.rotation == 90 and (info.width, info.height) == (40, 80)
+    shown = read_image(path)
+    ys, xs = np.nonzero(shown.max(axis=2) > 128)
+    assert shown.shape == (80, 40, 3) and ys.mean() < 20 and xs.mean() > 20  # top-right
