@@ -566,10 +566,8 @@ def _guess_model(keys: Collection[str]) -> str | None:
         k.startswith("audio_encoder.") for k in keys
     ):
         return "a SyncNet lip-sync-expert checkpoint?"
-    if any(k.startswith(("disc_", "face_encoder_blocks.")) for k in keys) and not any(
-        k.startswith("audio_encoder.") for k in keys
-    ):
-        return "a Wav2Lip discriminator checkpoint?"
+    if any(k.startswith("face_encoder_blocks.") for k in keys):
+        return "part of a Wav2Lip checkpoint, or its visual-quality discriminator?"
     return None
 
 

@@ -269,3 +269,31 @@ def test_sync_cuda_fp16_close_to_cpu(parity_ckpt: Path) -> None:
     assert np.abs(a - b).max() <= 16
     f32 = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda", dtype="float32")
     assert np.abs(f32.sync(faces, mels).astype(np.int16) - a).max() <= 2
+
+
+# --------------------------------------------------------------------------- SyncNet
+
+
+def test_syncnet_layout_and_strict_load(tmp_path: Path) -> None:
+    from lipdub.models.syncnet import SyncNet, sync_similarity, syncnet_manifest
+    from lipdub.testing.checkpoints import write_random_checkpoint
+
+    net = SyncNet()
+    assert len(net.state_dict()) == 217
+    assert count_parameters(net) == 16_435_072
+    assert count_parameters(net, [torch.nn.BatchNorm2d]) == 31
+    p = write_random_checkpoint(tmp_path / "expert.pth", syncnet_manifest(), format="original")
+    shapes = {k: s for k, s, _ in syncnet_manifest()}
+    net.load_state_dict(load_state_dict(p, expected_shapes=shapes, what="SyncNet"), strict=True)
+    net.eval()
+    with torch.inference_mode():
+        a, v = net(torch.randn(3, 1, 80, 16), torch.rand(3, 15, 48, 96))
+    assert tuple(a.shape) == (3, 512) and tuple(v.shape) == (3, 512)
+    torch.testing.assert_close(a.norm(dim=1), torch.ones(3))
+    sim = sync_similarity(a, v)
+    assert tuple(sim.shape) == (3,) and float(sim.abs().max()) <= 1.0 + 1e-6
+    # a Wav2Lip file is not a SyncNet
+    keys_only = [(k, (1,), "float32") for k, _, _ in wav2lip_manifest()]
+    w = write_random_checkpoint(tmp_path / "w2l.pth", keys_only)
+    with pytest.raises(CheckpointError, match="Wav2Lip generator"):
+        load_state_dict(w, expected_shapes=shapes, what="SyncNet")
