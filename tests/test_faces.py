@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -125,3 +130,25 @@ def test_fit_within_and_unscale_are_exact() -> None:
     back = unscale_box(b, sx, sy)
     assert back.x2 == pytest.approx(30 * 1001 / 500) and back.y1 == pytest.approx(20 * 333 / 166)
     assert back.landmarks == (pytest.approx((15 * 1001 / 500, 25 * 333 / 166)),)
+
+
+def test_retinaface_name_clash_gives_install_hint(tmp_path: Path) -> None:
+    """Another package owning the ``retinaface`` import name is reported, not crashed on."""
+    impostor = tmp_path / "retinaface"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("def RetinaFace():\n    pass\n")
+    code = (
+        "from lipdub.errors import BackendNotInstalled\n"
+        "from lipdub.faces.retinaface import RetinaFaceDetector\n"
+        "try:\n"
+        "    RetinaFaceDetector()\n"
+        "except BackendNotInstalled as e:\n"
+        "    print('HINT', e.hint)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "HINT" in out.stdout and 'pip install "lipdub[local]"' in out.stdout
+    assert "uninstall" in out.stdout

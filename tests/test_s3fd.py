@@ -229,6 +229,13 @@ def test_preprocessing_flips_bgr_and_subtracts_mean() -> None:
     assert float(seen[0].abs().max()) == 0.0
 
 
+def test_tiny_frames_are_padded_not_crashed(random_detector: S3FDFaceDetector) -> None:
+    results = random_detector.detect(
+        [np.zeros((8, 20, 3), np.uint8), np.zeros((31, 31, 3), np.uint8)]
+    )
+    assert len(results) == 2
+
+
 def test_rejects_bad_frames(random_detector: S3FDFaceDetector) -> None:
     with pytest.raises(InputError, match="uint8"):
         random_detector.detect([np.zeros((10, 10), np.uint8)])

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 
+_MIN_SIDE = 32  # smallest input side the network accepts (five 2x2 max-poolings)
+
 
 def decode_s3fd(
     cls_maps: Sequence[npt.NDArray[np.floating[Any]]],
@@ -285,13 +287,20 @@ class S3FDFaceDetector(FaceDetector):
         """Run S3FD on same-sized BGR images (no resizing); detections per image.
 
         Args:
-            images: ``(H, W, 3)`` uint8 BGR images, all the same size.
+            images: ``(H, W, 3)`` uint8 BGR images, all the same size. Images under
+                32 pixels on a side are padded (bottom/right) with the mean colour.
 
         Returns:
             Per image, ``(K, 5)`` float32 ``(x1, y1, x2, y2, score)`` best first.
         """
         batch = np.stack([img[..., ::-1] for img in images]).astype(np.float32)
         batch -= np.asarray(S3FD_MEAN_RGB, np.float32)
+        n, h, w, _ = batch.shape
+        if h < _MIN_SIDE or w < _MIN_SIDE:
+            # five 2x2 poolings need 32 pixels; pad bottom/right with the mean colour
+            padded = np.zeros((n, max(h, _MIN_SIDE), max(w, _MIN_SIDE), 3), np.float32)
+            padded[:, :h, :w] = batch
+            batch = padded
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device, self.dtype)
         outs = [o.float().cpu().numpy() for o in self.model(x)]
         return [

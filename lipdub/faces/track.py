@@ -642,8 +642,9 @@ class FaceTracker:
                 :class:`~lipdub.media.VideoReader`. Consumed lazily.
 
         Yields:
-            Each input frame (the same array object) with its face box in frame pixels,
-            or None when the frame has no face.
+            Each input frame (the same array object, unless it had to be made
+            C-contiguous) with its face box in frame pixels, or None when the frame has
+            no face.
         """
         self.stats = TrackStats()
         for r in self._smooth_stage(self._bridge_stage(self._detect_stage(frames))):
