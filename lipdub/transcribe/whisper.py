@@ -148,6 +148,9 @@ class WhisperTranscriber(Transcriber):
         max_segment_s: Longest segment in seconds.
         pause_s: A silence this long between words starts a new segment.
         cpu_threads: CPU threads for CTranslate2 (0 = its default).
+        condition_on_previous_text: Give each 30 s window the previous text as a
+            prompt (more consistent; False is more robust against repetition loops
+            on repetitive speech).
         on_event: Receives :class:`~lipdub.events.Progress` events (``stage=
             "transcribe"``, seconds of audio done of the total) while decoding.
 
@@ -179,6 +182,7 @@ class WhisperTranscriber(Transcriber):
         max_segment_s: float = 12.0,
         pause_s: float = 0.7,
         cpu_threads: int = 0,
+        condition_on_previous_text: bool = True,
         on_event: EventCallback | None = None,
     ) -> None:
         _require("faster_whisper", "ctranslate2")
@@ -226,6 +230,7 @@ class WhisperTranscriber(Transcriber):
         self.max_segment_s = max_segment_s
         self.pause_s = pause_s
         self.cpu_threads = cpu_threads
+        self.condition_on_previous_text = condition_on_previous_text
         self.on_event = on_event
         self._whisper: Any = None
         self._lock = threading.Lock()
@@ -356,6 +361,7 @@ class WhisperTranscriber(Transcriber):
             beam_size=self.beam_size,
             vad_filter=self.vad_filter,
             word_timestamps=self.word_timestamps,
+            condition_on_previous_text=self.condition_on_previous_text,
         )
         detected = str(info.language)
         if lang is None:
