@@ -222,6 +222,11 @@ def test_track_cache_key(tmp_path: Path) -> None:
     copy.write_bytes(bytes(data))
     assert track_cache_key(copy, settings) != key  # the last MiB is hashed
     assert len(key) == 32
+    from lipdub.faces.haar import HaarFaceDetector
+
+    strict = FaceTracker(HaarFaceDetector(min_neighbors=9)).settings
+    loose = FaceTracker(HaarFaceDetector(min_neighbors=3)).settings
+    assert track_cache_key(video, strict) != track_cache_key(video, loose)
     with pytest.raises(MediaError):
         track_cache_key(tmp_path / "missing.mp4", settings)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -84,6 +84,17 @@ class HaarFaceDetector(FaceDetector):
         self.min_neighbors = min_neighbors
         self.min_size = min_size
         self.max_side = max_side
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options that change detections (JSON-ready)."""
+        return {
+            "cascade": self.cascade_path.name,
+            "scale_factor": self.scale_factor,
+            "min_neighbors": self.min_neighbors,
+            "min_size": self.min_size,
+            "max_side": self.max_side,
+        }
 
     def _detect_one(self, frame: Frame) -> list[FaceBox]:
         small, sx, sy = fit_within(frame, self.max_side)

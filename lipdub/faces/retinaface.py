@@ -138,6 +138,15 @@ class RetinaFaceDetector(FaceDetector):
         self.max_side = max_side
         self.batch_size = batch_size
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options that change detections (JSON-ready)."""
+        return {
+            "score_threshold": self.score_threshold,
+            "nms_threshold": self.nms_threshold,
+            "max_side": self.max_side,
+        }
+
     def _run(self, images: Sequence[Frame]) -> list[list[FaceBox]]:
         batch = np.stack(images).astype(np.float32)  # BGR is what the network expects
         batch -= _MEAN_BGR

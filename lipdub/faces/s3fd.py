@@ -227,6 +227,19 @@ class S3FDFaceDetector(FaceDetector):
         self.candidate_threshold = candidate_threshold
         self.nms_threshold = nms_threshold
         self.batch_size = batch_size
+        self.weights: str | None = None  # where from_pretrained loaded the weights
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options that change detections (JSON-ready)."""
+        return {
+            "weights": self.weights,
+            "max_side": self.max_side,
+            "score_threshold": self.score_threshold,
+            "candidate_threshold": self.candidate_threshold,
+            "nms_threshold": self.nms_threshold,
+            "dtype": str(self.dtype),
+        }
 
     @classmethod
     def from_pretrained(
@@ -274,7 +287,9 @@ class S3FDFaceDetector(FaceDetector):
         state = load_state_dict(path, expected_shapes=shapes, what="S3FD")
         model.load_state_dict(state, strict=True)
         logger.info("loaded S3FD weights from %s", path)
-        return cls(model, device=device, dtype=dtype, **detector_options)
+        detector = cls(model, device=device, dtype=dtype, **detector_options)
+        detector.weights = str(path)
+        return detector
 
     def to(self, device: str) -> S3FDFaceDetector:
         """Move the network to ``device``; returns self."""

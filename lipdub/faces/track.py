@@ -394,16 +394,22 @@ class FaceTracker:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The options that change the result (for :func:`track_cache_key`)."""
+        """The options that change the result (for :func:`track_cache_key`).
+
+        Includes the detector's own ``settings`` mapping when it has one (lipdub's
+        detectors do: thresholds, ``max_side``, the weights file).
+        """
         sel = (
             self.select
             if isinstance(self.select, str)
             else getattr(self.select, "__qualname__", repr(self.select))
         )
         det = self.detector
+        options = getattr(det, "settings", None)
         return {
             "detector": f"{type(det).__module__}.{type(det).__qualname__}",
             "detector_name": det.name,
+            "detector_settings": dict(options) if isinstance(options, Mapping) else None,
             "detect_every": self.detect_every,
             "max_side": self.max_side,
             "smooth_window": self.smooth_window,
