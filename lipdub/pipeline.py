@@ -126,10 +126,19 @@ def _backend_name(component: Any) -> str:
     return str(getattr(component, "name", type(component).__name__))
 
 
-def _describe_settings(component: Any) -> Any:
-    """What identifies a component's output: its name and simple public attributes."""
+def _identity(component: Any) -> Any:
+    """What identifies a component's output, for the work directory's cache keys.
+
+    A component may define ``cache_key() -> str``. Otherwise: its class, registry name
+    and simple public attributes, read once when the pipeline resolves it (so counters
+    a component updates while working do not invalidate its artifacts).
+    """
+    hook = getattr(component, "cache_key", None)
+    if callable(hook):
+        return [type(component).__qualname__, str(hook())]
     attrs = {}
-    for k, v in sorted(vars(component).items()) if hasattr(component, "__dict__") else ():
+    items = sorted(vars(component).items()) if hasattr(component, "__dict__") else []
+    for k, v in items:
         if not k.startswith("_") and isinstance(v, (str, int, float, bool, tuple, type(None))):
             attrs[k] = v
     return [type(component).__qualname__, _backend_name(component), attrs]
@@ -184,6 +193,7 @@ class DubbingPipeline:
             "separator": separator,
         }
         self._resolved: dict[str, Any] = {}
+        self._identities: dict[str, Any] = {}
         self.device = device
         self._options = options
 
@@ -195,7 +205,12 @@ class DubbingPipeline:
             if self.device and slot in ("detector", "lipsyncer"):
                 comp = comp.to(self.device)
             self._resolved[slot] = comp
+            self._identities[slot] = _identity(comp)
         return self._resolved[slot]
+
+    def _key_of(self, slot: str) -> Any:
+        self._get(slot)
+        return self._identities[slot]
 
     @property
     def components(self) -> dict[str, Any]:
@@ -390,15 +405,15 @@ class DubbingPipeline:
         ran: list[str] = []
         reused: list[str] = []
         input_key = content_key(in_path)
-        wd.set_meta(
-            input=str(in_path),
-            backends={s: _backend_name(c) for s, c in self._resolved.items()},
-            versions=_versions(),
-        )
 
         def done(name: str, was_reused: bool, info_: dict[str, Any]) -> None:
             info_["reused"] = was_reused
             (reused if was_reused else ran).append(name)
+            wd.set_meta(
+                input=str(in_path),
+                backends={s: _backend_name(c) for s, c in self._resolved.items()},
+                versions=_versions(),
+            )
 
         try:
             # -- extract
@@ -428,7 +443,7 @@ class DubbingPipeline:
                 assert original is not None
                 with stage(on_event, "transcribe") as st:
                     transcriber = self._get("transcriber")
-                    key = settings_key(audio_key, _describe_settings(transcriber), src_lang)
+                    key = settings_key(audio_key, self._key_of("transcriber"), src_lang)
                     cached = wd.fresh("transcribe", key) if resume else None
                     if cached is not None:
                         source = Transcript.load(cached)
@@ -449,7 +464,7 @@ class DubbingPipeline:
 
             # -- translate
             with stage(on_event, "translate") as st:
-                translator_spec = _describe_settings(self._get("translator")) if (
+                translator_spec = self._key_of("translator") if (
                     source.language.split("-")[0] != target.split("-")[0]
                 ) else "same-language"
                 key = settings_key(content_key(transcript_path), translator_spec, target)
@@ -479,7 +494,7 @@ class DubbingPipeline:
             with stage(on_event, "speak", total=len(translation.segments), unit="segments") as st:
                 voice_obj = self._get("voice")
                 key = settings_key(
-                    content_key(json_path), _describe_settings(voice_obj), voice,
+                    content_key(json_path), self._key_of("voice"), voice,
                     dict(opts.voice_map), dataclasses.asdict(opts.fit), total_s, opts.sample_rate_hz,
                 )
                 speech_path = wd.path(f"speech.{target}.wav")
@@ -504,7 +519,7 @@ class DubbingPipeline:
                 separator = self._specs["separator"]
                 key = settings_key(
                     content_key(speech_path), audio_key, opts.keep_background,
-                    separator if isinstance(separator, str) else _describe_settings(separator),
+                    self._key_of("separator") if opts.keep_background else None,
                     [(s.start_s, s.end_s) for s in source.segments],
                 )
                 dub_path = wd.path(f"dub.{target}.wav")
@@ -526,8 +541,8 @@ class DubbingPipeline:
             with stage(on_event, "lipsync") as st:
                 key = settings_key(
                     input_key, content_key(speech_path), content_key(dub_path),
-                    _describe_settings(self._get("lipsyncer")),
-                    _describe_settings(self._get("detector")),
+                    self._key_of("lipsyncer"),
+                    self._key_of("detector"),
                     list(opts.pads), opts.crf, str(out_path),
                 )
                 cached = wd.fresh("lipsync", key) if resume else None
@@ -612,14 +627,16 @@ class DubbingPipeline:
         from lipdub.dub import subtitle_cues
 
         written: list[Path] = []
+        stem = out_path.stem.removesuffix(f".{translation.language}")
         target_cues = subtitle_cues(translation, timing, max_chars_per_line=opts.max_chars_per_line)
         source_cues = subtitle_cues(source, None, max_chars_per_line=opts.max_chars_per_line)
         for fmt in opts.subtitles:
-            written.append(target_cues.save(out_path.with_name(f"{out_path.stem}.{translation.language}.{fmt}")))
+            name = f"{stem}.{translation.language}.{fmt}"
+            written.append(target_cues.save(out_path.with_name(name)))
             if not info.is_image and source.segments and source.segments[-1].end_s > 0:
-                written.append(
-                    source_cues.save(out_path.with_name(f"{out_path.stem}.{source.language}.{fmt}"))
-                )
+                name = f"{stem}.{source.language}.{fmt}"
+                if source.language != translation.language:
+                    written.append(source_cues.save(out_path.with_name(name)))
         return tuple(written)
 
 

@@ -54,7 +54,9 @@ class FakeTranscriber(Transcriber):
     name: ClassVar[str] = "fake"
 
     def __init__(self, transcript: Transcript | None = None) -> None:
-        self.transcript = transcript or Transcript("en", (Segment(0.5, 2.0, "Hello world."),))
+        if transcript is None:
+            transcript = Transcript("en", (Segment(0.5, 2.0, "Hello world."),))
+        self.transcript = transcript
         self.calls = 0
 
     @classmethod
