@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -212,3 +213,65 @@ def test_no_language_falls_back_to_default_with_a_warning(
     tr = GoogleTranscriber(client=client, language="pt-BR", retry=FAST)
     assert tr.transcribe(bursts([(0.5, 0.9)], 2.0)).language == "pt-BR"
     assert "no language given" in caplog.text
+
+
+# ----------------------------------------------------------------------------- v2 / Chirp
+
+
+def test_v2_chirp_model_uses_recognizer_and_word_offsets() -> None:
+    audio = bursts([(0.5, 0.8), (0.9, 1.2), (3.0, 3.3), (3.4, 3.7)], 70.0)
+    with FakeGoogleCloud(vocabulary=("Hola", "mundo.")) as fake:
+        tr = GoogleTranscriber(
+            client=fake.speech_v2_client(),
+            model="chirp_2",
+            project_id="proj",
+            diarization=True,
+            retry=FAST,
+        )
+        assert tr.api == "v2" and tr.location == "us-central1"
+        t = tr.transcribe(audio, "es-ES")
+        assert [(s.text, s.speaker) for s in t.segments] == [
+            ("Hola mundo.", "speaker_1"),
+            ("Hola mundo.", "speaker_2"),
+        ]
+        assert t.segments[1].start_s == pytest.approx(3.0, abs=0.011)
+        reqs = fake.requests["v2.Recognize"]
+        assert len(reqs) == 2  # 70 s -> two chunks
+        req = reqs[0]
+        assert req.recognizer == "projects/proj/locations/us-central1/recognizers/_"
+        assert req.config.model == "chirp_2"
+        assert list(req.config.language_codes) == ["es-ES"]
+        assert req.config.explicit_decoding_config.sample_rate_hertz == 16000
+        assert req.config.features.enable_word_time_offsets
+        assert req.config.features.diarization_config.max_speaker_count == 6
+
+
+def test_v2_default_model_and_own_client(
+    fake: FakeGoogleCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "envproj")
+    fake.requests.clear()
+    tr = GoogleTranscriber(api="v2", retry=FAST, **fake.client_kwargs("speech_v2"))
+    t = tr.transcribe(bursts([(0.5, 0.9)], 2.0), "en-US")
+    assert [s.text for s in t.segments] == ["Hello"]
+    req = fake.requests["v2.Recognize"][0]
+    assert req.config.model == "long"  # latest_long in v2 naming
+    assert req.recognizer == "projects/envproj/locations/global/recognizers/_"
+
+
+def test_v2_regional_endpoint_and_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from google.auth.credentials import AnonymousCredentials
+
+    from lipdub.errors import CredentialsError
+    from lipdub.testing.google import isolate_google_environment
+
+    isolate_google_environment(monkeypatch, tmp_path)
+    tr = GoogleTranscriber(model="chirp_3", credentials=AnonymousCredentials(), project_id="p")
+    assert tr.location == "us"
+    assert tr.client.api_endpoint == "us-speech.googleapis.com"
+    with pytest.raises(InputError, match="v2"):
+        GoogleTranscriber(model="chirp_2", api="v1", client=object())
+    with pytest.raises(CredentialsError, match="project"):
+        GoogleTranscriber(api="v2", client=object())
+    with pytest.raises(InputError, match="v1"):
+        tr.transcribe_uri("gs://b/a.flac")

@@ -71,7 +71,7 @@ def test_default_voice_is_best_family_in_main_region(synth: GoogleVoiceSynth) ->
     assert synth.default_voice("es").name == "es-ES-Neural2-A"
     assert synth.default_voice("en").name == "en-US-Chirp3-HD-Aoede"
     assert synth.default_voice("es-US").name == "es-US-Polyglot-1"
-    male = GoogleVoiceSynth(client=synth._factory.get(), gender="male")
+    male = GoogleVoiceSynth(client=synth.client, gender="male")
     assert male.default_voice("en-US").name == "en-US-Wavenet-D"
     with pytest.raises(InputError, match="no voice"):
         synth.default_voice("xx")

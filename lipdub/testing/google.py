@@ -20,7 +20,9 @@ What the fakes do (deterministic, no models):
   come from :attr:`FakeGoogleCloud.vocabulary` in turn. With diarization on, the last
   result repeats all words with ``speaker_tag`` 1/2 alternating per pause-separated
   utterance, as Google does. ``LongRunningRecognize`` does the same for audio given
-  inline or registered with :meth:`FakeGoogleCloud.add_gcs_object`.
+  inline or registered with :meth:`FakeGoogleCloud.add_gcs_object`. The v2 service
+  (``google.cloud.speech.v2.Speech/Recognize``, recorded as ``"v2.Recognize"``) does the
+  same with v2 messages, speaker labels on every word when diarization is asked for.
 * **Translation** ``TranslateText`` checks the parent, the 1,024-string and 30,000-codepoint
   limits, and returns ``"[<target>] <text>"`` (or :attr:`FakeGoogleCloud.dictionary`
   entries), with glossary translations when a glossary is set.
@@ -53,7 +55,7 @@ from typing import Any
 
 import grpc
 import numpy as np
-from google.cloud import speech_v1, texttospeech_v1, translate_v3
+from google.cloud import speech_v1, speech_v2, texttospeech_v1, translate_v3
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 
@@ -69,6 +71,7 @@ __all__ = [
 
 TTS_SERVICE = "google.cloud.texttospeech.v1.TextToSpeech"
 SPEECH_SERVICE = "google.cloud.speech.v1.Speech"
+SPEECH_V2_SERVICE = "google.cloud.speech.v2.Speech"
 TRANSLATION_SERVICE = "google.cloud.translation.v3.TranslationService"
 
 #: Voice families that refuse SSML input / a pitch setting in this fake (as documented
@@ -143,6 +146,37 @@ def _wav_bytes(samples: np.ndarray[Any, Any], rate: int) -> bytes:
         w.setframerate(rate)
         w.writeframes(np.clip(samples * 32767, -32768, 32767).astype("<i2").tobytes())
     return buf.getvalue()
+
+
+def _sound_spans(samples: np.ndarray[Any, Any], rate: int) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of each run of >= 50 ms of 10 ms frames above -40 dBFS RMS."""
+    hop = max(1, rate // 100)
+    n = len(samples) // hop
+    if n == 0:
+        return []
+    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
+    loud = np.sqrt(np.mean(frames**2, axis=1)) > 0.01
+    spans: list[tuple[float, float]] = []
+    start = None
+    for i, on in enumerate([*loud.tolist(), False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start >= 5:
+                spans.append((start * hop / rate, i * hop / rate))
+            start = None
+    return spans
+
+
+def _utterances(spans: list[tuple[float, float]]) -> list[list[int]]:
+    """Indices of ``spans`` grouped into utterances (gaps under 1 s)."""
+    groups: list[list[int]] = []
+    for i, (a, _b) in enumerate(spans):
+        if groups and a - spans[groups[-1][-1]][1] < 1.0:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def _duration_to_s(text: str) -> float:
@@ -234,6 +268,17 @@ class FakeGoogleCloud:
                     },
                 ),
                 self._handler(
+                    SPEECH_V2_SERVICE,
+                    {
+                        "Recognize": (
+                            self._recognize_v2,
+                            speech_v2.RecognizeRequest,
+                            speech_v2.RecognizeResponse,
+                        ),
+                    },
+                    record_prefix="v2.",
+                ),
+                self._handler(
                     TRANSLATION_SERVICE,
                     {
                         "TranslateText": (
@@ -298,6 +343,15 @@ class FakeGoogleCloud:
         t = SpeechGrpcTransport(host=self.address, channel=self._channel())
         return speech_v1.SpeechClient(transport=t)
 
+    def speech_v2_client(self) -> speech_v2.SpeechClient:
+        """A real Speech-to-Text v2 ``SpeechClient`` connected to this fake."""
+        from google.cloud.speech_v2.services.speech.transports import (
+            SpeechGrpcTransport as SpeechV2GrpcTransport,
+        )
+
+        t = SpeechV2GrpcTransport(host=self.address, channel=self._channel())
+        return speech_v2.SpeechClient(transport=t)
+
     def translation_client(self) -> translate_v3.TranslationServiceClient:
         """A real ``TranslationServiceClient`` connected to this fake."""
         from google.cloud.translate_v3.services.translation_service.transports import (
@@ -315,7 +369,7 @@ class FakeGoogleCloud:
         and a transport factory that opens an insecure channel to this fake.
 
         Args:
-            service: ``"speech"``, ``"tts"`` or ``"translation"``.
+            service: ``"speech"``, ``"speech_v2"``, ``"tts"`` or ``"translation"``.
 
         Example:
             >>> from lipdub.voice.google import GoogleVoiceSynth
@@ -326,6 +380,9 @@ class FakeGoogleCloud:
         """
         from google.auth.credentials import AnonymousCredentials
         from google.cloud.speech_v1.services.speech.transports import SpeechGrpcTransport
+        from google.cloud.speech_v2.services.speech.transports import (
+            SpeechGrpcTransport as SpeechV2GrpcTransport,
+        )
         from google.cloud.texttospeech_v1.services.text_to_speech.transports import (
             TextToSpeechGrpcTransport,
         )
@@ -335,11 +392,12 @@ class FakeGoogleCloud:
 
         classes: dict[str, Any] = {
             "speech": SpeechGrpcTransport,
+            "speech_v2": SpeechV2GrpcTransport,
             "tts": TextToSpeechGrpcTransport,
             "translation": TranslationServiceGrpcTransport,
         }
         if service not in classes:
-            raise ValueError(f"unknown service {service!r}; use speech, tts or translation")
+            raise ValueError(f"unknown service {service!r}; use {', '.join(classes)}")
         transport_cls = classes[service]
 
         def transport(**kwargs: Any) -> Any:
@@ -359,7 +417,10 @@ class FakeGoogleCloud:
 
     # ------------------------------------------------------------------ plumbing
     def _handler(
-        self, service: str, methods: Mapping[str, tuple[Callable[..., Any], Any, Any]]
+        self,
+        service: str,
+        methods: Mapping[str, tuple[Callable[..., Any], Any, Any]],
+        record_prefix: str = "",
     ) -> grpc.GenericRpcHandler:
         handlers = {}
         for name, (fn, req_cls, resp_cls) in methods.items():
@@ -369,7 +430,7 @@ class FakeGoogleCloud:
                 else operations_pb2.Operation.SerializeToString
             )
             handlers[name] = grpc.unary_unary_rpc_method_handler(
-                self._wrap(name, fn, req_cls),
+                self._wrap(record_prefix + name, fn, req_cls),
                 request_deserializer=req_cls.pb().FromString,
                 response_serializer=serializer,
             )
@@ -499,23 +560,7 @@ class FakeGoogleCloud:
                 "Sync input too long. For audio longer than 1 min use LongRunningRecognize "
                 "with a 'uri' parameter.",
             )
-        hop = max(1, rate // 100)
-        n = len(samples) // hop
-        frames = samples[: n * hop].reshape(n, hop) if n else np.zeros((0, hop), np.float32)
-        loud = (
-            np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)) > 0.01
-            if n
-            else np.zeros(0, bool)
-        )
-        spans: list[tuple[float, float]] = []
-        start = None
-        for i, on in enumerate([*loud.tolist(), False]):
-            if on and start is None:
-                start = i
-            elif not on and start is not None:
-                if i - start >= 5:
-                    spans.append((start * hop / rate, i * hop / rate))
-                start = None
+        spans = _sound_spans(samples, rate)
         words = []
         for k, (a, b) in enumerate(spans):
             words.append(
@@ -527,12 +572,7 @@ class FakeGoogleCloud:
                 )
             )
         # one result per utterance (words separated by >= 1 s of silence)
-        groups: list[list[Any]] = []
-        for w, (a, _b) in zip(words, spans, strict=True):
-            if groups and a - groups[-1][-1][1][1] < 1.0:
-                groups[-1].append((w, (a, _b)))
-            else:
-                groups.append([(w, (a, _b))])
+        groups = [[(words[k], spans[k]) for k in g] for g in _utterances(spans)]
         diarize = cfg.diarization_config.enable_speaker_diarization
         offered = [cfg.language_code, *cfg.alternative_language_codes]
         heard = cfg.language_code
@@ -587,6 +627,66 @@ class FakeGoogleCloud:
         return operations_pb2.Operation(
             name="operations/fake-1", done=True, response=packed, metadata=meta
         )
+
+    def _recognize_v2(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not re.fullmatch(
+            r"projects/[^/]+/locations/[^/]+/recognizers/[^/]+", request.recognizer
+        ):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"Invalid recognizer {request.recognizer!r}."
+            )
+        cfg = request.config
+        dec = cfg.explicit_decoding_config
+        if request.uri:
+            clip = self._gcs.get(request.uri)
+            if clip is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"No such object: {request.uri}")
+            samples, rate = clip.samples, clip.sample_rate_hz  # type: ignore[union-attr]
+        else:
+            if dec.encoding != speech_v2.ExplicitDecodingConfig.AudioEncoding.LINEAR16:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "The fake only decodes explicit LINEAR16."
+                )
+            rate = dec.sample_rate_hertz
+            samples = np.frombuffer(request.content, "<i2").astype(np.float32) / 32768.0
+        codes = list(cfg.language_codes)
+        if not codes:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "language_codes is required.")
+        if len(samples) / rate > 60.0:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Audio can be of a maximum of 60 seconds for synchronous Recognize.",
+            )
+        heard = codes[0]
+        if self.spoken_language and self.spoken_language.lower() in (c.lower() for c in codes):
+            heard = self.spoken_language
+        diarize = "diarization_config" in cfg.features
+        spans = _sound_spans(samples, rate)
+        results = []
+        for g_i, group in enumerate(_utterances(spans)):
+            words = [
+                speech_v2.WordInfo(
+                    word=self.vocabulary[k % len(self.vocabulary)],
+                    start_offset=timedelta(seconds=round(spans[k][0], 3)),
+                    end_offset=timedelta(seconds=round(spans[k][1], 3)),
+                    confidence=0.9,
+                    speaker_label=str(1 + g_i % 2) if diarize else "",
+                )
+                for k in group
+            ]
+            if not cfg.features.enable_word_time_offsets:
+                words = [speech_v2.WordInfo(word=w.word) for w in words]
+            alt = speech_v2.SpeechRecognitionAlternative(
+                transcript=" ".join(w.word for w in words), confidence=0.9, words=words
+            )
+            results.append(
+                speech_v2.SpeechRecognitionResult(
+                    alternatives=[alt],
+                    result_end_offset=timedelta(seconds=round(spans[group[-1]][1], 3)),
+                    language_code=heard.lower(),
+                )
+            )
+        return speech_v2.RecognizeResponse(results=results)
 
     # ------------------------------------------------------------------ translation
     def _translate(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -19,13 +19,14 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from google.cloud import speech_v1 as speech
+from google.cloud import speech_v2
 
-from lipdub._google import ClientFactory, RetryPolicy, call_with_retry
-from lipdub.errors import InputError
+from lipdub._google import ClientFactory, RetryPolicy, call_with_retry, resolve_project
+from lipdub.errors import CredentialsError, InputError
 from lipdub.transcribe._segment import words_to_segments
 from lipdub.transcribe.base import Transcriber
 from lipdub.types import AudioClip, Segment, Transcript, Word
@@ -36,6 +37,11 @@ logger = logging.getLogger(__name__)
 
 #: Longest audio Google's synchronous ``recognize`` accepts inline, in seconds.
 SYNC_LIMIT_S = 60.0
+
+# v1 model names and their v2 equivalents.
+_V2_MODELS = {"latest_long": "long", "latest_short": "short"}
+# Where the Chirp models are served (a regional endpoint is needed).
+_CHIRP_LOCATIONS = {"chirp": "us-central1", "chirp_2": "us-central1", "chirp_3": "us"}
 
 
 def choose_cuts(
@@ -99,7 +105,15 @@ class GoogleTranscriber(Transcriber):
             ``transcribe`` is called without a language; the transcript then carries the
             language Google recognised.
         max_concurrency: Chunks of long audio recognised in parallel.
-        client: A ready ``SpeechClient``.
+        api: ``"v1"`` or ``"v2"`` (recognizers, the Chirp models); None picks v2 for
+            ``chirp*`` models and v1 otherwise.
+        location: Region for the regional endpoint (``"us-central1"``, ``"eu"``...);
+            None is global, or the Chirp model's usual region with v2.
+        project_id: Project for v2 recognizer paths; None reads ``GOOGLE_CLOUD_PROJECT``
+            or the credentials' project.
+        recognizer: v2 recognizer id (``"_"`` is the implicit default recognizer).
+        client: A ready ``SpeechClient`` (``speech_v1`` or, with ``api="v2"``,
+            ``speech_v2``).
         credentials: A ``google.auth`` credentials object.
         credentials_path: A service-account JSON key file.
         client_options: Passed to the client (``{"api_endpoint": ...}``).
@@ -134,6 +148,10 @@ class GoogleTranscriber(Transcriber):
         pause_s: float = 0.7,
         alternative_languages: Sequence[str] = (),
         max_concurrency: int = 4,
+        api: Literal["v1", "v2"] | None = None,
+        location: str | None = None,
+        project_id: str | None = None,
+        recognizer: str = "_",
         client: Any = None,
         credentials: Any = None,
         credentials_path: str | os.PathLike[str] | None = None,
@@ -156,8 +174,24 @@ class GoogleTranscriber(Transcriber):
         self.alternative_languages = tuple(alternative_languages)
         self.max_concurrency = max(1, int(max_concurrency))
         self.retry = retry or RetryPolicy()
+        chirp = bool(model) and str(model).startswith("chirp")
+        self.api = api or ("v2" if chirp else "v1")
+        if self.api not in ("v1", "v2"):
+            raise InputError(f"api must be 'v1' or 'v2', got {api!r}")
+        if self.api == "v1" and chirp:
+            raise InputError(
+                f"the {model} model is only served by Speech-to-Text v2",
+                backend=self.name,
+                hint="pass api='v2' (or leave api unset)",
+            )
+        if self.api == "v2":
+            self.model = _V2_MODELS.get(str(model), model) if model else "long"
+            location = location or (_CHIRP_LOCATIONS.get(str(self.model)) if chirp else None)
+        self.location = location or "global"
+        if client_options is None and self.location != "global":
+            client_options = {"api_endpoint": f"{self.location}-speech.googleapis.com"}
         self._factory = ClientFactory(
-            speech.SpeechClient,
+            speech_v2.SpeechClient if self.api == "v2" else speech.SpeechClient,
             client=client,
             credentials=credentials,
             credentials_path=credentials_path,
@@ -165,6 +199,24 @@ class GoogleTranscriber(Transcriber):
             transport=transport,
             backend=self.name,
         )
+        self.project_id = resolve_project(project_id, self._factory.project_id)
+        if self.api == "v2" and not self.project_id:
+            raise CredentialsError(
+                "Speech-to-Text v2 needs a Google Cloud project id",
+                backend=self.name,
+                hint="pass project_id=, set GOOGLE_CLOUD_PROJECT, or use a service-account "
+                "key that names its project",
+            )
+        self.recognizer = (
+            recognizer
+            if recognizer.startswith("projects/")
+            else f"projects/{self.project_id}/locations/{self.location}/recognizers/{recognizer}"
+        )
+
+    @property
+    def client(self) -> Any:
+        """The Google client this backend uses (built on first access)."""
+        return self._factory.get()
 
     # ------------------------------------------------------------------ config
     def _config(
@@ -189,6 +241,28 @@ class GoogleTranscriber(Transcriber):
                 max_speaker_count=self.max_speakers,
             )
         return cfg
+
+    def _request_v2(self, language: str, sample_rate_hz: int, content: bytes) -> Any:
+        features = speech_v2.RecognitionFeatures(
+            enable_word_time_offsets=True, enable_automatic_punctuation=self.punctuation
+        )
+        if self.diarization:
+            features.diarization_config = speech_v2.SpeakerDiarizationConfig(
+                min_speaker_count=self.min_speakers, max_speaker_count=self.max_speakers
+            )
+        config = speech_v2.RecognitionConfig(
+            explicit_decoding_config=speech_v2.ExplicitDecodingConfig(
+                encoding=speech_v2.ExplicitDecodingConfig.AudioEncoding.LINEAR16,
+                sample_rate_hertz=sample_rate_hz,
+                audio_channel_count=1,
+            ),
+            model=self.model or "long",
+            language_codes=[language, *self.alternative_languages],
+            features=features,
+        )
+        return speech_v2.RecognizeRequest(
+            recognizer=self.recognizer, config=config, content=content
+        )
 
     # ------------------------------------------------------------------ public
     def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
@@ -222,17 +296,24 @@ class GoogleTranscriber(Transcriber):
         def recognize(index: int) -> Any:
             a, b = bounds[index]
             content = clip.slice(a, b).to_int16().astype("<i2").tobytes()
-            cfg = self._config(
-                lang, clip.sample_rate_hz, speech.RecognitionConfig.AudioEncoding.LINEAR16
-            )
-            return call_with_retry(
-                functools.partial(
+            if self.api == "v2":
+                request = self._request_v2(lang, clip.sample_rate_hz, content)
+                call = functools.partial(
+                    client.recognize, request=request, retry=None, timeout=self.retry.timeout_s
+                )
+            else:
+                cfg = self._config(
+                    lang, clip.sample_rate_hz, speech.RecognitionConfig.AudioEncoding.LINEAR16
+                )
+                call = functools.partial(
                     client.recognize,
                     config=cfg,
                     audio=speech.RecognitionAudio(content=content),
                     retry=None,
                     timeout=self.retry.timeout_s,
-                ),
+                )
+            return call_with_retry(
+                call,
                 what=f"recognize chunk {index + 1}/{len(bounds)} ({a:.1f}-{b:.1f} s)",
                 backend=self.name,
                 policy=self.retry,
@@ -243,7 +324,7 @@ class GoogleTranscriber(Transcriber):
                 responses = list(pool.map(recognize, range(len(bounds))))
         else:
             responses = [recognize(i) for i in range(len(bounds))]
-        words: list[tuple[Word, int]] = []
+        words: list[tuple[Word, str]] = []
         fallback: list[Segment] = []
         detected: list[str] = []
         for (a, b), response in zip(bounds, responses, strict=True):
@@ -298,6 +379,13 @@ class GoogleTranscriber(Transcriber):
             InputError: ``uri`` is not a ``gs://`` URI.
             CloudServiceError: the service refused the request or the operation failed.
         """
+        if self.api != "v1":
+            raise InputError(
+                "transcribe_uri uses Speech-to-Text v1",
+                backend=self.name,
+                hint="create the transcriber with api='v1', or download the audio and call "
+                "transcribe()",
+            )
         if not uri.startswith("gs://"):
             raise InputError(
                 f"long-running recognition reads from Cloud Storage; got {uri!r}",
@@ -328,47 +416,48 @@ class GoogleTranscriber(Transcriber):
     # ------------------------------------------------------------------ results
     def _collect(
         self, results: Sequence[Any], *, offset_s: float, end_s: float | None
-    ) -> tuple[list[tuple[Word, int]], list[Segment]]:
+    ) -> tuple[list[tuple[Word, str]], list[Segment]]:
         """Words (with speaker tags) of one response, shifted by ``offset_s``."""
+        v2 = self.api == "v2"
         pairs = [(r, r.alternatives[0]) for r in results if r.alternatives]
-        if self.diarization and pairs and any(w.speaker_tag for w in pairs[-1][1].words):
+        if not v2 and self.diarization and pairs and any(w.speaker_tag for w in pairs[-1][1].words):
             # With diarization Google repeats every word, tagged, in the last result.
             chosen = [pairs[-1]]
         else:
             chosen = [(r, a) for r, a in pairs if a.transcript.strip() or a.words]
-        words: list[tuple[Word, int]] = []
+        words: list[tuple[Word, str]] = []
         fallback: list[Segment] = []
         prev_end = offset_s
         for r, alt in chosen:
             if not alt.words:
                 # no word timings: one segment for the result, up to its end time
-                end = (
-                    offset_s + r.result_end_time.total_seconds()
-                    if r.result_end_time
-                    else (end_s or prev_end)
-                )
+                result_end = r.result_end_offset if v2 else r.result_end_time
+                end = offset_s + result_end.total_seconds() if result_end else (end_s or prev_end)
                 if alt.transcript.strip():
                     fallback.append(Segment(prev_end, max(prev_end, end), alt.transcript.strip()))
                 prev_end = max(prev_end, end)
                 continue
             for w in alt.words:
-                start = offset_s + w.start_time.total_seconds()
-                stop = max(start, offset_s + w.end_time.total_seconds())
+                if v2:
+                    t0, t1, label = w.start_offset, w.end_offset, w.speaker_label
+                else:
+                    t0, t1 = w.start_time, w.end_time
+                    label = str(w.speaker_tag) if w.speaker_tag else ""
+                start = offset_s + t0.total_seconds()
+                stop = max(start, offset_s + t1.total_seconds())
                 conf = float(w.confidence) if w.confidence else None
-                words.append(
-                    (Word(round(start, 6), round(stop, 6), w.word, conf), int(w.speaker_tag))
-                )
+                words.append((Word(round(start, 6), round(stop, 6), w.word, conf), label))
         return words, fallback
 
     def _build(
-        self, language: str, words: list[tuple[Word, int]], fallback: list[Segment]
+        self, language: str, words: list[tuple[Word, str]], fallback: list[Segment]
     ) -> Transcript:
         tags = {id(w): tag for w, tag in words}
         speaker_of = None
         if self.diarization:
 
             def speaker_of(w: Word) -> str | None:
-                tag = tags.get(id(w), 0)
+                tag = tags.get(id(w), "")
                 return f"speaker_{tag}" if tag else None
 
         segments = words_to_segments(

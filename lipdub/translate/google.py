@@ -133,6 +133,14 @@ class GoogleTranslator(Translator):
                 )
         self.glossary = self._glossary_name(glossary) if glossary else None
 
+    @property
+    def client(self) -> Any:
+        """The Google client this backend uses (v3 ``TranslationServiceClient`` or v2)."""
+        if self._v2:
+            return self._v2_client()
+        assert self._factory is not None
+        return self._factory.get()
+
     def _glossary_name(self, glossary: str) -> str:
         if "/" in glossary:
             return glossary

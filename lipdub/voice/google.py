@@ -242,6 +242,11 @@ class GoogleVoiceSynth(VoiceSynth):
         self._no_ssml: set[str] = set()
         self._no_pitch: set[str] = set()
 
+    @property
+    def client(self) -> Any:
+        """The Google client this backend uses (built on first access)."""
+        return self._factory.get()
+
     # ------------------------------------------------------------------ voices
     def list_voices(self, language: str | None = None) -> list[Voice]:
         """Google's voices, only those for ``language`` when given, best family first.
