@@ -506,3 +506,42 @@ def test_wav2lip_on_cuda_through_the_engine(tmp_path: Path) -> None:
     )
     assert res.frames_total == 50 and res.frames_synced == 50
     assert res.stats.batch_size >= 16
+
+
+class RecordingSyncer(PassThroughLipSyncer):
+    """Records the batch shapes it sees and whether ``compile()`` was called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[int, ...]] = []
+        self.compiled = False
+
+    def compile(self) -> None:
+        self.compiled = True
+
+    def sync(
+        self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.uint8]:
+        self.shapes.append(faces.shape)
+        return super().sync(faces, mels)
+
+
+def test_compile_feeds_fixed_shape_batches() -> None:
+    syncer = RecordingSyncer()
+    src = numbered_frames(21)
+    frames, _ = run_stream(
+        src, speech_tones(0.84), box=BOX, syncer=syncer, batch_size=8, compile=True
+    )
+    assert syncer.compiled
+    assert [s[0] for s in syncer.shapes] == [8, 8, 8]  # 21 crops, the last batch padded
+    assert len(frames) == 21
+    assert all(np.array_equal(a, b) for a, b in zip(frames, src, strict=True))
+
+
+def test_auto_batch_size_keeps_frames_within_the_host_budget() -> None:
+    from lipdub.lipsync.engine import auto_batch_size
+
+    syncer = PassThroughLipSyncer()
+    assert auto_batch_size(syncer, 64 * 48 * 3) == 16
+    assert auto_batch_size(syncer, 1920 * 1080 * 3) <= 12
+    assert auto_batch_size(syncer, 8000 * 8000 * 3) == 1

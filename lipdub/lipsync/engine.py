@@ -76,13 +76,13 @@ DEFAULT_IMAGE_FPS = Fraction(25)
 _FEATHER_DEFAULT = object()  # "use blend.paste_face's own default"
 
 # Queue sizes. Frames queues hold single frames, batch queues whole batches.
-_Q_DECODED = 8
-_Q_TRACKED = 8
+_Q_DECODED = 4
+_Q_TRACKED = 4
 _Q_BATCHES = 1
 _Q_GENERATED = 1
-_Q_OUT = 8
+_Q_OUT = 4
 #: Host memory the frames held in batches may take (bounds the auto batch size).
-_HOST_BATCH_BUDGET_BYTES = 1 << 30
+_HOST_BATCH_BUDGET_BYTES = 384 << 20
 #: Stages that hold one batch each while working (crop builds one, generate, blend).
 _BATCHES_IN_STAGES = 3
 
@@ -718,19 +718,12 @@ class LipSyncStream:
         self.q_batches.put_end()
 
     def _generate_stage(self) -> None:
+        pinned = _pinned_buffers(self.syncer, self.batch_size)
         for batch in self.q_batches.drain():
-            todo = [it for it in batch if it.crop is not None]
+            todo = [it for it in batch if it.crop is not None and it.mel is not None]
             if todo:
-                faces = np.stack([it.crop for it in todo if it.crop is not None])
-                mels = np.stack([it.mel for it in todo if it.mel is not None])
                 n = len(todo)
-                if self.fixed_batch_shape and n < self.batch_size:
-                    faces = np.concatenate(
-                        [faces, np.zeros((self.batch_size - n, *faces.shape[1:]), np.uint8)]
-                    )
-                    mels = np.concatenate(
-                        [mels, np.zeros((self.batch_size - n, *mels.shape[1:]), np.float32)]
-                    )
+                faces, mels = self._stack(todo, pinned)
                 out = np.asarray(self.syncer.sync(faces, mels))
                 if out.shape[0] < n or out.shape[1:] != faces.shape[1:]:
                     raise PipelineError(
@@ -739,12 +732,43 @@ class LipSyncStream:
                         backend=self.syncer.name,
                         hint="sync() must return (B, S, S, 3) uint8 crops",
                     )
+                if pinned is not None and np.may_share_memory(out, faces):
+                    out = out.copy()  # the pinned buffer is reused for the next batch
                 for it, gen in zip(todo, out[:n], strict=True):
                     it.generated = gen.astype(np.uint8, copy=False)
                     it.crop = None
                     it.mel = None
             self.q_generated.put(batch)
         self.q_generated.put_end()
+
+    def _stack(
+        self,
+        todo: list[_Item],
+        pinned: tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]] | None,
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+        """``(rows, S, S, 3)`` crops and ``(rows, 80, 16)`` mels of ``todo``.
+
+        ``rows`` is ``len(todo)``, or the batch size when compiled (zero padding). With
+        ``pinned`` buffers (CUDA) the batch is assembled in page-locked memory so the
+        syncer's host-to-device copy runs asynchronously.
+        """
+        n = len(todo)
+        rows = self.batch_size if self.fixed_batch_shape else n
+        crops = [it.crop for it in todo if it.crop is not None]
+        windows = [it.mel for it in todo if it.mel is not None]
+        if pinned is not None and rows <= len(pinned[0]):
+            faces, mels = pinned[0][:rows], pinned[1][:rows]
+            np.stack(crops, out=faces[:n])
+            np.stack(windows, out=mels[:n])
+            faces[n:] = 0
+            mels[n:] = 0
+            return faces, mels
+        faces = np.stack(crops)
+        mels = np.stack(windows).astype(np.float32, copy=False)
+        if rows > n:
+            faces = np.concatenate([faces, np.zeros((rows - n, *faces.shape[1:]), np.uint8)])
+            mels = np.concatenate([mels, np.zeros((rows - n, *mels.shape[1:]), np.float32)])
+        return faces, mels
 
     def _blend_stage(self) -> None:
         from lipdub.lipsync.blend import paste_face
@@ -908,8 +932,8 @@ def auto_batch_size(syncer: LipSyncer, frame_bytes: int) -> int:
 
     On CUDA the syncer's suggestion is raised to fill about half the free GPU memory
     (about 24 MiB per crop, fp16 activations with margin); on CPU the syncer's
-    suggestion is used. Either way the frames held by the batches in flight stay under
-    1 GiB of host memory.
+    suggestion is used. Either way the full frames held by the batches in flight stay
+    under 384 MiB of host memory (at 720p: batch <= 27; at 1080p: <= 12).
 
     Args:
         syncer: The lip-syncer.
@@ -1018,12 +1042,44 @@ def lipsync_stream(
 
 
 def _compile_syncer(syncer: LipSyncer) -> None:
-    """Ask the syncer to ``torch.compile`` its network (it then sees one batch shape)."""
+    """``torch.compile`` the syncer's network (it then sees one batch shape).
+
+    Uses the syncer's own ``compile()`` if it has one, else wraps its ``model``
+    attribute (a ``torch.nn.Module``, as :class:`~lipdub.lipsync.wav2lip.Wav2LipSyncer`
+    has) with ``torch.compile(dynamic=False)``.
+    """
     fn: Callable[[], Any] | None = getattr(syncer, "compile", None)
-    if fn is None:
-        logger.warning("lip-syncer %r cannot be compiled; running it as is", syncer.name)
+    if callable(fn):
+        fn()
         return
-    fn()
+    model = getattr(syncer, "model", None)
+    if model is not None and "torch" in sys.modules:
+        import torch
+
+        if isinstance(model, torch.nn.Module):
+            setattr(syncer, "model", torch.compile(model, dynamic=False))  # noqa: B010
+            return
+    logger.warning("lip-syncer %r cannot be compiled; running it as is", syncer.name)
+
+
+def _pinned_buffers(
+    syncer: LipSyncer, batch_size: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]] | None:
+    """Page-locked host buffers for one batch when the syncer runs on CUDA, else None."""
+    if not syncer.device.startswith("cuda") or "torch" not in sys.modules:
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    s = syncer.face_size
+    faces = torch.empty((batch_size, s, s, 3), dtype=torch.uint8).pin_memory().numpy()
+    mels = (
+        torch.empty((batch_size, syncer.mel_bands, syncer.mel_window), dtype=torch.float32)
+        .pin_memory()
+        .numpy()
+    )
+    return faces, mels
 
 
 def lipsync(
