@@ -260,3 +260,30 @@ def test_synthesize_many_keeps_order(fake: FakeGoogleCloud) -> None:
     assert [round(c.duration_s, 3) for c in clips] == [0.25 * n for n in range(1, 9)]
     names = {r.voice.name for r in fake.requests["SynthesizeSpeech"][-8:]}
     assert names == {"es-ES-Neural2-A"}
+
+
+def test_chinese_and_norwegian_codes_map_to_google_locales() -> None:
+    voices = [
+        FakeVoice("cmn-CN-Wavenet-A", ("cmn-CN",), "female", 24000),
+        FakeVoice("nb-NO-Standard-A", ("nb-NO",), "female", 24000),
+    ]
+    with FakeGoogleCloud(voices=voices) as f:
+        synth = GoogleVoiceSynth(client=f.tts_client(), retry=FAST)
+        assert [v.name for v in synth.list_voices("zh")] == ["cmn-CN-Wavenet-A"]
+        synth.synthesize("你好。", language="zh-CN")
+        assert f.requests["SynthesizeSpeech"][-1].voice.language_code == "cmn-CN"
+        assert synth.default_voice("no").name == "nb-NO-Standard-A"
+
+
+def test_control_characters_are_dropped(synth: GoogleVoiceSynth, fake: FakeGoogleCloud) -> None:
+    synth.synthesize("bell\x07 and\x00 null", voice="en-US-Neural2-F")
+    ssml = _last(fake).input.ssml
+    assert "\x07" not in ssml and "\x00" not in ssml
+    ET.fromstring(ssml)
+
+
+def test_paragraph_breaks_survive_splitting() -> None:
+    text = ("Uno dos tres. " * 200).strip() + "\n\nFin."
+    pieces = split_text(text, 1000)
+    assert all(len(p.encode()) <= 1000 for p in pieces)
+    assert "\n\nFin." in pieces[-1]

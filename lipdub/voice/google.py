@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape
@@ -30,7 +30,7 @@ from lipdub.errors import CloudServiceError, InputError
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
 
-__all__ = ["GoogleVoiceSynth", "build_ssml", "split_text", "voice_family"]
+__all__ = ["GoogleVoiceSynth", "build_ssml", "google_language", "split_text", "voice_family"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,24 @@ _DEFAULT_REGION = {
     "fr": "fr-FR",
 }
 
-_SENTENCE = re.compile(r"(?<=[.!?…。！？])\s+")
+# Zero-width split points: after sentence punctuation, before the whitespace.
+_SENTENCE_START = re.compile(r"(?<=[.!?…。！？])(?=\s)")
+# Characters XML 1.0 forbids (SSML would be refused).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Codes Google's voices are listed under, for codes people commonly use.
+_TTS_ALIASES = {
+    "zh": "cmn-CN",
+    "zh-cn": "cmn-CN",
+    "zh-hans": "cmn-CN",
+    "zh-tw": "cmn-TW",
+    "zh-hant": "cmn-TW",
+    "zh-hk": "yue-HK",
+    "no": "nb-NO",
+    "nb": "nb-NO",
+    "tl": "fil-PH",
+    "fil": "fil-PH",
+    "iw": "he-IL",
+}
 
 
 def voice_family(name: str) -> str | None:
@@ -110,6 +127,7 @@ def build_ssml(text: str, *, pause_ms: int = 500) -> str:
         '<speak>Tom &amp; &quot;Jerry&quot; &lt;b&gt;<break time="500ms"/>Bye</speak>'
     """
     entities = {'"': "&quot;", "'": "&apos;"}
+    text = _XML_INVALID.sub("", text)
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     body = f'<break time="{int(pause_ms)}ms"/>'.join(
         escape(" ".join(p.split()), entities) for p in paragraphs
@@ -121,46 +139,68 @@ def _escaped_len(text: str) -> int:
     return len(escape(text, {'"': "&quot;", "'": "&apos;"}).encode("utf-8"))
 
 
-def split_text(text: str, max_bytes: int, *, measure: Any = None) -> list[str]:
+def split_text(
+    text: str, max_bytes: int, *, measure: Callable[[str], int] | None = None
+) -> list[str]:
     """Split ``text`` into pieces of at most ``max_bytes`` (as measured) at sentence ends.
 
-    A sentence longer than the limit is split between words, a word longer than the
-    limit between characters. ``measure(piece) -> int`` defaults to UTF-8 length.
+    The whitespace between sentences is kept inside a piece (so paragraph breaks still
+    become pauses); a sentence longer than the limit is split between words, a word
+    longer than the limit between characters. ``measure(piece) -> int`` defaults to the
+    UTF-8 length.
 
     Example:
         >>> split_text("One. Two. Three.", 10)
         ['One. Two.', 'Three.']
     """
     size = measure or (lambda s: len(s.encode("utf-8")))
+    text = text.strip()
     if size(text) <= max_bytes:
         return [text]
+    out: list[str] = []
+    cur = ""
 
-    def pack(units: list[str], sep: str) -> list[str]:
-        out: list[str] = []
+    def flush() -> None:
+        nonlocal cur
+        if cur.strip():
+            out.append(cur.strip())
         cur = ""
-        for u in units:
-            cand = f"{cur}{sep}{u}" if cur else u
+
+    for unit in _SENTENCE_START.split(text):
+        if size((cur + unit).strip()) <= max_bytes:
+            cur += unit
+            continue
+        flush()
+        unit = unit.strip()
+        if size(unit) <= max_bytes:
+            cur = unit
+            continue
+        for word in unit.split():  # an over-long sentence
+            cand = f"{cur} {word}" if cur else word
             if size(cand) <= max_bytes:
                 cur = cand
                 continue
-            if cur:
-                out.append(cur)
-            if size(u) <= max_bytes:
-                cur = u
-            elif sep == " ":  # a single over-long word: split by characters
-                pieces = pack(list(u), "")
-                out.extend(pieces[:-1])
-                cur = pieces[-1]
-            else:  # a sentence: split by words
-                pieces = pack(u.split(), " ")
-                out.extend(pieces[:-1])
-                cur = pieces[-1]
-        if cur:
-            out.append(cur)
-        return out
+            flush()
+            if size(word) <= max_bytes:
+                cur = word
+                continue
+            for ch in word:  # an over-long "word" (no spaces: CJK, URLs)
+                if cur and size(cur + ch) > max_bytes:
+                    flush()
+                cur += ch
+    flush()
+    return out
 
-    sentences = [s for s in _SENTENCE.split(text.strip()) if s]
-    return pack(sentences, " ")
+
+def google_language(code: str) -> str:
+    """The language code Google Text-to-Speech uses for ``code``.
+
+    Example:
+        >>> google_language("zh"), google_language("zh-TW"), google_language("no")
+        ('cmn-CN', 'cmn-TW', 'nb-NO')
+    """
+    key = code.strip().replace("_", "-").lower()
+    return _TTS_ALIASES.get(key, code)
 
 
 class GoogleVoiceSynth(VoiceSynth):
@@ -254,6 +294,7 @@ class GoogleVoiceSynth(VoiceSynth):
         Raises:
             CloudServiceError: the service refused or failed (permission, quota).
         """
+        language = google_language(language) if language else None
         key = language or ""
         if key not in self._voices:
             client = self._factory.get()
@@ -294,6 +335,7 @@ class GoogleVoiceSynth(VoiceSynth):
         Raises:
             InputError: Google has no voice for ``language``.
         """
+        language = google_language(language)
         voices = self.list_voices(language)
         if not voices:
             raise InputError(
@@ -342,6 +384,7 @@ class GoogleVoiceSynth(VoiceSynth):
         voice_name = voice or self.voice
         # a named voice speaks its own locale (``es-US-...`` for language "es")
         lang = (voice_name and _language_of(voice_name)) or language or self.language
+        lang = google_language(lang) if lang else lang
         if voice_name is None:
             if not lang:
                 raise InputError(
@@ -355,6 +398,7 @@ class GoogleVoiceSynth(VoiceSynth):
             clamped = min(2.0, max(0.25, rate))
             logger.warning("google voice: speaking rate %.2f clamped to %.2f", rate, clamped)
             rate = clamped
+        text = _XML_INVALID.sub("", text)
         if not text.strip():
             return AudioClip.silence(0.0, self.sample_rate_hz or 24000)
 
