@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -202,6 +203,7 @@ class ClientFactory:
             dict(client_options) if isinstance(client_options, Mapping) else client_options
         )
         self._transport = transport
+        self._lock = threading.Lock()
         self.backend = backend
         self.credentials = credentials
         self.project_id: str | None = None
@@ -217,7 +219,13 @@ class ClientFactory:
             self.credentials, self.project_id = load_credentials(credentials_path, backend=backend)
 
     def get(self) -> Any:
-        """The client (built on the first call)."""
+        """The client (built on the first call; thread-safe)."""
+        if self._client is not None:
+            return self._client
+        with self._lock:
+            return self._build()
+
+    def _build(self) -> Any:
         if self._client is None:
             kwargs: dict[str, Any] = {}
             if self._transport is not None:
@@ -335,6 +343,13 @@ def map_error(e: BaseException, *, what: str, backend: str) -> CloudServiceError
             f"Google rejected the credentials while trying to {what}: {msg}",
             backend=backend,
             hint=LOGIN_HINT,
+        )
+    if isinstance(e, gexc.Forbidden) and "quota project" in msg.lower():
+        return CredentialsError(
+            f"Google needs a quota project to {what} with user credentials: {msg}",
+            backend=backend,
+            hint="run `gcloud auth application-default set-quota-project PROJECT_ID`, "
+            "or use a service-account key",
         )
     if isinstance(e, gexc.Forbidden):  # PERMISSION_DENIED / HTTP 403
         return CloudServiceError(

@@ -160,6 +160,13 @@ def test_redact_removes_tokens_keys_and_private_keys() -> None:
         assert secret not in out
 
 
+def test_missing_quota_project_gets_the_gcloud_fix() -> None:
+    msg = "Your application is authenticating by using local Application Default Credentials. The texttospeech.googleapis.com API requires a quota project"  # noqa: E501
+    err = map_error(gexc.PermissionDenied(msg), what="list voices", backend="google")
+    assert isinstance(err, CredentialsError)
+    assert "set-quota-project" in str(err)
+
+
 def test_service_messages_are_redacted_in_errors() -> None:
     err = map_error(
         gexc.PermissionDenied("denied for token ya29.SECRET"), what="x", backend="google"
