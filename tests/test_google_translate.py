@@ -167,3 +167,19 @@ def test_v2_batches_of_128_and_retries(monkeypatch: pytest.MonkeyPatch, tmp_path
         v2.fail_status = [403]
         with pytest.raises(CloudServiceError, match="permission denied"):
             tr.translate(["x"], None, "de")
+
+
+def test_same_language_is_kept_without_a_request(
+    translator: GoogleTranslator, fake: FakeGoogleCloud
+) -> None:
+    assert translator.translate(["Hi there."], "en-US", "en") == ["Hi there."]
+    assert not fake.requests.get("TranslateText")
+
+
+def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_google_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("GOOGLE_TRANSLATE_API_KEY", "env-key")
+    with FakeTranslateV2() as v2:
+        tr = GoogleTranslator(client_options={"api_endpoint": v2.url}, retry=FAST)
+        assert tr.translate(["a"], "en", "fr") == ["[fr] a"]
+        assert v2.requests[0]["_api_key"] == "env-key"

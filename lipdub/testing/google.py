@@ -835,6 +835,7 @@ def isolate_google_environment(env: Any, tmp_dir: str | os.PathLike[str]) -> Non
         "GCLOUD_PROJECT",
         "CLOUDSDK_CORE_PROJECT",
         "GOOGLE_CLOUD_QUOTA_PROJECT",
+        "GOOGLE_TRANSLATE_API_KEY",
     ):
         env.delenv(name, raising=False)
     env.setenv("CLOUDSDK_CONFIG", os.fspath(tmp_dir))

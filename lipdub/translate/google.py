@@ -54,6 +54,10 @@ def _batches(texts: Sequence[str], max_strings: int, max_codepoints: int) -> lis
     return batches
 
 
+def _base(code: str) -> str:
+    return code.replace("_", "-").split("-")[0].lower()
+
+
 class GoogleTranslator(Translator):
     """Translates with Google Cloud Translation, one output per input text.
 
@@ -66,7 +70,9 @@ class GoogleTranslator(Translator):
             (``projects/P/locations/L/glossaries/G``); its translations are used.
         model: Optional model resource (``".../models/general/nmt"``) for v3, or
             ``"nmt"``/``"base"`` for v2.
-        api_key: Use the v2 API with this API key instead of OAuth credentials.
+        api_key: Use the v2 API with this API key instead of OAuth credentials; None
+            reads ``GOOGLE_TRANSLATE_API_KEY`` when no ``client``/``credentials`` are
+            given (keys on the command line end up in shell history).
         client: A ready ``TranslationServiceClient`` (v3) or ``translate_v2.Client``.
         credentials: A ``google.auth`` credentials object.
         credentials_path: A service-account JSON key file.
@@ -107,6 +113,8 @@ class GoogleTranslator(Translator):
         self.location = location
         self.model = model
         self.retry = retry or RetryPolicy()
+        if api_key is None and client is None and credentials is None and transport is None:
+            api_key = os.environ.get("GOOGLE_TRANSLATE_API_KEY") or None
         self._api_key = api_key
         self._v2 = api_key is not None or (client is not None and hasattr(client, "get_languages"))
         self._client_v2 = client if self._v2 else None
@@ -167,6 +175,11 @@ class GoogleTranslator(Translator):
         out = list(texts)
         todo = [i for i, t in enumerate(texts) if t.strip()]
         if not todo:
+            return out
+        if source and _base(source) == _base(target):
+            logger.info(
+                "google translate: %s -> %s is the same language; texts kept", source, target
+            )
             return out
         wanted = [texts[i] for i in todo]
         max_strings = V2_MAX_STRINGS if self._v2 else V3_MAX_STRINGS
