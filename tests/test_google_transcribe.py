@@ -275,3 +275,11 @@ def test_v2_regional_endpoint_and_checks(monkeypatch: pytest.MonkeyPatch, tmp_pa
         GoogleTranscriber(api="v2", client=object())
     with pytest.raises(InputError, match="v1"):
         tr.transcribe_uri("gs://b/a.flac")
+
+
+def test_japanese_words_drop_readings_and_join_without_spaces() -> None:
+    with FakeGoogleCloud(vocabulary=("東京|トウキョウ", "です。")) as fake:
+        tr = GoogleTranscriber(client=fake.speech_client(), retry=FAST)
+        t = tr.transcribe(bursts([(0.5, 0.8), (0.9, 1.2)], 2.0), "ja-JP")
+    assert [s.text for s in t.segments] == ["東京です。"]
+    assert [w.text for w in t.segments[0].words] == ["東京", "です。"]

@@ -44,6 +44,11 @@ _V2_MODELS = {"latest_long": "long", "latest_short": "short"}
 _CHIRP_LOCATIONS = {"chirp": "us-central1", "chirp_2": "us-central1", "chirp_3": "us"}
 
 
+def _clean_word(word: str) -> str:
+    """A word's text without the reading Google appends for some languages (``東京|トウキョウ``)."""
+    return word.split("|", 1)[0].replace("\u2581", " ").strip()
+
+
 def choose_cuts(
     audio: AudioClip, *, max_chunk_s: float = 55.0, search_s: float = 15.0, frame_s: float = 0.1
 ) -> list[float]:
@@ -446,7 +451,9 @@ class GoogleTranscriber(Transcriber):
                 start = offset_s + t0.total_seconds()
                 stop = max(start, offset_s + t1.total_seconds())
                 conf = float(w.confidence) if w.confidence else None
-                words.append((Word(round(start, 6), round(stop, 6), w.word, conf), label))
+                text = _clean_word(w.word)
+                words.append((Word(round(start, 6), round(stop, 6), text, conf), label))
+                prev_end = max(prev_end, stop)
         return words, fallback
 
     def _build(
