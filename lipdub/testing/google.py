@@ -26,6 +26,14 @@ What the fakes do (deterministic, no models):
 * **Translation** ``TranslateText`` checks the parent, the 1,024-string and 30,000-codepoint
   limits, and returns ``"[<target>] <text>"`` (or :attr:`FakeGoogleCloud.dictionary`
   entries), with glossary translations when a glossary is set.
+* :class:`FakeTranslateV2` is the REST Translation v2 API (API-key users) on a local
+  HTTP server; it HTML-escapes its answers as the real v2 API does.
+
+Point a backend at the fakes with ``client=fake.tts_client()`` (and friends), or let it
+build its own client with ``**fake.client_kwargs("tts")``. For "not logged in" tests,
+:func:`isolate_google_environment` removes every credentials source from the
+environment. Transient and permanent failures are injected with
+:meth:`FakeGoogleCloud.fail` (``grpc.StatusCode.UNAVAILABLE``, ``PERMISSION_DENIED``...).
 
 Example:
     >>> from lipdub.testing.google import FakeGoogleCloud
