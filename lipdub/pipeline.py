@@ -536,35 +536,32 @@ class DubbingPipeline:
                     dub_audio=dub_path, ran=tuple(ran), reused=tuple(reused),
                 )
 
-            # -- lipsync
-            frames_total = frames_synced = frames_passed = 0
-            with stage(on_event, "lipsync") as st:
-                key = settings_key(
-                    input_key, content_key(speech_path), content_key(dub_path),
-                    self._key_of("lipsyncer"),
-                    self._key_of("detector"),
-                    list(opts.pads), opts.crf, str(out_path),
-                )
-                cached = wd.fresh("lipsync", key) if resume else None
-                if cached is None or cached.resolve() != out_path.resolve():
-                    cached = None
-                    result = self.lipsync(
-                        in_path, speech, out_path, soundtrack=soundtrack,
-                        speech_spans=timing.speech_spans, options=opts, on_event=on_event,
-                    )
-                    frames_total = int(getattr(result, "frames_total", 0))
-                    frames_synced = int(getattr(result, "frames_synced", 0))
-                    frames_passed = frames_total - frames_synced
-                    wd.record(
-                        "lipsync", key, out_path, frames_total=frames_total,
-                        frames_synced=frames_synced,
-                    )
-                else:
+            # -- lipsync (the engine reports its own "lipsync" stage with frame progress)
+            key = settings_key(
+                input_key, content_key(speech_path), content_key(dub_path),
+                self._key_of("lipsyncer"), self._key_of("detector"),
+                list(opts.pads), opts.crf, str(out_path),
+            )
+            cached = wd.fresh("lipsync", key) if resume else None
+            if cached is not None and cached.resolve() == out_path.resolve():
+                with stage(on_event, "lipsync") as st:
                     prev = wd.info("lipsync")
                     frames_total = int(prev.get("frames_total", 0))
                     frames_synced = int(prev.get("frames_synced", 0))
-                    frames_passed = frames_total - frames_synced
-                done("lipsync", cached is not None, st)
+                    done("lipsync", True, st)
+            else:
+                result = self.lipsync(
+                    in_path, speech, out_path, soundtrack=soundtrack,
+                    speech_spans=timing.speech_spans, options=opts, on_event=on_event,
+                )
+                frames_total = int(getattr(result, "frames_total", 0))
+                frames_synced = int(getattr(result, "frames_synced", 0))
+                wd.record(
+                    "lipsync", key, out_path, frames_total=frames_total,
+                    frames_synced=frames_synced,
+                )
+                done("lipsync", False, {})
+            frames_passed = frames_total - frames_synced
 
             # -- subtitles
             subs = self._write_subtitles(source, translation, timing, out_path, info, opts)
