@@ -194,3 +194,44 @@ def test_cli_voices_without_credentials_prints_one_actionable_line(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "gcloud auth application-default login" in err
+
+
+def _service_account_file(path: Path, project: str) -> Path:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "abc123",
+        "private_key": pem,
+        "client_email": f"dubber@{project}.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    path.write_text(json.dumps(info))
+    return path
+
+
+def test_service_account_file_gives_credentials_and_project(
+    no_credentials: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("cryptography")
+    key = _service_account_file(tmp_path / "sa.json", "sa-project")
+    creds, project = load_credentials(key)
+    assert project == "sa-project"
+    assert creds.service_account_email == "dubber@sa-project.iam.gserviceaccount.com"
+    # the translator takes its project from the key; nothing is sent at construction
+    assert GoogleTranslator(credentials_path=key).parent == "projects/sa-project/locations/global"
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    assert GoogleTranslator().project_id == "sa-project"
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "override")
+    assert GoogleTranslator().project_id == "override"
