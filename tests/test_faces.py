@@ -34,6 +34,16 @@ def canvas(astronaut: np.ndarray) -> np.ndarray:
     return frame
 
 
+@pytest.fixture(scope="module")
+def fitted(astronaut: np.ndarray) -> np.ndarray:
+    """The photo scaled to 720x720 and centred in a 1280x720 black frame (letterboxed)."""
+    import cv2
+
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[:, 280:1000] = cv2.resize(astronaut, (720, 720), interpolation=cv2.INTER_LINEAR)
+    return frame
+
+
 def _shifted(box: FaceBox, dx: float, dy: float) -> FaceBox:
     return FaceBox(box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
 
@@ -55,13 +65,18 @@ def haar() -> FaceDetector:
 
 @pytest.mark.parametrize("name", ["retinaface", "haar"])
 def test_finds_the_astronaut(
-    name: str, request: pytest.FixtureRequest, astronaut: np.ndarray, canvas: np.ndarray
+    name: str,
+    request: pytest.FixtureRequest,
+    astronaut: np.ndarray,
+    canvas: np.ndarray,
+    fitted: np.ndarray,
 ) -> None:
     det: FaceDetector = request.getfixturevalue(name)
-    photo, padded = det.detect([astronaut, canvas])
-    assert len(photo) == 1 and len(padded) == 1
+    photo, padded, scaled = det.detect([astronaut, canvas, fitted])
+    assert len(photo) == 1 and len(padded) == 1 and len(scaled) == 1
     assert photo[0].iou(ASTRONAUT_FACE) > 0.6
     assert padded[0].iou(_shifted(ASTRONAUT_FACE, *CANVAS_OFFSET)) > 0.6
+    assert scaled[0].iou(_shifted(ASTRONAUT_FACE.scaled(720 / 512), 280, 0)) > 0.6
     assert 0.0 < padded[0].score <= 1.0
 
 
@@ -152,3 +167,20 @@ def test_retinaface_name_clash_gives_install_hint(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "HINT" in out.stdout and 'pip install "lipdub[local]"' in out.stdout
     assert "uninstall" in out.stdout
+
+
+def test_tracker_with_retinaface_follows_the_astronaut(
+    retinaface: FaceDetector, astronaut: np.ndarray
+) -> None:
+    from lipdub.faces.track import FaceTracker
+
+    def frame(i: int) -> np.ndarray:
+        f = np.zeros((720, 1280, 3), np.uint8)
+        f[100:612, 300 + 4 * i : 812 + 4 * i] = astronaut
+        return f
+
+    track = FaceTracker(retinaface, detect_every=5).track(frame(i) for i in range(12))
+    assert track.num_faces == 12
+    for i, box in enumerate(track.boxes):
+        assert box is not None and box.iou(_shifted(ASTRONAUT_FACE, 300 + 4 * i, 100)) > 0.6
+        assert box.landmarks is not None and len(box.landmarks) == 5
