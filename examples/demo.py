@@ -147,7 +147,10 @@ def main() -> int:
         )
         with ProgressRenderer() as progress:
             result = pipe.run(
-                sample, args.to, out / f"sample.{args.to}.mp4", source_language="en",
+                sample,
+                args.to,
+                out / f"sample.{args.to}.mp4",
+                source_language="en",
                 on_event=progress,
             )
     except LipdubError as e:

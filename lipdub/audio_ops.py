@@ -91,7 +91,9 @@ def _k_weighting(rate: int) -> tuple[npt.NDArray[np.float64], ...]:
     vh = 10 ** (gain_db / 20)
     vb = vh**0.4996667741545416
     a0 = 1 + k / q + k * k
-    b1 = np.array([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0])
+    b1 = np.array(
+        [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+    )
     a1 = np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0])
     # RLB weighting (high-pass).
     f0, q = 38.13547087602444, 0.5003270373238773

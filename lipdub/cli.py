@@ -55,10 +55,12 @@ class ProgressRenderer:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress as RichProgress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         self.console = Console(stderr=True)
@@ -239,7 +241,11 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             pads=tuple(args.pads),
             on_event=progress,
         )
-    _out(result.describe())
+    _out(f"wrote {result.output} ({result.duration_s:.2f} s, {result.frames_total} frames)")
+    _out(
+        f"frames: {result.frames_synced} lip-synced, {result.frames_no_face} without a face, "
+        f"{result.frames_outside_speech} outside speech (left unchanged)"
+    )
     return 0
 
 
@@ -329,17 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log details and show tracebacks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, fn: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(func=fn)
         sp.add_argument(
-            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
         )
         return sp
 
     def opt(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
-            "--opt", action="append", metavar="KEY=VALUE",
+            "--opt",
+            action="append",
+            metavar="KEY=VALUE",
             help="backend constructor option (repeatable), e.g. --opt compute_type=int8",
         )
 
@@ -379,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--detector", default="retinaface")
     sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
     sp.add_argument("--batch-size", type=int)
-    sp.add_argument("--pads", type=int, nargs=4, default=[0, 10, 0, 0], metavar=("T", "B", "L", "R"))
+    sp.add_argument(
+        "--pads", type=int, nargs=4, default=[0, 10, 0, 0], metavar=("T", "B", "L", "R")
+    )
     sp.add_argument("--fps", type=float, help="frame rate for a still image (default 25)")
     sp.add_argument("--offline", action="store_true", help="never download weights")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

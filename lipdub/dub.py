@@ -172,7 +172,10 @@ class TimingReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         fields = {f.name for f in dataclasses.fields(SegmentTiming)}
         return cls(
-            tuple(SegmentTiming(**{k: v for k, v in r.items() if k in fields}) for r in data["segments"])
+            tuple(
+                SegmentTiming(**{k: v for k, v in r.items() if k in fields})
+                for r in data["segments"]
+            )
         )
 
     def describe(self) -> str:
@@ -214,14 +217,16 @@ def fit_segment(
     Returns:
         The fitted clip and the numbers for its :class:`SegmentTiming`.
     """
-    base_key = hashlib.sha256(
-        json.dumps([synth.name, text, voice, language]).encode()
-    ).hexdigest()[:16]
+    base_key = hashlib.sha256(json.dumps([synth.name, text, voice, language]).encode()).hexdigest()[
+        :16
+    ]
 
     def say(rate: float) -> AudioClip:
         return cache(
             f"{base_key}-r{rate:.3f}",
-            lambda: _clean(synth.synthesize(text, voice=voice, language=language, rate=rate), options),
+            lambda: _clean(
+                synth.synthesize(text, voice=voice, language=language, rate=rate), options
+            ),
         )
 
     natural = say(1.0)
@@ -298,26 +303,43 @@ def speak_transcript(
         v = voice_map.get(seg.speaker, voice) if seg.speaker else voice
         if not seg.text.strip():
             clip = AudioClip.silence(0, sample_rate_hz or 16000)
-            nums = dict(natural_s=0.0, speech_s=0.0, rate=1.0, stretch=1.0, borrowed_s=0.0, overflow_s=0.0)
+            nums = dict(
+                natural_s=0.0, speech_s=0.0, rate=1.0, stretch=1.0, borrowed_s=0.0, overflow_s=0.0
+            )
         else:
             clip, nums = fit_segment(
-                synth, seg.text, slot_s=slot, max_s=max_s, voice=v,
-                language=transcript.language, options=options, cache=cache or _no_cache,
+                synth,
+                seg.text,
+                slot_s=slot,
+                max_s=max_s,
+                voice=v,
+                language=transcript.language,
+                options=options,
+                cache=cache or _no_cache,
             )
         clips.append(clip)
-        rows.append(SegmentTiming(i, seg.text, seg.start_s, slot, max_s, voice=v, speaker=seg.speaker, **nums))
+        rows.append(
+            SegmentTiming(
+                i, seg.text, seg.start_s, slot, max_s, voice=v, speaker=seg.speaker, **nums
+            )
+        )
         emit(on_event, Progress("speak", i + 1, len(segs), "segments"))
     rate = sample_rate_hz or next((c.sample_rate_hz for c in clips if c.num_samples), 24000)
     end = max((r.end_s for r in rows), default=0.0)
     track = AudioClip.silence(max(total_s or 0.0, end), rate)
-    for row, clip in zip(rows, clips):
+    for row, clip in zip(rows, clips, strict=True):
         if clip.num_samples:
             track = mix_at(track, clip.resample(rate), row.start_s)
     if total_s is not None:
         track = track.pad_to(total_s)
     report = TimingReport(tuple(rows))
     for s in report.overflowing:
-        logger.warning("segment %d overflows its slot by %.0f ms: %r", s.index, s.overflow_s * 1000, s.text[:40])
+        logger.warning(
+            "segment %d overflows its slot by %.0f ms: %r",
+            s.index,
+            s.overflow_s * 1000,
+            s.text[:40],
+        )
     return track, report
 
 

@@ -25,7 +25,9 @@ ISO_639_1 = frozenset(
 
 # Three-letter codes some backends use (espeak, NLLB, Whisper) for languages without a
 # two-letter one; any other 3-letter code is accepted when it is well formed.
-_TAG = re.compile(r"^(?P<lang>[A-Za-z]{2,3})(?:[-_](?:[A-Za-z]{4}|[A-Za-z]{2}|\d{3}|[A-Za-z0-9]{5,8}))*$")
+_TAG = re.compile(
+    r"^(?P<lang>[A-Za-z]{2,3})(?:[-_](?:[A-Za-z]{4}|[A-Za-z]{2}|\d{3}|[A-Za-z0-9]{5,8}))*$"
+)
 
 
 def base_language(code: str) -> str:

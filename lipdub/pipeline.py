@@ -24,6 +24,7 @@ original background).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -115,10 +116,8 @@ class DubResult:
 def _versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for pkg in ("lipdub", "torch", "av", "numpy"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -301,7 +300,9 @@ class DubbingPipeline:
         from lipdub.dub import remix
 
         opts = options or self.options
-        separator = self._get("separator") if opts.keep_background and original is not None else None
+        separator = (
+            self._get("separator") if opts.keep_background and original is not None else None
+        )
         return remix(
             speech,
             original,
@@ -385,7 +386,9 @@ class DubbingPipeline:
 
         opts = options or self.options
         target = check_language(target_language, what="target language")
-        src_lang = check_language(source_language, what="source language") if source_language else None
+        src_lang = (
+            check_language(source_language, what="source language") if source_language else None
+        )
         in_path = Path(input)
         info = probe(in_path)
         if text is None and (info.is_image or not info.has_audio):
@@ -442,7 +445,6 @@ class DubbingPipeline:
             else:
                 assert original is not None
                 with stage(on_event, "transcribe") as st:
-                    transcriber = self._get("transcriber")
                     key = settings_key(audio_key, self._key_of("transcriber"), src_lang)
                     cached = wd.fresh("transcribe", key) if resume else None
                     if cached is not None:
@@ -460,13 +462,17 @@ class DubbingPipeline:
                     hint="edit it, or pass --text",
                 )
             if stop_after == "transcribe":
-                return DubResult(None, wd.root, source, None, None, ran=tuple(ran), reused=tuple(reused))
+                return DubResult(
+                    None, wd.root, source, None, None, ran=tuple(ran), reused=tuple(reused)
+                )
 
             # -- translate
             with stage(on_event, "translate") as st:
-                translator_spec = self._key_of("translator") if (
-                    source.language.split("-")[0] != target.split("-")[0]
-                ) else "same-language"
+                translator_spec = (
+                    self._key_of("translator")
+                    if (source.language.split("-")[0] != target.split("-")[0])
+                    else "same-language"
+                )
                 key = settings_key(content_key(transcript_path), translator_spec, target)
                 json_path = wd.path(f"translation.{target}.json")
                 srt_path = wd.path(f"translation.{target}.srt")
@@ -478,8 +484,11 @@ class DubbingPipeline:
                     translation.save(json_path)
                     translation.save(srt_path)
                     wd.record(
-                        "translate", key, json_path,
-                        json_hash=content_key(json_path), srt_hash=content_key(srt_path),
+                        "translate",
+                        key,
+                        json_path,
+                        json_hash=content_key(json_path),
+                        srt_hash=content_key(srt_path),
                     )
                 done("translate", cached is not None, st)
             if stop_after == "translate":
@@ -492,10 +501,14 @@ class DubbingPipeline:
 
             total_s = None if info.is_image else info.duration_s
             with stage(on_event, "speak", total=len(translation.segments), unit="segments") as st:
-                voice_obj = self._get("voice")
                 key = settings_key(
-                    content_key(json_path), self._key_of("voice"), voice,
-                    dict(opts.voice_map), dataclasses.asdict(opts.fit), total_s, opts.sample_rate_hz,
+                    content_key(json_path),
+                    self._key_of("voice"),
+                    voice,
+                    dict(opts.voice_map),
+                    dataclasses.asdict(opts.fit),
+                    total_s,
+                    opts.sample_rate_hz,
                 )
                 speech_path = wd.path(f"speech.{target}.wav")
                 timing_path = wd.path(f"timing.{target}.json")
@@ -506,8 +519,12 @@ class DubbingPipeline:
                 else:
                     cached = None
                     speech, timing = self.synthesize(
-                        translation, voice=voice, total_s=total_s, options=opts,
-                        cache_dir=wd.path("speech"), on_event=on_event,
+                        translation,
+                        voice=voice,
+                        total_s=total_s,
+                        options=opts,
+                        cache_dir=wd.path("speech"),
+                        on_event=on_event,
                     )
                     timing.save(timing_path)
                     speech.save_wav(speech_path)
@@ -516,9 +533,10 @@ class DubbingPipeline:
 
             # -- mix
             with stage(on_event, "mix") as st:
-                separator = self._specs["separator"]
                 key = settings_key(
-                    content_key(speech_path), audio_key, opts.keep_background,
+                    content_key(speech_path),
+                    audio_key,
+                    opts.keep_background,
                     self._key_of("separator") if opts.keep_background else None,
                     [(s.start_s, s.end_s) for s in source.segments],
                 )
@@ -532,15 +550,27 @@ class DubbingPipeline:
                 done("mix", cached is not None, st)
             if stop_after == "speak":
                 return DubResult(
-                    None, wd.root, source, translation, timing, speech_audio=speech_path,
-                    dub_audio=dub_path, ran=tuple(ran), reused=tuple(reused),
+                    None,
+                    wd.root,
+                    source,
+                    translation,
+                    timing,
+                    speech_audio=speech_path,
+                    dub_audio=dub_path,
+                    ran=tuple(ran),
+                    reused=tuple(reused),
                 )
 
             # -- lipsync (the engine reports its own "lipsync" stage with frame progress)
             key = settings_key(
-                input_key, content_key(speech_path), content_key(dub_path),
-                self._key_of("lipsyncer"), self._key_of("detector"),
-                list(opts.pads), opts.crf, str(out_path),
+                input_key,
+                content_key(speech_path),
+                content_key(dub_path),
+                self._key_of("lipsyncer"),
+                self._key_of("detector"),
+                list(opts.pads),
+                opts.crf,
+                str(out_path),
             )
             cached = wd.fresh("lipsync", key) if resume else None
             if cached is not None and cached.resolve() == out_path.resolve():
@@ -551,13 +581,21 @@ class DubbingPipeline:
                     done("lipsync", True, st)
             else:
                 result = self.lipsync(
-                    in_path, speech, out_path, soundtrack=soundtrack,
-                    speech_spans=timing.speech_spans, options=opts, on_event=on_event,
+                    in_path,
+                    speech,
+                    out_path,
+                    soundtrack=soundtrack,
+                    speech_spans=timing.speech_spans,
+                    options=opts,
+                    on_event=on_event,
                 )
                 frames_total = int(getattr(result, "frames_total", 0))
                 frames_synced = int(getattr(result, "frames_synced", 0))
                 wd.record(
-                    "lipsync", key, out_path, frames_total=frames_total,
+                    "lipsync",
+                    key,
+                    out_path,
+                    frames_total=frames_total,
                     frames_synced=frames_synced,
                 )
                 done("lipsync", False, {})
@@ -566,17 +604,26 @@ class DubbingPipeline:
             # -- subtitles
             subs = self._write_subtitles(source, translation, timing, out_path, info, opts)
             return DubResult(
-                out_path, wd.root, source, translation, timing, subtitles=subs,
-                speech_audio=speech_path, dub_audio=dub_path, frames_total=frames_total,
-                frames_synced=frames_synced, frames_passed_through=frames_passed,
-                ran=tuple(ran), reused=tuple(reused),
+                out_path,
+                wd.root,
+                source,
+                translation,
+                timing,
+                subtitles=subs,
+                speech_audio=speech_path,
+                dub_audio=dub_path,
+                frames_total=frames_total,
+                frames_synced=frames_synced,
+                frames_passed_through=frames_passed,
+                ran=tuple(ran),
+                reused=tuple(reused),
             )
         except LipdubError:
             raise
         except Exception as e:
-            failed = next((s for s in reversed(_STAGE_ORDER) if s not in ran + reused), "dub")
+            failed = next((s for s in _STAGE_ORDER if s not in ran + reused), "dub")
             raise PipelineError(
-                f"the dub failed: {type(e).__name__}: {e}",
+                f"the dub failed at the {failed!r} stage: {type(e).__name__}: {e}",
                 path=in_path,
                 hint=f"artifacts so far are kept in {wd.root}; fix the cause and re-run to resume",
             ) from e
@@ -606,7 +653,7 @@ class DubbingPipeline:
                     )
                 segs = tuple(
                     dataclasses.replace(old, text=new.text)
-                    for old, new in zip(translation.segments, edited.segments)
+                    for old, new in zip(translation.segments, edited.segments, strict=True)
                 )
                 translation = Transcript(target, segs)
                 translation.save(json_path)
@@ -653,5 +700,3 @@ class _WavCache:
         clip: AudioClip = make()
         clip.save_wav(path)
         return clip
-
-

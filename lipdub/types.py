@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import math
 import os
@@ -117,7 +118,9 @@ class AudioClip:
             raise InputError("AudioClip.concatenate needs at least one clip")
         rates = {c.sample_rate_hz for c in clips}
         if len(rates) != 1:
-            raise InputError(f"cannot concatenate clips with different sample rates {sorted(rates)}")
+            raise InputError(
+                f"cannot concatenate clips with different sample rates {sorted(rates)}"
+            )
         return cls(np.concatenate([c.samples for c in clips]), clips[0].sample_rate_hz)
 
     def resample(self, sample_rate_hz: int) -> AudioClip:
@@ -331,7 +334,7 @@ class Transcript:
         if not isinstance(self.language, str) or not self.language.strip():
             raise InputError(f"Transcript.language must be a language code, got {self.language!r}")
         segs = tuple(self.segments)
-        for a, b in zip(segs, segs[1:]):
+        for a, b in itertools.pairwise(segs):
             if b.start_s < a.start_s:
                 raise InputError(
                     f"Transcript segments must be in time order: {b.text[:30]!r} at {b.start_s}s "
@@ -358,7 +361,8 @@ class Transcript:
                 f"{len(self.segments)} segments"
             )
         segs = tuple(
-            dataclasses.replace(s, text=t, words=()) for s, t in zip(self.segments, texts)
+            dataclasses.replace(s, text=t, words=())
+            for s, t in zip(self.segments, texts, strict=True)
         )
         return Transcript(language or self.language, segs)
 
@@ -438,7 +442,9 @@ class Transcript:
         elif suffix == ".json":
             text = self.to_json() + "\n"
         else:
-            raise InputError(f"unknown transcript format {suffix!r}; use .json, .srt or .vtt", path=p)
+            raise InputError(
+                f"unknown transcript format {suffix!r}; use .json, .srt or .vtt", path=p
+            )
         return atomic_write_text(p, text)
 
     @classmethod
@@ -508,7 +514,8 @@ class FaceBox:
             object.__setattr__(self, name, value)
         if self.x2 <= self.x1 or self.y2 <= self.y1:
             raise InputError(
-                f"FaceBox needs x2 > x1 and y2 > y1, got ({self.x1}, {self.y1}, {self.x2}, {self.y2})"
+                "FaceBox needs x2 > x1 and y2 > y1, got "
+                f"({self.x1}, {self.y1}, {self.x2}, {self.y2})"
             )
         if self.landmarks is not None:
             pts = tuple((float(x), float(y)) for x, y in self.landmarks)
@@ -650,9 +657,7 @@ class VideoInfo:
                 f"duration:   {self.duration_s:.3f} s",
                 f"rotation:   {self.rotation}",
             ]
-        audio = (
-            f"yes ({self.audio_sample_rate_hz} Hz)" if self.has_audio else "no"
-        )
+        audio = f"yes ({self.audio_sample_rate_hz} Hz)" if self.has_audio else "no"
         lines.append(f"audio:      {audio}")
         return "\n".join(lines)
 
@@ -687,7 +692,10 @@ class Voice:
             object.__setattr__(self, "language_codes", tuple(self.language_codes))
 
     def supports(self, language: str | None) -> bool:
-        """Whether the voice speaks ``language`` (``"es"`` matches ``"es-ES"``; None matches all)."""
+        """Whether the voice speaks ``language``.
+
+        ``"es"`` matches ``"es-ES"`` and the reverse; None matches every voice.
+        """
         if language is None:
             return True
         want = language.lower()

@@ -60,7 +60,21 @@ def test_transcript_round_trip_through_translate_and_speak(
 
     src = Transcript("en", (Segment(0.2, 1.0, "one two"), Segment(1.5, 2.0, "three")))
     path = src.save(tmp_path / "t.en.json")
-    assert main(["translate", str(path), "--to", "es", "--backend", "fake", "-o", str(tmp_path / "t.es.json")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(path),
+                "--to",
+                "es",
+                "--backend",
+                "fake",
+                "-o",
+                str(tmp_path / "t.es.json"),
+            ]
+        )
+        == 0
+    )
     es = Transcript.load(tmp_path / "t.es.json")
     assert es.language == "es" and es.segments[0].text == "[es] one two"
     out = tmp_path / "speech.wav"

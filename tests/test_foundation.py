@@ -109,8 +109,13 @@ def test_transcript_json_srt_vtt_round_trip(tmp_path) -> None:
     t = Transcript(
         "en",
         (
-            Segment(0.5, 1.75, "Hello, <world> & \"friends\".", speaker="A",
-                    words=(Word(0.5, 0.9, "Hello,"),)),
+            Segment(
+                0.5,
+                1.75,
+                'Hello, <world> & "friends".',
+                speaker="A",
+                words=(Word(0.5, 0.9, "Hello,"),),
+            ),
             Segment(61.2, 3725.042, "Ünïcode — fine", speaker="B"),
         ),
     )
@@ -182,7 +187,7 @@ def test_registry_resolves_names_instances_and_options() -> None:
     assert built.seconds_per_word == 0.5
     built = registry.resolve("voice", {"name": "fake", "sample_rate_hz": 16000})
     assert built.sample_rate_hz == 16000
-    with pytest.raises(UnknownBackendError, match="available: .*espeak") as info:
+    with pytest.raises(UnknownBackendError, match=r"available: .*espeak") as info:
         registry.resolve("voice", "nope")
     assert isinstance(info.value, KeyError)
     with pytest.raises(InputError, match="VoiceSynth instance"):

@@ -160,11 +160,16 @@ def test_still_image_speaks_the_given_text(tmp_path: Path) -> None:
 
     img = make_portrait(tmp_path / "face.png")
     pipe = _pipeline()
-    result = pipe.run(img, "es", tmp_path / "face.es.mp4", text="uno dos tres cuatro", source_language="es")
+    result = pipe.run(
+        img, "es", tmp_path / "face.es.mp4", text="uno dos tres cuatro", source_language="es"
+    )
     info = probe(result.output)  # type: ignore[arg-type]
     # FakeVoiceSynth: 4 words x 0.3 s
     assert abs(info.duration_s - 1.2) <= 1 / 25 + 0.02
-    assert result.translation is not None and result.translation.segments[0].text == "uno dos tres cuatro"
+    assert (
+        result.translation is not None
+        and result.translation.segments[0].text == "uno dos tres cuatro"
+    )
 
 
 # ------------------------------------------------------------------ timing fit
@@ -183,7 +188,9 @@ def test_timing_fit_uses_rate_then_stretch_then_gap() -> None:
     track, report = speak_transcript(voice, t, total_s=4.0)
     first, second, third = report.segments
     assert first.start_s == 0.0 and first.rate == pytest.approx(0.9, abs=0.01)
-    assert second.rate == pytest.approx(1.3) and second.speech_s == pytest.approx(0.9 / 1.3, abs=0.01)
+    assert second.rate == pytest.approx(1.3) and second.speech_s == pytest.approx(
+        0.9 / 1.3, abs=0.01
+    )
     assert second.borrowed_s > 0 and second.overflow_s == 0
     assert third.overflow_s > 0 and report.overflowing == [third]
     assert track.duration_s == pytest.approx(4.0)  # the video length wins

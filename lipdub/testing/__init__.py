@@ -136,7 +136,9 @@ class FakeVoiceSynth(VoiceSynth):
         words = text.split() or [""]
         n = round(self.seconds_per_word / rate * self.sample_rate_hz)
         t = np.arange(n, dtype=np.float32) / self.sample_rate_hz
-        env = np.sqrt(np.clip(np.sin(np.pi * np.arange(n) / max(n - 1, 1)), 0, 1)).astype(np.float32)
+        env = np.sqrt(np.clip(np.sin(np.pi * np.arange(n) / max(n - 1, 1)), 0, 1)).astype(
+            np.float32
+        )
         parts = []
         for w in words:
             f0 = 140.0 + (zlib.crc32(w.encode()) % 120)
@@ -145,7 +147,9 @@ class FakeVoiceSynth(VoiceSynth):
 
     def list_voices(self, language: str | None = None) -> list[Voice]:
         """One voice, ``"fake-tone"``, for every language."""
-        v = Voice("fake-tone", ("en", "es", "fr", "de"), "neutral", self.sample_rate_hz, "tone", "fake")
+        v = Voice(
+            "fake-tone", ("en", "es", "fr", "de"), "neutral", self.sample_rate_hz, "tone", "fake"
+        )
         return [v]
 
 
