@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="backend constructor option (repeatable), e.g. --opt compute_type=int8",
         )
 
-    sp = add("probe", cmd_probe, "print what a video, audio or image file holds")
+    sp = add("probe", cmd_probe, "print what a video or image file holds")
     sp.add_argument("file")
 
     sp = add("dub", cmd_dub, "translate a video's speech and lip-sync the speaker")
