@@ -233,6 +233,7 @@ def resolve_weights(
     local_files_only: bool = False,
     token: str | bool | None = None,
     verify: bool = True,
+    endpoint: str | None = None,
 ) -> Path:
     """Turn a weights name (or a local file) into a verified local file.
 
@@ -248,6 +249,8 @@ def resolve_weights(
         verify: Check the file's size and sha256 against the spec. Only turn this off
             for files you made yourself (tests with random weights); the default
             rejects any file that is not the published one.
+        endpoint: Hub server to download from (a mirror; default ``HF_ENDPOINT`` or
+            https://huggingface.co).
 
     Returns:
         Path of the local file (inside the Hub cache for known names).
@@ -278,7 +281,7 @@ def resolve_weights(
         registered = True
 
     offline = local_files_only or _offline_env()
-    path = _hub_file(spec, revision, cache_dir, offline, token, registered)
+    path = _hub_file(spec, revision, cache_dir, offline, token, registered, endpoint)
     if verify:
         verify_file(path, spec)
     return path
@@ -316,9 +319,13 @@ def _hub_file(
     offline: bool,
     token: str | bool | None,
     registered: bool,
+    endpoint: str | None,
 ) -> Path:
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; we also read it now
+    offline = offline or bool(constants.HF_HUB_OFFLINE)
 
     rev = revision if revision is not None else spec.revision
     cache = os.fspath(cache_dir) if cache_dir is not None else None
@@ -336,8 +343,6 @@ def _hub_file(
         )
     except LocalEntryNotFoundError as e:
         if offline:
-            from huggingface_hub import constants
-
             cache_text = cache or constants.HF_HUB_CACHE
             raise ModelNotFoundError(
                 f"{spec.name} weights ({where}) are not in the Hugging Face cache "
@@ -363,6 +368,7 @@ def _hub_file(
             cache_dir=cache,
             local_files_only=False,
             token=token,
+            endpoint=endpoint,
         )
     except Exception as e:  # huggingface_hub raises many HTTP / OS error types
         raise ModelNotFoundError(
@@ -475,6 +481,7 @@ def download_weights(
     revision: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     token: str | bool | None = None,
+    endpoint: str | None = None,
 ) -> Path:
     """Download (or find in the cache) and verify the weights called ``name``.
 
@@ -490,7 +497,9 @@ def download_weights(
     if name not in KNOWN_WEIGHTS:
         known = ", ".join(sorted(KNOWN_WEIGHTS))
         raise ModelNotFoundError(f"no weights named {name!r}", hint=f"known names: {known}")
-    return resolve_weights(name, revision=revision, cache_dir=cache_dir, token=token)
+    return resolve_weights(
+        name, revision=revision, cache_dir=cache_dir, token=token, endpoint=endpoint
+    )
 
 
 # --------------------------------------------------------------------------- loading

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
 
+import huggingface_hub.constants
 import pytest
 import torch
 
@@ -13,6 +15,7 @@ from lipdub import hub
 from lipdub.errors import CheckpointError, ChecksumMismatch, InputError, ModelNotFoundError
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
 from lipdub.testing.checkpoints import (
+    FakeHubServer,
     prefilled_hub_cache,
     random_state_dict,
     spec_for_file,
@@ -36,7 +39,9 @@ S3FD_LIKE = [
 
 @pytest.fixture(autouse=True)
 def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start each test online; huggingface_hub also keeps the flag it read at import."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
 
 
 def test_known_weights_table() -> None:
@@ -154,20 +159,48 @@ def test_stale_marker_is_not_trusted(tmp_path: Path) -> None:
         hub.verify_file(p, spec)
 
 
-def test_licence_logged_once_on_download_attempt(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+def test_download_verify_and_licence_notice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A real download (from a local fake Hub): cached, verified, licence logged once."""
     hub._licence_logged.clear()
-    spec = WeightsSpec(
-        "lic-test", "lipdub-test/does-not-exist", "x.pth", None, 10, None, licence="NC only"
-    )
-    caplog.set_level(logging.WARNING, logger="lipdub.hub")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    for _ in range(2):
-        with pytest.raises(ModelNotFoundError):
-            # no network here: the download fails, but only after the notice
-            resolve_weights(spec, cache_dir=tmp_path, token=False)
+    a = write_random_checkpoint(tmp_path / "a.pth", TINY, seed=1)
+    b = write_random_checkpoint(tmp_path / "b.pth", TINY, seed=2)
+    spec_a = dataclasses.replace(spec_for_file("dl-a", a), licence="NC only")
+    spec_b = dataclasses.replace(spec_for_file("dl-b", b), licence="NC only")
+    caplog.set_level(logging.INFO, logger="lipdub.hub")
+    files = {(spec_a.repo_id, "a.pth"): a, (spec_b.repo_id, "b.pth"): b}
+    with FakeHubServer(files) as server:
+        got_a = resolve_weights(spec_a, cache_dir=tmp_path / "c", endpoint=server.endpoint)
+        got_b = resolve_weights(spec_b, cache_dir=tmp_path / "c", endpoint=server.endpoint)
+        n_requests = len(server.requests)
+        # cached now: no more requests
+        again = resolve_weights(spec_a, cache_dir=tmp_path / "c", endpoint=server.endpoint)
+        assert len(server.requests) == n_requests
+    assert got_a.read_bytes() == a.read_bytes() and got_b.read_bytes() == b.read_bytes()
+    assert again == got_a
+    assert "models--lipdub-test--weights" in str(got_a)
     assert sum("NC only" in r.getMessage() for r in caplog.records) == 1
+    assert any("downloading dl-a" in r.getMessage() for r in caplog.records)
+
+
+def test_download_of_wrong_file_is_rejected(tmp_path: Path) -> None:
+    """The Hub serves a small file under the published name (like camenduru's 167 kB one)."""
+    small = write_random_checkpoint(tmp_path / "wav2lip.pth", TINY)
+    spec = KNOWN_WEIGHTS["wav2lip"]
+    files = {(spec.repo_id, spec.filename): small}
+    with FakeHubServer(files) as server, pytest.raises(ChecksumMismatch) as err:
+        hub.download_weights("wav2lip", cache_dir=tmp_path / "c", endpoint=server.endpoint)
+    msg = str(err.value)
+    assert "expected 435,807,851 bytes" in msg and "not wav2lip.pth" in msg
+
+
+def test_download_missing_on_server(tmp_path: Path) -> None:
+    with FakeHubServer({}) as server, pytest.raises(ModelNotFoundError) as err:
+        resolve_weights("syncnet", cache_dir=tmp_path / "c", endpoint=server.endpoint)
+    msg = str(err.value)
+    assert "could not download syncnet" in msg
+    assert "camenduru/Wav2Lip" in msg and "lipdub weights download syncnet" in msg
 
 
 # ----------------------------------------------------------------- load_state_dict

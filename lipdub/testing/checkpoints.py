@@ -7,6 +7,9 @@
 * :func:`prefilled_hub_cache` lays a file into the Hugging Face cache layout so that
   ``hf_hub_download(..., cache_dir=..., local_files_only=True)`` (and so
   :func:`lipdub.hub.resolve_weights`) finds it without any network.
+* :class:`FakeHubServer` serves files over HTTP on 127.0.0.1 the way the Hub's
+  ``resolve`` endpoint does, so real downloads (``endpoint=server.endpoint``) run
+  offline and fast.
 
 Random weights are not the published files, so the size/sha256 check of a known name
 rejects them. Tests either register their own :class:`~lipdub.hub.WeightsSpec` (with
@@ -25,13 +28,17 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import math
 import os
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 from lipdub._io import atomic_path
 from lipdub.errors import InputError
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckpointFormat",
+    "FakeHubServer",
     "prefilled_hub_cache",
     "random_state_dict",
     "spec_for_file",
@@ -272,3 +280,116 @@ def prefilled_hub_cache(
     if spec.revision and not spec.pinned:
         (refs / spec.revision).write_text(commit, encoding="utf-8")
     return snap
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    server: _HubHTTPServer
+
+    def _answer(self, body: bool) -> None:
+        # /{owner}/{repo}/resolve/{revision}/{filename}
+        parts = unquote(self.path.split("?", 1)[0]).lstrip("/").split("/", 4)
+        self.server.requests.append(f"{self.command} {self.path}")
+        entry = None
+        if len(parts) == 5 and parts[2] == "resolve":
+            entry = self.server.files.get((f"{parts[0]}/{parts[1]}", parts[4]))
+        if entry is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("X-Error-Message", "Entry not found")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data, digest = entry
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", self.server.commit)
+        self.send_header("ETag", f'"{digest}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _HubHTTPServer(http.server.ThreadingHTTPServer):
+    files: dict[tuple[str, str], tuple[bytes, str]]
+    requests: list[str]
+    commit: str
+
+
+class FakeHubServer:
+    """A tiny stand-in for the Hugging Face Hub's file server, on 127.0.0.1.
+
+    Answers ``HEAD``/``GET /{repo_id}/resolve/{revision}/{filename}`` with the
+    headers ``huggingface_hub`` reads (commit, ETag = sha256, size), and 404 for
+    anything else, so ``hf_hub_download(..., endpoint=server.endpoint)`` and
+    :func:`lipdub.hub.resolve_weights` download for real without the internet.
+
+    Args:
+        files: ``{(repo_id, filename): local file}`` to serve.
+        commit: The commit hash the server reports.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from huggingface_hub import hf_hub_download
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "w.bin").write_bytes(b"weights")
+        >>> with FakeHubServer({("me/models", "w.bin"): tmp / "w.bin"}) as hub:
+        ...     p = hf_hub_download("me/models", "w.bin", cache_dir=tmp / "c",
+        ...                         endpoint=hub.endpoint, token=False)
+        >>> pathlib.Path(p).read_bytes()
+        b'weights'
+    """
+
+    def __init__(
+        self,
+        files: Mapping[tuple[str, str], str | os.PathLike[str]],
+        *,
+        commit: str = "0123456789abcdef0123456789abcdef01234567",
+    ) -> None:
+        self._files = {key: (Path(p).read_bytes(), _sha256(Path(p))) for key, p in files.items()}
+        self.commit = commit
+        self._server: _HubHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def requests(self) -> list[str]:
+        """``"METHOD /path"`` of every request so far."""
+        return [] if self._server is None else list(self._server.requests)
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT`` to pass as ``endpoint=``."""
+        if self._server is None:
+            raise RuntimeError("FakeHubServer is not running; use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeHubServer:
+        server = _HubHTTPServer(("127.0.0.1", 0), _HubHandler)
+        server.files = dict(self._files)
+        server.requests = []
+        server.commit = self.commit
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
