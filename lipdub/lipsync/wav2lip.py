@@ -35,7 +35,7 @@ import numpy.typing as npt
 import torch
 
 from lipdub.errors import CheckpointError, InputError
-from lipdub.hub import WeightsSpec, load_state_dict, resolve_weights
+from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
 from lipdub.lipsync.base import LipSyncer
 from lipdub.models.wav2lip import FACE_SIZE, MEL_BANDS, MEL_WINDOW, Wav2Lip, expected_shapes
 
@@ -153,7 +153,7 @@ class Wav2LipSyncer(LipSyncer):
         model = load_wav2lip(path)
         if isinstance(name_or_path, WeightsSpec):
             model_name = name_or_path.name
-        elif isinstance(name_or_path, str) and not Path(name_or_path).suffix:
+        elif isinstance(name_or_path, str) and name_or_path in KNOWN_WEIGHTS:
             model_name = name_or_path
         else:
             model_name = Path(name_or_path).name
