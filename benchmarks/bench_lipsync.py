@@ -179,6 +179,7 @@ def _reference_frames(
     box: tuple[int, int, int, int] | None,
     s3fd_samples: int,
     timings: dict[str, float],
+    device: str = "cpu",
 ) -> list[np.ndarray]:
     """The original algorithm, stage after stage; returns the output frames (in memory)."""
     import cv2
@@ -195,13 +196,14 @@ def _reference_frames(
         # S3FD on every full-resolution frame, batch of 1..2 frames, timed on a sample
         from lipdub.models.s3fd import S3FD
 
-        net = S3FD().eval()
+        net = S3FD().eval().to(device)
         sample = frames[: max(1, s3fd_samples)]
         with torch.inference_mode():
             t = time.perf_counter()
             for f in sample:
                 x = (f[..., ::-1].astype(np.float32) - np.array([104, 117, 123], np.float32))[None]
-                net(torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2))
+                y = net(torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).to(device))
+                [o.cpu() for o in y]  # the original moves the outputs to the CPU
         per_frame = (time.perf_counter() - t) / len(sample)
         timings["detect_s"] = per_frame * len(frames)
         timings["detect_per_frame_s"] = per_frame
@@ -229,8 +231,8 @@ def _reference_frames(
         masked[:, 48:] = 0
         img = np.concatenate((masked, faces), axis=3) / 255.0
         mels = np.stack([chunks[i] for i in idx])[..., None]
-        img_t = torch.FloatTensor(np.transpose(img, (0, 3, 1, 2)))
-        mel_t = torch.FloatTensor(np.transpose(mels, (0, 3, 1, 2)))
+        img_t = torch.FloatTensor(np.transpose(img, (0, 3, 1, 2))).to(device)
+        mel_t = torch.FloatTensor(np.transpose(mels, (0, 3, 1, 2))).to(device)
         with torch.no_grad():
             pred = model(mel_t, img_t)
         pred = pred.cpu().numpy().transpose(0, 2, 3, 1) * 255.0
@@ -256,7 +258,7 @@ def worker_reference(a: argparse.Namespace) -> dict[str, Any]:
     audio = load_audio(a.clip)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    frames = _reference_frames(a.clip, audio, model, None, a.s3fd_samples, timings)
+    frames = _reference_frames(a.clip, audio, model, None, a.s3fd_samples, timings, device=a.device)
     t = time.perf_counter()
     with VideoWriter(
         Path(a.workdir) / "reference.mp4",
