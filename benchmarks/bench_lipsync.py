@@ -145,6 +145,7 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
         detector=detector,
         preset=a.preset,
         batch_size=a.batch_size,
+        threads=a.threads,
     )
     wall = time.perf_counter() - t0
     s = res.stats
@@ -347,6 +348,8 @@ def _run_worker(kind: str, clip: Path, a: argparse.Namespace, **extra: Any) -> d
         cmd += ["--checkpoint", a.checkpoint]
     if a.batch_size:
         cmd += ["--batch-size", str(a.batch_size)]
+    if a.threads:
+        cmd += ["--threads", str(a.threads)]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
     t = time.perf_counter()
@@ -392,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--s3fd-samples", type=int, default=2)
     p.add_argument("--preset", default="veryfast", help="x264 preset (both paths)")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads for ours")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--workdir", default=None)
     p.add_argument("--skip-reference", action="store_true")
