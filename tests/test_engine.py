@@ -545,3 +545,13 @@ def test_auto_batch_size_keeps_frames_within_the_host_budget() -> None:
     assert auto_batch_size(syncer, 64 * 48 * 3) == 8  # CPU
     assert auto_batch_size(syncer, 1920 * 1080 * 3) <= 12
     assert auto_batch_size(syncer, 8000 * 8000 * 3) == 1
+
+
+def test_detector_runs_only_on_frames_in_speech() -> None:
+    detector = FakeFaceDetector(box=BOX)
+    tracker = FaceTracker(detector, detect_every=1, smooth_window=1)
+    src = numbered_frames(50)
+    frames, stream = run_stream(src, speech_tones(2.0), tracker=tracker, speech_spans=[(0.4, 0.8)])
+    assert len(frames) == 50
+    assert stream.stats.frames_synced == 10  # frames 10..19
+    assert detector.frames_seen == 10
