@@ -82,6 +82,9 @@ class DubOptions:
         pads: Face-crop padding (top, bottom, left, right) in pixels.
         batch_size: Lip-sync batch size (None: the syncer's suggestion).
         crf: H.264 quality of the output (lower is better, 18 is visually lossless).
+        allow_no_face: Write the dub even when no frame shows a face (the video is
+            then passed through with the new soundtrack) instead of raising
+            :class:`~lipdub.errors.NoFaceError`.
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -94,6 +97,7 @@ class DubOptions:
     pads: tuple[int, int, int, int] = (0, 10, 0, 0)
     batch_size: int | None = None
     crf: int = 18
+    allow_no_face: bool = False
 
     def __post_init__(self) -> None:
         bad = [s for s in self.subtitles if s not in ("srt", "vtt")]

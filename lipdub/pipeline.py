@@ -42,7 +42,9 @@ from lipdub.types import AudioClip, Segment, Transcript
 if TYPE_CHECKING:
     from lipdub.dub import DubOptions, TimingReport
     from lipdub.faces.base import FaceDetector
+    from lipdub.faces.track import FaceTrack
     from lipdub.lipsync.base import LipSyncer
+    from lipdub.lipsync.engine import LipSyncResult
     from lipdub.separate.base import Separator
     from lipdub.transcribe.base import Transcriber
     from lipdub.translate.base import Translator
@@ -54,7 +56,16 @@ __all__ = ["DubResult", "DubbingPipeline", "StopAfter"]
 logger = logging.getLogger(__name__)
 
 StopAfter = Literal["transcribe", "translate", "speak", "lipsync"]
-_STAGE_ORDER = ("extract", "transcribe", "translate", "speak", "mix", "lipsync", "subtitles")
+_STAGE_ORDER = (
+    "extract",
+    "transcribe",
+    "translate",
+    "speak",
+    "mix",
+    "track",
+    "lipsync",
+    "subtitles",
+)
 
 _KINDS: dict[str, registry.Kind] = {
     "transcriber": "transcriber",
@@ -319,10 +330,15 @@ class DubbingPipeline:
         *,
         soundtrack: AudioClip | None = None,
         speech_spans: list[tuple[float, float]] | None = None,
+        track: FaceTrack | None = None,
         options: DubOptions | None = None,
         on_event: EventCallback | None = None,
-    ) -> Any:
-        """Lip-sync ``input`` to ``speech`` and write ``output`` carrying ``soundtrack``."""
+    ) -> LipSyncResult:
+        """Lip-sync ``input`` to ``speech`` and write ``output`` carrying ``soundtrack``.
+
+        ``track`` is a precomputed face track (see :meth:`track_faces`); without one the
+        engine tracks faces while it decodes.
+        """
         from lipdub.lipsync.engine import lipsync
 
         opts = options or self.options
@@ -331,7 +347,8 @@ class DubbingPipeline:
             speech,
             output,
             syncer=self._get("lipsyncer"),
-            detector=self._get("detector"),
+            detector=None if track is not None else self._get("detector"),
+            track=track,
             speech_spans=speech_spans,
             output_audio=soundtrack,
             pads=opts.pads,
@@ -340,6 +357,47 @@ class DubbingPipeline:
             audio_shorter="keep",
             on_event=on_event,
         )
+
+    def track_faces(
+        self,
+        input: str | os.PathLike[str],
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        on_event: EventCallback | None = None,
+    ) -> FaceTrack:
+        """Track the face through a video, cached per video content and detector settings.
+
+        With ``cache_dir`` the track is stored as ``facetrack.<key>.json`` there and
+        reused by later calls (re-dubbing the same video into another language skips
+        detection). The key hashes the video's content and the tracker's settings.
+        """
+        from lipdub.events import Progress, emit
+        from lipdub.faces.track import FaceTrack, FaceTracker, track_cache_key
+        from lipdub.media import VideoReader
+
+        tracker = FaceTracker(self._get("detector"))
+        path: Path | None = None
+        if cache_dir is not None:
+            key = track_cache_key(input, tracker.settings)
+            path = Path(cache_dir) / f"facetrack.{key}.json"
+            if path.is_file():
+                try:
+                    return FaceTrack.load(path)
+                except LipdubError as e:
+                    logger.warning("ignoring a damaged face-track cache %s: %s", path, e)
+        with VideoReader(input) as reader:
+            total = reader.info.frame_count
+
+            def frames() -> Any:
+                for i, frame in enumerate(reader, 1):
+                    if i % 25 == 0 or i == total:
+                        emit(on_event, Progress("track", i, total, "frames"))
+                    yield frame
+
+            track = tracker.track(frames(), fps=float(reader.info.fps))
+        if path is not None:
+            track.save(path)
+        return track
 
     # ------------------------------------------------------------------ run
     def run(
@@ -580,17 +638,28 @@ class DubbingPipeline:
                     frames_synced = int(prev.get("frames_synced", 0))
                     done("lipsync", True, st)
             else:
+                track = None
+                if not info.is_image:
+                    with stage(on_event, "track", total=info.frame_count, unit="frames") as st:
+                        before = set(wd.root.glob("facetrack.*.json"))
+                        track = self.track_faces(in_path, cache_dir=wd.root, on_event=on_event)
+                        done("track", before == set(wd.root.glob("facetrack.*.json")), st)
+                    if not opts.allow_no_face:
+                        from lipdub.faces.track import require_face
+
+                        require_face(track, source=in_path)
                 result = self.lipsync(
                     in_path,
                     speech,
                     out_path,
                     soundtrack=soundtrack,
                     speech_spans=timing.speech_spans,
+                    track=track,
                     options=opts,
                     on_event=on_event,
                 )
-                frames_total = int(getattr(result, "frames_total", 0))
-                frames_synced = int(getattr(result, "frames_synced", 0))
+                frames_total = result.frames_total
+                frames_synced = result.frames_synced
                 wd.record(
                     "lipsync",
                     key,

@@ -87,7 +87,7 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
     path.write_text(json.dumps(data, ensure_ascii=False))
     spoken_before = len(voice.calls)
     edited = pipe.run(clip, "es", out)
-    assert set(edited.reused) == {"extract", "transcribe", "translate"}
+    assert set(edited.reused) == {"extract", "transcribe", "translate", "track"}
     assert set(edited.ran) == {"speak", "mix", "lipsync"}
     assert transcriber.calls == 1
     assert edited.translation is not None and edited.translation.segments[1].text == "¿Qué tal?"
@@ -152,6 +152,33 @@ def test_bad_inputs_give_typed_errors(make_video, tmp_path: Path) -> None:  # ty
         nothing.run(clip, "es", tmp_path / "n.mp4")
     with pytest.raises(NoSpeechError):
         pipe.run(clip, "es", tmp_path / "n.mp4", text="   ")
+
+
+def test_a_video_without_any_face_is_a_typed_error_unless_allowed(
+    make_video, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from lipdub.errors import NoFaceError
+    from lipdub.testing import BrightRegionDetector
+
+    clip = make_video("noface.mp4", duration_s=3.0, face="none")
+    pipe = _pipeline(detector=BrightRegionDetector(threshold=200))
+    with pytest.raises(NoFaceError, match="75 frames"):
+        pipe.run(clip, "es", tmp_path / "x.mp4")
+    assert not (tmp_path / "x.mp4").exists()
+    result = pipe.run(clip, "es", tmp_path / "x.mp4", options=DubOptions(allow_no_face=True))
+    assert result.output is not None and result.output.exists()
+    assert result.frames_synced == 0
+
+
+def test_the_face_track_is_cached_across_target_languages(clip: Path, tmp_path: Path) -> None:
+    detector = FakeFaceDetector()
+    pipe = _pipeline(detector=detector)
+    pipe.run(clip, "es", tmp_path / "es.mp4")
+    seen = detector.frames_seen
+    assert seen > 0
+    result = pipe.run(clip, "fr", tmp_path / "fr.mp4")
+    assert detector.frames_seen == seen
+    assert "track" in result.reused and "lipsync" in result.ran
 
 
 def test_still_image_speaks_the_given_text(tmp_path: Path) -> None:
