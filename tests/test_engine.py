@@ -555,3 +555,21 @@ def test_detector_runs_only_on_frames_in_speech() -> None:
     assert len(frames) == 50
     assert stream.stats.frames_synced == 10  # frames 10..19
     assert detector.frames_seen == 10
+
+
+def test_keep_pads_the_muxed_audio_to_the_video(tmp_path: Path) -> None:
+    clip = make_test_video(tmp_path / "in.mp4", duration_s=1.0, size=(64, 48), audio=False)
+    out = tmp_path / "out.mp4"
+    res = lipsync(
+        clip,
+        speech_tones(0.4),
+        out,
+        syncer=PassThroughLipSyncer(),
+        box=BOX,
+        audio_shorter="keep",
+        preset="ultrafast",
+    )
+    assert res.frames_total == 25 and res.frames_synced == 10
+    assert res.stats.frames_after_audio == 15
+    assert probe(out).frame_count == 25
+    assert abs(load_audio(out).duration_s - 1.0) < 0.05
