@@ -107,8 +107,8 @@ class ProgressRenderer:
                 t = self._progress.tasks[task].total
                 self._progress.update(task, completed=t if t is not None else 1, total=t or 1)
         elif isinstance(event, StageWarning):
+            # lipdub logs every warning it emits as an event; logging prints it.
             self.warnings.append(event)
-            self.console.print(f"[yellow]warning[/] [{event.stage}] {event.message}")
 
     def summary(self) -> str:
         """Time per stage, with reused stages marked."""
@@ -239,6 +239,9 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             fps=args.fps,
             batch_size=args.batch_size,
             pads=tuple(args.pads),
+            audio_longer=args.audio_longer,
+            audio_shorter=args.audio_shorter,
+            require_face=not args.allow_no_face,
             on_event=progress,
         )
     _out(f"wrote {result.output} ({result.duration_s:.2f} s, {result.frames_total} frames)")
@@ -260,15 +263,36 @@ def cmd_dub(args: argparse.Namespace) -> int:
             if not sep:
                 raise InputError(f"--voice-map takes SPEAKER=VOICE pairs, got {pair!r}")
             voice_map[speaker.strip()] = voice.strip()
-    lipsyncer: Any = args.model
+    slots: dict[str, dict[str, Any]] = {
+        s: {} for s in ("transcriber", "translator", "voice", "detector", "lipsyncer")
+    }
+    for key, value in _options(args.opt).items():
+        slot, dot, name = key.partition(".")
+        slot = "voice" if slot == "tts" else slot
+        if not dot or slot not in slots:
+            raise InputError(
+                f"--opt for dub takes SLOT.KEY=VALUE with SLOT one of {', '.join(slots)}; "
+                f"got {key!r}"
+            )
+        slots[slot][name] = value
     if args.checkpoint:
-        lipsyncer = (args.model, {"name_or_path": args.checkpoint})
+        slots["lipsyncer"]["name_or_path"] = args.checkpoint
+    names = {
+        "transcriber": args.transcriber,
+        "translator": args.translator,
+        "voice": args.tts,
+        "detector": args.detector,
+        "lipsyncer": args.model,
+    }
+    specs: dict[str, Any] = {
+        slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()
+    }
     pipeline = DubbingPipeline(
-        transcriber=args.transcriber,
-        translator=args.translator,
-        voice=args.tts,
-        detector=args.detector,
-        lipsyncer=lipsyncer,
+        transcriber=specs["transcriber"],
+        translator=specs["translator"],
+        voice=specs["voice"],
+        detector=specs["detector"],
+        lipsyncer=specs["lipsyncer"],
         device=args.device,
     )
     options = DubOptions(
@@ -276,6 +300,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
         subtitles=tuple(s for s in args.subtitles.split(",") if s),
         burn_subtitles=args.burn_subtitles,
         voice_map=voice_map,
+        allow_no_face=args.allow_no_face,
     )
     text = args.text
     if args.text_file:
@@ -382,6 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--text", help="speak this text instead of transcribing")
     sp.add_argument("--text-file", help="speak this file's text instead of transcribing")
     sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    sp.add_argument(
+        "--opt",
+        action="append",
+        metavar="SLOT.KEY=VALUE",
+        help="component option (repeatable), e.g. --opt transcriber.model=small "
+        "--opt voice.words_per_minute=160",
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     sp = add("lipsync", cmd_lipsync, "lip-sync a video or portrait to an audio file")
@@ -398,6 +431,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--fps", type=float, help="frame rate for a still image (default 25)")
     sp.add_argument("--offline", action="store_true", help="never download weights")
+    sp.add_argument(
+        "--allow-no-face", action="store_true", help="write the video even if no face is found"
+    )
+    sp.add_argument(
+        "--audio-longer",
+        choices=["pingpong", "loop"],
+        default="pingpong",
+        help="when the audio outlasts the video: play it back and forth, or loop it",
+    )
+    sp.add_argument(
+        "--audio-shorter",
+        choices=["trim", "keep"],
+        default="trim",
+        help="when the video outlasts the audio: cut it, or keep the rest unchanged",
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     sp = add("transcribe", cmd_transcribe, "speech to a timed transcript (JSON, SRT or VTT)")

@@ -82,3 +82,110 @@ def test_transcript_round_trip_through_translate_and_speak(
     clip = AudioClip.load_wav(out)
     assert clip.duration_s >= 2.0
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lipdub.testing.checkpoints import write_random_wav2lip_checkpoint
+
+    path = tmp_path_factory.mktemp("ckpt") / "random.pth"
+    write_random_wav2lip_checkpoint(path)
+    return path
+
+
+def test_lipsync_a_portrait_to_speech(tmp_path: Path, random_checkpoint: Path) -> None:
+    """The Wav2Lip issue's first-run check: a still portrait + speech -> a video as long."""
+    from lipdub.media import load_audio, probe
+    from lipdub.testing.media import make_speech_wav, sample_portrait_path
+
+    speech = make_speech_wav(tmp_path / "speech.wav", 1.0)
+    out = tmp_path / "out.mp4"
+    code = main(
+        [
+            "lipsync",
+            "--face",
+            str(sample_portrait_path()),
+            "--audio",
+            str(speech),
+            "--checkpoint",
+            str(random_checkpoint),
+            "-o",
+            str(out),
+            "-q",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0
+    info = probe(out)
+    assert info.has_audio and info.fps == 25
+    assert abs(info.duration_s - 1.0) <= 1 / 25 + 1e-6
+    assert abs(load_audio(out).duration_s - 1.0) <= 0.02
+
+
+def test_lipsync_without_a_face_is_one_line(tmp_path: Path, random_checkpoint: Path) -> None:
+    from lipdub.testing.media import make_portrait, make_speech_wav
+
+    blank = make_portrait(tmp_path / "drawn.png")  # a cartoon: RetinaFace sees no face
+    speech = make_speech_wav(tmp_path / "speech.wav", 0.5)
+    out = _run(
+        "lipsync",
+        "--face",
+        str(blank),
+        "--audio",
+        str(speech),
+        "--checkpoint",
+        str(random_checkpoint),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "-q",
+    )
+    assert out.returncode == 1
+    assert "no face found in any of the 13 frames" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_bad_and_missing_checkpoints_are_one_line(tmp_path: Path) -> None:
+    from lipdub.testing.media import make_speech_wav, sample_portrait_path
+
+    speech = make_speech_wav(tmp_path / "speech.wav", 0.5)
+    html = tmp_path / "wav2lip.pth"
+    html.write_text("<!DOCTYPE html><html>Sign in</html>")
+    face = str(sample_portrait_path())
+    out = _run(
+        "lipsync",
+        "--face",
+        face,
+        "--audio",
+        str(speech),
+        "--checkpoint",
+        str(html),
+        "-o",
+        str(tmp_path / "o.mp4"),
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "wav2lip.pth" in out.stderr and "HTML" in out.stderr
+    env_out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lipdub.cli",
+            "lipsync",
+            "--face",
+            face,
+            "--audio",
+            str(speech),
+            "--model",
+            "wav2lip",
+            "--offline",
+            "-o",
+            str(tmp_path / "o.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
+    )
+    assert env_out.returncode == 1 and "Traceback" not in env_out.stderr
+    assert env_out.stderr.count("\n") == 1
+    assert "lipdub weights download wav2lip" in env_out.stderr

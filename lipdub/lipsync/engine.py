@@ -51,7 +51,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
-from lipdub.errors import InputError, LipdubError, MediaError, PipelineError
+from lipdub.errors import InputError, LipdubError, MediaError, NoFaceError, PipelineError
 from lipdub.events import EventCallback, Progress, StageFinished, StageStarted, StageWarning, emit
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.lipsync._stream import BoundedQueue, Stage, StagePipeline, Stopped
@@ -1140,6 +1140,7 @@ def lipsync(
     mouth_only: bool = True,
     threads: int | None = None,
     compile: bool = False,
+    require_face: bool = False,
 ) -> LipSyncResult:
     """Re-sync the lips of the face in a video (or still image) to a speech track.
 
@@ -1191,10 +1192,15 @@ def lipsync(
         compile: ``torch.compile`` the model (the syncer's ``compile()``) and feed it
             fixed-shape batches (padding the last one).
 
+        require_face: Raise :class:`~lipdub.errors.NoFaceError` (and write nothing)
+            when no frame that needed lip-sync showed a face, instead of writing the
+            video unchanged.
+
     Returns:
         A :class:`LipSyncResult` with the counts and per-stage busy time.
 
     Raises:
+        NoFaceError: With ``require_face``, no face was found.
         InputError: Bad arguments or frames.
         MediaError: An input cannot be read or the output cannot be written.
         PipelineError: A stage failed with an unexpected error (the cause is chained).
@@ -1275,6 +1281,14 @@ def lipsync(
                     path=out,
                     hint="see the chained exception for the cause",
                 ) from e
+            checked = stream.stats.frames_no_face
+            if require_face and checked and not stream.stats.frames_synced:
+                raise NoFaceError(
+                    f"no face found in any of the {checked} frames checked",
+                    path=face if isinstance(face, (str, os.PathLike)) else None,
+                    hint="use footage where the face is visible and frontal, try another "
+                    "detector (--detector s3fd), or pass --allow-no-face to keep the video as is",
+                )
             t0 = time.perf_counter()
             writer.close()
             encode.wall_s += time.perf_counter() - t0
