@@ -110,6 +110,9 @@ class DubResult:
             lines.append(f"wrote {p}")
         if self.dub_audio is not None:
             lines.append(f"dubbed audio: {self.dub_audio}")
+        if self.timing is not None and self.dub_audio is not None:
+            lang = self.translation.language if self.translation else ""
+            lines.append(f"timing report: {self.workdir / f'timing.{lang}.json'}")
         if self.timing is not None:
             n = len(self.timing.segments)
             over = self.timing.overflowing

@@ -10,6 +10,8 @@ to ``x * w / new_w`` in the frame (box corners are pixel *edges*, which makes th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import cv2
 import numpy as np
 
@@ -17,7 +19,7 @@ from lipdub.errors import InputError
 from lipdub.faces.base import Frame
 from lipdub.types import FaceBox
 
-__all__ = ["check_frame", "fit_within", "unscale_box"]
+__all__ = ["check_frame", "detect_scaled", "fit_within", "unscale_box"]
 
 
 def check_frame(frame: Frame, *, what: str = "frame") -> Frame:
@@ -65,3 +67,33 @@ def unscale_box(box: FaceBox, sx: float, sy: float) -> FaceBox:
     if box.landmarks is not None:
         lm = tuple((x / sx, y / sy) for x, y in box.landmarks)
     return FaceBox(box.x1 / sx, box.y1 / sy, box.x2 / sx, box.y2 / sy, box.score, lm)
+
+
+def detect_scaled(
+    frames: Sequence[Frame],
+    *,
+    max_side: int | None,
+    batch_size: int,
+    run: Callable[[Sequence[Frame]], list[list[FaceBox]]],
+) -> list[list[FaceBox]]:
+    """Detect on downscaled copies in batches and map the boxes back.
+
+    Frames are checked, shrunk with :func:`fit_within`, grouped into batches of up to
+    ``batch_size`` consecutive frames of one size (a video's frames are all one size),
+    passed to ``run`` (which returns boxes in the pixels of the images it was given),
+    and the boxes are mapped back to each original frame with :func:`unscale_box`.
+    """
+    prepared = [fit_within(check_frame(f), max_side) for f in frames]
+    results: list[list[FaceBox]] = [[] for _ in prepared]
+    start = 0
+    while start < len(prepared):
+        shape = prepared[start][0].shape
+        end = start + 1
+        while end < len(prepared) and end - start < batch_size and prepared[end][0].shape == shape:
+            end += 1
+        found = run([p[0] for p in prepared[start:end]])
+        for k, boxes in enumerate(found):
+            _, sx, sy = prepared[start + k]
+            results[start + k] = [unscale_box(b, sx, sy) for b in boxes]
+        start = end
+    return results

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lipdub.errors import BackendNotInstalled, InputError
-from lipdub.faces._scale import check_frame, fit_within, unscale_box
+from lipdub.faces._scale import detect_scaled
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.types import FaceBox
 
@@ -175,21 +175,6 @@ class RetinaFaceDetector(FaceDetector):
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """Faces in each ``(H, W, 3)`` uint8 BGR frame, best first, in frame pixels."""
-        prepared = [fit_within(check_frame(f), self.max_side) for f in frames]
-        results: list[list[FaceBox]] = [[] for _ in prepared]
-        start = 0
-        while start < len(prepared):
-            shape = prepared[start][0].shape
-            end = start + 1
-            while (
-                end < len(prepared)
-                and end - start < self.batch_size
-                and prepared[end][0].shape == shape
-            ):
-                end += 1
-            found = self._run([p[0] for p in prepared[start:end]])
-            for k, boxes in enumerate(found):
-                _, sx, sy = prepared[start + k]
-                results[start + k] = [unscale_box(b, sx, sy) for b in boxes]
-            start = end
-        return results
+        return detect_scaled(
+            frames, max_side=self.max_side, batch_size=self.batch_size, run=self._run
+        )

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import torch
 
 from lipdub.errors import InputError
-from lipdub.faces._scale import check_frame, fit_within, unscale_box
+from lipdub.faces._scale import detect_scaled
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.models.s3fd import S3FD, S3FD_MEAN_RGB, S3FD_STRIDES
 from lipdub.types import FaceBox
@@ -330,36 +330,17 @@ class S3FDFaceDetector(FaceDetector):
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """Faces in each ``(H, W, 3)`` uint8 BGR frame, best first, in frame pixels."""
-        prepared = [fit_within(check_frame(f), self.max_side) for f in frames]
-        results: list[list[FaceBox]] = [[] for _ in prepared]
-        # Batch runs of same-sized images (a video's frames are all one size).
-        start = 0
-        while start < len(prepared):
-            shape = prepared[start][0].shape
-            end = start + 1
-            while (
-                end < len(prepared)
-                and end - start < self.batch_size
-                and prepared[end][0].shape == shape
-            ):
-                end += 1
-            dets = self.forward([p[0] for p in prepared[start:end]])
-            for k, d in enumerate(dets):
-                _, sx, sy = prepared[start + k]
-                results[start + k] = [
-                    unscale_box(
-                        FaceBox(
-                            float(row[0]),
-                            float(row[1]),
-                            float(row[2]),
-                            float(row[3]),
-                            float(row[4]),
-                        ),
-                        sx,
-                        sy,
-                    )
-                    for row in d
-                    if row[2] > row[0] and row[3] > row[1]
-                ]
-            start = end
-        return results
+        return detect_scaled(
+            frames, max_side=self.max_side, batch_size=self.batch_size, run=self._boxes
+        )
+
+    def _boxes(self, images: Sequence[Frame]) -> list[list[FaceBox]]:
+        """Boxes in the pixels of ``images`` (one batch of equal-sized images)."""
+        return [
+            [
+                FaceBox(float(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]))
+                for r in d
+                if r[2] > r[0] and r[3] > r[1]
+            ]
+            for d in self.forward(images)
+        ]

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import threading
@@ -29,8 +28,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lipdub._deps import require_modules
 from lipdub.errors import (
-    BackendNotInstalled,
     InputError,
     ModelNotFoundError,
     UnknownLanguageError,
@@ -46,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: Whisper works on 16 kHz audio.
 SAMPLE_RATE_HZ = 16000
-_INSTALL = 'pip install "lipdub[local]"'
 # Languages written without spaces between words.
 _NO_SPACES = frozenset({"ja", "zh", "yue", "th", "lo", "my", "bo"})
 
@@ -104,16 +102,6 @@ _ALLOW_PATTERNS = [
     "tokenizer.json",
     "vocabulary.*",
 ]
-
-
-def _require(*modules: str) -> None:
-    for m in modules:
-        if importlib.util.find_spec(m) is None:
-            raise BackendNotInstalled(
-                f"the whisper transcriber needs {m}, which is not installed",
-                backend="whisper",
-                hint=_INSTALL,
-            )
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -185,7 +173,7 @@ class WhisperTranscriber(Transcriber):
         condition_on_previous_text: bool = True,
         on_event: EventCallback | None = None,
     ) -> None:
-        _require("faster_whisper", "ctranslate2")
+        require_modules("whisper", "the whisper transcriber", "faster_whisper", "ctranslate2")
         if device not in ("auto", "cpu", "cuda"):
             raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         if beam_size < 1:

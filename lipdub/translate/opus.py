@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -41,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lipdub.errors import BackendNotInstalled, InputError, ModelNotFoundError
+from lipdub._deps import require_modules
+from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.transcribe._segment import ends_sentence
 from lipdub.translate.base import Translator
 
@@ -49,23 +49,12 @@ __all__ = ["OpusModel", "OpusTranslator", "language_code"]
 
 logger = logging.getLogger(__name__)
 
-_INSTALL = 'pip install "lipdub[local]"'
 DEFAULT_REPO_TEMPLATE = "gaudi/opus-mt-{src}-{tgt}-ctranslate2"
 #: Approximate download of one pair, for messages.
 APPROX_PAIR_MB = 155
 _ALLOW_PATTERNS = ["*.json", "model.bin", "*.spm"]
 # Languages written without spaces: sentences are joined without one.
 _NO_SPACES = frozenset({"ja", "zh", "th", "lo", "my", "km"})
-
-
-def _require(*modules: str) -> None:
-    for m in modules:
-        if importlib.util.find_spec(m) is None:
-            raise BackendNotInstalled(
-                f"the opus translator needs {m}, which is not installed",
-                backend="opus",
-                hint=_INSTALL,
-            )
 
 
 def language_code(tag: str) -> str:
@@ -146,7 +135,7 @@ class OpusModel:
         Raises:
             ModelNotFoundError: a file is missing or the model cannot be loaded.
         """
-        _require("ctranslate2", "sentencepiece")
+        require_modules("opus", "the opus translator", "ctranslate2", "sentencepiece")
         import ctranslate2
         import sentencepiece
 
@@ -289,7 +278,7 @@ class OpusTranslator(Translator):
         max_decoding_length: int = 256,
         split_sentences: bool = True,
     ) -> None:
-        _require("ctranslate2", "sentencepiece")
+        require_modules("opus", "the opus translator", "ctranslate2", "sentencepiece")
         if batch_size < 1 or beam_size < 1 or max_decoding_length < 1:
             raise InputError(
                 "batch_size, beam_size and max_decoding_length must be >= 1, got "

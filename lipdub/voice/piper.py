@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -39,8 +38,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lipdub._deps import require_modules
 from lipdub.errors import (
-    BackendNotInstalled,
     InputError,
     ModelNotFoundError,
     UnknownLanguageError,
@@ -55,7 +54,6 @@ logger = logging.getLogger(__name__)
 PIPER_VOICES_REPO = "rhasspy/piper-voices"
 #: The release tag of ``rhasspy/piper-voices`` lipdub downloads from by default.
 PIPER_VOICES_REVISION = "v1.0.0"
-_INSTALL = 'pip install "lipdub[local]"'
 _NAME = re.compile(
     r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z0-9]+)-(?P<name>[^-]+)-(?P<quality>.+)$"
 )
@@ -93,16 +91,6 @@ KNOWN_VOICES: tuple[str, ...] = (
     "en_US-ryan-medium",
     "en_US-joe-medium",
 )
-
-
-def _require() -> None:
-    for m in ("piper", "onnxruntime"):
-        if importlib.util.find_spec(m) is None:
-            raise BackendNotInstalled(
-                f"the piper voice needs {m}, which is not installed",
-                backend="piper",
-                hint=_INSTALL,
-            )
 
 
 def _parse_name(voice: str) -> re.Match[str]:
@@ -196,7 +184,7 @@ class PiperVoiceSynth(VoiceSynth):
         sample_rate_hz: int | None = None,
         sentence_pause_s: float = 0.2,
     ) -> None:
-        _require()
+        require_modules("piper", "the piper voice", "piper", "onnxruntime")
         if sample_rate_hz is not None and sample_rate_hz <= 0:
             raise InputError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
         if sentence_pause_s < 0:
