@@ -75,7 +75,6 @@ class DubOptions:
         fit: Timing-fit bounds.
         keep_background: Keep the original non-speech sound under the new speech.
         subtitles: Subtitle formats to write beside the output (``"srt"``, ``"vtt"``).
-        burn_subtitles: Draw the target subtitles into the video frames.
         voice_map: Speaker label -> voice name.
         sample_rate_hz: Rate of the dubbed audio track.
         max_chars_per_line: Subtitle line length limit.
@@ -90,7 +89,6 @@ class DubOptions:
     fit: FitOptions = field(default_factory=FitOptions)
     keep_background: bool = True
     subtitles: tuple[str, ...] = ("srt",)
-    burn_subtitles: bool = False
     voice_map: Mapping[str, str] = field(default_factory=dict)
     sample_rate_hz: int = 48000
     max_chars_per_line: int = 42
