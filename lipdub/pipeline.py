@@ -358,6 +358,7 @@ class DubbingPipeline:
             batch_size=opts.batch_size,
             crf=opts.crf,
             audio_shorter="keep",
+            require_face=not opts.allow_no_face,
             on_event=on_event,
         )
 
@@ -468,6 +469,7 @@ class DubbingPipeline:
         wd = Workdir(wd_path)
         ran: list[str] = []
         reused: list[str] = []
+        skipped: set[str] = set()
         input_key = content_key(in_path)
 
         def done(name: str, was_reused: bool, info_: dict[str, Any]) -> None:
@@ -483,7 +485,9 @@ class DubbingPipeline:
             # -- extract
             original: AudioClip | None = None
             audio_key = settings_key("no-audio")
-            if info.has_audio and not info.is_image:
+            if not info.has_audio or info.is_image:
+                skipped.add("extract")
+            else:
                 with stage(on_event, "extract") as st:
                     key = settings_key(input_key, opts.sample_rate_hz)
                     cached = wd.fresh("extract", key) if resume else None
@@ -497,6 +501,7 @@ class DubbingPipeline:
 
             # -- transcribe (or take the given text)
             if text is not None:
+                skipped.add("transcribe")
                 lang = src_lang or target
                 dur = info.duration_s if not info.is_image else float("inf")
                 end = dur if dur != float("inf") else 0.0
@@ -674,7 +679,9 @@ class DubbingPipeline:
             frames_passed = frames_total - frames_synced
 
             # -- subtitles
-            subs = self._write_subtitles(source, translation, timing, out_path, info, opts)
+            subs: tuple[Path, ...] = ()
+            if stop_after != "lipsync":
+                subs = self._write_subtitles(source, translation, timing, out_path, info, opts)
             return DubResult(
                 out_path,
                 wd.root,
@@ -693,7 +700,9 @@ class DubbingPipeline:
         except LipdubError:
             raise
         except Exception as e:
-            failed = next((s for s in _STAGE_ORDER if s not in ran + reused), "dub")
+            if info.is_image:
+                skipped.add("track")
+            failed = next((s for s in _STAGE_ORDER if s not in {*ran, *reused, *skipped}), "dub")
             raise PipelineError(
                 f"the dub failed at the {failed!r} stage: {type(e).__name__}: {e}",
                 path=in_path,
