@@ -229,11 +229,18 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
 
     syncer = _lipsyncer(args)
     detector = registry.resolve("detector", args.detector)
+    driving: Any = args.audio
+    if args.isolate_voice:
+        from lipdub.media import load_audio
+
+        separator = registry.resolve("separator", args.isolate_voice)
+        driving = separator.separate(load_audio(args.audio, 16000)).voice
     with ProgressRenderer(not args.quiet) as progress:
         result = lipsync(
             args.face,
-            args.audio,
+            driving,
             args.output,
+            output_audio=args.audio,
             syncer=syncer,
             detector=detector,
             fps=args.fps,
@@ -431,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--offline", action="store_true", help="never download weights")
     sp.add_argument(
         "--allow-no-face", action="store_true", help="write the video even if no face is found"
+    )
+    sp.add_argument(
+        "--isolate-voice",
+        nargs="?",
+        const="spectral",
+        metavar="SEPARATOR",
+        help="drive the lips with the voice separated from music/noise (default separator: "
+        "spectral); the output keeps the full audio",
     )
     sp.add_argument(
         "--audio-longer",

@@ -129,6 +129,7 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
         },
         "separator": {
             "duck": Entry("lipdub.separate.duck:DuckingSeparator"),
+            "spectral": Entry("lipdub.separate.spectral:SpectralVoiceSeparator"),
         },
     }
 

@@ -125,7 +125,7 @@ def test_a_failed_stage_leaves_no_output_and_the_rerun_resumes(clip: Path, tmp_p
     transcriber = FakeTranscriber.from_texts(TEXTS, start_s=0.5, segment_s=1.6, gap_s=0.6)
     pipe = _pipeline(voice=voice, transcriber=transcriber)
     out = tmp_path / "o.mp4"
-    with pytest.raises(PipelineError, match="'speak' stage.*voice service fell over") as info:
+    with pytest.raises(PipelineError, match=r"'speak' stage.*voice service fell over") as info:
         pipe.run(clip, "es", out)
     assert isinstance(info.value.__cause__, RuntimeError)
     assert not out.exists()
@@ -264,3 +264,18 @@ def test_dub_options_validate() -> None:
         DubOptions(subtitles=("ass",))
     with pytest.raises(ValueError, match="min_rate"):
         FitOptions(min_rate=1.5)
+
+
+def test_speakers_get_their_own_voices() -> None:
+    voice = FakeVoiceSynth()
+    t = Transcript(
+        "es",
+        (
+            Segment(0.0, 1.0, "hola", speaker="A"),
+            Segment(1.5, 2.5, "adiós", speaker="B"),
+            Segment(3.0, 4.0, "sin etiqueta"),
+        ),
+    )
+    _, report = speak_transcript(voice, t, voice="default", voice_map={"A": "va", "B": "vb"})
+    assert [s.voice for s in report.segments] == ["va", "vb", "default"]
+    assert {c[1] for c in voice.calls} == {"va", "vb", "default"}
