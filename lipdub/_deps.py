@@ -6,7 +6,7 @@ import importlib.util
 
 from lipdub.errors import BackendNotInstalled
 
-__all__ = ["require_modules"]
+__all__ = ["ctranslate2_device", "require_modules"]
 
 
 def require_modules(backend: str, what: str, *modules: str, extra: str = "local") -> None:
@@ -25,3 +25,14 @@ def require_modules(backend: str, what: str, *modules: str, extra: str = "local"
                 backend=backend,
                 hint=f'pip install "lipdub[{extra}]"',
             )
+
+
+def ctranslate2_device(device: str, compute_type: str) -> tuple[str, str]:
+    """Resolve ``"auto"`` for a CTranslate2 model: CUDA if present, int8 on CPU, fp16 on CUDA."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type

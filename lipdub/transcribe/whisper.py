@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lipdub._deps import require_modules
+from lipdub._deps import ctranslate2_device, require_modules
 from lipdub.errors import (
     InputError,
     ModelNotFoundError,
@@ -303,15 +303,7 @@ class WhisperTranscriber(Transcriber):
             return self._whisper
 
     def _device_and_type(self) -> tuple[str, str]:
-        device = self.device
-        if device == "auto":
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = self.compute_type
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
-        return device, compute_type
+        return ctranslate2_device(self.device, self.compute_type)
 
     @property
     def is_multilingual(self) -> bool:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lipdub._deps import require_modules
+from lipdub._deps import ctranslate2_device, require_modules
 from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.transcribe._segment import ends_sentence
 from lipdub.translate.base import Translator
@@ -394,15 +394,7 @@ class OpusTranslator(Translator):
         )
 
     def _device_and_type(self) -> tuple[str, str]:
-        device = self.device
-        if device == "auto":
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = self.compute_type
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
-        return device, compute_type
+        return ctranslate2_device(self.device, self.compute_type)
 
     # ------------------------------------------------------------------ translating
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
