@@ -252,13 +252,30 @@ class DubbingPipeline:
         return self._options
 
     # ------------------------------------------------------------------ stages
-    def transcribe(self, audio: AudioClip, *, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio: AudioClip,
+        *,
+        language: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> Transcript:
         """Transcribe source speech.
+
+        Backends that report progress through an ``on_event`` attribute (Whisper) send
+        it to ``on_event`` for this call.
 
         Raises:
             NoSpeechError: the transcriber found no speech.
         """
-        transcript: Transcript = self._get("transcriber").transcribe(audio, language)
+        transcriber = self._get("transcriber")
+        forward = on_event is not None and getattr(transcriber, "on_event", False) is None
+        if forward:
+            transcriber.on_event = on_event
+        try:
+            transcript: Transcript = transcriber.transcribe(audio, language)
+        finally:
+            if forward:
+                transcriber.on_event = None
         if not any(s.text.strip() for s in transcript.segments):
             raise NoSpeechError(
                 "no speech was found in the input",
@@ -517,7 +534,9 @@ class DubbingPipeline:
                         source = Transcript.load(cached)
                         transcript_path = cached
                     else:
-                        source = self.transcribe(original.resample(16000), language=src_lang)
+                        source = self.transcribe(
+                            original.resample(16000), language=src_lang, on_event=on_event
+                        )
                         transcript_path = source.save(wd.path(f"transcript.{source.language}.json"))
                         wd.record("transcribe", key, transcript_path)
                     done("transcribe", cached is not None, st)

@@ -279,3 +279,22 @@ def test_speakers_get_their_own_voices() -> None:
     _, report = speak_transcript(voice, t, voice="default", voice_map={"A": "va", "B": "vb"})
     assert [s.voice for s in report.segments] == ["va", "vb", "default"]
     assert {c[1] for c in voice.calls} == {"va", "vb", "default"}
+
+
+def test_transcriber_progress_reaches_the_callers_callback(clip: Path, tmp_path: Path) -> None:
+    from lipdub.events import Progress, emit
+
+    class Reporting(FakeTranscriber):
+        on_event = None
+
+        def transcribe(self, audio, language=None):  # type: ignore[no-untyped-def]
+            emit(self.on_event, Progress("transcribe", 1.0, 1.0, "s"))
+            return super().transcribe(audio, language)
+
+    transcriber = Reporting.from_texts(TEXTS)
+    rec = EventRecorder()
+    _pipeline(transcriber=transcriber).run(
+        clip, "es", tmp_path / "o.mp4", stop_after="transcribe", on_event=rec
+    )
+    assert [e for e in rec.of_type(Progress) if e.stage == "transcribe"]
+    assert transcriber.on_event is None
