@@ -229,3 +229,14 @@ def test_language_codes() -> None:
     assert check_language("pt_br") == "pt-BR"
     with pytest.raises(UnknownLanguageError, match="'xx'"):
         check_language("xx")
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path) -> None:
+    import os
+
+    from lipdub._io import atomic_write_text
+
+    path = atomic_write_text(tmp_path / "out.txt", "hello")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
