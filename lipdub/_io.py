@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-
 _UMASK: int | None = None
 _UMASK_LOCK = threading.Lock()
 
