@@ -189,3 +189,49 @@ def test_bad_and_missing_checkpoints_are_one_line(tmp_path: Path) -> None:
     assert env_out.returncode == 1 and "Traceback" not in env_out.stderr
     assert env_out.stderr.count("\n") == 1
     assert "lipdub weights download wav2lip" in env_out.stderr
+
+
+def test_dub_command_end_to_end_then_resume(
+    tmp_path: Path, random_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lipdub dub` writes the video, subtitles and a timing report; a re-run reuses all."""
+    import json
+
+    from lipdub.media import probe
+    from lipdub.testing.media import make_test_video
+
+    clip = make_test_video(tmp_path / "talk.mp4", duration_s=3.0, size=(160, 120))
+    args = [
+        "dub",
+        str(clip),
+        "--to",
+        "es",
+        "--transcriber",
+        "fake",
+        "--translator",
+        "fake",
+        "--tts",
+        "fake",
+        "--detector",
+        "fake",
+        "--checkpoint",
+        str(random_checkpoint),
+        "--device",
+        "cpu",
+        "-q",
+        "--subtitles",
+        "srt,vtt",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    video = tmp_path / "talk.es.mp4"
+    assert f"wrote {video}" in out
+    assert abs(probe(video).duration_s - probe(clip).duration_s) <= 1 / 25 + 1e-6
+    assert (tmp_path / "talk.es.srt").exists() and (tmp_path / "talk.es.vtt").exists()
+    timing = json.loads((tmp_path / "talk.mp4.lipdub" / "timing.es.json").read_text())
+    source = json.loads((tmp_path / "talk.mp4.lipdub" / "transcript.en.json").read_text())
+    for t, s in zip(timing["segments"], source["segments"], strict=True):
+        assert abs(t["start_s"] - s["start_s"]) <= 0.1
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert "ran: nothing" in again and "reused: extract, transcribe, translate" in again
