@@ -307,6 +307,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
         subtitles=tuple(s for s in args.subtitles.split(",") if s),
         voice_map=voice_map,
         allow_no_face=args.allow_no_face,
+        burn_subtitles=args.burn_subtitles,
     )
     text = args.text
     if args.text_file:
@@ -409,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-resume", action="store_true", help="redo every stage")
     sp.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True)
     sp.add_argument("--subtitles", default="srt", help="comma list of srt,vtt ('' for none)")
+    sp.add_argument(
+        "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
+    )
     sp.add_argument("--text", help="speak this text instead of transcribing")
     sp.add_argument("--text-file", help="speak this file's text instead of transcribing")
     sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")

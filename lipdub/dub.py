@@ -81,6 +81,8 @@ class DubOptions:
         pads: Face-crop padding (top, bottom, left, right) in pixels.
         batch_size: Lip-sync batch size (None: the syncer's suggestion).
         crf: H.264 quality of the output (lower is better, 18 is visually lossless).
+        burn_subtitles: Draw the target-language subtitles into the video (needs
+            Pillow, ``lipdub[subtitles]``, and a TrueType font).
         allow_no_face: Write the dub even when no frame shows a face (the video is
             then passed through with the new soundtrack) instead of raising
             :class:`~lipdub.errors.NoFaceError`.
@@ -96,6 +98,7 @@ class DubOptions:
     batch_size: int | None = None
     crf: int = 18
     allow_no_face: bool = False
+    burn_subtitles: bool = False
 
     def __post_init__(self) -> None:
         bad = [s for s in self.subtitles if s not in ("srt", "vtt")]

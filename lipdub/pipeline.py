@@ -351,17 +351,26 @@ class DubbingPipeline:
         soundtrack: AudioClip | None = None,
         speech_spans: list[tuple[float, float]] | None = None,
         track: FaceTrack | None = None,
+        subtitles: Transcript | None = None,
         options: DubOptions | None = None,
         on_event: EventCallback | None = None,
     ) -> LipSyncResult:
         """Lip-sync ``input`` to ``speech`` and write ``output`` carrying ``soundtrack``.
 
         ``track`` is a precomputed face track (see :meth:`track_faces`); without one the
-        engine tracks faces while it decodes.
+        engine tracks faces while it decodes. ``subtitles`` cues are burned into the
+        frames.
         """
         from lipdub.lipsync.engine import lipsync
+        from lipdub.media import probe
 
         opts = options or self.options
+        burner = None
+        if subtitles is not None:
+            from lipdub.subtitles import SubtitleBurner
+
+            info = probe(input)
+            burner = SubtitleBurner(subtitles, fps=25 if info.is_image else info.fps)
         return lipsync(
             input,
             speech,
@@ -376,6 +385,7 @@ class DubbingPipeline:
             crf=opts.crf,
             audio_shorter="keep",
             require_face=not opts.allow_no_face,
+            frame_filter=burner,
             on_event=on_event,
         )
 
@@ -656,6 +666,8 @@ class DubbingPipeline:
                 list(opts.pads),
                 opts.crf,
                 str(out_path),
+                opts.burn_subtitles,
+                opts.max_chars_per_line,
             )
             cached = wd.fresh("lipsync", key) if resume else None
             if cached is not None and cached.resolve() == out_path.resolve():
@@ -675,6 +687,13 @@ class DubbingPipeline:
                         from lipdub.faces.track import require_face
 
                         require_face(track, source=in_path)
+                cues = None
+                if opts.burn_subtitles:
+                    from lipdub.dub import subtitle_cues
+
+                    cues = subtitle_cues(
+                        translation, timing, max_chars_per_line=opts.max_chars_per_line
+                    )
                 result = self.lipsync(
                     in_path,
                     speech,
@@ -682,6 +701,7 @@ class DubbingPipeline:
                     soundtrack=soundtrack,
                     speech_spans=timing.speech_spans,
                     track=track,
+                    subtitles=cues,
                     options=opts,
                     on_event=on_event,
                 )

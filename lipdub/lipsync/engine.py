@@ -1141,6 +1141,7 @@ def lipsync(
     threads: int | None = None,
     compile: bool = False,
     require_face: bool = False,
+    frame_filter: Callable[[int, Frame], Frame] | None = None,
 ) -> LipSyncResult:
     """Re-sync the lips of the face in a video (or still image) to a speech track.
 
@@ -1192,6 +1193,10 @@ def lipsync(
         compile: ``torch.compile`` the model (the syncer's ``compile()``) and feed it
             fixed-shape batches (padding the last one).
 
+        frame_filter: Called as ``frame_filter(index, frame)`` on every output frame
+            just before encoding; returns the frame to write (e.g. a
+            :class:`~lipdub.subtitles.SubtitleBurner`). It must not modify ``frame``
+            in place.
         require_face: Raise :class:`~lipdub.errors.NoFaceError` (and write nothing)
             when no frame that needed lip-sync showed a face, instead of writing the
             video unchanged.
@@ -1269,7 +1274,9 @@ def lipsync(
             ) from e
         with writer:
             try:
-                for frame in stream:
+                for index, frame in enumerate(stream):
+                    if frame_filter is not None:
+                        frame = frame_filter(index, frame)
                     t0 = time.perf_counter()
                     writer.write(frame)
                     encode.wall_s += time.perf_counter() - t0
