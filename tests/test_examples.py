@@ -35,3 +35,18 @@ def test_demo_dubs_the_bundled_sample(tmp_path: Path) -> None:
     assert abs(dubbed.duration_s - sample.duration_s) <= 1 / 25 + 1e-6
     assert (tmp_path / "demo" / "sample.es.srt").read_text(encoding="utf-8").strip()
     assert "RANDOM weights" in out.stdout  # offline stand-ins are announced
+
+
+def test_stage_by_stage_example(tmp_path: Path) -> None:
+    pytest.importorskip("espeakng_loader")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "stage_by_stage.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "stopped early" in out.stdout
+    assert "reused: extract, transcribe, translate" in out.stdout
+    assert "Bienvenidos al programa." in out.stdout
+    assert (tmp_path / "talk.es.mp4").exists() and (tmp_path / "talk.es.srt").exists()
