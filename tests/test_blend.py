@@ -127,3 +127,26 @@ def test_box_at_frame_edge() -> None:
     np.testing.assert_array_equal(out[:60], frame[:60])
     np.testing.assert_array_equal(out[:, :100], frame[:, :100])
     assert out.shape == frame.shape
+
+
+def test_landmarks_move_the_top_of_the_blended_region() -> None:
+    from lipdub.lipsync.blend import MOUTH_TOP, mouth_top_from_landmarks, paste_face
+    from lipdub.types import FaceBox
+
+    frame = np.full((200, 200, 3), 50, np.uint8)
+    generated = np.full((96, 96, 3), 250, np.uint8)
+    plain = FaceBox(50, 40, 150, 140)
+    assert mouth_top_from_landmarks(plain) == MOUTH_TOP
+    # nose tip at 60 % of the box height: nothing above it may change
+    marks = ((80, 70), (120, 70), (100, 100), (85, 115), (115, 115))
+    with_marks = FaceBox(50, 40, 150, 140, landmarks=marks)
+    top = mouth_top_from_landmarks(with_marks)
+    assert top == 0.6
+    out = paste_face(frame, with_marks, generated, mouth_top=top, feather=0.0)
+    changed_rows = np.flatnonzero(np.any(out != frame, axis=(1, 2)))
+    assert changed_rows.min() == 40 + 60 and changed_rows.max() == 139
+    # a nose above the middle never pastes above the half the model redraws
+    high = FaceBox(
+        50, 40, 150, 140, landmarks=((80, 50), (120, 50), (100, 60), (85, 90), (115, 90))
+    )
+    assert mouth_top_from_landmarks(high) == MOUTH_TOP

@@ -33,7 +33,15 @@ import numpy.typing as npt
 from lipdub.errors import InputError
 from lipdub.types import FaceBox
 
-__all__ = ["DEFAULT_FEATHER", "blend_mask", "crop_face", "paste_face", "paste_faces"]
+__all__ = [
+    "DEFAULT_FEATHER",
+    "MOUTH_TOP",
+    "blend_mask",
+    "crop_face",
+    "mouth_top_from_landmarks",
+    "paste_face",
+    "paste_faces",
+]
 
 #: Default soft-edge width, as a fraction of the box's height (vertical edges) and
 #: width (horizontal edges).
@@ -105,14 +113,14 @@ def _ramp(n: int, length: int, *, rising: bool) -> npt.NDArray[np.float32]:
 
 @lru_cache(maxsize=64)
 def _mask_cached(
-    height: int, width: int, feather: float, mouth_only: bool
+    height: int, width: int, feather: float, mouth_only: bool, mouth_top: float
 ) -> npt.NDArray[np.float32]:
     fy = round(feather * height)
     fx = round(feather * width)
     col = np.ones(height, np.float32)
     if mouth_only:
         # 0 above the mouth region, a soft rise centred on its top line, then 1
-        top = round(MOUTH_TOP * height)
+        top = round(mouth_top * height)
         start = max(0, top - fy // 2)
         band = min(fy, height - start)
         col[:start] = 0.0
@@ -127,7 +135,12 @@ def _mask_cached(
 
 
 def blend_mask(
-    height: int, width: int, *, feather: float = DEFAULT_FEATHER, mouth_only: bool = True
+    height: int,
+    width: int,
+    *,
+    feather: float = DEFAULT_FEATHER,
+    mouth_only: bool = True,
+    mouth_top: float = MOUTH_TOP,
 ) -> npt.NDArray[np.float32]:
     """The blending weights :func:`paste_face` uses for a box of this size.
 
@@ -136,8 +149,11 @@ def blend_mask(
         width: Box width in pixels.
         feather: Soft-edge width as a fraction of the box's height/width (0 = hard
             edges, at most 0.5).
-        mouth_only: Only the lower half of the box (from :data:`MOUTH_TOP`); otherwise
-            the whole box.
+        mouth_only: Only the lower part of the box, from ``mouth_top``; otherwise the
+            whole box.
+        mouth_top: Where the blended region starts, as a fraction of the box height
+            (default :data:`MOUTH_TOP`, the half the model regenerates; see
+            :func:`mouth_top_from_landmarks`).
 
     Returns:
         ``(height, width)`` float32 in [0, 1] (read-only; cached).
@@ -146,7 +162,27 @@ def blend_mask(
         raise InputError(f"feather must be between 0 and 0.5, got {feather}")
     if height <= 0 or width <= 0:
         raise InputError(f"mask size must be positive, got {width}x{height}")
-    return _mask_cached(int(height), int(width), float(feather), bool(mouth_only))
+    if not 0.0 <= mouth_top < 1.0:
+        raise InputError(f"mouth_top must be in [0, 1), got {mouth_top}")
+    return _mask_cached(
+        int(height), int(width), float(feather), bool(mouth_only), round(float(mouth_top), 3)
+    )
+
+
+def mouth_top_from_landmarks(box: FaceBox) -> float:
+    """Where to start blending in ``box``: just below the nose when landmarks say so.
+
+    With the 5-point landmarks (eyes, nose, mouth corners) the blended region starts
+    at the nose tip, so a tall or padded box does not paste generated cheeks over the
+    nose; the value is clamped to [:data:`MOUTH_TOP`, 0.65] of the box height (never
+    above the half the model redraws) and rounded to 0.05 (few mask shapes to cache).
+    Without landmarks: :data:`MOUTH_TOP`.
+    """
+    if not box.landmarks or len(box.landmarks) < 3 or box.height <= 0:
+        return MOUTH_TOP
+    nose_y = box.landmarks[2][1]
+    frac = (nose_y - box.y1) / box.height
+    return round(min(max(frac, MOUTH_TOP), 0.65) * 20) / 20
 
 
 def _match_colours(
@@ -180,6 +216,7 @@ def paste_face(
     color_match: bool = False,
     mouth_only: bool = True,
     inplace: bool = False,
+    mouth_top: float = MOUTH_TOP,
 ) -> Frame:
     """Blend a generated face crop back into its frame.
 
@@ -196,6 +233,8 @@ def paste_face(
         mouth_only: Blend only the lower half of the face (recommended: the upper half
             of the generated crop is a blurry copy of the input).
         inplace: Write into ``frame`` instead of a copy.
+        mouth_top: Start of the blended region as a fraction of the box height (see
+            :func:`blend_mask`, :func:`mouth_top_from_landmarks`).
 
     Returns:
         The blended ``(H, W, 3)`` uint8 frame; pixels outside the box (and wherever the
@@ -209,7 +248,7 @@ def paste_face(
     x1, y1, x2, y2 = _int_box(box, w, h)
     bw, bh = x2 - x1, y2 - y1
     out = frame if inplace else frame.copy()
-    mask = blend_mask(bh, bw, feather=feather, mouth_only=mouth_only)
+    mask = blend_mask(bh, bw, feather=feather, mouth_only=mouth_only, mouth_top=mouth_top)
     rows = np.flatnonzero(mask.max(axis=1) > 0)
     if rows.size == 0:
         return out

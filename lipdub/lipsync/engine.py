@@ -783,12 +783,18 @@ class LipSyncStream:
         return faces, mels
 
     def _blend_stage(self) -> None:
-        from lipdub.lipsync.blend import paste_face
+        from lipdub.lipsync.blend import mouth_top_from_landmarks, paste_face
 
         for batch in self.q_generated.drain():
             for it in batch:
                 if it.generated is not None and it.box is not None:
-                    it.frame = paste_face(it.frame, it.box, it.generated, **self.paste_options)
+                    it.frame = paste_face(
+                        it.frame,
+                        it.box,
+                        it.generated,
+                        mouth_top=mouth_top_from_landmarks(it.box),
+                        **self.paste_options,
+                    )
                     it.generated = None
                 self.q_out.put(it)
         self.q_out.put_end()
