@@ -399,16 +399,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", help="output video (default: INPUT.<lang>.mp4)")
     sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
-    sp.add_argument("--transcriber", default="whisper")
-    sp.add_argument("--translator", default="opus")
-    sp.add_argument("--tts", default="espeak", help="voice backend")
-    sp.add_argument("--detector", default="retinaface")
-    sp.add_argument("--model", default="wav2lip_gan", choices=["wav2lip", "wav2lip_gan"])
+    sp.add_argument("--transcriber", default="whisper", help="whisper (default), google, ...")
+    sp.add_argument("--translator", default="opus", help="opus (default), google, identity, ...")
+    sp.add_argument(
+        "--tts", default="espeak", help="voice backend: espeak (default), piper, google"
+    )
+    sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
+    sp.add_argument(
+        "--model",
+        default="wav2lip_gan",
+        choices=["wav2lip", "wav2lip_gan"],
+        help="lip-sync model (default wav2lip_gan)",
+    )
     sp.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub download")
     sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")
-    sp.add_argument("--stop-after", choices=["transcribe", "translate", "speak", "lipsync"])
+    sp.add_argument(
+        "--stop-after",
+        choices=["transcribe", "translate", "speak", "lipsync"],
+        help="end after this stage, to review its artifact in the work directory",
+    )
     sp.add_argument("--no-resume", action="store_true", help="redo every stage")
-    sp.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True)
+    sp.add_argument(
+        "--keep-background",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the original background sound under the new speech (default: keep)",
+    )
     sp.add_argument("--subtitles", default="srt", help="comma list of srt,vtt ('' for none)")
     sp.add_argument(
         "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
