@@ -50,6 +50,7 @@ __all__ = [
     "load_state_dict",
     "register_weights",
     "resolve_weights",
+    "sha256_file",
     "verify_file",
 ]
 
@@ -431,7 +432,8 @@ def _hash_ok(digest: str, spec: WeightsSpec) -> bool:
     return True
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 4 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
@@ -463,7 +465,7 @@ def verify_file(path: str | os.PathLike[str], spec: WeightsSpec) -> None:
         return
     if _read_marker(p, spec):
         return
-    digest = _sha256(p)
+    digest = sha256_file(p)
     if not _hash_ok(digest, spec):
         want = spec.sha256 or f"{spec.sha256_prefix}…"
         raise ChecksumMismatch(

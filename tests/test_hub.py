@@ -144,14 +144,14 @@ def test_wrong_hash_same_size(tmp_path: Path) -> None:
     spec = WeightsSpec("hash-test", "me/x", "f.bin", None, 100, "deadbeef")
     with pytest.raises(ChecksumMismatch, match="sha256"):
         hub.verify_file(p, spec)
-    good = WeightsSpec("hash-test", "me/x", "f.bin", None, 100, hub._sha256(p)[:8])
+    good = WeightsSpec("hash-test", "me/x", "f.bin", None, 100, hub.sha256_file(p)[:8])
     hub.verify_file(p, good)
 
 
 def test_stale_marker_is_not_trusted(tmp_path: Path) -> None:
     p = tmp_path / "f.bin"
     p.write_bytes(b"a" * 100)
-    spec = WeightsSpec("stale", "me/x", "f.bin", None, 100, hub._sha256(p)[:8])
+    spec = WeightsSpec("stale", "me/x", "f.bin", None, 100, hub.sha256_file(p)[:8])
     hub.verify_file(p, spec)
     p.write_bytes(b"b" * 100)  # same size, new content, new mtime
     os.utime(p, ns=(1, 1))

@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import math
@@ -42,6 +41,7 @@ from urllib.parse import unquote
 
 from lipdub._io import atomic_path
 from lipdub.errors import InputError
+from lipdub.hub import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -198,14 +198,6 @@ def write_random_wav2lip_checkpoint(
     return write_random_checkpoint(path, wav2lip_manifest(), seed=seed, format=format)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def spec_for_file(
     name: str, file_path: str | os.PathLike[str], *, repo_id: str = "lipdub-test/weights"
 ) -> WeightsSpec:
@@ -224,7 +216,7 @@ def spec_for_file(
         revision=None,
         size=p.stat().st_size,
         sha256_prefix=None,
-        sha256=_sha256(p),
+        sha256=sha256_file(p),
         description="random test weights",
     )
 
@@ -257,7 +249,7 @@ def prefilled_hub_cache(
 
     spec = name if isinstance(name, WeightsSpec) else KNOWN_WEIGHTS[name]
     src = Path(file_path)
-    digest = _sha256(src)
+    digest = sha256_file(src)
     if commit is None:
         commit = spec.revision if spec.pinned and spec.revision else digest[:40]
     owner, repo = spec.repo_id.split("/")
@@ -354,7 +346,9 @@ class FakeHubServer:
         *,
         commit: str = "0123456789abcdef0123456789abcdef01234567",
     ) -> None:
-        self._files = {key: (Path(p).read_bytes(), _sha256(Path(p))) for key, p in files.items()}
+        self._files = {
+            key: (Path(p).read_bytes(), sha256_file(Path(p))) for key, p in files.items()
+        }
         self.commit = commit
         self._server: _HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
