@@ -84,28 +84,28 @@ Fps = float | int | Fraction
 # --------------------------------------------------------------------------- mel scale
 
 
+# Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above.
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
 def _hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above."""
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
+    """Hz to Slaney mels."""
     hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / f_sp
+    linear = hz / _F_SP
     with np.errstate(divide="ignore"):
-        log = min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep
-    return np.where(hz >= min_log_hz, log, linear)
+        log = _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-10) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log, linear)
 
 
 def _mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
+    """Slaney mels to Hz (inverse of :func:`_hz_to_mel`)."""
     mel = np.asarray(mel, dtype=np.float64)
-    linear = mel * f_sp
-    log = min_log_hz * np.exp(logstep * (mel - min_log_mel))
-    return np.where(mel >= min_log_mel, log, linear)
+    linear = mel * _F_SP
+    log = _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log, linear)
 
 
 @lru_cache(maxsize=4)
