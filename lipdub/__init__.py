@@ -14,9 +14,12 @@ Example:
 import logging
 
 from lipdub._version import __version__
+from lipdub.component import Component
+from lipdub.dub.pipeline import DubbingPipeline
 from lipdub.errors import (
     BackendError,
     BackendNotInstalled,
+    Cancelled,
     CheckpointError,
     ChecksumMismatch,
     CloudServiceError,
@@ -34,7 +37,6 @@ from lipdub.errors import (
 )
 from lipdub.faces.base import FaceDetector
 from lipdub.lipsync.base import LipSyncer
-from lipdub.pipeline import DubbingPipeline
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
 from lipdub.types import AudioClip, FaceBox, Segment, Transcript, VideoInfo, Voice, Word
@@ -46,9 +48,11 @@ __all__ = [
     "AudioClip",
     "BackendError",
     "BackendNotInstalled",
+    "Cancelled",
     "CheckpointError",
     "ChecksumMismatch",
     "CloudServiceError",
+    "Component",
     "CredentialsError",
     "DubbingPipeline",
     "FaceBox",

@@ -167,7 +167,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     synth = registry.resolve("voice", args.backend, **_options(args.opt))
     source = Path(args.text)
     if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.is_file():
-        from lipdub.dub import speak_transcript
+        from lipdub.dub.timing import speak_transcript
 
         transcript = Transcript.load(source, language=args.lang)
         clip, report = speak_transcript(
@@ -260,8 +260,8 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
-    from lipdub.dub import DubOptions
-    from lipdub.pipeline import DubbingPipeline
+    from lipdub.dub.options import DubOptions
+    from lipdub.dub.pipeline import DubbingPipeline
 
     voice_map = {}
     for pair in (args.voice_map or "").split(","):

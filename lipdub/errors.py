@@ -19,7 +19,8 @@ also subclasses the builtin it resembles, so generic ``except ValueError`` or
     ├── NoFaceError (ValueError)             no face anywhere in the input
     ├── CloudServiceError (RuntimeError)     a remote service refused or failed
     │   └── CredentialsError                 missing or invalid credentials
-    └── PipelineError (RuntimeError)         a pipeline stage failed; wraps the cause
+    ├── PipelineError (RuntimeError)         a pipeline stage failed; wraps the cause
+    └── Cancelled                            the caller cancelled the run
 
 Every message says what failed, for which file or name, and what to do next. Errors
 carry the structured fields ``path``, ``backend`` and ``hint`` (any may be ``None``) and
@@ -34,6 +35,7 @@ from typing import Any
 __all__ = [
     "BackendError",
     "BackendNotInstalled",
+    "Cancelled",
     "CheckpointError",
     "ChecksumMismatch",
     "CloudServiceError",
@@ -176,3 +178,11 @@ class CredentialsError(CloudServiceError):
 
 class PipelineError(LipdubError, RuntimeError):
     """A stage of the dubbing or lip-sync pipeline failed; ``__cause__`` holds the reason."""
+
+
+class Cancelled(LipdubError):
+    """The caller cancelled the run (its ``cancel`` event was set).
+
+    Finished artifacts are kept in the work directory and no partial output is left;
+    running again resumes from them.
+    """

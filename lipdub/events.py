@@ -17,9 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from lipdub.errors import Cancelled
 
 __all__ = [
+    "CancelSignal",
     "Event",
     "EventCallback",
     "EventRecorder",
@@ -27,9 +30,11 @@ __all__ = [
     "StageFinished",
     "StageStarted",
     "StageWarning",
+    "check_cancel",
     "emit",
     "stage",
     "tqdm_renderer",
+    "with_cancel",
 ]
 
 
@@ -88,6 +93,49 @@ def emit(on_event: EventCallback | None, event: Event) -> None:
     """Send ``event`` to ``on_event`` when one is given."""
     if on_event is not None:
         on_event(event)
+
+
+class CancelSignal(Protocol):
+    """Anything with ``is_set()``: a :class:`threading.Event`, a multiprocessing one."""
+
+    def is_set(self) -> bool: ...
+
+
+def check_cancel(cancel: CancelSignal | None, stage: str = "") -> None:
+    """Raise :class:`~lipdub.errors.Cancelled` when ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        where = f" during {stage}" if stage else ""
+        raise Cancelled(f"the run was cancelled{where}")
+
+
+def with_cancel(
+    on_event: EventCallback | None, cancel: CancelSignal | None
+) -> EventCallback | None:
+    """An event callback that raises :class:`~lipdub.errors.Cancelled` once ``cancel`` is set.
+
+    Components report progress through the ``on_event`` they are given, so passing
+    them this callback makes every progress point a cancellation point. A component
+    must let exceptions raised by ``on_event`` propagate.
+
+    Example:
+        >>> import threading
+        >>> stop = threading.Event()
+        >>> cb = with_cancel(None, stop)
+        >>> cb(Progress("speak", 1, 3))
+        >>> stop.set()
+        >>> cb(Progress("speak", 2, 3))
+        Traceback (most recent call last):
+        ...
+        lipdub.errors.Cancelled: the run was cancelled during speak
+    """
+    if cancel is None:
+        return on_event
+
+    def callback(event: Event) -> None:
+        check_cancel(cancel, event.stage)
+        emit(on_event, event)
+
+    return callback
 
 
 @contextmanager

@@ -74,7 +74,7 @@ def test_random_checkpoint_loads_strictly_in_both_layouts(tmp_path: Path) -> Non
         assert torch.equal(value, b.model.state_dict()[key]), key
     assert a.max_side == 64 and b.max_side == 640
     assert a.device.type == "cpu"
-    assert a.settings["weights"] == str(bare) and a.settings["max_side"] == 64
+    assert a.settings()["weights"] == str(bare) and a.settings()["max_side"] == 64
 
 
 def test_wrong_checkpoint_is_rejected(tmp_path: Path) -> None:

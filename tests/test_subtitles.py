@@ -13,8 +13,8 @@ pytest.importorskip("PIL")
 
 
 def _burner(**kwargs: object):  # type: ignore[no-untyped-def]
+    from lipdub.dub.subtitles import SubtitleBurner
     from lipdub.errors import BackendNotInstalled
-    from lipdub.subtitles import SubtitleBurner
 
     cues = Transcript("es", (Segment(0.4, 1.0, "¿Qué tal?\nÑandú"), Segment(2.0, 2.5, "Adiós")))
     try:

@@ -70,11 +70,7 @@ def spoken() -> AudioClip:
 
 def test_round_trip_recognises_key_words(stt: WhisperTranscriber, spoken: AudioClip) -> None:
     recorder = EventRecorder()
-    stt.on_event = recorder
-    try:
-        transcript = stt.transcribe(spoken)
-    finally:
-        stt.on_event = None
+    transcript = stt.transcribe(spoken, on_event=recorder)
     assert transcript.language == "en"  # detected (an English-only model says English)
     assert _recognised(transcript.text, {"would", "like", "park", "dog"}) >= 3
     progress = [e for e in recorder.events if isinstance(e, Progress)]

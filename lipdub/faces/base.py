@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from lipdub.component import Component
 from lipdub.types import FaceBox
 
 __all__ = ["FaceDetector", "Frame"]
@@ -17,7 +17,7 @@ __all__ = ["FaceDetector", "Frame"]
 Frame = npt.NDArray[np.uint8]
 
 
-class FaceDetector(ABC):
+class FaceDetector(Component):
     """Finds faces in frames.
 
     The batch is the natural unit, so :meth:`detect` takes a list of frames and returns,
@@ -30,8 +30,6 @@ class FaceDetector(ABC):
         >>> det.detect([np.zeros((90, 120, 3), np.uint8)])[0][0].as_tuple()
         (10.0, 10.0, 50.0, 60.0)
     """
-
-    name: ClassVar[str] = "custom"
 
     @abstractmethod
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:

@@ -85,7 +85,6 @@ class HaarFaceDetector(FaceDetector):
         self.min_size = min_size
         self.max_side = max_side
 
-    @property
     def settings(self) -> dict[str, Any]:
         """The options that change detections (JSON-ready)."""
         return {

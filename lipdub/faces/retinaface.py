@@ -138,7 +138,6 @@ class RetinaFaceDetector(FaceDetector):
         self.max_side = max_side
         self.batch_size = batch_size
 
-    @property
     def settings(self) -> dict[str, Any]:
         """The options that change detections (JSON-ready)."""
         return {

@@ -229,7 +229,6 @@ class S3FDFaceDetector(FaceDetector):
         self.batch_size = batch_size
         self.weights: str | None = None  # where from_pretrained loaded the weights
 
-    @property
     def settings(self) -> dict[str, Any]:
         """The options that change detections (JSON-ready)."""
         return {

@@ -405,7 +405,10 @@ class FaceTracker:
             else getattr(self.select, "__qualname__", repr(self.select))
         )
         det = self.detector
-        options = getattr(det, "settings", None)
+        try:
+            options: Mapping[str, Any] | None = det.settings()
+        except NotImplementedError:
+            options = None
         return {
             "detector": f"{type(det).__module__}.{type(det).__qualname__}",
             "detector_name": det.name,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from lipdub.component import Component
+
 __all__ = ["LipSyncer"]
 
 
-class LipSyncer(ABC):
+class LipSyncer(Component):
     """Redraws the lower face of each crop so its mouth matches an audio window.
 
     This is the narrow, batch-shaped unit of work; whole videos are handled by
@@ -31,7 +33,6 @@ class LipSyncer(ABC):
         (2, 96, 96, 3)
     """
 
-    name: ClassVar[str] = "custom"
     face_size: ClassVar[int] = 96
     mel_bands: ClassVar[int] = 80
     mel_window: ClassVar[int] = 16

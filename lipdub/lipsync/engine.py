@@ -1201,7 +1201,7 @@ def lipsync(
 
         frame_filter: Called as ``frame_filter(index, frame)`` on every output frame
             just before encoding; returns the frame to write (e.g. a
-            :class:`~lipdub.subtitles.SubtitleBurner`). It must not modify ``frame``
+            :class:`~lipdub.dub.subtitles.SubtitleBurner`). It must not modify ``frame``
             in place.
         require_face: Raise :class:`~lipdub.errors.NoFaceError` (and write nothing)
             when no frame that needed lip-sync showed a face, instead of writing the

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
+from lipdub.component import Component
 from lipdub.types import AudioClip
 
 __all__ = ["Separation", "Separator"]
@@ -20,14 +20,12 @@ class Separation:
     background: AudioClip
 
 
-class Separator(ABC):
+class Separator(Component):
     """Splits audio into the voice and everything else (music, ambience, effects).
 
     ``speech_spans`` (seconds) tell the separator where the original speech is; a
     model-based backend may ignore them, the DSP fallback relies on them.
     """
-
-    name: ClassVar[str] = "custom"
 
     @abstractmethod
     def separate(

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from lipdub.events import EventCallback
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.lipsync.base import LipSyncer
 from lipdub.transcribe.base import Transcriber
@@ -77,7 +78,13 @@ class FakeTranscriber(Transcriber):
             t += segment_s + gap_s
         return cls(Transcript(language, tuple(segs)))
 
-    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio: AudioClip,
+        language: str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+    ) -> Transcript:
         """Return the fixed transcript, cut to the audio's length."""
         self.calls += 1
         segs = tuple(s for s in self.transcript.segments if s.start_s < audio.duration_s)

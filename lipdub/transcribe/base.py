@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
 
+from lipdub.component import Component
+from lipdub.events import EventCallback
 from lipdub.types import AudioClip, Transcript
 
 __all__ = ["Transcriber"]
 
 
-class Transcriber(ABC):
+class Transcriber(Component):
     """Turns speech into a :class:`~lipdub.types.Transcript` of timed segments.
 
     Implement :meth:`transcribe`. Backends take their options (model, credentials,
@@ -25,11 +26,14 @@ class Transcriber(ABC):
         'Hello there.'
     """
 
-    #: Registry name of the backend (``"google"``, ``"whisper"``), for manifests and logs.
-    name: ClassVar[str] = "custom"
-
     @abstractmethod
-    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio: AudioClip,
+        language: str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+    ) -> Transcript:
         """Transcribe ``audio``.
 
         Args:
@@ -37,13 +41,21 @@ class Transcriber(ABC):
                 cheapest).
             language: BCP-47 code of the spoken language, or None to detect it where
                 the backend can.
+            on_event: Receives :class:`~lipdub.events.Progress` events (stage
+                ``"transcribe"``) where the backend can report them. Exceptions it
+                raises (:class:`~lipdub.errors.Cancelled`) must propagate: that is
+                how a caller stops a long transcription.
 
         Returns:
             A transcript whose segment times are seconds from the start of ``audio``.
         """
 
     def transcribe_many(
-        self, clips: Sequence[AudioClip], language: str | None = None
+        self,
+        clips: Sequence[AudioClip],
+        language: str | None = None,
+        *,
+        on_event: EventCallback | None = None,
     ) -> list[Transcript]:
         """Transcribe several clips; the default loops over :meth:`transcribe`."""
-        return [self.transcribe(c, language) for c in clips]
+        return [self.transcribe(c, language, on_event=on_event) for c in clips]

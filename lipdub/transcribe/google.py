@@ -27,6 +27,7 @@ from google.cloud import speech_v2
 
 from lipdub._google import ClientFactory, RetryPolicy, call_with_retry, resolve_project
 from lipdub.errors import CredentialsError, InputError
+from lipdub.events import EventCallback
 from lipdub.transcribe._segment import words_to_segments
 from lipdub.transcribe.base import Transcriber
 from lipdub.types import AudioClip, Segment, Transcript, Word
@@ -270,7 +271,13 @@ class GoogleTranscriber(Transcriber):
         )
 
     # ------------------------------------------------------------------ public
-    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio: AudioClip,
+        language: str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+    ) -> Transcript:
         """Transcribe ``audio`` (any rate; resampled to ``sample_rate_hz``).
 
         Args:

@@ -139,8 +139,6 @@ class WhisperTranscriber(Transcriber):
         condition_on_previous_text: Give each 30 s window the previous text as a
             prompt (more consistent; False is more robust against repetition loops
             on repetitive speech).
-        on_event: Receives :class:`~lipdub.events.Progress` events (``stage=
-            "transcribe"``, seconds of audio done of the total) while decoding.
 
     Raises:
         BackendNotInstalled: faster-whisper is missing.
@@ -171,7 +169,6 @@ class WhisperTranscriber(Transcriber):
         pause_s: float = 0.7,
         cpu_threads: int = 0,
         condition_on_previous_text: bool = True,
-        on_event: EventCallback | None = None,
     ) -> None:
         require_modules("whisper", "the whisper transcriber", "faster_whisper", "ctranslate2")
         if device not in ("auto", "cpu", "cuda"):
@@ -219,7 +216,6 @@ class WhisperTranscriber(Transcriber):
         self.pause_s = pause_s
         self.cpu_threads = cpu_threads
         self.condition_on_previous_text = condition_on_previous_text
-        self.on_event = on_event
         self._whisper: Any = None
         self._lock = threading.Lock()
 
@@ -311,13 +307,21 @@ class WhisperTranscriber(Transcriber):
         return bool(self.load().model.is_multilingual)
 
     # ------------------------------------------------------------------ transcribing
-    def transcribe(self, audio: AudioClip, language: str | None = None) -> Transcript:
+    def transcribe(
+        self,
+        audio: AudioClip,
+        language: str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+    ) -> Transcript:
         """Transcribe ``audio``; the language is detected when not given.
 
         Args:
             audio: Mono speech at any rate (resampled to 16 kHz).
             language: BCP-47 code (``"en"``, ``"es-MX"``: only the language part is
                 used), or None to detect it from the first 30 s.
+            on_event: Receives :class:`~lipdub.events.Progress` events (stage
+                ``"transcribe"``, seconds of audio done of the total) while decoding.
 
         Returns:
             A transcript in the spoken language; each segment holds its words, with
@@ -348,14 +352,12 @@ class WhisperTranscriber(Transcriber):
             logger.info(
                 "Whisper detected language %r (p=%.2f)", detected, info.language_probability
             )
-        emit(self.on_event, Progress("transcribe", 0.0, duration, "s"))
+        emit(on_event, Progress("transcribe", 0.0, duration, "s"))
         raw: list[Any] = []
         for seg in segments_iter:  # decoding happens as we iterate
             raw.append(seg)
-            emit(
-                self.on_event, Progress("transcribe", min(float(seg.end), duration), duration, "s")
-            )
-        emit(self.on_event, Progress("transcribe", duration, duration, "s"))
+            emit(on_event, Progress("transcribe", min(float(seg.end), duration), duration, "s"))
+        emit(on_event, Progress("transcribe", duration, duration, "s"))
         out_lang = lang or detected
         if self.word_timestamps:
             words = _clean_words([w for seg in raw for w in (seg.words or ())], duration)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
 
+from lipdub.component import Component
 from lipdub.errors import InputError
 from lipdub.types import Transcript
 
 __all__ = ["Translator"]
 
 
-class Translator(ABC):
+class Translator(Component):
     """Translates a batch of texts, keeping their boundaries: one output per input.
 
     Example:
@@ -20,8 +20,6 @@ class Translator(ABC):
         >>> FakeTranslator().translate(["hello"], "en", "es")
         ['[es] hello']
     """
-
-    name: ClassVar[str] = "custom"
 
     @abstractmethod
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
+from lipdub.component import Component
+from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import AudioClip, Voice
 
 __all__ = ["VoiceSynth"]
 
 
-class VoiceSynth(ABC):
+class VoiceSynth(Component):
     """Speaks text with a chosen voice (text-to-speech).
 
     Implement :meth:`synthesize` and :meth:`list_voices`. ``native_rate`` says whether
@@ -25,7 +27,6 @@ class VoiceSynth(ABC):
         0.9
     """
 
-    name: ClassVar[str] = "custom"
     #: True when ``synthesize(rate=...)`` changes the speaking rate natively.
     native_rate: ClassVar[bool] = False
 
@@ -62,6 +63,17 @@ class VoiceSynth(ABC):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        on_event: EventCallback | None = None,
     ) -> list[AudioClip]:
-        """Speak several texts; the default loops over :meth:`synthesize`."""
-        return [self.synthesize(t, voice=voice, language=language, rate=rate) for t in texts]
+        """Speak several texts, in order; the default loops over :meth:`synthesize`.
+
+        Backends with concurrency (a cloud API) override this for speed. ``on_event``
+        receives a :class:`~lipdub.events.Progress` (stage ``"speak"``, unit
+        ``"utterances"``) after each text; exceptions it raises
+        (:class:`~lipdub.errors.Cancelled`) must propagate.
+        """
+        out = []
+        for i, text in enumerate(texts, 1):
+            out.append(self.synthesize(text, voice=voice, language=language, rate=rate))
+            emit(on_event, Progress("speak", i, len(texts), "utterances"))
+        return out

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lipdub.errors import BackendError, BackendNotInstalled, InputError, UnknownLanguageError
+from lipdub.events import EventCallback
 from lipdub.transcribe._segment import ends_sentence
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
@@ -416,10 +417,11 @@ class EspeakVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        on_event: EventCallback | None = None,
     ) -> list[AudioClip]:
         """Speak several texts (the voice is chosen once)."""
         name = voice or self.voice_for(language)
-        return [self.synthesize(t, voice=name, rate=rate) for t in texts]
+        return super().synthesize_many(texts, voice=name, rate=rate, on_event=on_event)
 
     def _speak(self, text: str, voice: str, wpm: int) -> np.ndarray[Any, Any]:
         data = text.encode("utf-8")

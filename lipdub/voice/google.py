@@ -27,6 +27,7 @@ from google.cloud import texttospeech_v1 as tts
 
 from lipdub._google import ClientFactory, RetryPolicy, call_with_retry
 from lipdub.errors import CloudServiceError, InputError
+from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
 
@@ -423,18 +424,29 @@ class GoogleVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        on_event: EventCallback | None = None,
     ) -> list[AudioClip]:
         """Speak several texts, ``max_concurrency`` requests at a time, results in order."""
         if len(texts) <= 1 or self.max_concurrency <= 1:
-            return super().synthesize_many(texts, voice=voice, language=language, rate=rate)
+            return super().synthesize_many(
+                texts, voice=voice, language=language, rate=rate, on_event=on_event
+            )
         if voice is None and self.voice is None and (language or self.language):
             voice = self.default_voice(str(language or self.language)).name  # list once
 
         def one(text: str) -> AudioClip:
             return self.synthesize(text, voice=voice, language=language, rate=rate)
 
+        out: list[AudioClip] = []
         with ThreadPoolExecutor(min(self.max_concurrency, len(texts))) as pool:
-            return list(pool.map(one, texts))
+            try:
+                for i, clip in enumerate(pool.map(one, texts), 1):
+                    out.append(clip)
+                    emit(on_event, Progress("speak", i, len(texts), "utterances"))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return out
 
     def _synthesize_piece(self, text: str, voice_name: str, lang: str, rate: float) -> AudioClip:
         client = self._factory.get()

@@ -1,4 +1,7 @@
-"""Burn subtitles into video frames (opt-in; needs Pillow and a TrueType font).
+"""Subtitles of a dub: readable cues, and burning them into frames (opt-in).
+
+:func:`subtitle_cues` turns a transcript into wrapped, split cues timed to the dubbed
+speech. Burning needs Pillow and a TrueType font.
 
 :class:`SubtitleBurner` is a frame filter for :func:`lipdub.lipsync.lipsync`: frame
 ``i`` shows the cue whose time span contains ``i / fps``, drawn as white text with a
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import textwrap
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,10 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lipdub.dub.timing import TimingReport
 from lipdub.errors import BackendNotInstalled, InputError
-from lipdub.types import Transcript
+from lipdub.types import Segment, Transcript
 
-__all__ = ["SubtitleBurner", "find_font"]
+__all__ = ["SubtitleBurner", "find_font", "subtitle_cues"]
 
 Frame = npt.NDArray[np.uint8]
 
@@ -71,7 +76,7 @@ class SubtitleBurner:
     """Draws subtitle cues onto frames; call it as ``burner(index, frame)``.
 
     Args:
-        cues: The cues (e.g. :func:`lipdub.dub.subtitle_cues` of the translation); a
+        cues: The cues (e.g. :func:`subtitle_cues` of the translation); a
             cue's text may hold line breaks.
         fps: Frame rate of the video the frames come from.
         font_path: A TrueType font (default: :func:`find_font`).
@@ -172,3 +177,38 @@ class SubtitleBurner:
         region = out[y1:y2, x1 : x1 + w].astype(np.float32)
         out[y1:y2, x1 : x1 + w] = (region * (1.0 - alpha) + text * alpha + 0.5).astype(np.uint8)
         return out
+
+
+def subtitle_cues(
+    transcript: Transcript,
+    timing: TimingReport | None = None,
+    *,
+    max_chars_per_line: int = 42,
+    max_lines: int = 2,
+    min_cue_s: float = 0.8,
+) -> Transcript:
+    """Readable subtitle cues: wrapped lines, long segments split, timed to the speech.
+
+    With ``timing``, cues follow the dubbed speech (start, start + speech length);
+    otherwise the segment times. A segment longer than ``max_lines`` lines is split
+    into several cues whose durations follow their share of the characters.
+    """
+    cues: list[Segment] = []
+    for i, seg in enumerate(transcript.segments):
+        text = " ".join(seg.text.split())
+        if not text:
+            continue
+        start, end = seg.start_s, seg.end_s
+        if timing is not None and i < len(timing.segments) and timing.segments[i].speech_s > 0:
+            start, end = timing.segments[i].start_s, timing.segments[i].end_s
+        end = max(end, start + min_cue_s)
+        lines = textwrap.wrap(text, max_chars_per_line) or [text]
+        groups = [lines[k : k + max_lines] for k in range(0, len(lines), max_lines)]
+        total = sum(len(" ".join(g)) for g in groups)
+        t = start
+        for g in groups:
+            share = len(" ".join(g)) / total if total else 1.0
+            t_end = end if g is groups[-1] else t + (end - start) * share
+            cues.append(Segment(round(t, 3), round(t_end, 3), "\n".join(g), speaker=seg.speaker))
+            t = t_end
+    return Transcript(transcript.language, tuple(cues))

@@ -1,7 +1,7 @@
 """The :class:`DubbingPipeline`: video in language A -> lip-synced video in language B.
 
 Stages, each writing an editable artifact into the work directory (see
-:mod:`lipdub.workdir`) so a run can stop, be reviewed, and resume:
+:mod:`lipdub.dub.workdir`) so a run can stop, be reviewed, and resume:
 
 ==============  ==========================  =====================================
 stage           artifact                    redone when
@@ -40,7 +40,8 @@ from lipdub.events import EventCallback, stage
 from lipdub.types import AudioClip, Segment, Transcript
 
 if TYPE_CHECKING:
-    from lipdub.dub import DubOptions, TimingReport
+    from lipdub.dub.options import DubOptions
+    from lipdub.dub.timing import TimingReport
     from lipdub.faces.base import FaceDetector
     from lipdub.faces.track import FaceTrack
     from lipdub.lipsync.base import LipSyncer
@@ -245,7 +246,7 @@ class DubbingPipeline:
     @property
     def options(self) -> DubOptions:
         """The default dub options."""
-        from lipdub.dub import DubOptions
+        from lipdub.dub.options import DubOptions
 
         if self._options is None:
             self._options = DubOptions()
@@ -261,21 +262,11 @@ class DubbingPipeline:
     ) -> Transcript:
         """Transcribe source speech.
 
-        Backends that report progress through an ``on_event`` attribute (Whisper) send
-        it to ``on_event`` for this call.
-
         Raises:
             NoSpeechError: the transcriber found no speech.
         """
         transcriber = self._get("transcriber")
-        forward = on_event is not None and getattr(transcriber, "on_event", False) is None
-        if forward:
-            transcriber.on_event = on_event
-        try:
-            transcript: Transcript = transcriber.transcribe(audio, language)
-        finally:
-            if forward:
-                transcriber.on_event = None
+        transcript: Transcript = transcriber.transcribe(audio, language, on_event=on_event)
         if not any(s.text.strip() for s in transcript.segments):
             raise NoSpeechError(
                 "no speech was found in the input",
@@ -303,7 +294,7 @@ class DubbingPipeline:
         on_event: EventCallback | None = None,
     ) -> tuple[AudioClip, TimingReport]:
         """Speak the translation at the source timing; returns the track and its report."""
-        from lipdub.dub import speak_transcript
+        from lipdub.dub.timing import speak_transcript
 
         opts = options or self.options
         cache = _WavCache(cache_dir) if cache_dir is not None else None
@@ -328,7 +319,7 @@ class DubbingPipeline:
         options: DubOptions | None = None,
     ) -> AudioClip:
         """The dubbed soundtrack: speech over the original background."""
-        from lipdub.dub import remix
+        from lipdub.dub.mix import remix
 
         opts = options or self.options
         separator = (
@@ -367,7 +358,7 @@ class DubbingPipeline:
         opts = options or self.options
         burner = None
         if subtitles is not None:
-            from lipdub.subtitles import SubtitleBurner
+            from lipdub.dub.subtitles import SubtitleBurner
 
             info = probe(input)
             burner = SubtitleBurner(subtitles, fps=25 if info.is_image else info.fps)
@@ -491,7 +482,7 @@ class DubbingPipeline:
             raise NoSpeechError("the text to speak is empty", hint="pass non-empty text")
         out_path = Path(output) if output else in_path.with_name(f"{in_path.stem}.{target}.mp4")
         wd_path = Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")
-        from lipdub.workdir import Workdir, content_key, settings_key
+        from lipdub.dub.workdir import Workdir, content_key, settings_key
 
         wd = Workdir(wd_path)
         ran: list[str] = []
@@ -592,7 +583,7 @@ class DubbingPipeline:
                 )
 
             # -- speak
-            from lipdub.dub import TimingReport
+            from lipdub.dub.timing import TimingReport
 
             total_s = None if info.is_image else info.duration_s
             with stage(on_event, "speak", total=len(translation.segments), unit="segments") as st:
@@ -689,7 +680,7 @@ class DubbingPipeline:
                         require_face(track, source=in_path)
                 cues = None
                 if opts.burn_subtitles:
-                    from lipdub.dub import subtitle_cues
+                    from lipdub.dub.subtitles import subtitle_cues
 
                     cues = subtitle_cues(
                         translation, timing, max_chars_per_line=opts.max_chars_per_line
@@ -754,7 +745,7 @@ class DubbingPipeline:
         wd: Any, json_path: Path, srt_path: Path, target: str
     ) -> Transcript:
         """The translation, taking a user's edit of the SRT copy into account."""
-        from lipdub.workdir import content_key
+        from lipdub.dub.workdir import content_key
 
         entry = wd.info("translate")
         translation = Transcript.load(json_path)
@@ -788,7 +779,7 @@ class DubbingPipeline:
         info: VideoInfo,
         opts: DubOptions,
     ) -> tuple[Path, ...]:
-        from lipdub.dub import subtitle_cues
+        from lipdub.dub.subtitles import subtitle_cues
 
         written: list[Path] = []
         stem = out_path.stem.removesuffix(f".{translation.language}")

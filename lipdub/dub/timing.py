@@ -1,10 +1,8 @@
-"""Speech timing, mixing and subtitles: the audio side of a dub.
+"""The timing fit: each translated line spoken where its source line was spoken.
 
-* :func:`speak_transcript` speaks every segment of a (translated) transcript so it
-  starts where the source segment started and fits before the next one, and returns
-  the speech track with a :class:`TimingReport`.
-* :func:`remix` lays the new speech over the original background at matched loudness.
-* :func:`subtitle_cues` turns a transcript into readable subtitle cues.
+:func:`speak_transcript` speaks every segment of a (translated) transcript so it
+starts where the source segment started and fits before the next one, and returns
+the speech track with a :class:`TimingReport`.
 """
 
 from __future__ import annotations
@@ -14,96 +12,21 @@ import hashlib
 import json
 import logging
 import os
-import textwrap
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lipdub._io import atomic_write_text
-from lipdub.audio_ops import integrated_loudness, limit_peak, mix_at, time_stretch, trim_silence
-from lipdub.errors import InputError
+from lipdub.dub.audio_ops import mix_at, time_stretch, trim_silence
+from lipdub.dub.options import FitOptions
 from lipdub.events import EventCallback, Progress, emit
-from lipdub.separate.base import Separator
-from lipdub.types import AudioClip, Segment, Transcript
+from lipdub.types import AudioClip, Transcript
 from lipdub.voice.base import VoiceSynth
 
-__all__ = [
-    "DubOptions",
-    "FitOptions",
-    "SegmentTiming",
-    "TimingReport",
-    "remix",
-    "speak_transcript",
-    "subtitle_cues",
-]
+__all__ = ["SegmentTiming", "TimingReport", "fit_segment", "speak_transcript"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class FitOptions:
-    """How a spoken segment is fitted into its time slot.
-
-    Strategy, in order: ask the voice for a speaking ``rate`` within
-    [``min_rate``, ``max_rate``] (backends with a native rate); then time-stretch
-    without changing pitch so the total speed-up stays within the same bounds; then
-    borrow the silence before the next segment (``borrow_gap``); only then overflow,
-    which the report records.
-    """
-
-    min_rate: float = 0.85
-    max_rate: float = 1.3
-    borrow_gap: bool = True
-    trim_silence: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.25 <= self.min_rate <= 1.0 <= self.max_rate <= 4.0:
-            raise InputError(
-                f"FitOptions needs 0.25 <= min_rate <= 1 <= max_rate <= 4, "
-                f"got {self.min_rate}, {self.max_rate}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class DubOptions:
-    """Options of a dub run that are not components.
-
-    Args:
-        fit: Timing-fit bounds.
-        keep_background: Keep the original non-speech sound under the new speech.
-        subtitles: Subtitle formats to write beside the output (``"srt"``, ``"vtt"``).
-        voice_map: Speaker label -> voice name.
-        sample_rate_hz: Rate of the dubbed audio track.
-        max_chars_per_line: Subtitle line length limit.
-        pads: Face-crop padding (top, bottom, left, right) in pixels.
-        batch_size: Lip-sync batch size (None: the syncer's suggestion).
-        crf: H.264 quality of the output (lower is better, 18 is visually lossless).
-        burn_subtitles: Draw the target-language subtitles into the video (needs
-            Pillow, ``lipdub[subtitles]``, and a TrueType font).
-        allow_no_face: Write the dub even when no frame shows a face (the video is
-            then passed through with the new soundtrack) instead of raising
-            :class:`~lipdub.errors.NoFaceError`.
-    """
-
-    fit: FitOptions = field(default_factory=FitOptions)
-    keep_background: bool = True
-    subtitles: tuple[str, ...] = ("srt",)
-    voice_map: Mapping[str, str] = field(default_factory=dict)
-    sample_rate_hz: int = 48000
-    max_chars_per_line: int = 42
-    pads: tuple[int, int, int, int] = (0, 10, 0, 0)
-    batch_size: int | None = None
-    crf: int = 18
-    allow_no_face: bool = False
-    burn_subtitles: bool = False
-
-    def __post_init__(self) -> None:
-        bad = [s for s in self.subtitles if s not in ("srt", "vtt")]
-        if bad:
-            raise InputError(f"unknown subtitle format(s) {bad}; use srt and/or vtt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +214,7 @@ def speak_transcript(
 
     Example:
         >>> from lipdub.testing import FakeVoiceSynth
+        >>> from lipdub.types import Segment
         >>> t = Transcript("es", (Segment(0.5, 1.1, "uno dos"), Segment(2.0, 2.6, "tres")))
         >>> track, report = speak_transcript(FakeVoiceSynth(), t, total_s=3.0)
         >>> round(track.duration_s, 2), [s.start_s for s in report.segments]
@@ -346,73 +270,3 @@ def speak_transcript(
             s.text[:40],
         )
     return track, report
-
-
-def remix(
-    speech: AudioClip,
-    original: AudioClip | None,
-    *,
-    source_speech_spans: Sequence[tuple[float, float]] = (),
-    separator: Separator | None = None,
-    keep_background: bool = True,
-) -> AudioClip:
-    """The dubbed soundtrack: new ``speech`` over the original's background.
-
-    The speech is scaled to the loudness (LUFS) of the original speech, the background
-    comes from ``separator`` (the original voice removed or ducked during
-    ``source_speech_spans``), and the sum is peak-limited so it never clips. Without
-    an original (a still image) or with ``keep_background=False`` the speech alone is
-    returned, loudness-normalised to -16 LUFS.
-    """
-    rate = speech.sample_rate_hz
-    target_lufs = -16.0
-    if original is not None:
-        original = original.resample(rate)
-        voiced = [original.slice(a, b).samples for a, b in source_speech_spans]
-        ref = AudioClip(np.concatenate(voiced), rate) if voiced else original
-        lufs = integrated_loudness(ref)
-        if np.isfinite(lufs):
-            target_lufs = min(max(lufs, -30.0), -10.0)
-    speech_lufs = integrated_loudness(speech)
-    gain = 10 ** ((target_lufs - speech_lufs) / 20) if np.isfinite(speech_lufs) else 1.0
-    out = AudioClip(speech.samples * np.float32(gain), rate)
-    if original is not None and keep_background and separator is not None:
-        background = separator.separate(original, source_speech_spans).background
-        background = background.pad_to(out.duration_s)
-        out = mix_at(out.pad_to(max(out.duration_s, background.duration_s)), background, 0.0)
-    return limit_peak(out)
-
-
-def subtitle_cues(
-    transcript: Transcript,
-    timing: TimingReport | None = None,
-    *,
-    max_chars_per_line: int = 42,
-    max_lines: int = 2,
-    min_cue_s: float = 0.8,
-) -> Transcript:
-    """Readable subtitle cues: wrapped lines, long segments split, timed to the speech.
-
-    With ``timing``, cues follow the dubbed speech (start, start + speech length);
-    otherwise the segment times. A segment longer than ``max_lines`` lines is split
-    into several cues whose durations follow their share of the characters.
-    """
-    cues: list[Segment] = []
-    for i, seg in enumerate(transcript.segments):
-        text = " ".join(seg.text.split())
-        if not text:
-            continue
-        start, end = seg.start_s, seg.end_s
-        if timing is not None and i < len(timing.segments) and timing.segments[i].speech_s > 0:
-            start, end = timing.segments[i].start_s, timing.segments[i].end_s
-        end = max(end, start + min_cue_s)
-        lines = textwrap.wrap(text, max_chars_per_line) or [text]
-        groups = [lines[k : k + max_lines] for k in range(0, len(lines), max_lines)]
-        total = sum(len(" ".join(g)) for g in groups)
-        t = start
-        for g in groups:
-            share = len(" ".join(g)) / total if total else 1.0
-            t_end = end if g is groups[-1] else t + (end - start) * share
-            cues.append(Segment(round(t, 3), round(t_end, 3), "\n".join(g), speaker=seg.speaker))
-            t = t_end
-    return Transcript(transcript.language, tuple(cues))

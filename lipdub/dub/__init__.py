@@ -1,0 +1,34 @@
+"""Dubbing: the pipeline and everything only a dub needs.
+
+==================  ==========================================================
+module              job
+==================  ==========================================================
+``pipeline``        :class:`DubbingPipeline`: components, stage methods, ``run``
+``stages``          the stages of a run as objects: inputs, key, artifacts
+``workdir``         the work directory: manifest, recorded hashes, user edits
+``timing``          the timing fit: each line placed in its slot, never overlapping
+``mix``             the dubbed soundtrack over the original background
+``subtitles``       subtitle cues and burning them into frames
+``audio_ops``       the DSP those need: trim, time-stretch, loudness, mixing
+``options``         :class:`DubOptions` and :class:`FitOptions`
+==================  ==========================================================
+"""
+
+from lipdub.dub.mix import remix
+from lipdub.dub.options import DubOptions, FitOptions
+from lipdub.dub.pipeline import DubbingPipeline, DubResult, StopAfter
+from lipdub.dub.subtitles import subtitle_cues
+from lipdub.dub.timing import SegmentTiming, TimingReport, speak_transcript
+
+__all__ = [
+    "DubOptions",
+    "DubResult",
+    "DubbingPipeline",
+    "FitOptions",
+    "SegmentTiming",
+    "StopAfter",
+    "TimingReport",
+    "remix",
+    "speak_transcript",
+    "subtitle_cues",
+]
