@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,10 @@ class FakeTranscriber(Transcriber):
         self.transcript = transcript
         self.calls = 0
 
+    def settings(self) -> dict[str, Any]:
+        """The transcript it returns (that is its whole output)."""
+        return {"transcript": self.transcript.to_dict()}
+
     @classmethod
     def from_texts(
         cls,
@@ -99,6 +103,10 @@ class FakeTranslator(Translator):
     def __init__(self) -> None:
         self.calls = 0
 
+    def settings(self) -> dict[str, Any]:
+        """No options."""
+        return {}
+
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
         """``"hello"`` -> ``"[es] hello"``."""
         self.calls += 1
@@ -109,6 +117,10 @@ class IdentityTranslator(Translator):
     """Returns the texts unchanged (for re-voicing in the same language)."""
 
     name: ClassVar[str] = "identity"
+
+    def settings(self) -> dict[str, Any]:
+        """No options."""
+        return {}
 
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
         """The input texts."""
@@ -129,6 +141,10 @@ class FakeVoiceSynth(VoiceSynth):
         self.seconds_per_word = seconds_per_word
         self.sample_rate_hz = sample_rate_hz
         self.calls: list[tuple[str, str | None, float]] = []
+
+    def settings(self) -> dict[str, Any]:
+        """Speech length per word and the output rate."""
+        return {"seconds_per_word": self.seconds_per_word, "sample_rate_hz": self.sample_rate_hz}
 
     def synthesize(
         self,
@@ -179,6 +195,11 @@ class FakeFaceDetector(FaceDetector):
         self.min_brightness = min_brightness
         self.frames_seen = 0
 
+    def settings(self) -> dict[str, Any]:
+        """The fixed box and the brightness below which a frame has no face."""
+        box = list(self.box) if self.box is not None else None
+        return {"box": box, "min_brightness": self.min_brightness}
+
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """The fixed box for every frame bright enough."""
         out: list[list[FaceBox]] = []
@@ -206,6 +227,10 @@ class BrightRegionDetector(FaceDetector):
         self.threshold = threshold
         self.min_pixels = min_pixels
 
+    def settings(self) -> dict[str, Any]:
+        """Brightness threshold and the smallest blob."""
+        return {"threshold": self.threshold, "min_pixels": self.min_pixels}
+
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """Box around the bright pixels of each frame, or no face if too few."""
         out: list[list[FaceBox]] = []
@@ -227,6 +252,10 @@ class PassThroughLipSyncer(LipSyncer):
 
     def __init__(self) -> None:
         self.frames_synced = 0
+
+    def settings(self) -> dict[str, Any]:
+        """No options."""
+        return {}
 
     def sync(
         self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
