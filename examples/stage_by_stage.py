@@ -6,7 +6,8 @@ espeak-ng and the lip-syncer a pass-through, so no model download is needed.
 
 1. ``stop_after="translate"`` leaves ``translation.es.json`` in the work directory.
 2. The "reviewer" (this script) rewrites one segment, as a person would in an editor.
-3. ``run`` again: transcription and translation are reused, the rest is redone.
+3. ``run`` again: the transcription is reused, the reviewed translation is used as
+   the reviewer left it (lipdub never overwrites it), and what depends on it is redone.
 
 Run: ``python examples/stage_by_stage.py [--out out/review]``
 """

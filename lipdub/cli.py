@@ -313,10 +313,11 @@ def cmd_dub(args: argparse.Namespace) -> int:
     if args.text_file:
         text = Path(args.text_file).read_text(encoding="utf-8")
     t0 = time.perf_counter()
+    targets = [t.strip() for t in args.to.split(",") if t.strip()]
     with ProgressRenderer(not args.quiet) as progress:
-        result = pipeline.run(
+        results = pipeline.run(
             args.input,
-            args.to,
+            targets,
             args.output,
             source_language=args.source,
             voice=args.voice,
@@ -324,13 +325,32 @@ def cmd_dub(args: argparse.Namespace) -> int:
             resume=not args.no_resume,
             stop_after=args.stop_after,
             text=text,
+            transcript=args.transcript,
+            translation=args.translation,
+            redo=_stage_list(args.redo),
+            keep=_stage_list(args.keep),
             options=options,
             on_event=progress,
         )
-    _out(result.describe())
-    _out(f"stages ({time.perf_counter() - t0:.1f} s in all):")
-    _out(progress.summary())
+    for result in results:
+        if len(results) > 1 and result.translation is not None:
+            _out(f"[{result.translation.language}]")
+        _out(result.describe())
+    wall = time.perf_counter() - t0
+    staged = sum(v for r in results[:1] for v in r.timings.values())
+    staged += sum(v for r in results[1:] for k, v in r.timings.items() if k not in _SHARED_STAGES)
+    _out(
+        f"wall time {wall:.1f} s: stages {staged:.1f} s, start-up and model loading "
+        f"{max(0.0, wall - staged):.1f} s"
+    )
     return 0
+
+
+_SHARED_STAGES = frozenset({"extract", "transcribe", "separate", "track"})
+
+
+def _stage_list(values: list[str] | None) -> list[str]:
+    return [s.strip() for v in values or () for s in v.split(",") if s.strip()]
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -394,9 +414,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("dub", cmd_dub, "translate a video's speech and lip-sync the speaker")
     sp.add_argument("input", help="video or still portrait")
-    sp.add_argument("--to", required=True, help="target language (BCP-47, e.g. es)")
+    sp.add_argument(
+        "--to",
+        required=True,
+        help="target language(s), BCP-47, comma-separated: es or es,fr,de (transcription, "
+        "separation and face tracking are done once)",
+    )
     sp.add_argument("--from", dest="source", help="source language (default: detect)")
-    sp.add_argument("-o", "--output", help="output video (default: INPUT.<lang>.mp4)")
+    sp.add_argument(
+        "-o",
+        "--output",
+        help="output video (default: INPUT.<lang>.mp4); with several languages put {lang} "
+        "in the name",
+    )
+    sp.add_argument(
+        "--transcript",
+        metavar="FILE",
+        help="use this transcript (JSON, or SRT with --from) instead of transcribing",
+    )
+    sp.add_argument(
+        "--translation",
+        metavar="FILE",
+        help="use this translation (JSON or SRT) instead of translating (one --to language)",
+    )
+    sp.add_argument(
+        "--redo",
+        action="append",
+        metavar="STAGE",
+        help="redo this stage (repeatable or comma list: transcribe, translate, speak, "
+        "separate, mix, track, lipsync, subtitles); your edited files of it are first "
+        "moved aside to a timestamped .bak",
+    )
+    sp.add_argument(
+        "--keep",
+        action="append",
+        metavar="STAGE",
+        help="keep your edit of this stage's file (transcribe, translate) even though "
+        "what it was made from changed",
+    )
     sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     sp.add_argument("--transcriber", default="whisper", help="whisper (default), google, ...")
@@ -418,7 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["transcribe", "translate", "speak", "lipsync"],
         help="end after this stage, to review its artifact in the work directory",
     )
-    sp.add_argument("--no-resume", action="store_true", help="redo every stage")
+    sp.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="redo every stage (your edited transcript/translation are moved aside first)",
+    )
     sp.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

@@ -20,6 +20,7 @@ also subclasses the builtin it resembles, so generic ``except ValueError`` or
     ├── CloudServiceError (RuntimeError)     a remote service refused or failed
     │   └── CredentialsError                 missing or invalid credentials
     ├── PipelineError (RuntimeError)         a pipeline stage failed; wraps the cause
+    ├── EditConflict (RuntimeError)          a stage would overwrite the user's edit
     └── Cancelled                            the caller cancelled the run
 
 Every message says what failed, for which file or name, and what to do next. Errors
@@ -40,6 +41,7 @@ __all__ = [
     "ChecksumMismatch",
     "CloudServiceError",
     "CredentialsError",
+    "EditConflict",
     "InputError",
     "LipdubError",
     "MediaError",
@@ -178,6 +180,15 @@ class CredentialsError(CloudServiceError):
 
 class PipelineError(LipdubError, RuntimeError):
     """A stage of the dubbing or lip-sync pipeline failed; ``__cause__`` holds the reason."""
+
+
+class EditConflict(LipdubError, RuntimeError):
+    """A stage's inputs changed under an artifact the user edited; nothing was overwritten.
+
+    ``path`` is the edited file. The hint gives the two ways on: keep the edit
+    (``keep=`` / ``--keep STAGE``) or regenerate it (``redo=`` / ``--redo STAGE``, which
+    first moves the edit aside to a timestamped backup).
+    """
 
 
 class Cancelled(LipdubError):

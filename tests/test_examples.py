@@ -47,6 +47,7 @@ def test_stage_by_stage_example(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "stopped early" in out.stdout
-    assert "reused: extract, transcribe, translate" in out.stdout
+    assert "your edits used: translate" in out.stdout
+    assert "reused: extract, transcribe" in out.stdout
     assert "Bienvenidos al programa." in out.stdout
     assert (tmp_path / "talk.es.mp4").exists() and (tmp_path / "talk.es.srt").exists()

@@ -78,7 +78,17 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
     assert transcriber.calls == 1 and "lipsync" in first.ran
 
     again = pipe.run(clip, "es", out)
-    assert set(again.reused) == {"extract", "transcribe", "translate", "speak", "mix", "lipsync"}
+    assert set(again.reused) == {
+        "extract",
+        "transcribe",
+        "translate",
+        "speak",
+        "separate",
+        "mix",
+        "track",
+        "lipsync",
+        "subtitles",
+    }
     assert again.ran == ()
 
     path = first.workdir / "translation.es.json"
@@ -87,8 +97,9 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
     path.write_text(json.dumps(data, ensure_ascii=False))
     spoken_before = len(voice.calls)
     edited = pipe.run(clip, "es", out)
-    assert set(edited.reused) == {"extract", "transcribe", "translate", "track"}
-    assert set(edited.ran) == {"speak", "mix", "lipsync"}
+    assert edited.yours == ("translate",)
+    assert set(edited.reused) == {"extract", "transcribe", "separate", "track"}
+    assert set(edited.ran) == {"speak", "mix", "lipsync", "subtitles"}
     assert transcriber.calls == 1
     assert edited.translation is not None and edited.translation.segments[1].text == "¿Qué tal?"
     # the unchanged first segment came from the per-utterance cache
@@ -105,7 +116,7 @@ def test_editing_the_srt_copy_is_picked_up(clip: Path, tmp_path: Path) -> None:
     result = pipe.run(clip, "es", tmp_path / "o.mp4", stop_after="speak")
     assert result.translation is not None
     assert result.translation.segments[1].text == "¿Cómo estás?"
-    assert "translate" in result.reused and "speak" in result.ran
+    assert "translate" in result.yours and "speak" in result.ran
     assert result.dub_audio is not None and result.dub_audio.exists()
 
 

@@ -19,11 +19,13 @@ def remix(
     *,
     source_speech_spans: Sequence[tuple[float, float]] = (),
     separator: Separator | None = None,
+    background: AudioClip | None = None,
     keep_background: bool = True,
 ) -> AudioClip:
     """The dubbed soundtrack: new ``speech`` over the original's background.
 
     The speech is scaled to the loudness (LUFS) of the original speech, the background
+    is ``background`` when given (a separation done once for several languages), else
     comes from ``separator`` (the original voice removed or ducked during
     ``source_speech_spans``), and the sum is peak-limited so it never clips. Without
     an original (a still image) or with ``keep_background=False`` the speech alone is
@@ -41,8 +43,11 @@ def remix(
     speech_lufs = integrated_loudness(speech)
     gain = 10 ** ((target_lufs - speech_lufs) / 20) if np.isfinite(speech_lufs) else 1.0
     out = AudioClip(speech.samples * np.float32(gain), rate)
-    if original is not None and keep_background and separator is not None:
+    keep = original is not None and keep_background
+    if keep and background is None and separator is not None:
+        assert original is not None
         background = separator.separate(original, source_speech_spans).background
-        background = background.pad_to(out.duration_s)
+    if keep and background is not None:
+        background = background.resample(rate).pad_to(out.duration_s)
         out = mix_at(out.pad_to(max(out.duration_s, background.duration_s)), background, 0.0)
     return limit_peak(out)

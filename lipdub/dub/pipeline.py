@@ -1,21 +1,27 @@
 """The :class:`DubbingPipeline`: video in language A -> lip-synced video in language B.
 
-Stages, each writing an editable artifact into the work directory (see
-:mod:`lipdub.dub.workdir`) so a run can stop, be reviewed, and resume:
+A run walks the stages of :mod:`lipdub.dub.stages`; each leaves an editable or
+reusable artifact in the work directory (:mod:`lipdub.dub.workdir`), so a run can stop,
+be reviewed, and resume:
 
-==============  ==========================  =====================================
-stage           artifact                    redone when
-==============  ==========================  =====================================
-``extract``     ``source.wav``              the input file changes
-``transcribe``  ``transcript.<src>.json``   the audio or the transcriber changes
-``translate``   ``translation.<tgt>.json``  the transcript (edited or not) changes
-``speak``       ``speech.<tgt>.wav``,       the translation (JSON or SRT edited)
-                ``timing.<tgt>.json``,      or the voice settings change
-                ``speech/*.wav``
-``mix``         ``dub.<tgt>.wav``           the speech or background settings change
-``lipsync``     the output video            the speech, mix or lip-sync settings
-``subtitles``   ``<output>.<lang>.srt``     always (cheap)
-==============  ==========================  =====================================
+==============  ================================  ===================================
+stage           artifact                          redone when
+==============  ================================  ===================================
+``extract``     ``source.wav``                    the input file changes
+``transcribe``  ``transcript.<src>.json``         the audio or transcriber settings
+``translate``   ``translation.<tgt>.json/.srt``   the transcript or translator settings
+``speak``       ``speech.<tgt>.wav``,             the translation or voice settings
+                ``timing.<tgt>.json``
+``separate``    ``background.wav``                the audio or separator settings
+``mix``         ``dub.<tgt>.wav``                 the speech or background
+``track``       ``facetrack.<key>.json``          the video or detector settings
+``lipsync``     the output video                  the speech, mix, track or lip-syncer
+``subtitles``   ``<output>.<lang>.srt``           the transcript, translation, timing
+==============  ================================  ===================================
+
+The transcript and translation are the user's to edit: an edit is used, never
+overwritten (see :mod:`lipdub.dub.stages` for the rule). Transcription, separation and
+the face track are done once however many target languages a run has.
 
 The lip-syncer is driven by the clean speech track only, and only inside the spans
 where the dubbed voice speaks; the output video carries the remix (speech over the
@@ -29,15 +35,19 @@ import dataclasses
 import logging
 import os
 import sys
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from lipdub import registry
-from lipdub.errors import InputError, LipdubError, MediaError, NoSpeechError, PipelineError
-from lipdub.events import EventCallback, stage
-from lipdub.types import AudioClip, Segment, Transcript
+from lipdub._io import same_file
+from lipdub.errors import InputError, LipdubError, MediaError, NoSpeechError
+from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_cancel
+from lipdub.types import AudioClip, Transcript
 
 if TYPE_CHECKING:
     from lipdub.dub.options import DubOptions
@@ -49,7 +59,6 @@ if TYPE_CHECKING:
     from lipdub.separate.base import Separator
     from lipdub.transcribe.base import Transcriber
     from lipdub.translate.base import Translator
-    from lipdub.types import VideoInfo
     from lipdub.voice.base import VoiceSynth
 
 __all__ = ["DubResult", "DubbingPipeline", "StopAfter"]
@@ -57,16 +66,6 @@ __all__ = ["DubResult", "DubbingPipeline", "StopAfter"]
 logger = logging.getLogger(__name__)
 
 StopAfter = Literal["transcribe", "translate", "speak", "lipsync"]
-_STAGE_ORDER = (
-    "extract",
-    "transcribe",
-    "translate",
-    "speak",
-    "mix",
-    "track",
-    "lipsync",
-    "subtitles",
-)
 
 _KINDS: dict[str, registry.Kind] = {
     "transcriber": "transcriber",
@@ -80,10 +79,13 @@ _KINDS: dict[str, registry.Kind] = {
 
 @dataclass(frozen=True)
 class DubResult:
-    """What a :meth:`DubbingPipeline.run` produced.
+    """What a :meth:`DubbingPipeline.run` produced for one target language.
 
-    ``output`` is None when the run stopped early (``stop_after``). ``ran`` and
-    ``reused`` list the stages that did work and those served from the work directory.
+    ``output`` is None when the run stopped early (``stop_after``). ``ran``, ``reused``
+    and ``yours`` list the stages that did work, those served from the work directory,
+    and those whose artifact is the user's edit (kept and used); ``timings`` gives each
+    stage's seconds, ``notices`` what the user should know (files adopted or moved
+    aside, empty lines).
     """
 
     output: Path | None
@@ -99,6 +101,9 @@ class DubResult:
     frames_passed_through: int = 0
     ran: tuple[str, ...] = ()
     reused: tuple[str, ...] = ()
+    yours: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """A short human summary (what ``lipdub dub`` prints)."""
@@ -111,9 +116,10 @@ class DubResult:
             lines.append(f"wrote {p}")
         if self.dub_audio is not None:
             lines.append(f"dubbed audio: {self.dub_audio}")
-        if self.timing is not None and self.dub_audio is not None:
-            lang = self.translation.language if self.translation else ""
-            lines.append(f"timing report: {self.workdir / f'timing.{lang}.json'}")
+        if self.timing is not None and self.translation is not None:
+            lines.append(
+                f"timing report: {self.workdir / f'timing.{self.translation.language}.json'}"
+            )
         if self.timing is not None:
             n = len(self.timing.segments)
             over = self.timing.overflowing
@@ -123,8 +129,13 @@ class DubResult:
                 f"frames: {self.frames_total} total, {self.frames_synced} lip-synced, "
                 f"{self.frames_passed_through} passed through"
             )
+        if self.yours:
+            lines.append(f"your edits used: {', '.join(self.yours)}")
         lines.append(f"reused: {', '.join(self.reused) or 'nothing'}")
         lines.append(f"ran: {', '.join(self.ran) or 'nothing'}")
+        if self.timings:
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+            lines.append(f"time: {parts}; total {sum(self.timings.values()):.1f} s")
         return "\n".join(lines)
 
 
@@ -134,28 +145,6 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(PackageNotFoundError):
             out[pkg] = version(pkg)
     return out
-
-
-def _backend_name(component: Any) -> str:
-    return str(getattr(component, "name", type(component).__name__))
-
-
-def _identity(component: Any) -> Any:
-    """What identifies a component's output, for the work directory's cache keys.
-
-    A component may define ``cache_key() -> str``. Otherwise: its class, registry name
-    and simple public attributes, read once when the pipeline resolves it (so counters
-    a component updates while working do not invalidate its artifacts).
-    """
-    hook = getattr(component, "cache_key", None)
-    if callable(hook):
-        return [type(component).__qualname__, str(hook())]
-    attrs = {}
-    items = sorted(vars(component).items()) if hasattr(component, "__dict__") else []
-    for k, v in items:
-        if not k.startswith("_") and isinstance(v, (str, int, float, bool, tuple, type(None))):
-            attrs[k] = v
-    return [type(component).__qualname__, _backend_name(component), attrs]
 
 
 class DubbingPipeline:
@@ -178,6 +167,7 @@ class DubbingPipeline:
 
     Example:
         >>> from lipdub.testing import FakeTranscriber
+        >>> from lipdub.types import Segment
         >>> p = DubbingPipeline(transcriber=FakeTranscriber(), translator="fake", voice="fake",
         ...                     detector="fake", lipsyncer="passthrough")
         >>> sorted(p.components)
@@ -207,24 +197,28 @@ class DubbingPipeline:
             "separator": separator,
         }
         self._resolved: dict[str, Any] = {}
-        self._identities: dict[str, Any] = {}
+        self._lock = threading.RLock()
         self.device = device
         self._options = options
 
     # ------------------------------------------------------------------ components
-    def _get(self, slot: str) -> Any:
-        if slot not in self._resolved:
-            spec = self._specs[slot]
-            comp = registry.resolve(_KINDS[slot], spec)
-            if self.device and slot in ("detector", "lipsyncer"):
-                comp = comp.to(self.device)
-            self._resolved[slot] = comp
-            self._identities[slot] = _identity(comp)
-        return self._resolved[slot]
+    def component(self, slot: str) -> Any:
+        """The component in ``slot`` (``"voice"``, ``"detector"``...), resolving a name now.
 
-    def _key_of(self, slot: str) -> Any:
-        self._get(slot)
-        return self._identities[slot]
+        Raises:
+            InputError: an unknown slot.
+        """
+        if slot not in self._specs:
+            raise InputError(
+                f"no component slot {slot!r}", hint=f"use one of {', '.join(self._specs)}"
+            )
+        with self._lock:
+            if slot not in self._resolved:
+                comp = registry.resolve(_KINDS[slot], self._specs[slot])
+                if self.device and slot in ("detector", "lipsyncer"):
+                    comp = comp.to(self.device)
+                self._resolved[slot] = comp
+            return self._resolved[slot]
 
     @property
     def components(self) -> dict[str, Any]:
@@ -233,7 +227,7 @@ class DubbingPipeline:
         Pass them to another pipeline to share loaded models:
         ``DubbingPipeline(**{**p.components, "voice": "google"})``.
         """
-        return {slot: self._get(slot) for slot in self._specs}
+        return {slot: self.component(slot) for slot in self._specs}
 
     def to(self, device: str) -> DubbingPipeline:
         """Move the detector and lip-syncer to ``device`` (now or when they load)."""
@@ -265,7 +259,7 @@ class DubbingPipeline:
         Raises:
             NoSpeechError: the transcriber found no speech.
         """
-        transcriber = self._get("transcriber")
+        transcriber = self.component("transcriber")
         transcript: Transcript = transcriber.transcribe(audio, language, on_event=on_event)
         if not any(s.text.strip() for s in transcript.segments):
             raise NoSpeechError(
@@ -280,7 +274,9 @@ class DubbingPipeline:
 
         if base_language(transcript.language) == base_language(target_language):
             return dataclasses.replace(transcript, language=target_language)
-        out: Transcript = self._get("translator").translate_transcript(transcript, target_language)
+        out: Transcript = self.component("translator").translate_transcript(
+            transcript, target_language
+        )
         return out
 
     def synthesize(
@@ -299,7 +295,7 @@ class DubbingPipeline:
         opts = options or self.options
         cache = _WavCache(cache_dir) if cache_dir is not None else None
         return speak_transcript(
-            self._get("voice"),
+            self.component("voice"),
             translation,
             voice=voice,
             voice_map=opts.voice_map,
@@ -323,7 +319,7 @@ class DubbingPipeline:
 
         opts = options or self.options
         separator = (
-            self._get("separator") if opts.keep_background and original is not None else None
+            self.component("separator") if opts.keep_background and original is not None else None
         )
         return remix(
             speech,
@@ -366,8 +362,8 @@ class DubbingPipeline:
             input,
             speech,
             output,
-            syncer=self._get("lipsyncer"),
-            detector=None if track is not None else self._get("detector"),
+            syncer=self.component("lipsyncer"),
+            detector=None if track is not None else self.component("detector"),
             track=track,
             speech_spans=speech_spans,
             output_audio=soundtrack,
@@ -393,11 +389,10 @@ class DubbingPipeline:
         reused by later calls (re-dubbing the same video into another language skips
         detection). The key hashes the video's content and the tracker's settings.
         """
-        from lipdub.events import Progress, emit
         from lipdub.faces.track import FaceTrack, FaceTracker, track_cache_key
         from lipdub.media import VideoReader
 
-        tracker = FaceTracker(self._get("detector"))
+        tracker = FaceTracker(self.component("detector"))
         path: Path | None = None
         if cache_dir is not None:
             key = track_cache_key(input, tracker.settings)
@@ -411,8 +406,11 @@ class DubbingPipeline:
             total = reader.info.frame_count
 
             def frames() -> Any:
+                last = time.perf_counter()
                 for i, frame in enumerate(reader, 1):
-                    if i % 25 == 0 or i == total:
+                    now = time.perf_counter()
+                    if now - last >= 0.2 or i == total:  # also a point to cancel at
+                        last = now
                         emit(on_event, Progress("track", i, total, "frames"))
                     yield frame
 
@@ -422,10 +420,54 @@ class DubbingPipeline:
         return track
 
     # ------------------------------------------------------------------ run
+    @overload
     def run(
         self,
         input: str | os.PathLike[str],
         target_language: str,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        source_language: str | None = ...,
+        voice: str | None = ...,
+        workdir: str | os.PathLike[str] | None = ...,
+        resume: bool = ...,
+        stop_after: StopAfter | None = ...,
+        text: str | None = ...,
+        transcript: str | os.PathLike[str] | None = ...,
+        translation: str | os.PathLike[str] | None = ...,
+        redo: Sequence[str] = ...,
+        keep: Sequence[str] = ...,
+        options: DubOptions | None = ...,
+        on_event: EventCallback | None = ...,
+        cancel: CancelSignal | None = ...,
+    ) -> DubResult: ...
+
+    @overload
+    def run(
+        self,
+        input: str | os.PathLike[str],
+        target_language: list[str] | tuple[str, ...],
+        output: str | os.PathLike[str] | None = None,
+        *,
+        source_language: str | None = ...,
+        voice: str | None = ...,
+        workdir: str | os.PathLike[str] | None = ...,
+        resume: bool = ...,
+        stop_after: StopAfter | None = ...,
+        text: str | None = ...,
+        transcript: str | os.PathLike[str] | None = ...,
+        translation: str | os.PathLike[str] | None = ...,
+        redo: Sequence[str] = ...,
+        keep: Sequence[str] = ...,
+        options: DubOptions | None = ...,
+        on_event: EventCallback | None = ...,
+        cancel: CancelSignal | None = ...,
+    ) -> list[DubResult]: ...
+
+    def run(
+        self,
+        input: str | os.PathLike[str],
+        target_language: str | Sequence[str],
         output: str | os.PathLike[str] | None = None,
         *,
         source_language: str | None = None,
@@ -434,44 +476,71 @@ class DubbingPipeline:
         resume: bool = True,
         stop_after: StopAfter | None = None,
         text: str | None = None,
+        transcript: str | os.PathLike[str] | None = None,
+        translation: str | os.PathLike[str] | None = None,
+        redo: Sequence[str] = (),
+        keep: Sequence[str] = (),
         options: DubOptions | None = None,
         on_event: EventCallback | None = None,
-    ) -> DubResult:
-        """Dub ``input`` into ``target_language`` and write ``output``.
+        cancel: CancelSignal | None = None,
+    ) -> DubResult | list[DubResult]:
+        """Dub ``input`` into one or several languages and write the output video(s).
+
+        Transcription, source separation and the face track are done once, whatever
+        the number of target languages. Artifacts the user edited (transcript,
+        translation) are used and never overwritten.
 
         Args:
             input: A video with speech, or a still image (then ``text`` is required).
-            target_language: BCP-47 code of the dub (``"es"``, ``"pt-BR"``).
-            output: Output video (default ``<input>.<lang>.mp4`` beside the input).
+            target_language: BCP-47 code of the dub (``"es"``, ``"pt-BR"``), or a list
+                of codes; a list returns a list of results.
+            output: Output video (default ``<input stem>.<lang>.mp4`` beside the
+                input). With several languages it must contain ``{lang}``.
             source_language: Spoken language (None: detected by the transcriber; with
                 ``text``, None means the text is already in the target language).
             voice: Voice name (None: the voice backend's default for the language).
             workdir: Where artifacts go (default ``<input>.lipdub/`` beside the input).
-            resume: Reuse artifacts whose inputs did not change.
+            resume: Reuse artifacts whose inputs did not change (False redoes every
+                stage, moving the user's edits aside to timestamped backups first).
             stop_after: End after this stage (``"transcribe"`` to review the transcript,
                 ``"speak"`` to listen to the dub before the slow lip-sync).
             text: Speak this text instead of transcribing the input.
+            transcript: Use this transcript file (JSON, or SRT with
+                ``source_language``) instead of transcribing.
+            translation: Use this translation file (JSON, or SRT) for the (single)
+                target language instead of translating.
+            redo: Stages to redo even if they could be reused (``"translate"``...);
+                the user's edited artifacts of those stages are moved aside first.
+            keep: Stages whose edited artifact is kept even though its inputs changed.
             options: Dub options (default: the pipeline's).
             on_event: Progress callback (see :mod:`lipdub.events`).
+            cancel: Set it (a :class:`threading.Event`) from another thread to stop the
+                run within about a second with :class:`~lipdub.errors.Cancelled`; the
+                finished artifacts stay and the next run resumes from them.
 
         Raises:
             MediaError: the input is not a video/image, or a video without audio and
                 no ``text``.
+            InputError: ``output`` is the input, or other bad arguments.
             NoSpeechError: nothing to dub.
             UnknownLanguageError: a language code lipdub does not know.
+            EditConflict: an edited artifact's inputs changed (``keep`` or ``redo``).
+            Cancelled: ``cancel`` was set.
             PipelineError: a stage failed; ``__cause__`` holds the reason.
         """
+        from lipdub.dub.stages import PLAN, Lang, Run, run_stage
+        from lipdub.dub.workdir import Workdir, content_key
         from lipdub.languages import check_language
-        from lipdub.media import load_audio, probe
+        from lipdub.media import probe
 
-        opts = options or self.options
-        target = check_language(target_language, what="target language")
+        single = isinstance(target_language, str)
+        targets = _targets(target_language)
         src_lang = (
             check_language(source_language, what="source language") if source_language else None
         )
         in_path = Path(input)
         info = probe(in_path)
-        if text is None and (info.is_image or not info.has_audio):
+        if text is None and transcript is None and (info.is_image or not info.has_audio):
             kind = "still image" if info.is_image else "video without an audio track"
             raise MediaError(
                 f"{in_path.name} is a {kind}, so there is no speech to transcribe",
@@ -480,319 +549,178 @@ class DubbingPipeline:
             )
         if text is not None and not text.strip():
             raise NoSpeechError("the text to speak is empty", hint="pass non-empty text")
-        out_path = Path(output) if output else in_path.with_name(f"{in_path.stem}.{target}.mp4")
-        wd_path = Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")
-        from lipdub.dub.workdir import Workdir, content_key, settings_key
-
-        wd = Workdir(wd_path)
-        ran: list[str] = []
-        reused: list[str] = []
-        skipped: set[str] = set()
-        input_key = content_key(in_path)
-
-        def done(name: str, was_reused: bool, info_: dict[str, Any]) -> None:
-            info_["reused"] = was_reused
-            (reused if was_reused else ran).append(name)
-            wd.set_meta(
-                input=str(in_path),
-                backends={s: _backend_name(c) for s, c in self._resolved.items()},
-                versions=_versions(),
-            )
-
-        try:
-            # -- extract
-            original: AudioClip | None = None
-            audio_key = settings_key("no-audio")
-            if not info.has_audio or info.is_image:
-                skipped.add("extract")
-            else:
-                with stage(on_event, "extract") as st:
-                    key = settings_key(input_key, opts.sample_rate_hz)
-                    cached = wd.fresh("extract", key) if resume else None
-                    if cached is not None:
-                        original = AudioClip.load_wav(cached)
-                    else:
-                        original = load_audio(in_path, opts.sample_rate_hz)
-                        wd.record("extract", key, original.save_wav(wd.path("source.wav")))
-                    audio_key = content_key(wd.path("source.wav"))
-                    done("extract", cached is not None, st)
-
-            # -- transcribe (or take the given text)
-            if text is not None:
-                skipped.add("transcribe")
-                lang = src_lang or target
-                dur = info.duration_s if not info.is_image else float("inf")
-                end = dur if dur != float("inf") else 0.0
-                source = Transcript(lang, (Segment(0.0, end, " ".join(text.split())),))
-                transcript_path = wd.path(f"transcript.{lang}.json")
-                source.save(transcript_path)
-            else:
-                assert original is not None
-                with stage(on_event, "transcribe") as st:
-                    key = settings_key(audio_key, self._key_of("transcriber"), src_lang)
-                    cached = wd.fresh("transcribe", key) if resume else None
-                    if cached is not None:
-                        source = Transcript.load(cached)
-                        transcript_path = cached
-                    else:
-                        source = self.transcribe(
-                            original.resample(16000), language=src_lang, on_event=on_event
-                        )
-                        transcript_path = source.save(wd.path(f"transcript.{source.language}.json"))
-                        wd.record("transcribe", key, transcript_path)
-                    done("transcribe", cached is not None, st)
-            if not any(s.text.strip() for s in source.segments):
-                raise NoSpeechError(
-                    f"the transcript {transcript_path.name} has no text",
-                    path=transcript_path,
-                    hint="edit it, or pass --text",
+        outputs = _outputs(in_path, targets, output)
+        stages = {st.name for st, _ in PLAN}
+        for name in (*redo, *keep):
+            if name not in stages:
+                raise InputError(
+                    f"no stage named {name!r}", hint=f"use one of {', '.join(sorted(stages))}"
                 )
-            if stop_after == "transcribe":
-                return DubResult(
-                    None, wd.root, source, None, None, ran=tuple(ran), reused=tuple(reused)
+        run = Run(
+            pipeline=self,
+            wd=Workdir(Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")),
+            input=in_path,
+            input_key=content_key(in_path),
+            info=info,
+            options=options or self.options,
+            source_language=src_lang,
+            text=text,
+            voice=voice,
+            stop_after=stop_after,
+            redo=frozenset(redo if resume else stages),
+            keep=frozenset(keep),
+            on_event=with_cancel(on_event, cancel),
+            cancel=cancel,
+        )
+        run.values["targets"] = targets
+        langs = [Lang(t, o) for t, o in zip(targets, outputs, strict=True)]
+        if transcript is not None:
+            self._adopt(run, Path(transcript), "transcribe", None)
+        if translation is not None:
+            if len(targets) != 1:
+                raise InputError(
+                    "translation= gives one language's translation, but the run has "
+                    f"{len(targets)} targets",
+                    path=Path(translation),
+                    hint="dub one language at a time with --translation",
                 )
+            self._adopt(run, Path(translation), "translate", targets[0])
+        run.wd.set_meta(input=str(in_path), versions=_versions())
 
-            # -- translate
-            with stage(on_event, "translate") as st:
-                translator_spec = (
-                    self._key_of("translator")
-                    if (source.language.split("-")[0] != target.split("-")[0])
-                    else "same-language"
-                )
-                key = settings_key(content_key(transcript_path), translator_spec, target)
-                json_path = wd.path(f"translation.{target}.json")
-                srt_path = wd.path(f"translation.{target}.srt")
-                cached = wd.fresh("translate", key) if resume else None
-                if cached is not None:
-                    translation = self._load_edited_translation(wd, json_path, srt_path, target)
-                else:
-                    translation = self.translate(source, target)
-                    translation.save(json_path)
-                    translation.save(srt_path)
-                    wd.record(
-                        "translate",
-                        key,
-                        json_path,
-                        json_hash=content_key(json_path),
-                        srt_hash=content_key(srt_path),
-                    )
-                done("translate", cached is not None, st)
-            if stop_after == "translate":
-                return DubResult(
-                    None, wd.root, source, translation, None, ran=tuple(ran), reused=tuple(reused)
-                )
+        for stage, stop_here in PLAN:
+            for lang in langs if stage.per_language else [None]:
+                run_stage(stage, run, lang)
+            if stop_after is not None and stop_here == stop_after:
+                break
 
-            # -- speak
-            from lipdub.dub.timing import TimingReport
-
-            total_s = None if info.is_image else info.duration_s
-            with stage(on_event, "speak", total=len(translation.segments), unit="segments") as st:
-                key = settings_key(
-                    content_key(json_path),
-                    self._key_of("voice"),
-                    voice,
-                    dict(opts.voice_map),
-                    dataclasses.asdict(opts.fit),
-                    total_s,
-                    opts.sample_rate_hz,
-                )
-                speech_path = wd.path(f"speech.{target}.wav")
-                timing_path = wd.path(f"timing.{target}.json")
-                cached = wd.fresh("speak", key) if resume else None
-                if cached is not None and timing_path.exists():
-                    speech = AudioClip.load_wav(speech_path)
-                    timing = TimingReport.load(timing_path)
-                else:
-                    cached = None
-                    speech, timing = self.synthesize(
-                        translation,
-                        voice=voice,
-                        total_s=total_s,
-                        options=opts,
-                        cache_dir=wd.path("speech"),
-                        on_event=on_event,
-                    )
-                    timing.save(timing_path)
-                    speech.save_wav(speech_path)
-                    wd.record("speak", key, speech_path)
-                done("speak", cached is not None, st)
-
-            # -- mix
-            with stage(on_event, "mix") as st:
-                key = settings_key(
-                    content_key(speech_path),
-                    audio_key,
-                    opts.keep_background,
-                    self._key_of("separator") if opts.keep_background else None,
-                    [(s.start_s, s.end_s) for s in source.segments],
-                )
-                dub_path = wd.path(f"dub.{target}.wav")
-                cached = wd.fresh("mix", key) if resume else None
-                if cached is not None:
-                    soundtrack = AudioClip.load_wav(cached)
-                else:
-                    soundtrack = self.mix(speech, original, source, options=opts)
-                    wd.record("mix", key, soundtrack.save_wav(dub_path))
-                done("mix", cached is not None, st)
-            if stop_after == "speak":
-                return DubResult(
-                    None,
-                    wd.root,
-                    source,
-                    translation,
-                    timing,
-                    speech_audio=speech_path,
-                    dub_audio=dub_path,
-                    ran=tuple(ran),
-                    reused=tuple(reused),
-                )
-
-            # -- lipsync (the engine reports its own "lipsync" stage with frame progress)
-            key = settings_key(
-                input_key,
-                content_key(speech_path),
-                content_key(dub_path),
-                self._key_of("lipsyncer"),
-                self._key_of("detector"),
-                list(opts.pads),
-                opts.crf,
-                str(out_path),
-                opts.burn_subtitles,
-                opts.max_chars_per_line,
-            )
-            cached = wd.fresh("lipsync", key) if resume else None
-            if cached is not None and cached.resolve() == out_path.resolve():
-                with stage(on_event, "lipsync") as st:
-                    prev = wd.info("lipsync")
-                    frames_total = int(prev.get("frames_total", 0))
-                    frames_synced = int(prev.get("frames_synced", 0))
-                    done("lipsync", True, st)
-            else:
-                track = None
-                if not info.is_image:
-                    with stage(on_event, "track", total=info.frame_count, unit="frames") as st:
-                        before = set(wd.root.glob("facetrack.*.json"))
-                        track = self.track_faces(in_path, cache_dir=wd.root, on_event=on_event)
-                        done("track", before == set(wd.root.glob("facetrack.*.json")), st)
-                    if not opts.allow_no_face:
-                        from lipdub.faces.track import require_face
-
-                        require_face(track, source=in_path)
-                cues = None
-                if opts.burn_subtitles:
-                    from lipdub.dub.subtitles import subtitle_cues
-
-                    cues = subtitle_cues(
-                        translation, timing, max_chars_per_line=opts.max_chars_per_line
-                    )
-                result = self.lipsync(
-                    in_path,
-                    speech,
-                    out_path,
-                    soundtrack=soundtrack,
-                    speech_spans=timing.speech_spans,
-                    track=track,
-                    subtitles=cues,
-                    options=opts,
-                    on_event=on_event,
-                )
-                frames_total = result.frames_total
-                frames_synced = result.frames_synced
-                wd.record(
-                    "lipsync",
-                    key,
-                    out_path,
-                    frames_total=frames_total,
-                    frames_synced=frames_synced,
-                )
-                done("lipsync", False, {})
-            frames_passed = frames_total - frames_synced
-
-            # -- subtitles
-            subs: tuple[Path, ...] = ()
-            if stop_after != "lipsync":
-                subs = self._write_subtitles(source, translation, timing, out_path, info, opts)
-            return DubResult(
-                out_path,
-                wd.root,
-                source,
-                translation,
-                timing,
-                subtitles=subs,
-                speech_audio=speech_path,
-                dub_audio=dub_path,
-                frames_total=frames_total,
-                frames_synced=frames_synced,
-                frames_passed_through=frames_passed,
-                ran=tuple(ran),
-                reused=tuple(reused),
-            )
-        except LipdubError:
-            raise
-        except Exception as e:
-            if info.is_image:
-                skipped.add("track")
-            failed = next((s for s in _STAGE_ORDER if s not in {*ran, *reused, *skipped}), "dub")
-            raise PipelineError(
-                f"the dub failed at the {failed!r} stage: {type(e).__name__}: {e}",
-                path=in_path,
-                hint=f"artifacts so far are kept in {wd.root}; fix the cause and re-run to resume",
-            ) from e
+        run.wd.set_meta(backends={s: c.name for s, c in self._resolved.items()})
+        results = [_result(run, lang) for lang in langs]
+        return results[0] if single else results
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _load_edited_translation(
-        wd: Any, json_path: Path, srt_path: Path, target: str
-    ) -> Transcript:
-        """The translation, taking a user's edit of the SRT copy into account."""
-        from lipdub.dub.workdir import content_key
+    def _adopt(run: Any, given: Path, stage: str, target: str | None) -> None:
+        """Copy a user's transcript/translation file into the work directory as theirs."""
+        from lipdub._io import atomic_write_text
 
-        entry = wd.info("translate")
-        translation = Transcript.load(json_path)
-        if srt_path.exists() and content_key(srt_path) != entry.get("srt_hash"):
-            json_edited = content_key(json_path) != entry.get("json_hash")
-            if json_edited:
-                logger.warning("both %s and %s were edited; using the JSON", json_path, srt_path)
-            else:
-                edited = Transcript.from_srt(srt_path.read_text(encoding="utf-8"), target)
-                if len(edited) != len(translation):
-                    raise InputError(
-                        f"the edited subtitles have {len(edited)} cues but the translation has "
-                        f"{len(translation)} segments",
-                        path=srt_path,
-                        hint="keep one cue per segment, or edit the JSON instead",
-                    )
-                segs = tuple(
-                    dataclasses.replace(old, text=new.text)
-                    for old, new in zip(translation.segments, edited.segments, strict=True)
+        if not given.is_file():
+            raise InputError("the file does not exist", path=given, hint="check the path")
+        raw = given.read_text(encoding="utf-8-sig")
+        if given.suffix.lower() == ".srt":
+            language = target or run.source_language
+            if language is None:
+                raise InputError(
+                    "an SRT transcript does not say its language",
+                    path=given,
+                    hint="pass the spoken language with --from LANG",
                 )
-                translation = Transcript(target, segs)
-                translation.save(json_path)
-        return translation
+            loaded = Transcript.from_srt(raw, language)
+        else:
+            loaded = Transcript.load(given)
+            if target is not None and loaded.language != target:
+                loaded = dataclasses.replace(loaded, language=target)
+        if stage == "transcribe":
+            if run.source_language and loaded.language != run.source_language:
+                loaded = dataclasses.replace(loaded, language=run.source_language)
+            name = f"transcript.{loaded.language}.json"
+        else:
+            name = f"translation.{target}.json"
+        dest = run.wd.path(name)
+        rec = run.wd.get(_stage_id(stage, target))
+        if (
+            dest.is_file()
+            and run.wd.state(dest, rec) == "edited"
+            and dest.read_text(encoding="utf-8-sig") != loaded.to_json()
+        ):
+            backup = run.wd.move_aside(dest)
+            run.notice(stage, f"moved your previous {name} aside to {backup.name}")
+        atomic_write_text(dest, loaded.to_json())
+        if stage == "translate":
+            srt = run.wd.path(f"translation.{target}.srt")
+            if srt.is_file() and run.wd.state(srt, rec) == "edited":
+                backup = run.wd.move_aside(srt)
+                run.notice(stage, f"moved your previous {srt.name} aside to {backup.name}")
+            srt.unlink(missing_ok=True)
+        run.keep = run.keep | {stage}
+        run.notice(stage, f"using {given} as {name}")
 
-    @staticmethod
-    def _write_subtitles(
-        source: Transcript,
-        translation: Transcript,
-        timing: TimingReport,
-        out_path: Path,
-        info: VideoInfo,
-        opts: DubOptions,
-    ) -> tuple[Path, ...]:
-        from lipdub.dub.subtitles import subtitle_cues
 
-        written: list[Path] = []
-        stem = out_path.stem.removesuffix(f".{translation.language}")
-        target_cues = subtitle_cues(translation, timing, max_chars_per_line=opts.max_chars_per_line)
-        source_cues = subtitle_cues(source, None, max_chars_per_line=opts.max_chars_per_line)
-        for fmt in opts.subtitles:
-            name = f"{stem}.{translation.language}.{fmt}"
-            written.append(target_cues.save(out_path.with_name(name)))
-            if not info.is_image and source.segments and source.segments[-1].end_s > 0:
-                name = f"{stem}.{source.language}.{fmt}"
-                if source.language != translation.language:
-                    written.append(source_cues.save(out_path.with_name(name)))
-        return tuple(written)
+def _stage_id(stage: str, target: str | None) -> str:
+    return f"{stage}:{target}" if target else stage
+
+
+def _targets(target_language: str | Sequence[str]) -> list[str]:
+    from lipdub.languages import check_language
+
+    raw = [target_language] if isinstance(target_language, str) else list(target_language)
+    targets: list[str] = []
+    for t in raw:
+        for part in str(t).split(","):
+            if part.strip():
+                code = check_language(part.strip(), what="target language")
+                if code not in targets:
+                    targets.append(code)
+    if not targets:
+        raise InputError("no target language given", hint="pass e.g. 'es' or ['es', 'fr']")
+    return targets
+
+
+def _outputs(input: Path, targets: list[str], output: str | os.PathLike[str] | None) -> list[Path]:
+    if output is None:
+        outs = [input.with_name(f"{input.stem}.{t}.mp4") for t in targets]
+    else:
+        pattern = os.fspath(output)
+        if len(targets) > 1 and "{lang}" not in pattern:
+            raise InputError(
+                f"{len(targets)} target languages need one output each",
+                path=Path(pattern),
+                hint="put {lang} in the output name, e.g. -o 'talk.{lang}.mp4', or leave -o out",
+            )
+        outs = [Path(pattern.replace("{lang}", t)) for t in targets]
+    for out in outs:
+        if same_file(input, out):
+            raise InputError(
+                "the output would overwrite the input video",
+                path=out,
+                hint="choose another output name (-o)",
+            )
+    return outs
+
+
+def _result(run: Any, lang: Any) -> DubResult:
+    """The result for one language from what the run's stages left."""
+    mine = {
+        sid.split(":")[0]: outcome
+        for sid, outcome in run.outcomes.items()
+        if ":" not in sid or sid.endswith(f":{lang.target}")
+    }
+    by = {"ran": [], "reused": [], "yours": []}  # type: dict[str, list[str]]
+    for name, (outcome, _) in mine.items():
+        by[outcome].append(name)
+    v = lang.values
+    done = "lipsync" in mine
+    speech = run.wd.path(f"speech.{lang.target}.wav")
+    dub = run.wd.path(f"dub.{lang.target}.wav")
+    total = int(v.get("frames_total", 0))
+    synced = int(v.get("frames_synced", 0))
+    return DubResult(
+        output=lang.output if done else None,
+        workdir=run.wd.root,
+        source=run.values["source"],
+        translation=v.get("translation"),
+        timing=v.get("timing"),
+        subtitles=tuple(v.get("subtitles", ())),
+        speech_audio=speech if "speak" in mine else None,
+        dub_audio=dub if "mix" in mine else None,
+        frames_total=total,
+        frames_synced=synced,
+        frames_passed_through=total - synced,
+        ran=tuple(by["ran"]),
+        reused=tuple(by["reused"]),
+        yours=tuple(by["yours"]),
+        timings={name: round(sec, 3) for name, (_, sec) in mine.items()},
+        notices=tuple(run.notices),
+    )
 
 
 class _WavCache:

@@ -1,52 +1,76 @@
-"""The work directory: every stage's artifact, and a manifest that makes runs resumable.
+"""The work directory: every stage's artifacts, and a manifest of what lipdub wrote.
 
-Each artifact is recorded in ``manifest.json`` under its stage name with the *key* of
-its inputs (a hash of the upstream artifacts' contents and the settings). A later run
-reuses an artifact when its key is unchanged; an edit to an upstream file (say the
-translation JSON) changes the keys of everything downstream, which is redone, while
-the edited file itself is kept. All writes are atomic (temporary file + rename).
+``manifest.json`` holds one record per stage *instance* (``"translate:es"`` and
+``"translate:fr"`` live side by side): the stage's key (a hash of its inputs' contents
+and its components' declared settings) and, for every artifact it wrote, the size and
+sha256 of what lipdub wrote. From that record each artifact has a state:
+
+* ``"ours"``: the file is exactly what lipdub wrote;
+* ``"edited"``: it exists but differs from what lipdub wrote, or lipdub never wrote it
+  (the user placed it there, or the manifest was lost) — it is the user's;
+* ``"missing"``.
+
+The stage runner (:mod:`lipdub.dub.stages`) decides from those states and the key:
+reuse, redo, adopt the user's file, or stop rather than overwrite it. A damaged
+manifest is moved aside (never deleted) and rebuilt. All writes are atomic.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
+import logging
 import os
 import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from lipdub._hashing import content_key, file_sha256, settings_key
 from lipdub._io import atomic_write_text
+from lipdub.errors import InputError
 
-__all__ = ["Workdir", "content_key", "settings_key"]
+__all__ = [
+    "ArtifactState",
+    "StageRecord",
+    "Workdir",
+    "content_key",
+    "file_sha256",
+    "settings_key",
+]
 
-_CHUNK = 1 << 20
+logger = logging.getLogger(__name__)
+
+ArtifactState = Literal["ours", "edited", "missing"]
+
+_VERSION = 2
 
 
-def settings_key(*parts: Any) -> str:
-    """A short stable hash of JSON-serialisable settings."""
-    blob = json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+@dataclass
+class StageRecord:
+    """What the manifest remembers of one stage instance.
 
-
-def content_key(path: str | os.PathLike[str], *, full: bool | None = None) -> str:
-    """A hash of a file's content.
-
-    Files up to 64 MiB are hashed whole; larger ones (videos) by size plus their first,
-    middle and last MiB, which identifies a video without reading gigabytes.
+    ``files`` maps each artifact (relative to the work directory, or absolute when it
+    lies outside, like the output video) to the ``{"size", "sha256"}`` lipdub wrote, or
+    to None when the file is the user's (adopted, never written by lipdub).
     """
-    p = Path(path)
-    size = p.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with p.open("rb") as f:
-        if full or (full is None and size <= 64 * _CHUNK):
-            for block in iter(lambda: f.read(_CHUNK), b""):
-                h.update(block)
-        else:
-            for offset in (0, size // 2, max(0, size - _CHUNK)):
-                f.seek(offset)
-                h.update(f.read(_CHUNK))
-    return h.hexdigest()[:20]
+
+    key: str
+    files: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "files": self.files, "info": self.info}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageRecord:
+        files = data.get("files")
+        info = data.get("info")
+        if not isinstance(data.get("key"), str) or not isinstance(files, dict):
+            raise ValueError("not a stage record")
+        return cls(str(data["key"]), dict(files), dict(info) if isinstance(info, dict) else {})
 
 
 class Workdir:
@@ -57,54 +81,158 @@ class Workdir:
         >>> wd = Workdir(tempfile.mkdtemp())
         >>> p = wd.path("transcript.en.json")
         >>> _ = p.write_text("{}")
-        >>> wd.record("transcript", "k1", p)
-        >>> wd.fresh("transcript", "k1") == p, wd.fresh("transcript", "k2")
-        (True, None)
+        >>> wd.record("transcribe", "k1", [p])
+        >>> wd.state(p, wd.get("transcribe")), wd.get("transcribe").key
+        ('ours', 'k1')
+        >>> _ = p.write_text('{"edited": true}')
+        >>> wd.state(p, wd.get("transcribe"))
+        'edited'
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(
+                "the work directory is a file, not a folder",
+                path=self.root,
+                hint="pass another --workdir",
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(
+                f"cannot create the work directory: {e.strerror or e}",
+                path=self.root,
+                hint="pass a writable --workdir",
+            ) from e
         self._manifest_path = self.root / "manifest.json"
         self._lock = threading.Lock()
-        self._manifest: dict[str, Any] = {"version": 1, "stages": {}}
-        if self._manifest_path.is_file():
-            try:
-                loaded = json.loads(self._manifest_path.read_text(encoding="utf-8"))
-                if isinstance(loaded, dict) and isinstance(loaded.get("stages"), dict):
-                    self._manifest = loaded
-            except (OSError, json.JSONDecodeError):
-                pass  # a damaged manifest only costs a re-run
+        self._records: dict[str, StageRecord] = {}
+        self._meta: dict[str, Any] = {}
+        #: True when there was no usable manifest (new folder, or lost / damaged one).
+        self.manifest_lost = False
+        self._load()
 
+    # ------------------------------------------------------------------ manifest
+    def _load(self) -> None:
+        if not self._manifest_path.exists():
+            self.manifest_lost = any(self.root.iterdir())
+            return
+        try:
+            data = json.loads(self._manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != _VERSION:
+                raise ValueError(f"manifest version {data.get('version')!r}, not {_VERSION}")
+            self._records = {
+                str(k): StageRecord.from_dict(v) for k, v in dict(data["stages"]).items()
+            }
+            self._meta = dict(data.get("meta") or {})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            # Keep the damaged file for inspection; rebuild what can be rebuilt.
+            aside = self.root / f"manifest.json.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            with contextlib.suppress(OSError):
+                os.replace(self._manifest_path, aside)
+            logger.warning(
+                "%s could not be read (%s); moved it to %s and treating existing "
+                "transcripts and translations as yours",
+                self._manifest_path,
+                e,
+                aside.name,
+            )
+            self._records = {}
+            self.manifest_lost = True
+
+    def _save(self) -> None:
+        data = {
+            "version": _VERSION,
+            "stages": {k: r.to_dict() for k, r in sorted(self._records.items())},
+            "meta": self._meta,
+        }
+        atomic_write_text(self._manifest_path, json.dumps(data, indent=2, ensure_ascii=False))
+
+    # ------------------------------------------------------------------ artifacts
     def path(self, name: str) -> Path:
         """Path of an artifact inside the work directory."""
         return self.root / name
 
-    def fresh(self, stage: str, key: str) -> Path | None:
-        """The stage's artifact if it was made from the same inputs and still exists."""
-        entry = self._manifest["stages"].get(stage)
-        if not entry or entry.get("key") != key:
-            return None
-        p = self.root / entry["file"]
-        return p if p.exists() else None
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path.resolve())
 
-    def record(self, stage: str, key: str, path: Path, **info: Any) -> None:
-        """Remember that ``path`` is the stage's artifact for inputs ``key``."""
+    def _abs(self, name: str) -> Path:
+        p = Path(name)
+        return p if p.is_absolute() else self.root / p
+
+    def get(self, stage_id: str) -> StageRecord | None:
+        """The record of a stage instance, or None."""
+        return self._records.get(stage_id)
+
+    def files_of(self, stage_id: str) -> list[Path]:
+        """The artifacts recorded for a stage instance."""
+        rec = self._records.get(stage_id)
+        return [self._abs(n) for n in rec.files] if rec else []
+
+    def state(self, path: Path, record: StageRecord | None) -> ArtifactState:
+        """Whether ``path`` is what lipdub wrote, the user's, or missing."""
+        if not path.is_file():
+            return "missing"
+        written = record.files.get(self._rel(path)) if record else None
+        if not written:
+            return "edited"
+        if path.stat().st_size != written.get("size") or file_sha256(path) != written.get("sha256"):
+            return "edited"
+        return "ours"
+
+    def record(
+        self,
+        stage_id: str,
+        key: str,
+        written: Iterable[Path],
+        *,
+        users: Iterable[Path] = (),
+        **info: Any,
+    ) -> None:
+        """Remember that lipdub wrote ``written`` for ``stage_id`` from inputs ``key``.
+
+        ``users`` are artifacts of the stage that belong to the user (adopted edits):
+        recorded without a hash, so they are never taken for lipdub's own.
+        """
+        files: dict[str, dict[str, Any] | None] = {}
+        for p in written:
+            files[self._rel(p)] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in users:
+            files[self._rel(p)] = None
         with self._lock:
-            entry = {"key": key, "file": os.path.relpath(path, self.root), **info}
-            self._manifest["stages"][stage] = entry
-            atomic_write_text(
-                self._manifest_path, json.dumps(self._manifest, indent=2, ensure_ascii=False)
-            )
+            self._records[stage_id] = StageRecord(key, files, dict(info))
+            self._save()
 
-    def info(self, stage: str) -> dict[str, Any]:
-        """What the manifest holds for ``stage`` (empty if nothing)."""
-        return dict(self._manifest["stages"].get(stage, {}))
+    def forget(self, stage_id: str) -> None:
+        """Drop a stage instance's record (its files stay)."""
+        with self._lock:
+            if self._records.pop(stage_id, None) is not None:
+                self._save()
 
+    def move_aside(self, path: Path) -> Path:
+        """Rename a user's file to a timestamped backup beside it; returns the backup."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        backup = path.with_name(f"{path.name}.{stamp}.bak")
+        n = 1
+        while backup.exists():
+            n += 1
+            backup = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+        os.replace(path, backup)
+        logger.warning("moved your %s aside to %s", path.name, backup.name)
+        return backup
+
+    # ------------------------------------------------------------------ run facts
     def set_meta(self, **meta: Any) -> None:
-        """Store run-level facts (backends and versions) in the manifest."""
+        """Store run-level facts (input, backends and versions) in the manifest."""
         with self._lock:
-            self._manifest.setdefault("meta", {}).update(meta)
-            atomic_write_text(
-                self._manifest_path, json.dumps(self._manifest, indent=2, ensure_ascii=False)
-            )
+            self._meta.update(meta)
+            self._save()
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Run-level facts stored by :meth:`set_meta`."""
+        return dict(self._meta)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import itertools
 import json
 import logging
@@ -53,6 +52,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from lipdub._hashing import content_key, settings_key
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError, MediaError, NoFaceError
 from lipdub.faces._scale import check_frame, fit_within, unscale_box
@@ -243,30 +243,22 @@ class FaceTrack:
 def track_cache_key(video_path: str | os.PathLike[str], settings: Mapping[str, Any]) -> str:
     """A key naming the face track of this video content under these settings.
 
-    Hashes the file's size, its first and last MiB (not its name or modification time,
-    so a copy or a touched file keeps its key) and the settings (JSON, sorted keys).
+    Hashes the file's content (not its name or modification time, so a copy or a
+    touched file keeps its key; see :func:`lipdub._hashing.content_key`) and the
+    settings (JSON, sorted keys).
 
     Returns:
-        32 hex characters.
+        20 hex characters.
 
     Raises:
         MediaError: the file cannot be read.
     """
     p = Path(video_path)
-    h = hashlib.sha256(b"lipdub.facetrack.v1\0")
-    chunk = 1 << 20
     try:
-        size = p.stat().st_size
-        h.update(str(size).encode() + b"\0")
-        with p.open("rb") as f:
-            h.update(f.read(chunk))
-            if size > chunk:
-                f.seek(max(chunk, size - chunk))
-                h.update(f.read(chunk))
+        video = content_key(p)
     except OSError as e:
         raise MediaError(f"cannot read video for its cache key: {e.strerror}", path=p) from e
-    h.update(b"\0" + json.dumps(dict(settings), sort_keys=True, default=str).encode())
-    return h.hexdigest()[:32]
+    return settings_key("lipdub.facetrack.v2", video, dict(settings))[:20]
 
 
 def require_face(track: FaceTrack, *, source: str | os.PathLike[str] | None = None) -> FaceTrack:

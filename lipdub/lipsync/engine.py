@@ -51,6 +51,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
+from lipdub._io import same_file
 from lipdub.errors import InputError, LipdubError, MediaError, NoFaceError, PipelineError
 from lipdub.events import EventCallback, Progress, StageFinished, StageStarted, StageWarning, emit
 from lipdub.faces.base import FaceDetector, Frame
@@ -834,6 +835,7 @@ class LipSyncStream:
         emit(self.on_event, StageStarted("lipsync", total=self.num_frames, unit="frames"))
         p.start()
         done = 0
+        last = time.perf_counter()
         try:
             for item in self.q_out.drain():
                 self._count(item.status)
@@ -842,7 +844,9 @@ class LipSyncStream:
                 del item
                 self._leave_frame()
                 yield frame
-                if done % 25 == 0:
+                now = time.perf_counter()
+                if now - last >= 0.2:  # progress, and a point where a caller may cancel
+                    last = now
                     emit(self.on_event, Progress("lipsync", done, self.num_frames, "frames"))
         except Stopped:
             pass
@@ -1229,6 +1233,13 @@ def lipsync(
         >>> res.frames_total, res.frames_synced, res.stats.frames_replayed
         (20, 20, 10)
     """
+    for given in (face, audio, output_audio):
+        if isinstance(given, (str, os.PathLike)) and same_file(given, output):
+            raise InputError(
+                "the output would overwrite an input of the lip-sync",
+                path=Path(output),
+                hint="choose another output name (-o)",
+            )
     stream = lipsync_stream(
         face,
         audio,
