@@ -225,8 +225,15 @@ def _lipsyncer(args: argparse.Namespace) -> Any:
 
 def cmd_lipsync(args: argparse.Namespace) -> int:
     from lipdub import registry
+    from lipdub._io import same_file
     from lipdub.lipsync.engine import lipsync
 
+    if same_file(args.face, args.output) or same_file(args.audio, args.output):
+        raise InputError(
+            "the output would overwrite an input of the lip-sync",
+            path=Path(args.output),
+            hint="choose another output name (-o)",
+        )
     syncer = _lipsyncer(args)
     detector = registry.resolve("detector", args.detector)
     driving: Any = args.audio

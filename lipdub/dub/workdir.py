@@ -120,7 +120,9 @@ class Workdir:
             return
         try:
             data = json.loads(self._manifest_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != _VERSION:
+            if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
+                raise ValueError("not a lipdub manifest")
+            if data.get("version") != _VERSION:
                 raise ValueError(f"manifest version {data.get('version')!r}, not {_VERSION}")
             self._records = {
                 str(k): StageRecord.from_dict(v) for k, v in dict(data["stages"]).items()
