@@ -8,9 +8,10 @@ Private helpers for :mod:`lipdub.transcribe.google`, :mod:`lipdub.translate.goog
   service-account JSON, ``GOOGLE_APPLICATION_CREDENTIALS``, then Application Default
   Credentials) and turns every failure into a :class:`~lipdub.errors.CredentialsError`
   that says exactly how to fix it.
-* :class:`RetryPolicy` and :func:`call_with_retry` retry transient gRPC failures
-  (``UNAVAILABLE``, ``DEADLINE_EXCEEDED``, ``RESOURCE_EXHAUSTED``, ``ABORTED``) with
-  bounded exponential backoff and jitter; permanent failures surface at once as
+* :func:`call_with_retry` retries transient gRPC failures (``UNAVAILABLE``,
+  ``DEADLINE_EXCEEDED``, ``RESOURCE_EXHAUSTED``, ``ABORTED``) with the bounded
+  exponential backoff and jitter of a :class:`lipdub.retry.RetryPolicy` (public, and
+  re-exported here); permanent failures surface at once as
   :class:`~lipdub.errors.CloudServiceError` with the service's own message.
 * :func:`redact` strips tokens, API keys and private keys from any text that may reach a
   log or an error message.
@@ -20,18 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
-from lipdub.errors import CloudServiceError, CredentialsError, InputError
+from lipdub.errors import CloudServiceError, CredentialsError
+from lipdub.retry import RetryPolicy
 
 __all__ = [
     "INSTALL_HINT",
@@ -249,53 +249,6 @@ class ClientFactory:
 
 
 # ----------------------------------------------------------------------------- retries
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter for transient Google errors.
-
-    Attempt ``k`` (0-based) that fails transiently waits
-    ``min(max_delay_s, initial_delay_s * multiplier**k)`` scaled by a random factor in
-    ``[1 - jitter, 1]``, then tries again, at most ``max_attempts`` attempts in all.
-
-    Args:
-        max_attempts: Total attempts including the first (>= 1).
-        initial_delay_s: Wait after the first failure, in seconds.
-        max_delay_s: Cap on one wait, in seconds.
-        multiplier: Growth factor of the wait per attempt.
-        jitter: Fraction of each wait that is randomised (0 = none, 1 = full jitter).
-        timeout_s: Per-request deadline sent to the service, in seconds (None: the
-            client library's default).
-
-    Example:
-        >>> p = RetryPolicy(initial_delay_s=1.0, max_delay_s=5.0, jitter=0.0)
-        >>> [p.delay_s(k) for k in range(4)]
-        [1.0, 2.0, 4.0, 5.0]
-    """
-
-    max_attempts: int = 5
-    initial_delay_s: float = 0.5
-    max_delay_s: float = 16.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-    timeout_s: float | None = 120.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise InputError(f"RetryPolicy.max_attempts must be >= 1, got {self.max_attempts}")
-        if self.initial_delay_s < 0 or self.max_delay_s < 0:
-            raise InputError("RetryPolicy delays must be >= 0")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise InputError(f"RetryPolicy.jitter must be in [0, 1], got {self.jitter}")
-
-    def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (0-based)."""
-        base = min(self.max_delay_s, self.initial_delay_s * self.multiplier**attempt)
-        if self.jitter:
-            r = (rng or random).random()
-            base *= 1.0 - self.jitter * r
-        return base
 
 
 #: gRPC failures worth another try.

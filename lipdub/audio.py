@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from lipdub.errors import InputError
 from lipdub.types import AudioClip
+from lipdub.typing import FloatArray
 
 __all__ = [
     "HOP_LENGTH",
@@ -77,7 +78,6 @@ _MAX_ABS = 4.0
 _CHUNK_FRAMES = 4096  # STFT frames per block: bounds memory for long audio
 
 PadMode = Literal["reflect", "constant"]
-FloatArray = npt.NDArray[np.float32]
 Fps = float | int | Fraction
 
 

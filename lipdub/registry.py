@@ -14,14 +14,19 @@ Third-party packages add backends through entry points, read on the first lookup
   ``lipdub.voices``, ``lipdub.face_detectors``, ``lipdub.lipsyncers``.
 
 The entry point's value is a ``"module:Class"`` string, so a plugin stays lazy too. A
-plugin cannot shadow a built-in name; :func:`register` with ``replace=True` can.
+plugin cannot shadow a built-in name; :func:`register` with ``replace=True`` can.
+
+Test doubles are not built in: importing :mod:`lipdub.testing` registers its fakes
+(``"fake"`` of every kind but separators, the ``"bright"`` detector and the
+``"passthrough"`` lip-syncer; see :func:`lipdub.testing.register_fakes`), so they are
+listed and resolvable by name only in programs that import it, such as test suites.
 
 Example:
     >>> from lipdub import registry
     >>> "espeak" in registry.available("voice")
     True
-    >>> registry.resolve("voice", "fake").name
-    'fake'
+    >>> registry.resolve("translator", "identity").translate(["Hola."], "es", "es")
+    ['Hola.']
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ class Entry:
             class/factory itself; called with the options.
         extra: The ``lipdub[extra]`` that installs its dependencies, if any.
         kwargs: Default options merged under the caller's.
-        source: ``"builtin"``, ``"plugin"`` or ``"user"``.
+        source: ``"builtin"``, ``"plugin"``, ``"user"`` or ``"testing"`` (the fakes
+            :mod:`lipdub.testing` registers).
     """
 
     target: str | Callable[..., Any]
@@ -95,26 +101,22 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
         "transcriber": {
             "google": Entry("lipdub.transcribe.google:GoogleTranscriber", g),
             "whisper": Entry("lipdub.transcribe.whisper:WhisperTranscriber", loc),
-            "fake": Entry("lipdub.testing:FakeTranscriber"),
         },
         "translator": {
             "google": Entry("lipdub.translate.google:GoogleTranslator", g),
             "opus": Entry("lipdub.translate.opus:OpusTranslator", loc),
-            "fake": Entry("lipdub.testing:FakeTranslator"),
-            "identity": Entry("lipdub.testing:IdentityTranslator"),
+            "identity": Entry("lipdub.translate.identity:IdentityTranslator"),
         },
         "voice": {
             "google": Entry("lipdub.voice.google:GoogleVoiceSynth", g),
             "espeak": Entry("lipdub.voice.espeak:EspeakVoiceSynth", loc),
             "piper": Entry("lipdub.voice.piper:PiperVoiceSynth", loc),
-            "fake": Entry("lipdub.testing:FakeVoiceSynth"),
         },
         "detector": {
             "retinaface": Entry("lipdub.faces.retinaface:RetinaFaceDetector", loc),
             "s3fd": Entry("lipdub.faces.s3fd:S3FDFaceDetector.from_pretrained"),
             "haar": Entry("lipdub.faces.haar:HaarFaceDetector"),
             "opencv": Entry("lipdub.faces.haar:HaarFaceDetector"),
-            "fake": Entry("lipdub.testing:FakeFaceDetector"),
         },
         "lipsyncer": {
             "wav2lip": Entry(
@@ -125,7 +127,6 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
                 "lipdub.lipsync.wav2lip:Wav2LipSyncer.from_pretrained",
                 kwargs={"name_or_path": "wav2lip_gan"},
             ),
-            "passthrough": Entry("lipdub.testing:PassThroughLipSyncer"),
         },
         "separator": {
             "duck": Entry("lipdub.separate.duck:DuckingSeparator"),
@@ -157,6 +158,7 @@ def register(
     *,
     extra: str | None = None,
     replace: bool = False,
+    source: str = "user",
     **kwargs: Any,
 ) -> None:
     """Add a backend under ``name``.
@@ -167,6 +169,7 @@ def register(
         target: ``"module:Class"`` (stays lazy) or the class / factory itself.
         extra: The lipdub extra that installs its dependencies, for error messages.
         replace: Allow replacing an existing name (built-ins included).
+        source: Recorded in the :class:`Entry` (``"user"``; ``"testing"`` for fakes).
         **kwargs: Default constructor options.
 
     Raises:
@@ -180,7 +183,7 @@ def register(
                 f"a {kind} backend named {name!r} already exists ({table[name].target}); "
                 "pass replace=True to override it"
             )
-        table[name] = Entry(target, extra, dict(kwargs), source="user")
+        table[name] = Entry(target, extra, dict(kwargs), source=source)
 
 
 def _load_plugins() -> None:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from lipdub._io import atomic_write_bytes, atomic_write_text
 from lipdub.errors import InputError, MediaError
+from lipdub.typing import FloatArray
 
 __all__ = [
     "AudioClip",
@@ -42,8 +43,6 @@ __all__ = [
     "Voice",
     "Word",
 ]
-
-FloatArray = npt.NDArray[np.float32]
 
 
 def _readonly(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

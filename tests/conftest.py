@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Registers the test doubles ("fake", "passthrough", ...) by name, for every test.
+import lipdub.testing  # noqa: F401
+
 
 @pytest.fixture
 def test_video(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ pytest.importorskip("espeakng_loader")
 from lipdub import registry
 from lipdub.errors import InputError, UnknownLanguageError
 from lipdub.types import AudioClip
-from lipdub.voice.espeak import EspeakVoiceSynth, espeak_to_bcp47, split_sentences
+from lipdub.voice.espeak import EspeakVoiceSynth, espeak_to_bcp47
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +79,6 @@ def test_long_text_is_spoken_sentence_by_sentence(tts: EspeakVoiceSynth) -> None
     )
     pauses = 2 * tts.sentence_pause_s
     assert three.duration_s == pytest.approx(3 * one.duration_s + pauses, rel=0.05)
-
-
-def test_split_sentences_keeps_abbreviations() -> None:
-    assert split_sentences("Dr. Smith is here. ¿Y tú? ¡Bien!") == [
-        "Dr. Smith is here.",
-        "¿Y tú?",
-        "¡Bien!",
-    ]
-    assert split_sentences("no end mark") == ["no end mark"]
-    assert split_sentences("  ") == []
 
 
 def test_empty_text_gives_empty_clip(tts: EspeakVoiceSynth) -> None:

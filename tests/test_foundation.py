@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import pickle
 import subprocess
@@ -192,6 +193,48 @@ def test_registry_resolves_names_instances_and_options() -> None:
     assert isinstance(info.value, KeyError)
     with pytest.raises(InputError, match="VoiceSynth instance"):
         registry.resolve("voice", 42)
+
+
+def test_fakes_are_registered_by_lipdub_testing_not_built_in() -> None:
+    code = (
+        "from lipdub import registry; "
+        "print([(k, n) for k in registry.KINDS for n in registry.available(k)]); "
+        "import lipdub.testing; "
+        "print([(k, n, registry.entry(k, n).source) for k in registry.KINDS "
+        "for n in registry.available(k) if registry.entry(k, n).source != 'builtin'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = (ast.literal_eval(line) for line in out.stdout.splitlines())
+    assert ("translator", "identity") in before
+    assert not any(n in ("fake", "passthrough", "bright") for _, n in before)
+    assert sorted(after) == [
+        ("detector", "bright", "testing"),
+        ("detector", "fake", "testing"),
+        ("lipsyncer", "passthrough", "testing"),
+        ("transcriber", "fake", "testing"),
+        ("translator", "fake", "testing"),
+        ("voice", "fake", "testing"),
+    ]
+
+
+def test_identity_translator_is_a_builtin_backend() -> None:
+    from lipdub.testing import IdentityTranslator as TestingIdentity
+    from lipdub.translate.identity import IdentityTranslator
+
+    assert TestingIdentity is IdentityTranslator
+    assert registry.entry("translator", "identity").source == "builtin"
+    tr = registry.resolve("translator", "identity")
+    assert isinstance(tr, IdentityTranslator) and tr.settings() == {}
+    t = Transcript("es", (Segment(0.0, 1.0, "¿Hola?"), Segment(1.0, 2.0, "Sí.")))
+    out = tr.translate_transcript(t, "es")
+    assert [s.text for s in out.segments] == ["¿Hola?", "Sí."] and out.language == "es"
+
+
+def test_register_fakes_is_idempotent() -> None:
+    from lipdub.testing import register_fakes
+
+    assert register_fakes() == []
+    assert registry.entry("lipsyncer", "passthrough").source == "testing"
 
 
 def test_registry_reports_the_missing_extra(tmp_path, monkeypatch) -> None:

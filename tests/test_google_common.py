@@ -15,8 +15,9 @@ pytest.importorskip("google.cloud.texttospeech_v1")
 from google.api_core import exceptions as gexc
 
 from lipdub import registry
-from lipdub._google import RetryPolicy, call_with_retry, load_credentials, map_error, redact
+from lipdub._google import call_with_retry, load_credentials, map_error, redact
 from lipdub.errors import CloudServiceError, CredentialsError, LipdubError
+from lipdub.retry import RetryPolicy
 from lipdub.testing.google import FakeGoogleCloud, isolate_google_environment
 from lipdub.transcribe.google import GoogleTranscriber
 from lipdub.translate.google import GoogleTranslator

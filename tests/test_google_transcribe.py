@@ -19,8 +19,8 @@ pytest.importorskip("google.cloud.speech_v1")
 from google.api_core import exceptions as gexc
 from google.cloud import speech_v1
 
-from lipdub._google import RetryPolicy
 from lipdub.errors import CloudServiceError, InputError
+from lipdub.retry import RetryPolicy
 from lipdub.testing.google import FakeGoogleCloud
 from lipdub.transcribe.google import GoogleTranscriber, choose_cuts
 from lipdub.types import AudioClip

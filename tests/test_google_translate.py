@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("google.cloud.translate_v3")
 
-from lipdub._google import RetryPolicy
 from lipdub.errors import CloudServiceError
+from lipdub.retry import RetryPolicy
 from lipdub.testing.google import (
     FakeGoogleCloud,
     FakeTranslateV2,

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("google.cloud.texttospeech_v1")
 
-from lipdub._google import RetryPolicy
 from lipdub.errors import CloudServiceError, InputError
+from lipdub.retry import RetryPolicy
 from lipdub.testing.google import FakeGoogleCloud, FakeVoice
 from lipdub.voice.google import (
     MAX_INPUT_BYTES,

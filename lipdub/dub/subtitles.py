@@ -24,10 +24,9 @@ import numpy.typing as npt
 from lipdub.dub.timing import TimingReport
 from lipdub.errors import BackendNotInstalled, InputError
 from lipdub.types import Segment, Transcript
+from lipdub.typing import Frame
 
 __all__ = ["SubtitleBurner", "find_font", "subtitle_cues"]
-
-Frame = npt.NDArray[np.uint8]
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",

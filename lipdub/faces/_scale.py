@@ -18,21 +18,9 @@ import numpy as np
 from lipdub.errors import InputError
 from lipdub.faces.base import Frame
 from lipdub.types import FaceBox
+from lipdub.typing import check_frame
 
-__all__ = ["check_frame", "detect_scaled", "fit_within", "unscale_box"]
-
-
-def check_frame(frame: Frame, *, what: str = "frame") -> Frame:
-    """Return ``frame`` as a C-contiguous ``(H, W, 3)`` uint8 array or raise InputError."""
-    arr = np.asarray(frame)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise InputError(
-            f"{what} must be an (H, W, 3) uint8 BGR image, got shape {arr.shape} {arr.dtype}",
-            hint="convert with cv2.cvtColor / np.uint8 before detecting",
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{what} is empty: shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+__all__ = ["detect_scaled", "fit_within", "unscale_box"]
 
 
 def fit_within(frame: Frame, max_side: int | None) -> tuple[Frame, float, float]:

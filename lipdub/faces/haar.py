@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 
 from lipdub.errors import BackendNotInstalled, InputError
-from lipdub.faces._scale import check_frame, fit_within, unscale_box
+from lipdub.faces._scale import fit_within, unscale_box
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.types import FaceBox
+from lipdub.typing import check_frame
 
 __all__ = ["HaarFaceDetector"]
 

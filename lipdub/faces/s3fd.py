@@ -36,12 +36,12 @@ from lipdub.faces._scale import detect_scaled
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.models.s3fd import S3FD, S3FD_MEAN_RGB, S3FD_STRIDES
 from lipdub.types import FaceBox
+from lipdub.typing import FloatArray
 
 __all__ = ["S3FDFaceDetector", "decode_s3fd", "nms", "s3fd_postprocess"]
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float32]
 
 _MIN_SIDE = 32  # smallest input side the network accepts (five 2x2 max-poolings)
 

@@ -54,10 +54,11 @@ import numpy.typing as npt
 
 from lipdub._hashing import content_key, settings_key
 from lipdub._io import atomic_write_text
-from lipdub.errors import InputError, MediaError, NoFaceError
-from lipdub.faces._scale import check_frame, fit_within, unscale_box
-from lipdub.faces.base import FaceDetector, Frame
+from lipdub.errors import InputError, MediaError
+from lipdub.faces._scale import fit_within, unscale_box
+from lipdub.faces.base import FaceDetector, Frame, require_face_found
 from lipdub.types import FaceBox
+from lipdub.typing import check_frame
 
 __all__ = [
     "FaceTrack",
@@ -262,18 +263,12 @@ def track_cache_key(video_path: str | os.PathLike[str], settings: Mapping[str, A
 
 
 def require_face(track: FaceTrack, *, source: str | os.PathLike[str] | None = None) -> FaceTrack:
-    """Return ``track`` if any frame has a face, else raise :class:`NoFaceError`.
+    """Return ``track`` if any frame has a face, else raise :class:`~lipdub.errors.NoFaceError`.
 
     Raises:
         NoFaceError: naming how many frames were checked.
     """
-    if track.num_faces == 0:
-        raise NoFaceError(
-            f"no face found in any of the {len(track)} frames checked",
-            path=source,
-            hint="use a video where the face is visible and frontal, pass region= to point "
-            "at it, or try another detector (--detector s3fd)",
-        )
+    require_face_found(len(track), track.num_faces, source=source)
     return track
 
 

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from lipdub.errors import InputError
 from lipdub.types import FaceBox
+from lipdub.typing import Frame, check_frame
 
 __all__ = [
     "DEFAULT_FEATHER",
@@ -50,7 +51,6 @@ DEFAULT_FEATHER = 0.1
 #: sees the upper half of the face and redraws the lower half).
 MOUTH_TOP = 0.5
 
-Frame = npt.NDArray[np.uint8]
 BoxLike = FaceBox | Sequence[float]
 
 
@@ -71,11 +71,6 @@ def _int_box(box: BoxLike, width: int, height: int) -> tuple[int, int, int, int]
     return x1, y1, x2, y2
 
 
-def _check_frame(frame: npt.NDArray[np.uint8]) -> None:
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise InputError(f"frames must be (H, W, 3) uint8 BGR, got {frame.shape} {frame.dtype}")
-
-
 def crop_face(frame: Frame, box: BoxLike, size: int = 96) -> Frame:
     """The face box of ``frame`` resized to ``size`` x ``size`` (bilinear).
 
@@ -88,7 +83,7 @@ def crop_face(frame: Frame, box: BoxLike, size: int = 96) -> Frame:
     Returns:
         ``(size, size, 3)`` uint8 BGR crop (a new array).
     """
-    _check_frame(frame)
+    check_frame(frame)
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = _int_box(box, w, h)
     region = frame[y1:y2, x1:x2]
@@ -240,7 +235,7 @@ def paste_face(
         The blended ``(H, W, 3)`` uint8 frame; pixels outside the box (and wherever the
         mask is 0) are byte-identical to ``frame``.
     """
-    _check_frame(frame)
+    check_frame(frame)
     gen = np.asarray(generated)
     if gen.ndim != 3 or gen.shape[2] != 3 or gen.dtype != np.uint8:
         raise InputError(f"generated crop must be (S, S, 3) uint8, got {gen.shape} {gen.dtype}")

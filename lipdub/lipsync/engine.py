@@ -52,12 +52,13 @@ import numpy as np
 import numpy.typing as npt
 
 from lipdub._io import same_file
-from lipdub.errors import InputError, LipdubError, MediaError, NoFaceError, PipelineError
+from lipdub.errors import InputError, LipdubError, MediaError, PipelineError
 from lipdub.events import EventCallback, Progress, StageFinished, StageStarted, StageWarning, emit
-from lipdub.faces.base import FaceDetector, Frame
+from lipdub.faces.base import FaceDetector, Frame, require_face_found
 from lipdub.lipsync._stream import BoundedQueue, Stage, StagePipeline, Stopped
 from lipdub.lipsync.base import LipSyncer
 from lipdub.types import AudioClip, FaceBox
+from lipdub.typing import PathLike, check_frame
 
 if TYPE_CHECKING:
     from lipdub.faces.track import FaceTrack, FaceTracker
@@ -75,7 +76,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PathLike = str | os.PathLike[str]
 FaceInput = PathLike | npt.NDArray[np.uint8] | Iterable[npt.NDArray[np.uint8]]
 AudioInput = AudioClip | PathLike
 AudioLonger = Literal["pingpong", "loop"]
@@ -227,7 +227,7 @@ class _ImageSource(_Source):
     exact = True
 
     def __init__(self, frame: Frame, fps: Fraction, label: str) -> None:
-        self.frame = _check_frame(frame, label)
+        self.frame = check_frame(frame, label)
         self.fps = fps
         self.height, self.width = self.frame.shape[:2]
         self.count = 1
@@ -248,7 +248,7 @@ class _SequenceSource(_Source):
             raise InputError("face: the frame sequence is empty", hint="pass at least one frame")
         self.seq: Sequence[Frame] | npt.NDArray[np.uint8] = frames
         self.fps = fps
-        first = _check_frame(frames[0], "face[0]")
+        first = check_frame(frames[0], "face[0]")
         self.height, self.width = first.shape[:2]
         self.count = len(frames)
 
@@ -269,7 +269,7 @@ class _IterableSource(_Source):
             raise InputError(
                 "face: the frame iterable is empty", hint="pass at least one frame"
             ) from None
-        self._first = _check_frame(first, "face[0]")
+        self._first = check_frame(first, "face[0]")
         self.fps = fps
         self.height, self.width = self._first.shape[:2]
         self.count = None
@@ -277,15 +277,6 @@ class _IterableSource(_Source):
     def frames(self) -> Iterator[Frame]:
         yield self._first
         yield from self._it
-
-
-def _check_frame(frame: Any, label: str) -> Frame:
-    arr = np.asarray(frame)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(
-            f"{label}: frames must be (H, W, 3) uint8 BGR arrays, got {arr.shape} {arr.dtype}"
-        )
-    return arr
 
 
 def _open_source(face: FaceInput, fps: float | Fraction | None) -> _Source:
@@ -1306,12 +1297,11 @@ def lipsync(
                     hint="see the chained exception for the cause",
                 ) from e
             checked = stream.stats.frames_no_face
-            if require_face and checked and not stream.stats.frames_synced:
-                raise NoFaceError(
-                    f"no face found in any of the {checked} frames checked",
-                    path=face if isinstance(face, (str, os.PathLike)) else None,
-                    hint="use footage where the face is visible and frontal, try another "
-                    "detector (--detector s3fd), or pass --allow-no-face to keep the video as is",
+            if require_face and checked:
+                require_face_found(
+                    checked,
+                    stream.stats.frames_synced,
+                    source=face if isinstance(face, (str, os.PathLike)) else None,
                 )
             t0 = time.perf_counter()
             writer.close()

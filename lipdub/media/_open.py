@@ -7,7 +7,6 @@ file, a text file renamed ``.mp4`` or a truncated download all fail the same way
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,7 @@ import av
 import av.container
 
 from lipdub.errors import MediaError
-
-PathLike = str | os.PathLike[str]
+from lipdub.typing import PathLike
 
 #: Suffixes treated as still images when the content does not say otherwise.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})

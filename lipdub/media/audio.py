@@ -14,8 +14,9 @@ import av.container
 import numpy as np
 
 from lipdub.errors import MediaError
-from lipdub.media._open import PathLike, check_exists, media_error, open_input
+from lipdub.media._open import check_exists, media_error, open_input
 from lipdub.types import AudioClip
+from lipdub.typing import PathLike
 
 __all__ = ["load_audio"]
 

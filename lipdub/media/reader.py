@@ -26,25 +26,23 @@ import av
 import av.container
 import av.video.stream
 import numpy as np
-import numpy.typing as npt
 from av.video.reformatter import Interpolation
 
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import (
     IMAGE_FORMATS,
     IMAGE_SUFFIXES,
-    PathLike,
     check_exists,
     media_error,
     open_input,
 )
 from lipdub.types import VideoInfo
+from lipdub.typing import Frame, PathLike
 
 __all__ = ["VideoReader", "is_image", "iter_frames", "probe", "read_image"]
 
 logger = logging.getLogger(__name__)
 
-Frame = npt.NDArray[np.uint8]
 
 #: Frame rate given to still images (one frame, no duration of their own).
 IMAGE_FPS = Fraction(25)

@@ -27,9 +27,10 @@ import numpy.typing as npt
 
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
-from lipdub.media._open import PathLike, check_exists, media_error, open_input
+from lipdub.media._open import check_exists, media_error, open_input
 from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
+from lipdub.typing import PathLike
 
 __all__ = ["VideoWriter", "mux_audio", "write_audio", "write_video"]
 

@@ -4,19 +4,34 @@ They ship in the wheel so apps built on lipdub can test their own code without
 models, accounts or network:
 
 * :class:`FakeTranscriber` returns the transcript it was given.
-* :class:`FakeTranslator` tags each text with the target language;
-  :class:`IdentityTranslator` returns texts unchanged.
+* :class:`FakeTranslator` tags each text with the target language
+  (:class:`IdentityTranslator`, which returns texts unchanged, is the built-in
+  ``"identity"`` backend :class:`lipdub.translate.identity.IdentityTranslator`,
+  re-exported here).
 * :class:`FakeVoiceSynth` speaks a tone whose length follows the number of words.
 * :class:`FakeFaceDetector` returns a fixed box (or none on dark frames);
   :class:`BrightRegionDetector` really finds the bright blob in synthetic frames.
 * :class:`PassThroughLipSyncer` returns the face crops unchanged.
 
+Importing this package registers the fakes by name (:func:`register_fakes`):
+``"fake"`` for transcriber, translator, voice and detector, ``"bright"`` for
+:class:`BrightRegionDetector` and ``"passthrough"`` for :class:`PassThroughLipSyncer`.
+They are not built-in backends, so :func:`lipdub.registry.available` lists them only
+once this package has been imported.
+
 Helpers that write sample media and random-weight checkpoints live in
 :mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
+
+Example:
+    >>> import lipdub.testing
+    >>> from lipdub import registry
+    >>> registry.resolve("voice", "fake").name, registry.entry("voice", "fake").source
+    ('fake', 'testing')
 """
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,11 +39,14 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from lipdub import registry
+from lipdub.errors import InputError
 from lipdub.events import EventCallback
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.lipsync.base import LipSyncer
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
+from lipdub.translate.identity import IdentityTranslator
 from lipdub.types import AudioClip, FaceBox, Segment, Transcript, Voice
 from lipdub.voice.base import VoiceSynth
 
@@ -40,7 +58,10 @@ __all__ = [
     "FakeVoiceSynth",
     "IdentityTranslator",
     "PassThroughLipSyncer",
+    "register_fakes",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class FakeTranscriber(Transcriber):
@@ -111,20 +132,6 @@ class FakeTranslator(Translator):
         """``"hello"`` -> ``"[es] hello"``."""
         self.calls += 1
         return [f"[{target}] {t}" for t in texts]
-
-
-class IdentityTranslator(Translator):
-    """Returns the texts unchanged (for re-voicing in the same language)."""
-
-    name: ClassVar[str] = "identity"
-
-    def settings(self) -> dict[str, Any]:
-        """No options."""
-        return {}
-
-    def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
-        """The input texts."""
-        return list(texts)
 
 
 class FakeVoiceSynth(VoiceSynth):
@@ -265,3 +272,41 @@ class PassThroughLipSyncer(LipSyncer):
             raise ValueError(f"{len(faces)} faces but {len(mels)} mel windows")
         self.frames_synced += len(faces)
         return faces.copy()
+
+
+#: The fakes :func:`register_fakes` adds: ``(kind, name, "module:Class")``.
+FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
+    ("transcriber", "fake", "lipdub.testing:FakeTranscriber"),
+    ("translator", "fake", "lipdub.testing:FakeTranslator"),
+    ("voice", "fake", "lipdub.testing:FakeVoiceSynth"),
+    ("detector", "fake", "lipdub.testing:FakeFaceDetector"),
+    ("detector", "bright", "lipdub.testing:BrightRegionDetector"),
+    ("lipsyncer", "passthrough", "lipdub.testing:PassThroughLipSyncer"),
+)
+
+
+def register_fakes() -> list[str]:
+    """Register the fakes of :data:`FAKE_BACKENDS` in :mod:`lipdub.registry` by name.
+
+    Importing :mod:`lipdub.testing` calls it, so code that resolves ``"fake"`` or
+    ``"passthrough"`` by name (tests, ``lipdub dub --transcriber fake`` run from a test)
+    needs only that import. Calling it again is harmless. A name some other backend
+    already holds (a user registration or a plugin) is left to it, with a warning.
+
+    Returns:
+        The ``"kind.name"`` entries this call added (empty when all were there).
+    """
+    added: list[str] = []
+    for kind, name, target in FAKE_BACKENDS:
+        try:
+            registry.register(kind, name, target, source="testing")
+        except InputError:
+            held = registry.registry[kind][name].target
+            if held != target:
+                logger.warning("lipdub.testing: the %s name %r is taken by %s", kind, name, held)
+            continue
+        added.append(f"{kind}.{name}")
+    return added
+
+
+register_fakes()

@@ -13,17 +13,16 @@ Everything is deterministic: the same arguments give the same pixels and samples
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from lipdub._io import atomic_write_bytes
 from lipdub.errors import InputError
 from lipdub.types import AudioClip
+from lipdub.typing import Frame, PathLike
 
 __all__ = [
     "make_portrait",
@@ -32,9 +31,6 @@ __all__ = [
     "sample_portrait_path",
     "speech_tones",
 ]
-
-PathLike = str | os.PathLike[str]
-Frame = npt.NDArray[np.uint8]
 
 #: BGR colours of the drawing.
 BACKGROUND = (32, 26, 22)

@@ -6,7 +6,7 @@ cuts the word stream
 
 * after a word that ends a sentence (``.``, ``!``, ``?``, ``…`` and the CJK/Arabic
   forms, optionally followed by closing quotes or brackets; common abbreviations such
-  as ``"Dr."`` or ``"e.g."`` do not end a sentence),
+  as ``"Dr."`` or ``"e.g."`` do not end a sentence: :func:`lipdub.text.ends_sentence`),
 * at a pause: a gap of at least ``pause_s`` seconds between two words,
 * where the speaker changes (when ``speaker_of`` is given), and
 * before a segment would grow longer than ``max_segment_s``; then the cut goes at the
@@ -26,37 +26,14 @@ import re
 from collections.abc import Callable, Sequence
 
 from lipdub.errors import InputError
+from lipdub.text import ends_sentence
 from lipdub.types import Segment, Word
 
 __all__ = ["ends_sentence", "join_words", "words_to_segments"]
 
-_SENTENCE_END = re.compile(r"[.!?…。！？؟]+[\"'”’»)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:—–、，；：]+[\"'”’»)\]]*$")
 # Attached to the previous word without a space when joining.
 _NO_SPACE_BEFORE = re.compile(r"^[.,!?;:…%)\]}»”’。！？、，；：]+$")
-_ABBREVIATIONS = frozenset(
-    {
-        "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "sr.", "jr.", "vs.", "etc.",
-        "e.g.", "i.e.", "sra.", "dra.", "srta.", "hr.", "fr.", "mme.",
-    }
-)  # fmt: skip
-
-
-def ends_sentence(text: str) -> bool:
-    """Whether a word ends a sentence (``"there."`` yes, ``"Dr."``/``"e.g."`` no).
-
-    Example:
-        >>> ends_sentence("done!"), ends_sentence("Mr."), ends_sentence("3.5")
-        (True, False, False)
-    """
-    t = text.strip()
-    if not t or not _SENTENCE_END.search(t):
-        return False
-    bare = t.lower().rstrip("\"'”’»)]")
-    if bare in _ABBREVIATIONS:
-        return False
-    # A lone initial ("J.") is more often a name than a sentence end.
-    return not re.fullmatch(r"[a-z]\.", bare)
 
 
 def join_words(words: Sequence[Word], joiner: str = " ") -> str:

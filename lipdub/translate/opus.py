@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 from lipdub._deps import ctranslate2_device, require_modules
 from lipdub.errors import InputError, ModelNotFoundError
-from lipdub.transcribe._segment import ends_sentence
+from lipdub.text import split_sentences
 from lipdub.translate.base import Translator
 
 __all__ = ["OpusModel", "OpusTranslator", "language_code"]
@@ -68,20 +68,6 @@ def language_code(tag: str) -> str:
     if not code.isalpha():
         raise InputError(f"not a language code: {tag!r}")
     return code
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split after words that end a sentence ("Dr." and "e.g." do not)."""
-    out: list[str] = []
-    current: list[str] = []
-    for token in text.split():
-        current.append(token)
-        if ends_sentence(token):
-            out.append(" ".join(current))
-            current = []
-    if current:
-        out.append(" ".join(current))
-    return out
 
 
 @dataclass

@@ -29,7 +29,7 @@ import numpy as np
 
 from lipdub.errors import BackendError, BackendNotInstalled, InputError, UnknownLanguageError
 from lipdub.events import EventCallback
-from lipdub.transcribe._segment import ends_sentence
+from lipdub.text import split_sentences
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
 
@@ -234,25 +234,6 @@ def _all_voices() -> list[Voice]:
             i += 1
         _VOICES = voices
         return voices
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split ``text`` after words that end a sentence (abbreviations such as "Dr." do not).
-
-    Example:
-        >>> split_sentences("Hola. ¿Cómo estás? Bien, gracias.")
-        ['Hola.', '¿Cómo estás?', 'Bien, gracias.']
-    """
-    sentences: list[str] = []
-    current: list[str] = []
-    for token in text.split():
-        current.append(token)
-        if ends_sentence(token):
-            sentences.append(" ".join(current))
-            current = []
-    if current:
-        sentences.append(" ".join(current))
-    return sentences
 
 
 class EspeakVoiceSynth(VoiceSynth):

@@ -28,6 +28,7 @@ from google.cloud import texttospeech_v1 as tts
 from lipdub._google import ClientFactory, RetryPolicy, call_with_retry
 from lipdub.errors import CloudServiceError, InputError
 from lipdub.events import EventCallback, Progress, emit
+from lipdub.text import SENTENCE_MARKS
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
 
@@ -82,7 +83,7 @@ _DEFAULT_REGION = {
 }
 
 # Zero-width split points: after sentence punctuation, before the whitespace.
-_SENTENCE_START = re.compile(r"(?<=[.!?…。！？])(?=\s)")
+_SENTENCE_START = re.compile(f"(?<=[{re.escape(SENTENCE_MARKS)}])(?=\\s)")
 # Characters XML 1.0 forbids (SSML would be refused).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Codes Google's voices are listed under, for codes people commonly use.
