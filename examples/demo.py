@@ -45,6 +45,9 @@ class KnownTranslator(Translator):
 
     name = "demo-known"
 
+    def settings(self) -> dict[str, Any]:
+        return {}
+
     def translate(self, texts: Any, source: str | None, target: str) -> list[str]:
         return [KNOWN.get(target, t) for t in texts]
 

@@ -1,30 +1,48 @@
-"""lipdub's own backends and fakes pass the conformance suites users get."""
+"""lipdub's own backends and fakes pass the conformance suites users get.
+
+Backends whose test modules build them from local models (Whisper, OPUS-MT, Piper, the
+Google services' fakes, Haar on a photo, S3FD) register their suites there, next to
+the fixtures that build them.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lipdub import registry
+from lipdub.component import Component
+from lipdub.separate.duck import DuckingSeparator
+from lipdub.separate.spectral import SpectralVoiceSeparator
 from lipdub.testing import (
     BrightRegionDetector,
+    FakeFaceDetector,
     FakeTranscriber,
     FakeTranslator,
     FakeVoiceSynth,
+    IdentityTranslator,
     PassThroughLipSyncer,
 )
 from lipdub.testing.conformance import (
     FaceDetectorConformance,
     LipSyncerConformance,
+    SeparatorConformance,
+    SettingsConformance,
     TranscriberConformance,
     TranslatorConformance,
     VoiceSynthConformance,
 )
+from lipdub.voice.base import VoiceSynth
 
 
 class TestFakeVoice(VoiceSynthConformance):
     def make_voice(self):  # type: ignore[no-untyped-def]
         return FakeVoiceSynth()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return FakeVoiceSynth(seconds_per_word=0.4)
 
 
 class TestEspeakVoice(VoiceSynthConformance):
@@ -35,26 +53,60 @@ class TestEspeakVoice(VoiceSynthConformance):
         pytest.importorskip("espeakng_loader")
         return registry.resolve("voice", "espeak")
 
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return registry.resolve("voice", ("espeak", {"pitch": 60}))
+
 
 class TestFakeTranslator(TranslatorConformance):
     def make_translator(self):  # type: ignore[no-untyped-def]
         return FakeTranslator()
+
+    def make_changed_backend(self) -> None:
+        return None  # no options
+
+
+class TestIdentityTranslator(TranslatorConformance):
+    def make_translator(self):  # type: ignore[no-untyped-def]
+        return IdentityTranslator()
+
+    def make_changed_backend(self) -> None:
+        return None  # no options
 
 
 class TestFakeTranscriber(TranscriberConformance):
     def make_transcriber(self):  # type: ignore[no-untyped-def]
         return FakeTranscriber.from_texts(["One.", "Two."], start_s=0.2, segment_s=1.0, gap_s=0.3)
 
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return FakeTranscriber.from_texts(["One.", "Three."], start_s=0.2, segment_s=1.0, gap_s=0.3)
+
 
 class TestBrightRegionDetector(FaceDetectorConformance):
     def make_detector(self):  # type: ignore[no-untyped-def]
         return BrightRegionDetector()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return BrightRegionDetector(threshold=100)
+
+
+class TestFakeFaceDetector(FaceDetectorConformance):
+    def make_detector(self):  # type: ignore[no-untyped-def]
+        return FakeFaceDetector(min_brightness=10.0)
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return FakeFaceDetector(box=(10, 10, 50, 60), min_brightness=10.0)
 
 
 class TestRetinaFace(FaceDetectorConformance):
     def make_detector(self):  # type: ignore[no-untyped-def]
         pytest.importorskip("onnxruntime")
         return registry.resolve("detector", "retinaface")
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return registry.resolve("detector", ("retinaface", {"score_threshold": 0.6}))
+
+    def make_same_output_backend(self):  # type: ignore[no-untyped-def]
+        return registry.resolve("detector", ("retinaface", {"num_threads": 1, "batch_size": 2}))
 
     def face_frame(self) -> np.ndarray:
         from lipdub.media import read_image
@@ -66,6 +118,9 @@ class TestRetinaFace(FaceDetectorConformance):
 class TestPassThrough(LipSyncerConformance):
     def make_lipsyncer(self):  # type: ignore[no-untyped-def]
         return PassThroughLipSyncer()
+
+    def make_changed_backend(self) -> None:
+        return None  # no options
 
 
 class TestWav2LipRandomWeights(LipSyncerConformance):
@@ -82,3 +137,108 @@ class TestWav2LipRandomWeights(LipSyncerConformance):
         from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
         return Wav2LipSyncer.from_pretrained(self.path, device="cpu")
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        return Wav2LipSyncer.from_pretrained(self.path, device="cpu", dtype="bfloat16")
+
+    def make_same_output_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        # another device (the meta device exists on every machine), a token, a cache
+        return Wav2LipSyncer.from_pretrained(
+            self.path, device="meta", token="hf_not_a_real_token", cache_dir=self.path.parent
+        )
+
+
+class TestDuckingSeparator(SeparatorConformance):
+    def make_separator(self):  # type: ignore[no-untyped-def]
+        return DuckingSeparator()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return DuckingSeparator(duck_db=-20.0)
+
+
+class TestSpectralSeparator(SeparatorConformance):
+    def make_separator(self):  # type: ignore[no-untyped-def]
+        return SpectralVoiceSeparator()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return SpectralVoiceSeparator(band_hz=(120.0, 5000.0))
+
+
+# ------------------------------------------------------- the settings checks themselves
+
+
+class _Leaky(FakeVoiceSynth):
+    """A voice whose settings break every rule the suite checks, one per mode."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def settings(self):  # type: ignore[no-untyped-def]
+        base = super().settings()
+        if self.mode == "token":
+            return {**base, "auth": {"hf_token": "hf_abc"}}
+        if self.mode == "device":
+            return {**base, "device": "cuda"}
+        if self.mode == "path":
+            return {**base, "weights": Path("/models/w.pth")}
+        if self.mode == "tuple":
+            return {**base, "band": (1, 2)}
+        if self.mode == "unstable":
+            self.calls.append(("", None, 0.0))
+            return {**base, "n": len(self.calls)}
+        return base
+
+
+@pytest.mark.parametrize("mode", ["token", "device", "path", "tuple", "unstable"])
+def test_the_suite_catches_bad_settings(mode: str) -> None:
+    class Suite(VoiceSynthConformance):
+        def make_voice(self) -> VoiceSynth:
+            return _Leaky(mode)
+
+    with pytest.raises((AssertionError, TypeError)):
+        Suite().test_declares_its_settings()
+
+
+def test_the_changed_backend_hook_must_be_provided() -> None:
+    class Suite(VoiceSynthConformance):
+        def make_voice(self) -> VoiceSynth:
+            return FakeVoiceSynth()
+
+    with pytest.raises(NotImplementedError, match="make_changed_backend"):
+        Suite().test_an_output_option_changes_the_settings()
+
+    class Same(Suite):
+        def make_changed_backend(self) -> Component | None:
+            return FakeVoiceSynth()  # not changed at all
+
+    with pytest.raises(AssertionError):
+        Same().test_an_output_option_changes_the_settings()
+
+
+def test_settings_conformance_works_on_any_component() -> None:
+    class Suite(SettingsConformance):
+        def make_backend(self) -> Component:
+            return DuckingSeparator()
+
+        def make_same_output_backend(self) -> Component:
+            return DuckingSeparator(rest_db=-6.0)
+
+    Suite().test_declares_its_settings()
+    Suite().test_secrets_and_devices_do_not_change_the_settings()
+
+
+def test_a_backend_without_settings_cannot_be_built() -> None:
+    class NoSettings(VoiceSynth):
+        def synthesize(self, text, *, voice=None, language=None, rate=1.0):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+        def list_voices(self, language=None):  # type: ignore[no-untyped-def]
+            return []
+
+    with pytest.raises(TypeError, match="settings"):
+        NoSettings()  # type: ignore[abstract]

@@ -51,6 +51,9 @@ class InvertingSyncer(LipSyncer):
     def __init__(self) -> None:
         self.frames = 0
 
+    def settings(self) -> dict[str, Any]:
+        return {}
+
     def sync(
         self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.uint8]:
@@ -69,6 +72,9 @@ class FailingSyncer(LipSyncer):
         self.fail_on = fail_on
         self.error = error or RuntimeError("syncer exploded")
 
+    def settings(self) -> dict[str, Any]:
+        return {"fail_on": self.fail_on}
+
     def sync(
         self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.uint8]:
@@ -80,6 +86,9 @@ class FailingSyncer(LipSyncer):
 
 class FailingDetector(FaceDetector):
     name: ClassVar[str] = "failing"
+
+    def settings(self) -> dict[str, Any]:
+        return {}
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         raise RuntimeError("detector exploded")

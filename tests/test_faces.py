@@ -13,6 +13,7 @@ import pytest
 from lipdub.errors import InputError
 from lipdub.faces._scale import fit_within, unscale_box
 from lipdub.faces.base import FaceDetector
+from lipdub.testing.conformance import FaceDetectorConformance
 from lipdub.types import FaceBox
 
 # Where the astronaut's face is in skimage.data.astronaut() (512x512), by hand.
@@ -117,6 +118,47 @@ def test_detectors_reject_bad_input(retinaface: FaceDetector) -> None:
 
     with pytest.raises(InputError, match="cascade"):
         HaarFaceDetector(cascade_path="/nonexistent/cascade.xml")
+
+
+class TestHaarConformance(FaceDetectorConformance):
+    @pytest.fixture(autouse=True)
+    def _photo(self, astronaut: np.ndarray, tmp_path: Path) -> None:
+        self.photo = astronaut
+        self.tmp_path = tmp_path
+
+    def face_frame(self) -> np.ndarray:
+        return self.photo.copy()
+
+    def make_detector(self) -> FaceDetector:
+        from lipdub.faces.haar import HaarFaceDetector
+
+        return HaarFaceDetector()
+
+    def make_changed_backend(self) -> FaceDetector:
+        from lipdub.faces.haar import HaarFaceDetector
+
+        return HaarFaceDetector(min_neighbors=8)
+
+    def make_same_output_backend(self) -> FaceDetector:
+        import shutil
+
+        from lipdub.faces.haar import HaarFaceDetector
+
+        # the same cascade file, moved
+        cascade = HaarFaceDetector().cascade_path
+        moved = shutil.copy(cascade, self.tmp_path / cascade.name)
+        return HaarFaceDetector(cascade_path=moved)
+
+
+def test_retinaface_settings_name_its_embedded_weights(retinaface: FaceDetector) -> None:
+    settings = retinaface.settings()
+    assert len(settings["weights_sha256"]) == 64
+    assert settings == {
+        "weights_sha256": settings["weights_sha256"],
+        "score_threshold": 0.8,
+        "nms_threshold": 0.4,
+        "max_side": 640,
+    }
 
 
 # ---------------------------------------------------------------- downscaling

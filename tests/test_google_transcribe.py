@@ -21,6 +21,7 @@ from google.cloud import speech_v1
 
 from lipdub.errors import CloudServiceError, InputError
 from lipdub.retry import RetryPolicy
+from lipdub.testing.conformance import TranscriberConformance
 from lipdub.testing.google import FakeGoogleCloud
 from lipdub.transcribe.google import GoogleTranscriber, choose_cuts
 from lipdub.types import AudioClip
@@ -283,3 +284,36 @@ def test_japanese_words_drop_readings_and_join_without_spaces() -> None:
         t = tr.transcribe(bursts([(0.5, 0.8), (0.9, 1.2)], 2.0), "ja-JP")
     assert [s.text for s in t.segments] == ["東京です。"]
     assert [w.text for w in t.segments[0].words] == ["東京", "です。"]
+
+
+# ----------------------------------------------------------------------------- conformance
+
+
+class TestGoogleTranscriberConformance(TranscriberConformance):
+    language = "en-US"
+
+    @pytest.fixture(autouse=True)
+    def _client(self, client: speech_v1.SpeechClient) -> None:
+        self.client = client
+
+    def make_transcriber(self) -> GoogleTranscriber:
+        return GoogleTranscriber(client=self.client, retry=FAST)
+
+    def make_changed_backend(self) -> GoogleTranscriber:
+        return GoogleTranscriber(client=self.client, retry=FAST, diarization=True)
+
+    def make_same_output_backend(self) -> GoogleTranscriber:
+        return GoogleTranscriber(client=self.client, max_concurrency=1)
+
+
+def test_v2_settings_name_a_configured_recognizer_only() -> None:
+    v2 = GoogleTranscriber(client=object(), api="v2", project_id="p1", model="chirp_2")
+    assert v2.settings()["recognizer"] is None
+    assert (
+        v2.settings()
+        == GoogleTranscriber(client=object(), api="v2", project_id="p2", model="chirp_2").settings()
+    )
+    named = GoogleTranscriber(
+        client=object(), api="v2", project_id="p1", model="chirp_2", recognizer="films"
+    )
+    assert named.settings()["recognizer"] == "projects/p1/locations/us-central1/recognizers/films"

@@ -12,6 +12,7 @@ pytest.importorskip("google.cloud.translate_v3")
 
 from lipdub.errors import CloudServiceError
 from lipdub.retry import RetryPolicy
+from lipdub.testing.conformance import TranslatorConformance
 from lipdub.testing.google import (
     FakeGoogleCloud,
     FakeTranslateV2,
@@ -183,3 +184,24 @@ def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         tr = GoogleTranslator(client_options={"api_endpoint": v2.url}, retry=FAST)
         assert tr.translate(["a"], "en", "fr") == ["[fr] a"]
         assert v2.requests[0]["_api_key"] == "env-key"
+
+
+# ----------------------------------------------------------------------------- conformance
+
+
+class TestGoogleTranslatorConformance(TranslatorConformance):
+    @pytest.fixture(autouse=True)
+    def _fake(self, fake: FakeGoogleCloud) -> None:
+        self.fake = fake
+
+    def make_translator(self) -> GoogleTranslator:
+        return GoogleTranslator(client=self.fake.translation_client(), project_id="p", retry=FAST)
+
+    def make_changed_backend(self) -> GoogleTranslator:
+        return GoogleTranslator(
+            client=self.fake.translation_client(), project_id="p", glossary="film-terms"
+        )
+
+    def make_same_output_backend(self) -> GoogleTranslator:
+        # another project (no glossary names it), no retries
+        return GoogleTranslator(client=self.fake.translation_client(), project_id="other")

@@ -12,6 +12,7 @@ pytest.importorskip("google.cloud.texttospeech_v1")
 
 from lipdub.errors import CloudServiceError, InputError
 from lipdub.retry import RetryPolicy
+from lipdub.testing.conformance import VoiceSynthConformance
 from lipdub.testing.google import FakeGoogleCloud, FakeVoice
 from lipdub.voice.google import (
     MAX_INPUT_BYTES,
@@ -287,3 +288,47 @@ def test_paragraph_breaks_survive_splitting() -> None:
     pieces = split_text(text, 1000)
     assert all(len(p.encode()) <= 1000 for p in pieces)
     assert "\n\nFin." in pieces[-1]
+
+
+# ----------------------------------------------------------------------------- conformance
+
+
+class TestGoogleVoiceConformance(VoiceSynthConformance):
+    language = "es"
+    text = "Hola, esta es una prueba de la voz."
+
+    @pytest.fixture(autouse=True)
+    def _fake(self, fake: FakeGoogleCloud) -> None:
+        self.fake = fake
+
+    def make_voice(self) -> GoogleVoiceSynth:
+        return GoogleVoiceSynth(client=self.fake.tts_client(), retry=FAST, pitch_st=2.0)
+
+    def make_changed_backend(self) -> GoogleVoiceSynth:
+        return GoogleVoiceSynth(
+            client=self.fake.tts_client(),
+            retry=FAST,
+            pitch_st=2.0,
+            effects_profile_id=("headphone-class-device",),
+        )
+
+    def make_same_output_backend(self) -> GoogleVoiceSynth:
+        return GoogleVoiceSynth(
+            client=self.fake.tts_client(), pitch_st=2.0, max_concurrency=1, retry=None
+        )
+
+
+def test_every_speech_option_is_in_the_settings(fake: FakeGoogleCloud) -> None:
+    base = GoogleVoiceSynth(client=fake.tts_client()).settings()
+    for option in (
+        {"voice": "es-ES-Neural2-A"},
+        {"language": "es-ES"},
+        {"gender": "female"},
+        {"pitch_st": -3.0},
+        {"volume_gain_db": 2.0},
+        {"effects_profile_id": ["small-bluetooth-speaker-class-device"]},
+        {"sample_rate_hz": 16000},
+        {"pause_ms": 300},
+    ):
+        changed = GoogleVoiceSynth(client=fake.tts_client(), **option)  # type: ignore[arg-type]
+        assert changed.settings() != base, option

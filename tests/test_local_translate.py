@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import pytest
 
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError
+from lipdub.testing.conformance import TranslatorConformance
 from lipdub.translate.opus import OpusModel, OpusTranslator, language_code
 from lipdub.types import Segment, Transcript
 
@@ -253,6 +255,75 @@ def test_multi_target_model_gets_the_target_token(tmp_path: Path) -> None:
     mt = OpusTranslator(models={"en-fr": folder}, device="cpu", beam_size=1)
     assert mt.model_for("en", "fr").target_token == ">>fr<<"
     assert len(mt.translate(["hello world."], "en", "fr")) == 1
+
+
+# ---------------------------------------------------------------- settings
+
+
+class TestOpusConformance(TranslatorConformance):
+    """The suite on the tiny random CTranslate2 model (it translates into gibberish)."""
+
+    @pytest.fixture(autouse=True)
+    def _model(self, tiny_model_dir: Path, tmp_path: Path) -> None:
+        self.folder = tiny_model_dir
+        self.tmp_path = tmp_path
+
+    def make_translator(self) -> OpusTranslator:
+        return OpusTranslator(models={"en-es": self.folder}, device="cpu", beam_size=1)
+
+    def make_changed_backend(self) -> OpusTranslator:
+        # the dict option: another model for the pair
+        return OpusTranslator(models={"en-es": "someone/opus-mt-en-es-ct2"}, beam_size=1)
+
+    def make_same_output_backend(self) -> OpusTranslator:
+        moved = shutil.copytree(self.folder, self.tmp_path / "moved-en-es")
+        return OpusTranslator(
+            models={"en-es": moved},
+            device="cuda",
+            beam_size=1,
+            batch_size=3,
+            cache_dir=self.tmp_path / "hub",
+            local_files_only=True,
+            token="hf_not_a_real_token",
+        )
+
+
+def test_the_models_dict_is_in_the_settings(tiny_model_dir: Path, tmp_path: Path) -> None:
+    base = OpusTranslator(models={"en-es": tiny_model_dir}).settings()
+    assert set(base["models"]) == {"en-es"}
+    # another folder with other files for the same pair
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other")
+    (other / "config.json").write_text('{"add_source_eos": false}', encoding="utf-8")
+    assert OpusTranslator(models={"en-es": other}).settings() != base
+    # a Hub repo instead, then another pair added
+    repo = OpusTranslator(models={"en-es": "me/opus-en-es"}).settings()
+    assert repo["models"] == {"en-es": {"repo_id": "me/opus-en-es"}} and repo != base
+    both = OpusTranslator(models={"en-es": tiny_model_dir, "en-fr": "me/opus-en-fr"})
+    assert both.settings() != base
+    assert both.settings()["models"]["en-es"] == base["models"]["en-es"]
+    # region tags are dropped from pairs, as model_for() drops them
+    assert OpusTranslator(models={"en_US-ES": tiny_model_dir}).settings() == base
+
+
+def test_token_device_and_cache_do_not_change_the_settings(tmp_path: Path) -> None:
+    base = OpusTranslator().settings()
+    for other in (
+        {"token": "hf_rotated"},
+        {"device": "cuda"},
+        {"cache_dir": tmp_path},
+        {"local_files_only": True},
+        {"batch_size": 4},
+    ):
+        assert OpusTranslator(**other).settings() == base, other  # type: ignore[arg-type]
+    for changed in (
+        {"revision": "abc"},
+        {"repo_template": "me/mt-{src}-{tgt}"},
+        {"compute_type": "float32"},
+        {"beam_size": 2},
+        {"max_decoding_length": 64},
+        {"split_sentences": False},
+    ):
+        assert OpusTranslator(**changed).settings() != base, changed  # type: ignore[arg-type]
 
 
 def test_registry_builds_it() -> None:

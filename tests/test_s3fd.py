@@ -12,12 +12,14 @@ import torch
 
 from lipdub.errors import CheckpointError, InputError
 from lipdub.faces.s3fd import S3FDFaceDetector, decode_s3fd, nms, s3fd_postprocess
+from lipdub.hub import sha256_file
 from lipdub.models.s3fd import S3FD, S3FD_STRIDES
 from lipdub.testing.checkpoints import (
     prefilled_hub_cache,
     spec_for_file,
     write_random_checkpoint,
 )
+from lipdub.testing.conformance import SettingsConformance
 
 DATA = Path(__file__).parent / "data"
 
@@ -74,7 +76,8 @@ def test_random_checkpoint_loads_strictly_in_both_layouts(tmp_path: Path) -> Non
         assert torch.equal(value, b.model.state_dict()[key]), key
     assert a.max_side == 64 and b.max_side == 640
     assert a.device.type == "cpu"
-    assert a.settings()["weights"] == str(bare) and a.settings()["max_side"] == 64
+    assert a.weights == str(bare) and a.settings()["max_side"] == 64
+    assert a.settings()["weights_sha256"] == sha256_file(bare)
 
 
 def test_wrong_checkpoint_is_rejected(tmp_path: Path) -> None:
@@ -98,6 +101,55 @@ def test_from_pretrained_through_hub_cache(tmp_path: Path) -> None:
         "s3fd-random-test", cache_dir=tmp_path / "cache", local_files_only=True, device="cpu"
     )
     assert isinstance(det.model, S3FD)
+
+
+# ---------------------------------------------------------------- settings
+
+
+class TestS3FDSettings(SettingsConformance):
+    """The settings checks of the detector suite (random weights find no faces, so the
+    detection checks of :class:`FaceDetectorConformance` do not apply)."""
+
+    @pytest.fixture(autouse=True)
+    def _checkpoint(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        path = tmp_path_factory.getbasetemp() / "settings_s3fd.pth"
+        if not path.exists():
+            write_random_checkpoint(path, S3FD(), seed=5)
+        self.path = path
+
+    def make_backend(self) -> S3FDFaceDetector:
+        return S3FDFaceDetector.from_pretrained(self.path, device="cpu")
+
+    def make_changed_backend(self) -> S3FDFaceDetector:
+        return S3FDFaceDetector.from_pretrained(self.path, device="cpu", score_threshold=0.7)
+
+    def make_same_output_backend(self) -> S3FDFaceDetector:
+        return S3FDFaceDetector.from_pretrained(
+            self.path, device="meta", token="hf_not_a_real_token", batch_size=2
+        )
+
+
+def test_settings_name_the_weights_not_the_cache_token_or_device(tmp_path: Path) -> None:
+    from lipdub.hub import register_weights
+
+    ckpt = write_random_checkpoint(tmp_path / "s3fd-settings.pth", S3FD(), seed=2)
+    spec = spec_for_file("s3fd-settings-test", ckpt)
+    register_weights(spec, replace=True)
+    prefilled_hub_cache(tmp_path / "cache", spec, ckpt)
+    det = S3FDFaceDetector.from_pretrained(
+        "s3fd-settings-test", cache_dir=tmp_path / "cache", local_files_only=True, device="cpu"
+    )
+    local = S3FDFaceDetector.from_pretrained(ckpt, device="meta", token="hf_rotated")
+    assert det.settings() == local.settings()
+    assert det.settings()["weights_sha256"] == sha256_file(ckpt)
+    assert det.to("meta").settings() == local.settings()
+    # a network built in memory is named by its weights
+    net = S3FD()
+    built = S3FDFaceDetector(net).settings()
+    assert S3FDFaceDetector(net, batch_size=1).settings() == built
+    with torch.no_grad():
+        next(net.parameters()).add_(1.0)
+    assert S3FDFaceDetector(net).settings() != built
 
 
 # ---------------------------------------------------------------- decoding and NMS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,6 +39,9 @@ class CountingDetector(FaceDetector):
         self.inner = BrightRegionDetector()
         self.calls = 0
         self.frames = 0
+
+    def settings(self) -> dict[str, Any]:
+        return self.inner.settings()
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         self.calls += 1
@@ -144,6 +148,9 @@ def test_select_and_region() -> None:
         return f
 
     class Blobs(FaceDetector):
+        def settings(self) -> dict[str, Any]:
+            return {}
+
         def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
             return [[FaceBox(10, 10, 70, 70, 0.9), FaceBox(140, 70, 180, 110, 0.8)] for _ in frames]
 

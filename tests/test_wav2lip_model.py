@@ -253,6 +253,66 @@ def test_from_pretrained_wrong_network(tmp_path: Path) -> None:
         Wav2LipSyncer.from_pretrained(p)
 
 
+def test_settings_name_the_weights_not_their_place_device_or_token(
+    tmp_path: Path, parity_ckpt: Path
+) -> None:
+    import shutil
+
+    from lipdub.hub import register_weights, sha256_file
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.testing.checkpoints import prefilled_hub_cache, spec_for_file
+
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    base = cpu.settings()
+    assert base == {
+        "model": "wav2lip.pth",
+        "weights_sha256": sha256_file(parity_ckpt),
+        "dtype": "auto",
+    }
+    assert cpu.to("meta").settings() == base  # another device (meta exists everywhere)
+    moved = shutil.copy(parity_ckpt, tmp_path / "wav2lip.pth")
+    same = Wav2LipSyncer.from_pretrained(moved, device="meta", token="hf_not_a_real_token")
+    assert same.settings() == base
+    # a published-style name: the digest comes from the spec, whichever cache holds it
+    spec = spec_for_file("wav2lip-settings-test", parity_ckpt)
+    register_weights(spec, replace=True)
+    prefilled_hub_cache(tmp_path / "hf", spec, parity_ckpt)
+    named = Wav2LipSyncer.from_pretrained(
+        "wav2lip-settings-test", cache_dir=tmp_path / "hf", local_files_only=True, token="hf_x"
+    ).settings()
+    assert named == {**base, "model": "wav2lip-settings-test"}
+
+
+def test_settings_of_an_in_memory_network_hash_its_weights() -> None:
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    torch.manual_seed(0)
+    net = Wav2Lip()
+    a = Wav2LipSyncer(net, device="cpu").settings()
+    assert a == Wav2LipSyncer(net, device="cpu").settings()
+    assert len(a["weights_sha256"]) == 64
+    with torch.no_grad():
+        next(net.parameters()).add_(1.0)
+    assert Wav2LipSyncer(net, device="cpu").settings() != a
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_keeps_the_settings(parity_ckpt: Path) -> None:
+    from lipdub.faces.s3fd import S3FDFaceDetector
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.models.s3fd import S3FD
+
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    gpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda")
+    assert gpu.settings() == cpu.settings()
+    assert cpu.to("cuda").settings() == gpu.settings()
+    torch.manual_seed(0)
+    net = S3FD()
+    on_cpu = S3FDFaceDetector(net, device="cpu").settings()
+    assert S3FDFaceDetector(net, device="cuda").settings() == on_cpu
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_sync_cuda_fp16_close_to_cpu(parity_ckpt: Path) -> None:

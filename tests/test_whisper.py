@@ -20,6 +20,7 @@ pytest.importorskip("faster_whisper")
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError, UnknownLanguageError
 from lipdub.events import EventRecorder, Progress
+from lipdub.testing.conformance import TranscriberConformance
 from lipdub.transcribe.whisper import WHISPER_MODELS, WhisperTranscriber
 from lipdub.types import AudioClip
 
@@ -179,6 +180,78 @@ def test_folder_without_a_model_is_reported(tmp_path: Path) -> None:
     stt = WhisperTranscriber(tmp_path, device="cpu")
     with pytest.raises(ModelNotFoundError, match=r"model\.bin"):
         stt.load()
+
+
+# ---------------------------------------------------------------- settings
+
+
+class TestWhisperConformance(TranscriberConformance):
+    @pytest.fixture(autouse=True)
+    def _loaded(self, stt: WhisperTranscriber) -> None:
+        self.stt = stt
+
+    def make_transcriber(self) -> WhisperTranscriber:
+        return self.stt  # loaded once for the module
+
+    def make_changed_backend(self) -> WhisperTranscriber:
+        return WhisperTranscriber(tiny_en_model_dir(), device="cpu", beam_size=2)
+
+    def make_same_output_backend(self) -> WhisperTranscriber:
+        return WhisperTranscriber(
+            tiny_en_model_dir(),
+            device="cuda",
+            beam_size=1,
+            cache_dir="/elsewhere/hub",
+            local_files_only=True,
+            token="hf_not_a_real_token",
+            cpu_threads=1,
+        )
+
+
+def test_token_device_and_cache_do_not_change_the_settings() -> None:
+    base = WhisperTranscriber("tiny", device="cpu").settings()
+    assert base["model"] == {
+        "repo_id": "Systran/faster-whisper-tiny",
+        "revision": WHISPER_MODELS["tiny"].revision,
+    }
+    for other in (
+        {"token": "hf_rotated"},
+        {"device": "cuda"},
+        {"device": "auto"},
+        {"cache_dir": "/mnt/hf"},
+        {"local_files_only": True},
+        {"cpu_threads": 2},
+    ):
+        assert WhisperTranscriber("tiny", **{"device": "cpu", **other}).settings() == base, other
+
+
+def test_output_options_change_the_settings() -> None:
+    base = WhisperTranscriber("tiny", device="cpu").settings()
+    for other in (
+        {"model": "base"},
+        {"revision": "main"},
+        {"compute_type": "float32"},
+        {"beam_size": 1},
+        {"vad_filter": True},
+        {"word_timestamps": False},
+        {"max_segment_s": 8.0},
+        {"pause_s": 0.4},
+        {"condition_on_previous_text": False},
+    ):
+        kwargs = {"model": "tiny", "device": "cpu", **other}
+        assert WhisperTranscriber(**kwargs).settings() != base, other  # type: ignore[arg-type]
+
+
+def test_a_model_folder_is_named_by_its_files_not_its_place(tmp_path: Path) -> None:
+    import shutil
+
+    src = tiny_en_model_dir()
+    moved = shutil.copytree(src, tmp_path / "moved")
+    assert WhisperTranscriber(moved).settings() == WhisperTranscriber(src).settings()
+    (moved / "config.json").write_text(
+        (src / "config.json").read_text(encoding="utf-8") + " ", encoding="utf-8"
+    )
+    assert WhisperTranscriber(moved).settings() != WhisperTranscriber(src).settings()
 
 
 def test_registry_builds_it_from_a_folder() -> None:

@@ -84,11 +84,11 @@ logger = logging.getLogger(__name__)
 
 def component_identity(component: Component) -> dict[str, Any]:
     """What identifies a component's output in a key: its class, name and settings."""
-    try:  # TODO(integrator): drop once every backend declares settings()
-        settings = component.settings()
-    except NotImplementedError:
-        settings = {"TEMP": True}
-    return {"class": type(component).__qualname__, "name": component.name, "settings": settings}
+    return {
+        "class": type(component).__qualname__,
+        "name": component.name,
+        "settings": component.settings(),
+    }
 
 
 # --------------------------------------------------------------------------- run state

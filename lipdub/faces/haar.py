@@ -87,9 +87,13 @@ class HaarFaceDetector(FaceDetector):
         self.max_side = max_side
 
     def settings(self) -> dict[str, Any]:
-        """The options that change detections (JSON-ready)."""
+        """The options that change detections (JSON-ready); the cascade by name and the
+        sha256 of its file (moving it keeps the cache)."""
+        from lipdub._fingerprint import file_sha256
+
         return {
             "cascade": self.cascade_path.name,
+            "cascade_sha256": file_sha256(self.cascade_path),
             "scale_factor": self.scale_factor,
             "min_neighbors": self.min_neighbors,
             "min_size": self.min_size,

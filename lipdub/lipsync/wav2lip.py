@@ -28,12 +28,13 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
+from lipdub._fingerprint import WeightsIdentity, known_sha256
 from lipdub.errors import CheckpointError, InputError
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
 from lipdub.lipsync.base import LipSyncer
@@ -109,7 +110,29 @@ class Wav2LipSyncer(LipSyncer):
         self._requested_dtype = dtype
         self._device = torch.device(device if device is not None else _default_device())
         self._dtype = _parse_dtype(dtype, self._device)
+        self._identity = WeightsIdentity(self.model)
         self._place()
+
+    def settings(self) -> dict[str, Any]:
+        """The options that change the generated mouths (JSON-ready).
+
+        The model name, the sha256 of the weights (the published digest, the checkpoint
+        file's, or the in-memory network's, worked out once) and the precision asked
+        for: ``"auto"`` (float16 on CUDA, float32 on the CPU) stays ``"auto"``, so moving
+        the model to another device keeps the cache. Device, cache folder and token
+        are left out.
+        """
+        requested = self._requested_dtype
+        if requested is None or requested == "auto":
+            precision = "auto"
+        else:
+            value = requested if isinstance(requested, torch.dtype) else _DTYPES[requested.lower()]
+            precision = str(value).removeprefix("torch.")
+        return {
+            "model": self.model_name,
+            "weights_sha256": self._identity.sha256(),
+            "dtype": precision,
+        }
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -158,6 +181,7 @@ class Wav2LipSyncer(LipSyncer):
         else:
             model_name = Path(name_or_path).name
         syncer = cls(model, device=device, dtype=dtype, model_name=model_name)
+        syncer._identity = WeightsIdentity(file=path, sha256=known_sha256(name_or_path))
         logger.info(
             "loaded Wav2Lip weights %s from %s on %s (%s)",
             model_name,

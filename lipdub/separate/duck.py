@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,15 @@ class DuckingSeparator(Separator):
         self.rest_db = rest_db
         self.band_hz = band_hz
         self.fade_s = fade_s
+
+    def settings(self) -> dict[str, Any]:
+        """The options that change the stems (JSON-ready)."""
+        return {
+            "duck_db": self.duck_db,
+            "rest_db": self.rest_db,
+            "band_hz": list(self.band_hz),
+            "fade_s": self.fade_s,
+        }
 
     def _envelope(self, n: int, rate: int, spans: Sequence[tuple[float, float]]) -> np.ndarray:
         mask = np.zeros(n, np.float32)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,6 +58,15 @@ class SpectralVoiceSeparator(Separator):
         self.floor_percentile = floor_percentile
         self.over_subtract = over_subtract
         self.frame_s = frame_s
+
+    def settings(self) -> dict[str, Any]:
+        """The options that change the stems (JSON-ready)."""
+        return {
+            "band_hz": list(self.band_hz),
+            "floor_percentile": self.floor_percentile,
+            "over_subtract": self.over_subtract,
+            "frame_s": self.frame_s,
+        }
 
     def separate(
         self, audio: AudioClip, speech_spans: Sequence[tuple[float, float]] = ()

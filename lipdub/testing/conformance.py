@@ -14,16 +14,33 @@ on (shapes, types, one-to-one outputs, time ranges), not the backend's quality::
         def make_voice(self):
             return MyVoice()
 
+Every suite also checks the backend's :meth:`~lipdub.component.Component.settings`
+(the options that key the pipeline's cache). Two hooks complete those checks:
+
+* :meth:`~SettingsConformance.make_changed_backend`: the backend with one option that
+  changes its output changed; its settings must differ. Until a test class provides it
+  the test fails; returning None declares that the backend has no such option.
+* :meth:`~SettingsConformance.make_same_output_backend`: the backend with only a token,
+  device, cache folder or concurrency changed; its settings must be equal. The default
+  (None) skips that test.
+
 This module imports pytest; import it only from tests.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pytest
 
+from lipdub.component import Component
 from lipdub.faces.base import FaceDetector
 from lipdub.lipsync.base import LipSyncer
+from lipdub.separate.base import Separation, Separator
 from lipdub.testing.media import draw_face, speech_tones
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
@@ -31,15 +48,93 @@ from lipdub.types import AudioClip, FaceBox, Transcript, Voice
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
+    "FORBIDDEN_SETTINGS_KEY",
     "FaceDetectorConformance",
     "LipSyncerConformance",
+    "SeparatorConformance",
+    "SettingsConformance",
     "TranscriberConformance",
     "TranslatorConformance",
     "VoiceSynthConformance",
 ]
 
+#: Key names that must not appear in ``settings()`` (at any depth): secrets, devices,
+#: caches, threads, callbacks and concurrency never change a component's output.
+FORBIDDEN_SETTINGS_KEY = re.compile(
+    r"token|secret|password|credential|api_?key|key_?file|device|cache|callback|on_event"
+    r"|thread|concurrency",
+    re.IGNORECASE,
+)
 
-class VoiceSynthConformance:
+
+def _keys(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(dotted path, key)`` of the dicts in ``value``, lists included."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield f"{path}.{k}" if path else str(k), k
+            yield from _keys(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _keys(v, f"{path}[{i}]")
+
+
+class SettingsConformance:
+    """Checks of :meth:`~lipdub.component.Component.settings`, shared by every suite.
+
+    Each suite maps :meth:`make_backend` to its own factory (``make_voice``...).
+    """
+
+    def make_backend(self) -> Component:
+        """The backend under test (each suite returns its own factory's)."""
+        raise NotImplementedError
+
+    def make_changed_backend(self) -> Component | None:
+        """The backend with ONE option that changes its output changed.
+
+        Return None to declare that the backend has no output-changing option (the
+        test is then skipped with that reason).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement make_changed_backend(): return the "
+            "backend with one output-changing option changed, or None if it has none"
+        )
+
+    def make_same_output_backend(self) -> Component | None:
+        """The backend with only a token, device, cache folder or concurrency changed.
+
+        None (the default) skips the test.
+        """
+        return None
+
+    def test_declares_its_settings(self) -> None:
+        backend = self.make_backend()
+        settings = backend.settings()
+        assert isinstance(settings, dict)
+        assert all(isinstance(k, str) for k in settings)
+        text = json.dumps(settings, sort_keys=True)  # JSON-ready as it is, no default=
+        assert json.loads(text) == settings, "settings do not survive a JSON round trip"
+        assert json.dumps(backend.settings(), sort_keys=True) == text, "settings are unstable"
+        for path, key in _keys(settings):
+            assert isinstance(key, str), f"settings key {path!r} is not a str"
+            assert not FORBIDDEN_SETTINGS_KEY.search(key), (
+                f"settings key {path!r} names a secret, device, cache, thread count, "
+                "callback or concurrency option, which must not change the output"
+            )
+
+    def test_an_output_option_changes_the_settings(self) -> None:
+        changed = self.make_changed_backend()
+        if changed is None:
+            pytest.skip(f"{type(self).__name__}: the backend has no output-changing option")
+        assert changed.settings() != self.make_backend().settings()
+
+    def test_secrets_and_devices_do_not_change_the_settings(self) -> None:
+        same = self.make_same_output_backend()
+        if same is None:
+            pytest.skip(f"{type(self).__name__}: no token, device or cache option to vary")
+        assert same.settings() == self.make_backend().settings()
+
+
+class VoiceSynthConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.VoiceSynth`."""
 
     #: Language the tests speak.
@@ -50,6 +145,10 @@ class VoiceSynthConformance:
     def make_voice(self) -> VoiceSynth:
         """Return the backend under test."""
         raise NotImplementedError
+
+    def make_backend(self) -> VoiceSynth:
+        """:meth:`make_voice`."""
+        return self.make_voice()
 
     def test_speaks_non_silent_mono_audio(self) -> None:
         clip = self.make_voice().synthesize(self.text, language=self.language)
@@ -79,7 +178,7 @@ class VoiceSynthConformance:
         assert len(clips) == 2 and clips[0].duration_s > clips[1].duration_s
 
 
-class TranslatorConformance:
+class TranslatorConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.Translator`."""
 
     source = "en"
@@ -90,6 +189,10 @@ class TranslatorConformance:
         """Return the backend under test."""
         raise NotImplementedError
 
+    def make_backend(self) -> Translator:
+        """:meth:`make_translator`."""
+        return self.make_translator()
+
     def test_one_output_per_input_in_order(self) -> None:
         out = self.make_translator().translate(list(self.texts), self.source, self.target)
         assert isinstance(out, list) and len(out) == len(self.texts)
@@ -99,7 +202,7 @@ class TranslatorConformance:
         assert self.make_translator().translate([], self.source, self.target) == []
 
 
-class TranscriberConformance:
+class TranscriberConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.Transcriber`.
 
     Override :meth:`speech` to return real speech for backends that need it; the default
@@ -111,6 +214,10 @@ class TranscriberConformance:
     def make_transcriber(self) -> Transcriber:
         """Return the backend under test."""
         raise NotImplementedError
+
+    def make_backend(self) -> Transcriber:
+        """:meth:`make_transcriber`."""
+        return self.make_transcriber()
 
     def speech(self) -> AudioClip:
         """The audio the tests transcribe."""
@@ -129,7 +236,7 @@ class TranscriberConformance:
                 assert seg.start_s - 0.05 <= word.start_s <= word.end_s <= seg.end_s + 0.05
 
 
-class FaceDetectorConformance:
+class FaceDetectorConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.FaceDetector`.
 
     :meth:`face_frame` returns a frame with one face in it (default: lipdub's drawn
@@ -139,6 +246,10 @@ class FaceDetectorConformance:
     def make_detector(self) -> FaceDetector:
         """Return the backend under test."""
         raise NotImplementedError
+
+    def make_backend(self) -> FaceDetector:
+        """:meth:`make_detector`."""
+        return self.make_detector()
 
     def face_frame(self) -> np.ndarray:
         """A ``(H, W, 3)`` uint8 BGR frame showing one face."""
@@ -166,12 +277,16 @@ class FaceDetectorConformance:
         assert self.make_detector().detect([]) == []
 
 
-class LipSyncerConformance:
+class LipSyncerConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.LipSyncer`."""
 
     def make_lipsyncer(self) -> LipSyncer:
         """Return the backend under test."""
         raise NotImplementedError
+
+    def make_backend(self) -> LipSyncer:
+        """:meth:`make_lipsyncer`."""
+        return self.make_lipsyncer()
 
     def test_output_matches_input_shape_and_dtype(self) -> None:
         syncer = self.make_lipsyncer()
@@ -193,3 +308,49 @@ class LipSyncerConformance:
             [syncer.sync(faces[:2], mels[:2]), syncer.sync(faces[2:], mels[2:])]
         )
         assert int(np.abs(whole.astype(int) - halves.astype(int)).max()) <= 1
+
+
+class SeparatorConformance(SettingsConformance):
+    """Contract tests for a :class:`~lipdub.separate.base.Separator`.
+
+    :meth:`mix` is the audio separated (default: two seconds of tone bursts over a
+    steady hum) and :attr:`speech_spans` where its speech is.
+    """
+
+    speech_spans: tuple[tuple[float, float], ...] = ((0.4, 1.0), (1.2, 1.7))
+
+    def make_separator(self) -> Separator:
+        """Return the backend under test."""
+        raise NotImplementedError
+
+    def make_backend(self) -> Separator:
+        """:meth:`make_separator`."""
+        return self.make_separator()
+
+    def mix(self) -> AudioClip:
+        """The audio the tests separate."""
+        speech = speech_tones(2.0, 16000)
+        t = np.arange(speech.num_samples) / 16000
+        hum = 0.05 * np.sin(2 * np.pi * 60 * t)
+        return AudioClip((speech.samples + hum).astype(np.float32), 16000)
+
+    def _check(self, audio: AudioClip, sep: Separation) -> None:
+        assert isinstance(sep, Separation)
+        for stem in (sep.voice, sep.background):
+            assert isinstance(stem, AudioClip)
+            assert stem.sample_rate_hz == audio.sample_rate_hz
+            assert stem.num_samples == audio.num_samples
+            assert stem.samples.dtype == np.float32 and stem.samples.ndim == 1
+            assert np.isfinite(stem.samples).all()
+
+    def test_stems_match_the_input_rate_and_length(self) -> None:
+        audio = self.mix()
+        self._check(audio, self.make_separator().separate(audio, self.speech_spans))
+
+    def test_works_without_speech_spans(self) -> None:
+        audio = self.mix()
+        self._check(audio, self.make_separator().separate(audio))
+
+    def test_a_very_short_clip(self) -> None:
+        audio = AudioClip(np.zeros(10, np.float32), 16000)
+        self._check(audio, self.make_separator().separate(audio, [(0.0, 0.0005)]))

@@ -224,6 +224,33 @@ class GoogleTranscriber(Transcriber):
         """The Google client this backend uses (built on first access)."""
         return self._factory.get()
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change the transcript (JSON-ready).
+
+        Credentials, client, transport, endpoint options, retries and concurrency are
+        left out. With v2, a named recognizer (which carries its own configuration) is
+        included by its full resource name; the implicit ``"_"`` recognizer is not.
+        """
+        recognizer = None
+        if self.api == "v2" and not self.recognizer.endswith("/recognizers/_"):
+            recognizer = self.recognizer
+        return {
+            "api": self.api,
+            "model": self.model,
+            "location": self.location,
+            "recognizer": recognizer,
+            "language": self.language,
+            "alternative_languages": list(self.alternative_languages),
+            "diarization": self.diarization,
+            "min_speakers": self.min_speakers,
+            "max_speakers": self.max_speakers,
+            "punctuation": self.punctuation,
+            "sample_rate_hz": self.sample_rate_hz,
+            "chunk_s": self.chunk_s,
+            "max_segment_s": self.max_segment_s,
+            "pause_s": self.pause_s,
+        }
+
     # ------------------------------------------------------------------ config
     def _config(
         self, language: str, sample_rate_hz: int | None, encoding: Any

@@ -219,6 +219,35 @@ class WhisperTranscriber(Transcriber):
         self._whisper: Any = None
         self._lock = threading.Lock()
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change the transcript (JSON-ready).
+
+        The model is its Hub repo and revision, or, for a local folder, a sha256 of its
+        model files (so moving the folder keeps the cache). ``compute_type`` is the one
+        asked for: ``"auto"`` stays ``"auto"`` whatever device it resolves on. Device,
+        threads, cache folder, token and ``local_files_only`` are left out.
+        """
+        if self.path is not None:
+            from lipdub._fingerprint import files_sha256
+
+            model: dict[str, Any] = {
+                "files_sha256": files_sha256(self.path, _ALLOW_PATTERNS)
+                if _is_model_dir(self.path)
+                else None
+            }
+        else:
+            model = {"repo_id": self.repo_id, "revision": self.revision}
+        return {
+            "model": model,
+            "compute_type": self.compute_type,
+            "beam_size": self.beam_size,
+            "vad_filter": self.vad_filter,
+            "word_timestamps": self.word_timestamps,
+            "max_segment_s": self.max_segment_s,
+            "pause_s": self.pause_s,
+            "condition_on_previous_text": self.condition_on_previous_text,
+        }
+
     # ------------------------------------------------------------------ loading
     def resolve_model_dir(self) -> Path:
         """The local model directory, downloading it first if needed.

@@ -149,6 +149,17 @@ class GoogleTranslator(Translator):
         assert self._factory is not None
         return self._factory.get()
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change translations (JSON-ready): API version, location,
+        glossary and model. The API key, credentials, project, client and retries are
+        left out (a glossary is named with its project, as it is that project's)."""
+        return {
+            "api": "v2" if self._v2 else "v3",
+            "location": None if self._v2 else self.location,
+            "glossary": self.glossary,
+            "model": self.model,
+        }
+
     def _glossary_name(self, glossary: str) -> str:
         if "/" in glossary:
             return glossary

@@ -291,6 +291,38 @@ class OpusTranslator(Translator):
         self._loaded: dict[str, OpusModel] = {}
         self._lock = threading.Lock()
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change translations (JSON-ready).
+
+        ``models`` maps each overridden pair to its model: a Hub repo id (with
+        ``revision``), a sha256 of a local folder's model files (moving the folder keeps
+        the cache), or, for a ready :class:`OpusModel`, the type of its engine.
+        ``compute_type`` is the one asked for (``"auto"`` whatever the device). Device,
+        cache folder, token, ``local_files_only`` and ``batch_size`` are left out.
+        """
+        from lipdub._fingerprint import files_sha256
+
+        models: dict[str, Any] = {}
+        for pair, spec in sorted(self.models.items()):
+            if isinstance(spec, OpusModel):
+                engine = type(spec.translator)
+                models[pair] = {"engine": f"{engine.__module__}.{engine.__qualname__}"}
+            elif Path(spec).expanduser().is_dir():
+                models[pair] = {
+                    "files_sha256": files_sha256(Path(spec).expanduser(), _ALLOW_PATTERNS)
+                }
+            else:
+                models[pair] = {"repo_id": os.fspath(spec)}
+        return {
+            "models": models,
+            "repo_template": self.repo_template,
+            "revision": self.revision,
+            "compute_type": self.compute_type,
+            "beam_size": self.beam_size,
+            "max_decoding_length": self.max_decoding_length,
+            "split_sentences": self.split_sentences,
+        }
+
     @staticmethod
     def _pair_key(pair: str) -> str:
         src, sep, tgt = pair.partition("-")

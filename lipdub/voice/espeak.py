@@ -293,6 +293,17 @@ class EspeakVoiceSynth(VoiceSynth):
         self.sentence_pause_s = float(sentence_pause_s)
         self.default_voice = default_voice
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change the speech (JSON-ready)."""
+        return {
+            "sample_rate_hz": self.sample_rate_hz,
+            "words_per_minute": self.words_per_minute,
+            "pitch": self.pitch,
+            "volume": self.volume,
+            "sentence_pause_s": self.sentence_pause_s,
+            "default_voice": self.default_voice,
+        }
+
     # ------------------------------------------------------------------ voices
     def list_voices(self, language: str | None = None) -> list[Voice]:
         """espeak-ng's voices, only those speaking ``language`` (BCP-47) when given.

@@ -289,6 +289,20 @@ class GoogleVoiceSynth(VoiceSynth):
         """The Google client this backend uses (built on first access)."""
         return self._factory.get()
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change the speech (JSON-ready). Credentials, client,
+        transport, retries and ``max_concurrency`` are left out."""
+        return {
+            "voice": self.voice,
+            "language": self.language,
+            "gender": self.gender,
+            "pitch_st": self.pitch_st,
+            "volume_gain_db": self.volume_gain_db,
+            "effects_profile_id": list(self.effects_profile_id),
+            "sample_rate_hz": self.sample_rate_hz,
+            "pause_ms": self.pause_ms,
+        }
+
     # ------------------------------------------------------------------ voices
     def list_voices(self, language: str | None = None) -> list[Voice]:
         """Google's voices, only those for ``language`` when given, best family first.

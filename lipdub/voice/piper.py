@@ -207,6 +207,39 @@ class PiperVoiceSynth(VoiceSynth):
         self.sample_rate_hz = sample_rate_hz
         self.sentence_pause_s = sentence_pause_s
 
+    def settings(self) -> dict[str, Any]:
+        """The options that change the speech (JSON-ready).
+
+        A voice given as a ``.onnx`` path is named by the sha256 of its two files (moving
+        them keeps the cache); ``voices_dir`` folders, which decide the voice picked for a
+        language, are listed by path. ``use_cuda``, cache folder, token and
+        ``local_files_only`` are left out.
+        """
+        voice: dict[str, Any] | None = None
+        if self.voice is not None:
+            path = Path(self.voice).expanduser()
+            config = path.with_name(path.name + ".json")
+            if path.is_file() and config.is_file():
+                from lipdub._fingerprint import file_sha256
+
+                voice = {
+                    "name": path.stem,
+                    "files_sha256": [file_sha256(path), file_sha256(config)],
+                }
+            else:
+                voice = {"name": self.voice}
+        return {
+            "voice": voice,
+            "voices_dirs": [str(d.resolve()) for d in self.voices_dirs],
+            "revision": self.revision,
+            "speaker": self.speaker,
+            "noise_scale": self.noise_scale,
+            "noise_w_scale": self.noise_w_scale,
+            "normalize": self.normalize,
+            "sample_rate_hz": self.sample_rate_hz,
+            "sentence_pause_s": self.sentence_pause_s,
+        }
+
     # ------------------------------------------------------------------ finding voices
     def _local_voices(self) -> dict[str, _VoiceFiles]:
         found: dict[str, _VoiceFiles] = {}
