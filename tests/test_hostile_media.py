@@ -208,7 +208,7 @@ def test_devices_and_folders_are_refused(tmp_path: Path) -> None:
             Transcript.load(tmp_path)
 
 
-def test_cli_lipsync_with_a_fifo_face_fails_at_once(tmp_path: Path) -> None:
+def test_lipsync_with_a_fifo_face_fails_at_once(tmp_path: Path) -> None:
     fifo = tmp_path / "face.mp4"
     os.mkfifo(fifo)
     wav = make_speech_wav(tmp_path / "a.wav", 0.5)
