@@ -24,12 +24,13 @@ import os
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
+from lipdub._io import file_kind
 from lipdub.errors import CloudServiceError, CredentialsError
 from lipdub.retry import RetryPolicy
 
@@ -130,29 +131,145 @@ def load_credentials(
             os.environ["GOOGLE_APPLICATION_CREDENTIALS"],
             "GOOGLE_APPLICATION_CREDENTIALS",
         )
+    if path is not None:
+        return _credentials_from_file(path, origin, backend, scopes)
     try:
-        if path is not None:
-            if not Path(path).is_file():
-                raise CredentialsError(
-                    f"Google credentials file not found ({origin} points to {path})",
-                    path=path,
-                    backend=backend,
-                    hint="fix the path to your service-account JSON key, or unset it and "
-                    "run `gcloud auth application-default login`",
-                )
-            creds, project = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                path, scopes=list(scopes)
+        creds, project = google.auth.default(scopes=list(scopes))
+    except auth_exc.DefaultCredentialsError:
+        raise CredentialsError(
+            "no Google Cloud credentials found (Application Default Credentials are not set up)",
+            backend=backend,
+            hint=LOGIN_HINT,
+        ) from None
+    return creds, project
+
+
+#: Largest credentials file read (a service-account key is about 2.3 kB).
+_MAX_CREDENTIALS_BYTES = 1 << 20
+
+#: Credential types google-auth loads from a file, and what each needs.
+_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "service_account": ("client_email", "private_key", "token_uri"),
+    "authorized_user": ("client_id", "client_secret", "refresh_token"),
+    "external_account": ("audience", "subject_token_type", "token_url"),
+    "external_account_authorized_user": ("audience", "refresh_token", "token_url"),
+    "impersonated_service_account": (
+        "service_account_impersonation_url",
+        "source_credentials",
+    ),
+    "gdch_service_account": ("project", "private_key_id", "private_key", "name"),
+}
+
+
+def _text_encoding_problem(data: bytes) -> str | None:
+    """Why ``data`` is not UTF-8 JSON text, naming the encoding it seems to be in."""
+    boms = (
+        (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+        (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+        (b"\xff\xfe", "UTF-16 (little-endian, as PowerShell 5 saves by default)"),
+        (b"\xfe\xff", "UTF-16 (big-endian)"),
+    )
+    for bom, name in boms:
+        if data.startswith(bom):
+            return f"it is saved as {name}, not UTF-8"
+    head = data[:256]
+    if head and head.count(0) >= len(head) // 4:
+        return "it is saved as UTF-16 or UTF-32 (it is full of NUL bytes), not UTF-8"
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return f"it is not UTF-8 text (undecodable byte at offset {e.start})"
+    return None
+
+
+def _credentials_from_file(
+    path: str, origin: str, backend: str, scopes: tuple[str, ...]
+) -> tuple[Any, str | None]:
+    """Load a credentials JSON; errors name the file and the reason, never its content.
+
+    The file holds a private key or a refresh token, so no part of it (not even
+    redacted) goes into a message: reasons are fixed texts, JSON syntax errors give a
+    line and column only, and google-auth's own messages (which may quote the file)
+    are replaced by the exception's type.
+    """
+    import json
+
+    import google.auth
+    from google.auth import credentials as gcreds
+
+    def fail(reason: str, hint: str = LOGIN_HINT) -> CredentialsError:
+        return CredentialsError(
+            f"cannot use the Google credentials file ({origin}): {reason}",
+            path=path,
+            backend=backend,
+            hint=hint,
+        )
+
+    kind = file_kind(path)
+    if kind == "missing":
+        raise CredentialsError(
+            f"Google credentials file not found ({origin} points to {path})",
+            path=path,
+            backend=backend,
+            hint="fix the path to your service-account JSON key, or unset it and "
+            "run `gcloud auth application-default login`",
+        )
+    if kind is not None:
+        raise fail(f"it is {kind}, not a JSON key file")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_CREDENTIALS_BYTES + 1)
+    except OSError as e:
+        raise fail(f"it cannot be read ({e.strerror or type(e).__name__})") from None
+    if len(data) > _MAX_CREDENTIALS_BYTES:
+        raise fail("it is over 1 MiB, far larger than a credentials JSON")
+    problem = _text_encoding_problem(data)
+    if problem is not None:
+        raise fail(
+            problem,
+            hint="save the key file again as UTF-8 (PowerShell: "
+            "`Set-Content -Encoding utf8`), or download it again",
+        )
+    try:
+        info = json.loads(data.decode("utf-8-sig"))
+    except json.JSONDecodeError as e:
+        raise fail(f"it is not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise fail("it is not a credentials JSON (nested too deeply)") from None
+    if not isinstance(info, dict):
+        raise fail("it is not a credentials JSON (the top level is not an object)")
+    ctype = info.get("type")
+    if not isinstance(ctype, str) or ctype not in _REQUIRED_FIELDS:
+        shown = (
+            repr(ctype)
+            if ctype is None
+            or (isinstance(ctype, str) and len(ctype) < 40 and ctype.isidentifier())
+            else "unrecognised"
+        )
+        raise fail(
+            f'its "type" is {shown}; expected one of {", ".join(sorted(_REQUIRED_FIELDS))}',
+            hint="download a service-account JSON key from the Cloud console "
+            "(IAM > Service accounts > Keys), or " + LOGIN_HINT,
+        )
+    missing = [k for k in _REQUIRED_FIELDS[ctype] if not info.get(k)]
+    if missing:
+        raise fail(f"the {ctype} credentials lack the field(s) {', '.join(missing)}")
+    # External accounts look their project up over the network when scopes are given
+    # at load time; load without scopes (no network) and scope afterwards.
+    deferred = ctype == "external_account"
+    try:
+        with warnings.catch_warnings():  # "validate external credentials": done above
+            warnings.simplefilter("ignore", DeprecationWarning)
+            creds, project = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
+                info, scopes=None if deferred else list(scopes)
             )
-        else:
-            creds, project = google.auth.default(scopes=list(scopes))
-    except auth_exc.DefaultCredentialsError as e:
-        if path is None:
-            message = (
-                "no Google Cloud credentials found (Application Default Credentials are not set up)"
-            )
-        else:
-            message = f"cannot use the Google credentials file: {redact(str(e)).splitlines()[0]}"
-        raise CredentialsError(message, path=path, backend=backend, hint=LOGIN_HINT) from None
+        if deferred:
+            creds = gcreds.with_scopes_if_required(creds, list(scopes))  # type: ignore[no-untyped-call]
+    except Exception as e:  # google-auth raises many types; its text may quote the key
+        raise fail(
+            f"google-auth cannot load these {ctype} credentials ({type(e).__name__}); "
+            "the file may be damaged or edited"
+        ) from None
     return creds, project
 
 

@@ -8,9 +8,13 @@ traceback. Any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -160,29 +164,58 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audio_output(path: str) -> str:
+    """``path`` if :func:`lipdub.media.write_audio` can write its suffix, else InputError."""
+    from lipdub.media.writer import AUDIO_SUFFIXES
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        raise InputError(
+            f"cannot write audio as {suffix or 'a file without suffix'}",
+            path=path,
+            hint=f"use one of {', '.join(AUDIO_SUFFIXES)}",
+        )
+    return path
+
+
 def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub import registry
-    from lipdub.types import Transcript
+    from lipdub.limits import Limits
+    from lipdub.media import write_audio
+    from lipdub.types import Transcript, check_segments_within
 
+    output = _audio_output(args.output)
     synth = registry.resolve("voice", args.backend, **_options(args.opt))
     source = Path(args.text)
     if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.is_file():
         from lipdub.dub.timing import speak_transcript
 
         transcript = Transcript.load(source, language=args.lang)
+        limit = Limits.from_env().max_audio_duration_s
+        check_segments_within(
+            transcript,
+            limit,
+            source=source,
+            what=f"the longest audio lipdub makes ({Limits.env_var('max_audio_duration_s')})",
+            tolerance_s=0.0,
+        )
+        for i in transcript.blank_segments():
+            logging.getLogger("lipdub.cli").warning(
+                "%s: segment %d has no text; it is skipped (silence)", source, i
+            )
         clip, report = speak_transcript(
             synth, transcript, voice=args.voice, sample_rate_hz=args.sample_rate
         )
-        clip.save_wav(args.output)
-        _out(f"wrote {args.output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
+        write_audio(output, clip)
+        _out(f"wrote {output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
         for line in report.describe().splitlines():
             _out(line)
         return 0
     clip = synth.synthesize(args.text, voice=args.voice, language=args.lang, rate=args.rate)
     if args.sample_rate:
         clip = clip.resample(args.sample_rate)
-    clip.save_wav(args.output)
-    _out(f"wrote {args.output} ({clip.duration_s:.2f} s at {clip.sample_rate_hz} Hz)")
+    write_audio(output, clip)
+    _out(f"wrote {output} ({clip.duration_s:.2f} s at {clip.sample_rate_hz} Hz)")
     return 0
 
 
@@ -563,9 +596,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", default="opus")
     opt(sp)
 
-    sp = add("speak", cmd_speak, "speak a text, or a transcript at its timing, to a WAV file")
+    sp = add("speak", cmd_speak, "speak a text, or a transcript at its timing, to an audio file")
     sp.add_argument("text", help="text to speak, or a transcript .json/.srt/.vtt")
-    sp.add_argument("-o", "--output", required=True)
+    sp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="audio file; its suffix picks the format: .wav .flac .mp3 .m4a .aac .ogg .opus",
+    )
     sp.add_argument("--voice")
     sp.add_argument("--lang")
     sp.add_argument("--rate", type=float, default=1.0)
@@ -587,8 +625,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_SIGTERM = 128 + 15
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM: delete the temporary files of outputs being written, exit 143 at once.
+
+    Outputs are written to hidden temporary files and renamed when complete, so a
+    terminated run leaves neither a partial output nor a stray temporary file.
+    """
+    from lipdub._io import remove_in_flight
+
+    remove_in_flight()
+    with contextlib.suppress(Exception):
+        sys.stderr.write("terminated\n")
+        sys.stderr.flush()
+    os._exit(EXIT_SIGTERM)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (the console script exits with it)."""
+    """Run the CLI; returns the exit status (the console script exits with it).
+
+    While it runs, SIGTERM deletes the temporary files of unfinished outputs and exits
+    with status 143.
+    """
+    previous: Any = None
+    handled = threading.current_thread() is threading.main_thread()
+    if handled:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        if handled and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "weights" and args.action == "convert":

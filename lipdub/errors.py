@@ -31,6 +31,7 @@ survive pickling, so worker processes can re-raise them.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 __all__ = [
@@ -52,7 +53,44 @@ __all__ = [
     "PipelineError",
     "UnknownBackendError",
     "UnknownLanguageError",
+    "printable",
 ]
+
+# ANSI/VT escape sequences: CSI (``ESC [ ... final``), OSC (``ESC ] ... BEL/ST``), and
+# two-character escapes; the 8-bit CSI/OSC introducers too.
+_ANSI = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[@-Z\\-_]"
+)
+# Other C0/C1 control characters, DEL, and the Unicode bidi overrides that can make a
+# terminal line read differently from what it holds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object, *, newlines: bool = True) -> str:
+    r"""``text`` safe to show in a terminal: escape sequences removed, controls escaped.
+
+    Anything user-supplied (a file name, a transcript's text, a backend option) passes
+    through here before it reaches an error message, so a crafted name cannot recolour
+    the terminal, move the cursor, or hide part of the message. ANSI escape sequences
+    are dropped; any other control character is shown as its escape (``\x07``).
+
+    Args:
+        text: What to show (converted with ``str``).
+        newlines: Keep line breaks and tabs (False escapes them too, for one-line fields
+            such as file names).
+
+    Example:
+        >>> printable("\x1b[31mred\x1b[0m file\x07.mp4")
+        'red file\\x07.mp4'
+        >>> printable("a\nb", newlines=False)
+        'a\\nb'
+    """
+    s = _ANSI.sub("", str(text))
+    pattern = _CONTROL if newlines else _CONTROL_NL
+    return pattern.sub(lambda m: repr(m.group(0))[1:-1], s)
 
 
 class LipdubError(Exception):
@@ -87,10 +125,10 @@ class LipdubError(Exception):
     def _render(self) -> str:
         text = self.message
         if self.path is not None and self.path not in text:
-            text = f"{self.path}: {text}"
+            text = f"{printable(self.path, newlines=False)}: {text}"
         if self.hint:
             text = f"{text} ({self.hint})"
-        return text
+        return printable(text)
 
     def __str__(self) -> str:
         return self._render()

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from lipdub._io import atomic_write_bytes, atomic_write_text
+from lipdub._io import atomic_write_bytes, atomic_write_text, file_kind
 from lipdub.errors import InputError, MediaError
 from lipdub.typing import FloatArray
 
@@ -42,6 +42,7 @@ __all__ = [
     "VideoInfo",
     "Voice",
     "Word",
+    "check_segments_within",
 ]
 
 
@@ -180,6 +181,16 @@ class AudioClip:
             rate, samples = wavfile.read(io.BytesIO(data))
         except Exception as e:  # scipy raises ValueError/EOFError variants
             raise MediaError(f"not a readable WAV file: {e}", path=source) from e
+        from lipdub.limits import Limits
+
+        lim = Limits.from_env()
+        if not lim.min_sample_rate_hz <= int(rate) <= lim.max_sample_rate_hz:
+            raise MediaError(
+                f"the WAV declares a sample rate of {int(rate)} Hz, outside the accepted "
+                f"{lim.min_sample_rate_hz}-{lim.max_sample_rate_hz} Hz",
+                path=source,
+                hint="re-export it at 16000-48000 Hz (limits: see lipdub.limits)",
+            )
         samples = np.asarray(samples)
         if samples.dtype == np.uint8:
             samples = (samples.astype(np.float32) - 128.0) / 128.0
@@ -193,6 +204,9 @@ class AudioClip:
         :func:`lipdub.media.load_audio`.
         """
         p = Path(path)
+        kind = file_kind(p)
+        if kind is not None:
+            raise MediaError(f"cannot read audio file: it is {kind}", path=p)
         try:
             data = p.read_bytes()
         except OSError as e:
@@ -272,24 +286,135 @@ class Segment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Segment:
-        """Inverse of :meth:`to_dict`."""
-        try:
-            words = tuple(Word(**w) for w in data.get("words", ()))
-            return cls(
-                float(data["start_s"]),
-                float(data["end_s"]),
-                str(data["text"]),
-                speaker=data.get("speaker"),
-                words=words,
+        """Inverse of :meth:`to_dict`; every field's type is checked.
+
+        Raises:
+            InputError: A field is missing or has the wrong type; the message names it
+                (``field 'text' must be a string, got null``).
+        """
+        if not isinstance(data, dict):
+            raise InputError(f"a segment must be a JSON object, got {_json_type(data)}")
+        start = _number(data, "start_s")
+        end = _number(data, "end_s")
+        text = data.get("text", _MISSING)
+        if not isinstance(text, str):
+            raise InputError(f"field 'text' must be a string, got {_json_type(text)}")
+        speaker = data.get("speaker")
+        if speaker is not None and not isinstance(speaker, str):
+            raise InputError(f"field 'speaker' must be a string or null, got {_json_type(speaker)}")
+        raw_words = data.get("words") or ()
+        if not isinstance(raw_words, (list, tuple)):
+            raise InputError(f"field 'words' must be a list, got {_json_type(raw_words)}")
+        words = []
+        for k, w in enumerate(raw_words):
+            if not isinstance(w, dict):
+                raise InputError(f"words[{k}] must be a JSON object, got {_json_type(w)}")
+            wtext = w.get("text", _MISSING)
+            if not isinstance(wtext, str):
+                raise InputError(f"words[{k}].text must be a string, got {_json_type(wtext)}")
+            conf = w.get("confidence")
+            if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))):
+                raise InputError(
+                    f"words[{k}].confidence must be a number or null, got {_json_type(conf)}"
+                )
+            words.append(
+                Word(
+                    _number(w, "start_s", f"words[{k}]."),
+                    _number(w, "end_s", f"words[{k}]."),
+                    wtext,
+                    None if conf is None else float(conf),
+                )
             )
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, InputError):
-                raise
-            raise InputError(f"bad segment {data!r}: {e}") from e
+        return cls(start, end, text, speaker=speaker, words=tuple(words))
+
+
+_MISSING = object()
+
+
+def _json_type(value: object) -> str:
+    """How a JSON value reads in a message: ``null``, ``a number (3)``, ``missing``..."""
+    if value is _MISSING:
+        return "nothing (the field is missing)"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _number(data: dict[str, Any], key: str, prefix: str = "") -> float:
+    value = data.get(key, _MISSING)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"field '{prefix}{key}' must be a number, got {_json_type(value)}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise InputError(f"field '{prefix}{key}' must be finite, got {value}")
+    return out
+
+
+def check_segments_within(
+    transcript: Transcript,
+    duration_s: float,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    what: str = "the media",
+    tolerance_s: float | None = None,
+) -> None:
+    """Raise unless every segment of ``transcript`` lies within ``duration_s`` seconds.
+
+    Call it wherever a transcript's times turn into an allocation (speech fitted to a
+    video's timeline, a mix, lip-sync spans): a segment at ``start_s: 1e7`` must be an
+    error naming the file, not a request for 1.75 TiB. A segment may end up to
+    ``tolerance_s`` past the end (speech recognisers round ends up).
+
+    Args:
+        transcript: The transcript or translation.
+        duration_s: Length of the media (or the longest timeline allowed).
+        source: The transcript's file, named in the error.
+        what: What ``duration_s`` is the length of, for the message.
+        tolerance_s: Slack past the end (default: ``Limits.segment_tolerance_s``, 1 s).
+
+    Raises:
+        InputError: The first segment that starts or ends beyond the end, by index.
+
+    Example:
+        >>> t = Transcript("en", (Segment(0.0, 1.0, "Hi."), Segment(1e7, 1e7 + 1, "Late.")))
+        >>> check_segments_within(t, 2.0, source="talk.en.json")
+        Traceback (most recent call last):
+        ...
+        lipdub.errors.InputError: talk.en.json: segment 1 ('Late.') starts at 10000000 s, ...
+    """
+    from lipdub.limits import Limits
+
+    tol = Limits.from_env().segment_tolerance_s if tolerance_s is None else tolerance_s
+    for i, seg in enumerate(transcript.segments):
+        if seg.start_s > duration_s or seg.end_s > duration_s + tol:
+            at = (
+                f"starts at {seg.start_s:.10g} s"
+                if seg.start_s > duration_s
+                else f"ends at {seg.end_s:.10g} s"
+            )
+            raise InputError(
+                f"segment {i} ({seg.text[:30]!r}) {at}, beyond the end of {what} "
+                f"({duration_s:.10g} s)",
+                path=source,
+                hint="fix the segment's start_s/end_s in the file, or delete the segment",
+            )
 
 
 _TS = r"(\d+):(\d{2}):(\d{2})[,.](\d{3})"
 _CUE = re.compile(_TS + r"\s*-->\s*" + _TS)
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z0-9]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def _format_ts(seconds: float, sep: str) -> str:
@@ -302,6 +427,58 @@ def _format_ts(seconds: float, sep: str) -> str:
 
 def _parse_ts(h: str, m: str, s: str, ms: str) -> float:
     return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+#: Largest transcript file read (a real one is a few hundred kB).
+_MAX_TEXT_FILE_BYTES = 64 << 20
+
+
+def _encoding_guess(data: bytes) -> str | None:
+    """A likely name for a non-UTF-8 text encoding, from a BOM or NUL-byte pattern."""
+    boms = (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    )
+    for bom, name in boms:
+        if data.startswith(bom):
+            return name
+    head = data[:64]
+    if len(head) >= 4 and head.count(0) >= len(head) // 4:
+        return "UTF-16 or UTF-32"
+    return None
+
+
+def _read_text_file(p: Path, what: str) -> str:
+    """UTF-8 text of ``p`` (BOM allowed), or one :class:`InputError` saying why not."""
+    kind = file_kind(p)
+    if kind == "missing":
+        raise InputError(f"{what} file not found", path=p, hint="check the path")
+    if kind is not None:
+        raise InputError(f"cannot read the {what}: it is {kind}", path=p)
+    try:
+        size = p.stat().st_size
+        if size > _MAX_TEXT_FILE_BYTES:
+            raise InputError(
+                f"the {what} file is {size >> 20} MiB; a {what} is at most "
+                f"{_MAX_TEXT_FILE_BYTES >> 20} MiB",
+                path=p,
+            )
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the {what}: {e.strerror}", path=p) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        guess = _encoding_guess(data)
+        seen = f" (it looks like {guess})" if guess else ""
+        raise InputError(
+            f"the {what} is not UTF-8 text{seen}: undecodable byte 0x{data[e.start]:02x} "
+            f"at offset {e.start}",
+            path=p,
+            hint="save it again as UTF-8",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +507,13 @@ class Transcript:
     segments: tuple[Segment, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.language, str) or not self.language.strip():
-            raise InputError(f"Transcript.language must be a language code, got {self.language!r}")
+        if not isinstance(self.language, str) or not _LANGUAGE_TAG.fullmatch(self.language):
+            # The code names artifact files (translation.<lang>.json): never empty,
+            # never a dot or a slash.
+            raise InputError(
+                f"Transcript.language must be a language code like 'es' or 'pt-BR', "
+                f"got {self.language!r}"
+            )
         segs = tuple(self.segments)
         for a, b in itertools.pairwise(segs):
             if b.start_s < a.start_s:
@@ -374,20 +556,52 @@ class Transcript:
         """JSON text (UTF-8, non-ASCII kept readable)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
+    def blank_segments(self) -> tuple[int, ...]:
+        """Indices of the segments whose text is empty or only whitespace.
+
+        A translation can come back empty for a segment; there is nothing to speak
+        there, so the caller should skip it and say so (never dub silence unannounced).
+
+        Example:
+            >>> Transcript("es", (Segment(0, 1, "Hola."), Segment(1, 2, "  "))).blank_segments()
+            (1,)
+        """
+        return tuple(i for i, s in enumerate(self.segments) if not s.text.strip())
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; every field's type is checked.
+
+        Raises:
+            InputError: A key is missing or has the wrong type; the message names the
+                segment index and the field (``segment 3: field 'text' must be a
+                string, got null``).
+        """
         if not isinstance(data, dict) or "segments" not in data or "language" not in data:
             raise InputError("a transcript needs the keys 'language' and 'segments'")
-        return cls(str(data["language"]), tuple(Segment.from_dict(s) for s in data["segments"]))
+        language = data["language"]
+        if not isinstance(language, str):
+            raise InputError(f"field 'language' must be a string, got {_json_type(language)}")
+        raw = data["segments"]
+        if not isinstance(raw, list):
+            raise InputError(f"field 'segments' must be a list, got {_json_type(raw)}")
+        segments = []
+        for i, item in enumerate(raw):
+            try:
+                segments.append(Segment.from_dict(item))
+            except InputError as e:
+                raise InputError(f"segment {i}: {e.message}", hint=e.hint) from None
+        return cls(language, tuple(segments))
 
     @classmethod
     def from_json(cls, text: str) -> Transcript:
-        """Parse JSON written by :meth:`to_json`."""
+        """Parse JSON written by :meth:`to_json` (a leading byte-order mark is ignored)."""
         try:
-            data = json.loads(text)
+            data = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid transcript JSON: {e}") from e
+            raise InputError(f"not valid transcript JSON: {e}") from None
+        except RecursionError:
+            raise InputError("not a transcript: the JSON is nested too deeply to be one") from None
         return cls.from_dict(data)
 
     # -- subtitles
@@ -454,10 +668,7 @@ class Transcript:
         second suffix (``talk.es.srt``).
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise InputError(f"cannot read transcript: {e.strerror}", path=p) from e
+        text = _read_text_file(p, "transcript")
         suffix = p.suffix.lower()
         try:
             if suffix == ".json":

@@ -388,13 +388,14 @@ class Transcribe(Stage):
 
     def check(self, run: Run, lang: Lang | None) -> None:
         source: Transcript = run.values["source"]
+        path: Path = run.values["transcript_path"]
         if not any(s.text.strip() for s in source.segments):
-            path: Path = run.values["transcript_path"]
             raise NoSpeechError(
                 f"the transcript {path.name} has no text",
                 path=path,
                 hint="edit it, or pass --text",
             )
+        _check_timeline(run, source, path)
 
 
 class Translate(Stage):
@@ -476,7 +477,8 @@ class Translate(Stage):
     def check(self, run: Run, lang: Lang | None) -> None:
         assert lang is not None
         translation: Transcript = lang.values["translation"]
-        empty = [i for i, s in enumerate(translation.segments) if not s.text.strip()]
+        _check_timeline(run, translation, self.artifacts(run, lang)[0])
+        empty = translation.blank_segments()
         if empty and len(empty) == len(translation.segments):
             raise NoSpeechError(
                 f"the translation translation.{lang.target}.json has no text",
@@ -792,6 +794,18 @@ class Subtitles(Stage):
         written = [cues[which].save(path) for which, path in self._paths(run, lang)]
         lang.values["subtitles"] = tuple(written)
         return written
+
+
+def _check_timeline(run: Run, transcript: Transcript, path: Path) -> None:
+    """Segments must lie inside the input (or, for a still, the longest audio allowed)."""
+    from lipdub.limits import Limits
+    from lipdub.types import check_segments_within
+
+    if run.info.is_image:
+        limit = Limits.from_env().max_audio_duration_s
+        check_segments_within(transcript, limit, source=path, what="the longest audio lipdub makes")
+    else:
+        check_segments_within(transcript, run.info.duration_s, source=path)
 
 
 def _first_target(run: Run) -> str:

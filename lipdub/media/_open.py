@@ -13,6 +13,7 @@ from typing import Any
 import av
 import av.container
 
+from lipdub._io import file_kind
 from lipdub.errors import MediaError
 from lipdub.typing import PathLike
 
@@ -37,12 +38,23 @@ REENCODE_HINT = "check that it plays in a media player, or re-export it as MP4 (
 
 
 def check_exists(path: PathLike) -> Path:
-    """``path`` as a :class:`Path`, or :class:`MediaError` if it is not a readable file."""
+    """``path`` as a :class:`Path`, or :class:`MediaError` if it is not a readable file.
+
+    Named pipes (FIFOs), devices and sockets are refused without being opened (opening
+    a FIFO would wait forever for a writer).
+    """
     p = Path(path)
-    if not p.exists():
+    kind = file_kind(p)
+    if kind == "missing":
         raise MediaError("file not found", path=p, hint="check the path and the file name")
-    if p.is_dir():
+    if kind == "a folder":
         raise MediaError("is a folder, not a media file", path=p, hint="pass a video or image file")
+    if kind is not None:
+        raise MediaError(
+            f"is {kind}, not a regular media file",
+            path=p,
+            hint="save the media to a file first and pass that file",
+        )
     if p.stat().st_size == 0:
         raise MediaError(
             "file is empty (0 bytes)", path=p, hint="the copy or download failed; redo it"

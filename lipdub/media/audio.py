@@ -14,6 +14,7 @@ import av.container
 import numpy as np
 
 from lipdub.errors import MediaError
+from lipdub.limits import Limits, resolve
 from lipdub.media._open import check_exists, media_error, open_input
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
@@ -39,8 +40,38 @@ def _video_start_s(container: av.container.InputContainer) -> float | None:
     return float(video.start_time * video.time_base)
 
 
+def _check_rate(rate: int, path: PathLike, limits: Limits) -> None:
+    if limits.min_sample_rate_hz <= rate <= limits.max_sample_rate_hz:
+        return
+    side = "min" if rate < limits.min_sample_rate_hz else "max"
+    raise MediaError(
+        f"the audio declares a sample rate of {rate} Hz, outside the accepted "
+        f"{limits.min_sample_rate_hz}-{limits.max_sample_rate_hz} Hz (a damaged or "
+        "crafted header)",
+        path=path,
+        hint=f"re-export the audio at a normal rate (16000-48000 Hz); to accept it anyway "
+        f"set {Limits.env_var(side + '_sample_rate_hz')} or pass "
+        f"limits=Limits({side}_sample_rate_hz=...)",
+    )
+
+
+def _too_long(duration_s: float, path: PathLike, limits: Limits) -> MediaError:
+    return MediaError(
+        f"the audio is {duration_s:.0f} s long, over the {limits.max_audio_duration_s:.0f} s "
+        "limit on decoded audio",
+        path=path,
+        hint="cut the file into parts; to accept it anyway set "
+        f"{Limits.env_var('max_audio_duration_s')} or pass "
+        "limits=Limits(max_audio_duration_s=...)",
+    )
+
+
 def load_audio(
-    path: PathLike, sample_rate_hz: int = 16000, *, align_to_video: bool = True
+    path: PathLike,
+    sample_rate_hz: int = 16000,
+    *,
+    align_to_video: bool = True,
+    limits: Limits | None = None,
 ) -> AudioClip:
     """Decode the first audio track of ``path`` to mono float32 at ``sample_rate_hz``.
 
@@ -59,12 +90,17 @@ def load_audio(
         sample_rate_hz: Output rate in Hz (16000 is what Wav2Lip's mel features use).
         align_to_video: Align sample 0 with the first video frame (see above); False
             returns the track as stored.
+        limits: Accepted declared sample rates and the longest audio decoded
+            (:class:`~lipdub.limits.Limits`; default: the ``LIPDUB_*`` environment
+            variables, else 4000-384000 Hz and 3 hours). Checked before decoding and
+            again while decoding, so a lying header cannot exhaust memory.
 
     Returns:
         ``AudioClip`` with ``(N,)`` float32 samples at ``sample_rate_hz``.
 
     Raises:
-        MediaError: The file is missing, unreadable, or has no audio track.
+        MediaError: The file is missing, unreadable, has no audio track, declares a
+            sample rate outside the limits, or is longer than the duration limit.
 
     Example:
         >>> from lipdub.testing.media import make_speech_wav
@@ -76,6 +112,7 @@ def load_audio(
     """
     if sample_rate_hz <= 0:
         raise MediaError(f"sample_rate_hz must be > 0, got {sample_rate_hz}", path=path)
+    lim = resolve(limits)
     p = check_exists(path)
     container: av.container.InputContainer = open_input(p)
     try:
@@ -86,6 +123,15 @@ def load_audio(
                 hint="pass a file with sound, or give the speech as a separate audio file",
             )
         stream = container.streams.audio[0]
+        declared_rate = int(stream.codec_context.sample_rate or 0)
+        if declared_rate:
+            _check_rate(declared_rate, p, lim)
+        declared_s = _declared_samples(stream, 1)
+        if declared_s is None and container.duration:
+            declared_s = round(float(container.duration) / av.time_base)
+        if declared_s is not None and declared_s > lim.max_audio_duration_s:
+            raise _too_long(declared_s, p, lim)
+        max_out = round(lim.max_audio_duration_s * sample_rate_hz) + sample_rate_hz
         # Mono and stereo are averaged here ((L + R) / 2 keeps the level of a centred
         # voice); FFmpeg's own downmix (centre-weighted) is used for surround layouts.
         channels = stream.codec_context.channels or 1
@@ -95,12 +141,24 @@ def load_audio(
         )
         chunks: list[np.ndarray] = []
         first_s: float | None = None
+        decoded_s = 0.0
+        held = 0
         try:
             for frame in container.decode(stream):
                 if first_s is None and frame.time is not None:
                     first_s = float(frame.time)
+                rate = int(frame.sample_rate or declared_rate or 0)
+                if rate and rate != declared_rate:
+                    _check_rate(rate, p, lim)
+                decoded_s += frame.samples / rate if rate else 0.0
+                if decoded_s > lim.max_audio_duration_s:
+                    raise _too_long(decoded_s, p, lim)
                 frame.pts = None  # resample by count; gaps in timestamps are not inserted
-                chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().mean(axis=0))
+                    held += chunks[-1].shape[0]
+                if held > max_out:
+                    raise _too_long(held / sample_rate_hz, p, lim)
             chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except (av.FFmpegError, OSError) as e:
             raise media_error(p, "decoding the audio failed", e) from e

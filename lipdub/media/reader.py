@@ -28,7 +28,9 @@ import av.video.stream
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from lipdub._io import file_kind
 from lipdub.errors import InputError, MediaError
+from lipdub.limits import Limits, fit_pixels, resolve
 from lipdub.media._open import (
     IMAGE_FORMATS,
     IMAGE_SUFFIXES,
@@ -86,6 +88,8 @@ def is_image(path: PathLike) -> bool:
         (True, False)
     """
     p = Path(path)
+    if file_kind(p) is not None:  # never open a FIFO or a device just to peek
+        return p.suffix.lower() in IMAGE_SUFFIXES
     try:
         with p.open("rb") as fh:
             head = fh.read(16)
@@ -101,9 +105,15 @@ def is_image(path: PathLike) -> bool:
 ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
 
 
-def _to_bgr(frame: av.VideoFrame, rotation: int) -> Frame:
+def _to_bgr(frame: av.VideoFrame, rotation: int, size: tuple[int, int] | None = None) -> Frame:
+    """``frame`` as upright BGR; ``size`` ``(width, height)`` (upright) scales it first."""
+    scale: dict[str, Any] = {}
+    if size is not None:
+        w, h = size if rotation in (0, 180) else (size[1], size[0])
+        if (w, h) != (frame.width, frame.height):
+            scale = {"width": w, "height": h}
     arr: Frame = np.asarray(
-        frame.to_ndarray(format="bgr24", interpolation=ACCURATE), dtype=np.uint8
+        frame.to_ndarray(format="bgr24", interpolation=ACCURATE, **scale), dtype=np.uint8
     )
     if rotation:
         # ``rotation`` is clockwise; np.rot90 turns counter-clockwise for positive k.
@@ -291,13 +301,20 @@ class VideoReader:
     ``info.frame_count`` frames come out; with ``fps`` given, ``info`` reports that
     rate and the matching count. A still image yields exactly one frame.
 
+    Size limits (see :mod:`lipdub.limits`): a still image over
+    ``limits.max_image_pixels`` (default 2048x2048) is read downscaled to fit (``info``
+    reports the size delivered, ``source_info`` the file's); a video whose frames are
+    over ``limits.max_frame_pixels`` (default 4096x2304) is refused.
+
     Args:
         path: Video or image file.
         fps: Output frame rate; None keeps the file's (the average rate when variable).
+        limits: The frame size limit (default: the ``LIPDUB_*`` environment variables,
+            else :class:`~lipdub.limits.Limits` defaults).
 
     Raises:
         MediaError: The file cannot be opened or decoded (also raised mid-iteration
-            for damage found while decoding).
+            for damage found while decoding), or a video's frames exceed the limit.
 
     Example:
         >>> from lipdub.testing.media import make_test_video
@@ -310,10 +327,21 @@ class VideoReader:
         (10, (48, 64, 3), dtype('uint8'))
     """
 
-    def __init__(self, path: PathLike, *, fps: Fraction | float | int | None = None) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        *,
+        fps: Fraction | float | int | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.path = check_exists(path)
         info = probe(self.path)
         self.source_info = info
+        lim = resolve(limits)
+        self._size: tuple[int, int] | None = None
+        limit = lim.max_image_pixels if info.is_image else lim.max_frame_pixels
+        if info.width * info.height > limit:
+            info = self._over_limit(info, lim)
         want = Fraction(fps).limit_denominator(1_000_000) if fps is not None else None
         if want is not None and want <= 0:
             raise InputError(f"requested fps must be > 0, got {fps}", path=self.path)
@@ -324,6 +352,32 @@ class VideoReader:
         self.info: VideoInfo = info
         self._container: av.container.InputContainer | None = None
         self._started = False
+
+    def _over_limit(self, info: VideoInfo, lim: Limits) -> VideoInfo:
+        mp = info.width * info.height / 1e6
+        if not info.is_image:
+            raise MediaError(
+                f"the video's frames are {info.width}x{info.height} ({mp:.1f} megapixels), "
+                f"over the {lim.max_frame_pixels} pixel limit on working frames",
+                path=self.path,
+                hint="downscale it first (e.g. to 3840x2160); to process it anyway set "
+                f"{Limits.env_var('max_frame_pixels')} or pass limits=Limits(max_frame_pixels=...)",
+            )
+        w, h = fit_pixels(info.width, info.height, lim.max_image_pixels)
+        logger.warning(
+            "%s: the image is %dx%d (%.1f megapixels); using it downscaled to %dx%d "
+            "(the limit is %d pixels, %s)",
+            self.path,
+            info.width,
+            info.height,
+            mp,
+            w,
+            h,
+            lim.max_image_pixels,
+            Limits.env_var("max_image_pixels"),
+        )
+        self._size = (w, h)
+        return dataclasses.replace(info, width=w, height=h)
 
     # -------------------------------------------------------------- context manager
     def __enter__(self) -> VideoReader:
@@ -382,7 +436,7 @@ class VideoReader:
         rotation = self.info.rotation
         if self.info.is_image:
             for _, frame in self._decoded():
-                yield _to_bgr(frame, rotation)
+                yield _to_bgr(frame, rotation, self._size)
                 return
             return
         yield from self._resampled(rotation)
@@ -421,19 +475,22 @@ class VideoReader:
             emitted += 1
 
 
-def iter_frames(path: PathLike, *, fps: Fraction | float | int | None = None) -> Iterator[Frame]:
+def iter_frames(
+    path: PathLike, *, fps: Fraction | float | int | None = None, limits: Limits | None = None
+) -> Iterator[Frame]:
     """Yield the ``(H, W, 3)`` uint8 BGR frames of ``path`` (see :class:`VideoReader`).
 
     The file is closed when the iterator is exhausted or garbage-collected.
     """
-    with VideoReader(path, fps=fps) as reader:
+    with VideoReader(path, fps=fps, limits=limits) as reader:
         yield from reader
 
 
-def read_image(path: PathLike) -> Frame:
+def read_image(path: PathLike, *, limits: Limits | None = None) -> Frame:
     """Read a still image (or a video's first frame) as ``(H, W, 3)`` uint8 BGR.
 
-    EXIF/display orientation is applied.
+    EXIF/display orientation is applied. An image over ``limits.max_image_pixels``
+    (default 2048x2048 pixels, see :mod:`lipdub.limits`) is returned downscaled to fit.
 
     Raises:
         MediaError: The file is missing or not a readable image.
@@ -444,7 +501,7 @@ def read_image(path: PathLike) -> Frame:
         >>> read_image(make_portrait(os.path.join(tempfile.mkdtemp(), "p.png"))).shape
         (256, 256, 3)
     """
-    with VideoReader(path) as reader:
+    with VideoReader(path, limits=limits) as reader:
         for frame in reader:
             return frame
     raise MediaError("holds no picture", path=path, hint="pass a PNG or JPEG image")

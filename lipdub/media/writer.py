@@ -32,7 +32,7 @@ from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
 
-__all__ = ["VideoWriter", "mux_audio", "write_audio", "write_video"]
+__all__ = ["AUDIO_SUFFIXES", "VideoWriter", "mux_audio", "write_audio", "write_video"]
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +380,9 @@ _AUDIO_CODECS: dict[str, tuple[str, str]] = {
     ".ogg": ("vorbis", "stereo"),  # FFmpeg's own Vorbis encoder takes stereo only
     ".opus": ("libopus", "mono"),
 }
+
+#: The file suffixes :func:`write_audio` can write.
+AUDIO_SUFFIXES: tuple[str, ...] = tuple(sorted(_AUDIO_CODECS))
 
 
 def write_audio(path: PathLike, audio: AudioClip) -> Path:
