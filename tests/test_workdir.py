@@ -538,3 +538,16 @@ def test_no_component_is_mutated_by_a_run(clip: Path, tmp_path: Path) -> None:
     before = snapshot()
     pipe.run(clip, "es", workdir=tmp_path / "wd", on_event=lambda e: None)
     assert snapshot() == before
+
+
+def test_an_edited_segment_far_past_the_end_is_one_clear_error(clip: Path, tmp_path: Path) -> None:
+    wd = tmp_path / "wd"
+    _pipeline().run(clip, "es", workdir=wd, stop_after="translate")
+    path = wd / "translation.es.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["segments"][1]["start_s"] = 1e7
+    data["segments"][1]["end_s"] = 1e7 + 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match=r"translation\.es\.json.*segment 1"):
+        _pipeline().run(clip, "es", workdir=wd, stop_after="speak")
+    assert not (wd / "speech.es.wav").exists()

@@ -378,6 +378,7 @@ class Transcribe(Stage):
             source = run.pipeline.transcribe(
                 original.resample(16000), language=run.source_language, on_event=run.on_event
             )
+            source = _within(source, original.duration_s)
         path = source.save(run.wd.path(f"transcript.{source.language}.json"))
         run.values["source"] = source
         run.values["transcript_path"] = path
@@ -794,6 +795,16 @@ class Subtitles(Stage):
         written = [cues[which].save(path) for which, path in self._paths(run, lang)]
         lang.values["subtitles"] = tuple(written)
         return written
+
+
+def _within(transcript: Transcript, duration_s: float) -> Transcript:
+    """A recogniser's segments clipped to the audio they came from (ends may round up)."""
+    segs = tuple(
+        dataclasses.replace(s, end_s=min(s.end_s, duration_s)) if s.end_s > duration_s else s
+        for s in transcript.segments
+        if s.start_s < duration_s
+    )
+    return dataclasses.replace(transcript, segments=segs)
 
 
 def _check_timeline(run: Run, transcript: Transcript, path: Path) -> None:
