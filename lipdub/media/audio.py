@@ -85,6 +85,12 @@ def load_audio(
                 hint="pass a file with sound, or give the speech as a separate audio file",
             )
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # e.g. a WAV header naming an unknown codec
+            raise MediaError(
+                "has an audio track in a format FFmpeg cannot decode",
+                path=p,
+                hint="convert it to WAV, FLAC or MP3",
+            )
         # Mono and stereo are averaged here ((L + R) / 2 keeps the level of a centred
         # voice); FFmpeg's own downmix (centre-weighted) is used for surround layouts.
         channels = stream.codec_context.channels or 1
