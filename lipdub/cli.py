@@ -2,7 +2,10 @@
 
 Each subcommand is a thin wrapper over one public SDK call. A :class:`LipdubError`
 prints one line (``error: ...``) and exits with status 1; ``--verbose`` shows the
-traceback. Any other exception is a bug and keeps its traceback.
+traceback. Arguments are checked before any work (output extensions, finite numbers in
+range, devices, ``--opt`` keys); a usage error is one ``error:`` line with status 2. An
+``OSError`` from the file system is one line naming the file. Any other exception is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -381,6 +384,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
     opts = _options(args.opt)
     _check_options("voice", args.backend, opts)
     synth = registry.resolve("voice", args.backend, **opts)
+    if not args.text.strip():
+        raise InputError("nothing to speak: the text is empty", hint="pass some text")
     source = Path(args.text)
     if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.exists():
         from lipdub.dub.timing import speak_transcript
@@ -450,15 +455,16 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
     probe(args.face)  # a missing or unreadable face file fails before any model loads
     detector = registry.resolve("detector", args.detector)
     separator = registry.resolve("separator", args.isolate_voice) if args.isolate_voice else None
+    from lipdub.media.speech_spans import detect_speech_spans
+
     driving: Any = load_audio(args.audio, 16000)
+    # speech is found on the audio as given: a separator may use the spans, and its
+    # voice stem can be near silent where the mix is loud
+    found = detect_speech_spans(driving)
+    spans = None if args.all_frames else found
     syncer = _lipsyncer(args)
     if separator is not None:
-        driving = separator.separate(driving).voice
-    spans: list[tuple[float, float]] | None = None
-    if not args.all_frames:
-        from lipdub.media.speech_spans import detect_speech_spans
-
-        spans = detect_speech_spans(driving)
+        driving = separator.separate(driving, found).voice
     with ProgressRenderer(not args.quiet) as progress:
         result = lipsync(
             args.face,
@@ -841,13 +847,11 @@ def build_parser() -> argparse.ArgumentParser:
     opt(sp)
 
     sp = add("weights", cmd_weights, "list, download or convert model weights")
-    sp.add_argument(
-        "action", choices=["list", "download", "convert"], help="list, download or convert"
-    )
+    sp.add_argument("action", choices=["list", "download", "convert"])
     sp.add_argument("name", nargs="?", help="download: a weights name; convert: input file")
     sp.add_argument("output", nargs="?", help="convert: output .safetensors")
     sp.add_argument("--half", action="store_true", help="convert: store float16")
-    sp.add_argument("--cache-dir", help="download: cache folder (default: the Hugging Face cache)")
+    sp.add_argument("--cache-dir")
     return p
 
 

