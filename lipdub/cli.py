@@ -2,7 +2,10 @@
 
 Each subcommand is a thin wrapper over one public SDK call. A :class:`LipdubError`
 prints one line (``error: ...``) and exits with status 1; ``--verbose`` shows the
-traceback. Any other exception is a bug and keeps its traceback.
+traceback. Arguments are checked before any work (output extensions, finite numbers in
+range, devices, ``--opt`` keys); a usage error is one ``error:`` line with status 2. An
+``OSError`` from the file system is one line naming the file. Any other exception is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lipdub._version import __version__
 from lipdub.errors import InputError, LipdubError
@@ -49,6 +53,204 @@ def _options(pairs: Sequence[str] | None) -> dict[str, Any]:
             raise InputError(f"--opt takes KEY=VALUE, got {pair!r}")
         out[key.strip().replace("-", "_")] = _parse_value(value)
     return out
+
+
+# ----------------------------------------------------------------- argument checks
+
+#: Containers the video writer (H.264 + AAC) can fill.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+#: Audio files ``lipdub speak`` can write (``.wav`` directly, the rest via PyAV).
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus")
+TRANSCRIPT_SUFFIXES = (".json", ".srt", ".vtt")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    integer: bool = False,
+    lo_open: bool = False,
+) -> Callable[[str], Any]:
+    """An argparse ``type=``: a finite int/float within ``[lo, hi]`` (``(lo, hi]``)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value: int | float = int(text) if integer else float(text)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        low_ok = lo is None or (value > lo if lo_open else value >= lo)
+        if not low_ok or (hi is not None and value > hi):
+            left = "(" if lo_open else "["
+            raise argparse.ArgumentTypeError(f"{text} is outside {left}{lo}, {hi}]")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+def _device(text: str) -> str | None:
+    """``auto`` (None: CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
+    value = text.strip().lower()
+    if value == "auto":
+        return None
+    if value in ("cpu", "cuda"):
+        return value
+    head, sep, index = value.partition(":")
+    if head == "cuda" and sep and index.isdigit():
+        return f"cuda:{int(index)}"
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def _check_device(device: str | None) -> None:
+    """Refuse a CUDA device this machine does not have (before any model loads)."""
+    if device is None or not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise InputError(
+            f"--device {device}: no CUDA GPU is available to this torch build "
+            f"({torch.__version__})",
+            hint="use --device cpu, or leave --device out to pick automatically",
+        )
+    index = int(device.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise InputError(
+            f"--device {device}: this machine has {count} CUDA device(s), cuda:0 to "
+            f"cuda:{count - 1}",
+        )
+
+
+def _writable_target(path: Path) -> None:
+    """Raise ArgumentTypeError unless a file can be created at ``path``."""
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; name the output file")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{path}: cannot write in {parent} (permission denied)")
+
+
+def _output(suffixes: Sequence[str], what: str) -> Callable[[str], str]:
+    """An argparse ``type=`` for an output file of one of ``suffixes``."""
+
+    def parse(text: str) -> str:
+        path = Path(text)
+        _writable_target(path)
+        if path.suffix.lower() not in suffixes:
+            got = f"{path.suffix!r}" if path.suffix else "no extension"
+            raise argparse.ArgumentTypeError(
+                f"{text}: cannot write {what} with {got}; use {', '.join(suffixes)}"
+            )
+        return text
+
+    parse.__name__ = f"{what} file"
+    return parse
+
+
+def _read_text_file(path_text: str, option: str) -> str:
+    """The text of a user's file: UTF-8 (BOM or not) or UTF-16 with a BOM."""
+    path = Path(path_text)
+    if not path.exists():
+        raise InputError(f"{option}: no such file", path=path)
+    if path.is_dir():
+        raise InputError(f"{option}: is a folder, not a text file", path=path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{option}: cannot read it: {e.strerror or e}", path=path) from e
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"{option}: not {encoding.upper().replace('-SIG', '')} text (byte "
+            f"0x{data[e.start]:02x} at offset {e.start} cannot be decoded)",
+            path=path,
+            hint="save the file as UTF-8",
+        ) from e
+    if "\x00" in text:
+        raise InputError(
+            f"{option}: holds NUL characters (UTF-16 without a byte-order mark?)",
+            path=path,
+            hint="save the file as UTF-8",
+        )
+    return text
+
+
+def _load_transcript(path_text: str, language: str | None) -> Any:
+    """``Transcript.load`` with any failure on the file's content as one InputError."""
+    from lipdub.types import Transcript
+
+    path = Path(path_text)
+    if not path.exists():
+        raise InputError("no such transcript file", path=path)
+    if path.is_dir():
+        raise InputError("is a folder, not a transcript file", path=path)
+    try:
+        return Transcript.load(path, language=language)
+    except LipdubError:
+        raise
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"not UTF-8 text (byte offset {e.start})", path=path, hint="save the file as UTF-8"
+        ) from e
+    except RecursionError as e:
+        raise InputError("not a transcript: its JSON is nested too deeply", path=path) from e
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        raise InputError(
+            f"not a lipdub transcript ({type(e).__name__}: {e})",
+            path=path,
+            hint='expected {"language": ..., "segments": [{"start_s", "end_s", "text"}, ...]}',
+        ) from e
+
+
+def _check_options(kind: Any, name: str, opts: dict[str, Any], flag: str = "--opt") -> None:
+    """Refuse ``--opt`` keys the backend's constructor does not take, listing those it does."""
+    if not opts:
+        return
+    from lipdub import registry
+
+    valid = registry.option_names(kind, name)
+    if valid is None:
+        return
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise InputError(
+            f"{flag}: the {kind} backend {name!r} has no option "
+            f"{', '.join(repr(k) for k in unknown)}",
+            backend=name,
+            hint=f"its options: {', '.join(valid) or 'none'}",
+        )
+
+
+def _check_workdir(text: str | None) -> None:
+    if text is None:
+        return
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise InputError("--workdir: is a file, not a folder", path=path)
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"--workdir: {parent} is a file, not a folder", path=path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--workdir: cannot write in {parent} (permission denied)", path=path)
 
 
 class ProgressRenderer:
@@ -123,6 +325,10 @@ class ProgressRenderer:
         return "\n".join(lines)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).strip()
+
+
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
@@ -140,7 +346,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_voices(args: argparse.Namespace) -> int:
     from lipdub import registry
 
-    synth = registry.resolve("voice", args.backend, **_options(args.opt))
+    opts = _options(args.opt)
+    _check_options("voice", args.backend, opts)
+    synth = registry.resolve("voice", args.backend, **opts)
     voices = synth.list_voices(args.lang)
     if not voices:
         raise InputError(
@@ -164,33 +372,30 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audio_output(path: str) -> str:
-    """``path`` if :func:`lipdub.media.write_audio` can write its suffix, else InputError."""
-    from lipdub.media.writer import AUDIO_SUFFIXES
+def _save_audio(clip: Any, output: str) -> None:
+    if output.lower().endswith(".wav"):
+        clip.save_wav(output)
+    else:
+        from lipdub.media import write_audio
 
-    suffix = Path(path).suffix.lower()
-    if suffix not in AUDIO_SUFFIXES:
-        raise InputError(
-            f"cannot write audio as {suffix or 'a file without suffix'}",
-            path=path,
-            hint=f"use one of {', '.join(AUDIO_SUFFIXES)}",
-        )
-    return path
+        write_audio(output, clip)
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub import registry
     from lipdub.limits import Limits
-    from lipdub.media import write_audio
-    from lipdub.types import Transcript, check_segments_within
+    from lipdub.types import check_segments_within
 
-    output = _audio_output(args.output)
-    synth = registry.resolve("voice", args.backend, **_options(args.opt))
+    opts = _options(args.opt)
+    _check_options("voice", args.backend, opts)
+    synth = registry.resolve("voice", args.backend, **opts)
+    if not args.text.strip():
+        raise InputError("nothing to speak: the text is empty", hint="pass some text")
     source = Path(args.text)
-    if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.is_file():
+    if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.exists():
         from lipdub.dub.timing import speak_transcript
 
-        transcript = Transcript.load(source, language=args.lang)
+        transcript = _load_transcript(args.text, args.lang)
         limit = Limits.from_env().max_audio_duration_s
         check_segments_within(
             transcript,
@@ -206,16 +411,16 @@ def cmd_speak(args: argparse.Namespace) -> int:
         clip, report = speak_transcript(
             synth, transcript, voice=args.voice, sample_rate_hz=args.sample_rate
         )
-        write_audio(output, clip)
-        _out(f"wrote {output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
+        _save_audio(clip, args.output)
+        _out(f"wrote {args.output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
         for line in report.describe().splitlines():
             _out(line)
         return 0
     clip = synth.synthesize(args.text, voice=args.voice, language=args.lang, rate=args.rate)
     if args.sample_rate:
         clip = clip.resample(args.sample_rate)
-    write_audio(output, clip)
-    _out(f"wrote {output} ({clip.duration_s:.2f} s at {clip.sample_rate_hz} Hz)")
+    _save_audio(clip, args.output)
+    _out(f"wrote {args.output} ({clip.duration_s:.2f} s at {clip.sample_rate_hz} Hz)")
     return 0
 
 
@@ -226,6 +431,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     opts = _options(args.opt)
     if args.model:
         opts["model"] = args.model
+    _check_options("transcriber", args.backend, opts)
     transcriber = registry.resolve("transcriber", args.backend, **opts)
     audio = load_audio(args.input, 16000)
     transcript = transcriber.transcribe(audio, language=args.lang)
@@ -237,10 +443,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from lipdub import registry
-    from lipdub.types import Transcript
 
-    translator = registry.resolve("translator", args.backend, **_options(args.opt))
-    transcript = Transcript.load(args.transcript, language=args.source)
+    opts = _options(args.opt)
+    _check_options("translator", args.backend, opts)
+    transcript = _load_transcript(args.transcript, args.source)
+    translator = registry.resolve("translator", args.backend, **opts)
     translated = translator.translate_transcript(transcript, args.to)
     output = args.output or str(Path(args.transcript).with_suffix(f".{args.to}.json"))
     translated.save(output)
@@ -260,6 +467,7 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
     from lipdub import registry
     from lipdub._io import same_file
     from lipdub.lipsync.engine import lipsync
+    from lipdub.media import load_audio, probe
 
     if same_file(args.face, args.output) or same_file(args.audio, args.output):
         raise InputError(
@@ -268,13 +476,20 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             hint="choose another output name (-o)",
         )
     syncer = _lipsyncer(args)
+    _check_device(args.device)
+    probe(args.face)  # a missing or unreadable face file fails before any model loads
     detector = registry.resolve("detector", args.detector)
-    driving: Any = args.audio
-    if args.isolate_voice:
-        from lipdub.media import load_audio
+    separator = registry.resolve("separator", args.isolate_voice) if args.isolate_voice else None
+    from lipdub.media.speech_spans import detect_speech_spans
 
-        separator = registry.resolve("separator", args.isolate_voice)
-        driving = separator.separate(load_audio(args.audio, 16000)).voice
+    driving: Any = load_audio(args.audio, 16000)
+    # speech is found on the audio as given: a separator may use the spans, and its
+    # voice stem can be near silent where the mix is loud
+    found = detect_speech_spans(driving)
+    spans = None if args.all_frames else found
+    syncer = _lipsyncer(args)
+    if separator is not None:
+        driving = separator.separate(driving, found).voice
     with ProgressRenderer(not args.quiet) as progress:
         result = lipsync(
             args.face,
@@ -289,9 +504,16 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             audio_longer=args.audio_longer,
             audio_shorter=args.audio_shorter,
             require_face=not args.allow_no_face,
+            speech_spans=spans,
             on_event=progress,
         )
     _out(f"wrote {result.output} ({result.duration_s:.2f} s, {result.frames_total} frames)")
+    if spans is not None:
+        speech_s = sum(b - a for a, b in spans)
+        _out(
+            f"speech: {speech_s:.2f} s of {driving.duration_s:.2f} s in {len(spans)} span(s)"
+            + ("" if spans else " (no speech found: the video is left unchanged)")
+        )
     _out(
         f"frames: {result.frames_synced} lip-synced, {result.frames_no_face} without a face, "
         f"{result.frames_outside_speech} outside speech (left unchanged)"
@@ -303,6 +525,9 @@ def cmd_dub(args: argparse.Namespace) -> int:
     from lipdub.dub.options import DubOptions
     from lipdub.dub.pipeline import DubbingPipeline
 
+    _check_device(args.device)
+    _check_workdir(args.workdir)
+    text = _read_text_file(args.text_file, "--text-file") if args.text_file else args.text
     voice_map = {}
     for pair in (args.voice_map or "").split(","):
         if pair.strip():
@@ -331,6 +556,8 @@ def cmd_dub(args: argparse.Namespace) -> int:
         "detector": args.detector,
         "lipsyncer": args.model,
     }
+    for slot, opts in slots.items():
+        _check_options(slot, names[slot], opts, flag=f"--opt {slot}.*")
     specs: dict[str, Any] = {
         slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()
     }
@@ -349,9 +576,6 @@ def cmd_dub(args: argparse.Namespace) -> int:
         allow_no_face=args.allow_no_face,
         burn_subtitles=args.burn_subtitles,
     )
-    text = args.text
-    if args.text_file:
-        text = Path(args.text_file).read_text(encoding="utf-8")
     t0 = time.perf_counter()
     targets = [t.strip() for t in args.to.split(",") if t.strip()]
     with ProgressRenderer(not args.quiet) as progress:
@@ -419,7 +643,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``lipdub`` (exposed for documentation and tests)."""
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="lipdub",
         description="Dub a video into another language and re-sync the speaker's lips.",
     )
@@ -450,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     sp = add("probe", cmd_probe, "print what a video or image file holds")
-    sp.add_argument("file")
+    sp.add_argument("file", help="a video, image or audio file")
 
     sp = add("dub", cmd_dub, "translate a video's speech and lip-sync the speaker")
     sp.add_argument("input", help="video or still portrait")
@@ -464,8 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "-o",
         "--output",
-        help="output video (default: INPUT.<lang>.mp4); with several languages put {lang} "
-        "in the name",
+        type=_output(VIDEO_SUFFIXES, "a video"),
+        help=f"output video, {'/'.join(VIDEO_SUFFIXES)} (default: INPUT.<lang>.mp4); with "
+        "several languages put {lang} in the name",
     )
     sp.add_argument(
         "--transcript",
@@ -494,8 +719,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
-    sp.add_argument("--transcriber", default="whisper", help="whisper (default), google, ...")
-    sp.add_argument("--translator", default="opus", help="opus (default), google, identity, ...")
+    sp.add_argument(
+        "--transcriber",
+        default="whisper",
+        help="whisper (default; model small, change with --opt transcriber.model=base), "
+        "google, ...",
+    )
+    sp.add_argument(
+        "--translator",
+        default="opus",
+        help="opus (default; the OPUS-MT model for the language pair), google, identity, ...",
+    )
     sp.add_argument(
         "--tts", default="espeak", help="voice backend: espeak (default), piper, google"
     )
@@ -530,7 +764,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--text", help="speak this text instead of transcribing")
     sp.add_argument("--text-file", help="speak this file's text instead of transcribing")
-    sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    sp.add_argument(
+        "--device",
+        type=_device,
+        help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
+    )
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
     sp.add_argument(
         "--opt",
@@ -544,16 +782,48 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("lipsync", cmd_lipsync, "lip-sync a video or portrait to an audio file")
     sp.add_argument("--face", required=True, help="video or still image")
     sp.add_argument("--audio", required=True, help="speech audio (any format)")
-    sp.add_argument("-o", "--output", required=True)
-    sp.add_argument("--model", default="wav2lip_gan", choices=["wav2lip", "wav2lip_gan"])
-    sp.add_argument("--checkpoint", help="local .pth/.pt/.safetensors checkpoint")
-    sp.add_argument("--detector", default="retinaface")
-    sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
-    sp.add_argument("--batch-size", type=int)
     sp.add_argument(
-        "--pads", type=int, nargs=4, default=[0, 10, 0, 0], metavar=("T", "B", "L", "R")
+        "-o",
+        "--output",
+        required=True,
+        type=_output(VIDEO_SUFFIXES, "a video"),
+        help=f"output video: {', '.join(VIDEO_SUFFIXES)}",
     )
-    sp.add_argument("--fps", type=float, help="frame rate for a still image (default 25)")
+    sp.add_argument(
+        "--model",
+        default="wav2lip_gan",
+        choices=["wav2lip", "wav2lip_gan"],
+        help="lip-sync model (default: wav2lip_gan)",
+    )
+    sp.add_argument("--checkpoint", help="local .pth/.pt/.safetensors checkpoint")
+    sp.add_argument(
+        "--detector",
+        default="retinaface",
+        help="face detector: retinaface (default), s3fd, haar",
+    )
+    sp.add_argument(
+        "--device",
+        type=_device,
+        help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
+    )
+    sp.add_argument(
+        "--batch-size",
+        type=_number(1, 4096, integer=True),
+        help="face crops per model call, 1 to 4096 (default: from the device's memory)",
+    )
+    sp.add_argument(
+        "--pads",
+        type=_number(-1000, 1000, integer=True),
+        nargs=4,
+        default=[0, 10, 0, 0],
+        metavar=("T", "B", "L", "R"),
+        help="pixels added to the face box: top bottom left right (default: 0 10 0 0)",
+    )
+    sp.add_argument(
+        "--fps",
+        type=_number(1, 240),
+        help="output frame rate, 1 to 240 (default: the video's own; 25 for a still image)",
+    )
     sp.add_argument("--offline", action="store_true", help="never download weights")
     sp.add_argument(
         "--allow-no-face", action="store_true", help="write the video even if no face is found"
@@ -578,22 +848,48 @@ def build_parser() -> argparse.ArgumentParser:
         default="trim",
         help="when the video outlasts the audio: cut it, or keep the rest unchanged",
     )
+    sp.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="lip-sync every frame; by default frames where the audio has no speech "
+        "(silence, quiet noise) are left unchanged",
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     sp = add("transcribe", cmd_transcribe, "speech to a timed transcript (JSON, SRT or VTT)")
     sp.add_argument("input", help="video or audio file")
-    sp.add_argument("-o", "--output")
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=_output(TRANSCRIPT_SUFFIXES, "a transcript"),
+        help="transcript file, .json, .srt or .vtt (default: INPUT.<lang>.json)",
+    )
     sp.add_argument("--lang", help="spoken language (default: detect)")
-    sp.add_argument("--backend", default="whisper")
-    sp.add_argument("--model", help="model name or local model directory")
+    sp.add_argument(
+        "--backend", default="whisper", help="speech-to-text backend: whisper (default), google"
+    )
+    sp.add_argument(
+        "--model",
+        help="model name or local model directory (default: small for whisper; "
+        "tiny, base, medium, large-v3 ... also work)",
+    )
     opt(sp)
 
     sp = add("translate", cmd_translate, "translate a transcript, keeping its timing")
-    sp.add_argument("transcript")
-    sp.add_argument("--to", required=True)
+    sp.add_argument("transcript", help="transcript file (.json, .srt or .vtt)")
+    sp.add_argument("--to", required=True, help="target language (BCP-47, e.g. es)")
     sp.add_argument("--from", dest="source", help="source language for SRT/VTT input")
-    sp.add_argument("-o", "--output")
-    sp.add_argument("--backend", default="opus")
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=_output(TRANSCRIPT_SUFFIXES, "a transcript"),
+        help="translated transcript, .json, .srt or .vtt (default: TRANSCRIPT.<lang>.json)",
+    )
+    sp.add_argument(
+        "--backend",
+        default="opus",
+        help="translation backend: opus (default; OPUS-MT), google, identity",
+    )
     opt(sp)
 
     sp = add("speak", cmd_speak, "speak a text, or a transcript at its timing, to an audio file")
@@ -602,18 +898,32 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         required=True,
-        help="audio file; its suffix picks the format: .wav .flac .mp3 .m4a .aac .ogg .opus",
+        type=_output(AUDIO_SUFFIXES, "audio"),
+        help=f"audio file: {', '.join(AUDIO_SUFFIXES)}",
     )
-    sp.add_argument("--voice")
-    sp.add_argument("--lang")
-    sp.add_argument("--rate", type=float, default=1.0)
-    sp.add_argument("--sample-rate", type=int)
-    sp.add_argument("--backend", default="espeak")
+    sp.add_argument("--voice", help="voice name (see `lipdub voices`; default: the backend's)")
+    sp.add_argument("--lang", help="language of the text (BCP-47, e.g. es)")
+    sp.add_argument(
+        "--rate",
+        type=_number(0.25, 4.0),
+        default=1.0,
+        help="speaking rate for plain text, 0.25 to 4 (default: 1.0; 1.2 = 20%% faster)",
+    )
+    sp.add_argument(
+        "--sample-rate",
+        type=_number(8000, 192000, integer=True),
+        help="resample to this rate in Hz, 8000 to 192000 (default: the voice's own)",
+    )
+    sp.add_argument(
+        "--backend", default="espeak", help="voice backend: espeak (default), piper, google"
+    )
     opt(sp)
 
     sp = add("voices", cmd_voices, "list the voices of a text-to-speech backend")
-    sp.add_argument("--lang")
-    sp.add_argument("--backend", default="espeak")
+    sp.add_argument("--lang", help="only voices for this language (BCP-47, e.g. es-ES)")
+    sp.add_argument(
+        "--backend", default="espeak", help="voice backend: espeak (default), piper, google"
+    )
     opt(sp)
 
     sp = add("weights", cmd_weights, "list, download or convert model weights")
@@ -662,7 +972,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
     if args.command == "weights" and args.action == "convert":
         args.input, args.output = args.name, args.output
     if args.command is None:
@@ -677,7 +990,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except LipdubError as e:
         if args.verbose:
             raise
-        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.write(f"error: {_one_line(str(e))}\n")
+        return EXIT_ERROR
+    except OSError as e:  # the file system refused (permissions, a folder, a full disk)
+        if args.verbose:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(f"error: {where}{_one_line(str(e.strerror or e))}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

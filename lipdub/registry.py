@@ -47,6 +47,7 @@ __all__ = [
     "Kind",
     "available",
     "entry",
+    "option_names",
     "register",
     "registry",
     "resolve",
@@ -321,3 +322,34 @@ def resolve(kind: Kind, spec: Any, **overrides: Any) -> Any:
             backend=name,
         )
     return instance
+
+
+def option_names(kind: Kind, name: str) -> tuple[str, ...] | None:
+    """The keyword options the ``name`` backend's constructor takes (for checking input).
+
+    Reads the signature of the registered class or factory (importing its module).
+
+    Returns:
+        The option names, sorted; None when the factory takes ``**kwargs`` (any name
+        may be valid) or has no readable signature.
+
+    Raises:
+        UnknownBackendError: the name is not registered.
+        BackendNotInstalled: the backend's extra is not installed.
+
+    Example:
+        >>> option_names("voice", "fake")
+        ('sample_rate_hz', 'seconds_per_word')
+    """
+    import inspect
+
+    ent = entry(kind, name)
+    factory = _import_target(ent.target, kind=kind, name=name, extra=ent.extra)
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    usable = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(sorted(p.name for p in params if p.kind in usable))

@@ -371,7 +371,7 @@ def test_speak_refuses_unknown_suffix_listing_the_supported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "x.xyz"
-    assert cli.main(["speak", "hello", "-o", str(out), "--backend", "fake"]) == 1
+    assert cli.main(["speak", "hello", "-o", str(out), "--backend", "fake"]) == 2  # usage error
     err = capsys.readouterr().err
     assert ".xyz" in err and ".mp3" in err and ".flac" in err
     assert not out.exists()

@@ -132,6 +132,12 @@ def load_audio(
         if declared_s is not None and declared_s > lim.max_audio_duration_s:
             raise _too_long(declared_s, p, lim)
         max_out = round(lim.max_audio_duration_s * sample_rate_hz) + sample_rate_hz
+        if stream.codec_context is None:  # e.g. a WAV header naming an unknown codec
+            raise MediaError(
+                "has an audio track in a format FFmpeg cannot decode",
+                path=p,
+                hint="convert it to WAV, FLAC or MP3",
+            )
         # Mono and stereo are averaged here ((L + R) / 2 keeps the level of a centred
         # voice); FFmpeg's own downmix (centre-weighted) is used for surround layouts.
         channels = stream.codec_context.channels or 1
