@@ -22,7 +22,7 @@ from lipdub.dub.timing import (
     speak_transcript,
 )
 from lipdub.errors import Cancelled, InputError
-from lipdub.events import EventCallback, EventRecorder, Progress, with_cancel
+from lipdub.events import EventCallback, EventRecorder, Progress, StageWarning, with_cancel
 from lipdub.testing import FakeVoiceSynth
 from lipdub.types import AudioClip, Segment, Transcript, Voice
 from lipdub.voice.base import VoiceSynth
@@ -209,14 +209,17 @@ def test_the_hard_cap_is_used_only_when_needed_and_warns(caplog: pytest.LogCaptu
 
     # The last line: 1.5 s of speech, 1.1 s to the end of the media.
     tight = Transcript("es", (Segment(0.0, 1.0, words(5)),))
+    rec = EventRecorder()
     with caplog.at_level(logging.WARNING, logger="lipdub.dub.timing"):
-        _, report = speak_transcript(FakeVoiceSynth(), tight, total_s=1.1)
+        _, report = speak_transcript(FakeVoiceSynth(), tight, total_s=1.1, on_event=rec)
     (line,) = report.segments
     assert line.hard_cap and line.status == "hard_cap" and line.cut_s == 0
     assert line.speed == pytest.approx(1.5 / 1.1, abs=0.02)
     assert line.end_s <= 1.1 + 1e-6
     assert any("hard cap" in w for w in line.warnings)
     assert any("hard cap" in r.getMessage() for r in caplog.records)
+    (warning,) = rec.of_type(StageWarning)
+    assert warning.stage == "speak" and "hard cap" in warning.message  # type: ignore[attr-defined]
     assert report.hard_capped == [line] and report.unfitted == []
 
 

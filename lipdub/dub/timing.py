@@ -1,8 +1,9 @@
 """The timing fit: each translated line spoken where its source line was, never two at once.
 
 :func:`speak_transcript` speaks every segment of a (translated) transcript so it
-starts where the source segment started and fits before the next one, and returns
-the speech track with a :class:`TimingReport`.
+starts where the source segment started (or just after the line before, when that one
+ran long) and fits before the next one, and returns the speech track with a
+:class:`TimingReport`.
 
 How a line is fitted (bounds in :class:`~lipdub.dub.options.FitOptions`):
 
@@ -41,7 +42,7 @@ from lipdub._io import atomic_write_text
 from lipdub.dub.audio_ops import time_stretch, trim_silence
 from lipdub.dub.options import FitOptions
 from lipdub.errors import BackendError, InputError, LipdubError
-from lipdub.events import Event, EventCallback, Progress, emit
+from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
 from lipdub.types import AudioClip, Transcript
 from lipdub.voice.base import VoiceSynth
 
@@ -551,8 +552,13 @@ def _review(
     cut_s: float,
     heard: bool,
     options: FitOptions,
+    on_event: EventCallback | None,
 ) -> tuple[LineStatus, tuple[str, ...]]:
-    """A placed line's status (the worst that happened to it) and its warnings, logged."""
+    """A placed line's status (the worst that happened to it) and its warnings.
+
+    Warnings are logged; all but a delay within ``max_delay_s`` are also sent as
+    :class:`~lipdub.events.StageWarning` events.
+    """
     found: list[tuple[LineStatus, str]] = []
     if delay > options.max_delay_s + _TOL_S:
         found.append(
@@ -592,6 +598,8 @@ def _review(
     for kind, msg in found:
         level = logging.INFO if kind == "delayed" else logging.WARNING
         logger.log(level, "line %d (%r): %s", index, text[:40], msg)
+        if level == logging.WARNING:
+            emit(on_event, StageWarning("speak", f"line {index} ({text[:40]!r}): {msg}"))
         if _SEVERITY.index(kind) > _SEVERITY.index(status):
             status = kind
     return status, tuple(msg for _, msg in found)
@@ -632,8 +640,10 @@ def speak_transcript(
         options: Timing-fit bounds.
         cache: Per-utterance speech cache (e.g. :class:`WavFolderCache`); the
             deprecated ``cache(key, make)`` callable form is still accepted.
-        on_event: Receives ``Progress("speak", done, total, "segments")``; exceptions
-            it raises (:class:`~lipdub.errors.Cancelled`) propagate.
+        on_event: Receives ``Progress("speak", done, total, "segments")`` (the total
+            grows by the lines that need a second, native-rate pass) and a
+            ``StageWarning("speak", ...)`` per line warning; exceptions it raises
+            (:class:`~lipdub.errors.Cancelled`) propagate.
 
     Returns:
         The speech track and the per-line :class:`TimingReport`.
@@ -780,6 +790,7 @@ def speak_transcript(
             cut_s=cut_s,
             heard=clip.num_samples > 0,
             options=options,
+            on_event=on_event,
         )
         rows.append(
             SegmentTiming(
