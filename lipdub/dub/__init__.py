@@ -18,7 +18,13 @@ from lipdub.dub.mix import remix
 from lipdub.dub.options import DubOptions, FitOptions
 from lipdub.dub.pipeline import DubbingPipeline, DubResult, StopAfter
 from lipdub.dub.subtitles import subtitle_cues
-from lipdub.dub.timing import SegmentTiming, TimingReport, speak_transcript
+from lipdub.dub.timing import (
+    SegmentTiming,
+    SpeechCache,
+    TimingReport,
+    WavFolderCache,
+    speak_transcript,
+)
 
 __all__ = [
     "DubOptions",
@@ -26,8 +32,10 @@ __all__ = [
     "DubbingPipeline",
     "FitOptions",
     "SegmentTiming",
+    "SpeechCache",
     "StopAfter",
     "TimingReport",
+    "WavFolderCache",
     "remix",
     "speak_transcript",
     "subtitle_cues",

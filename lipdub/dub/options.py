@@ -12,19 +12,47 @@ __all__ = ["DubOptions", "FitOptions"]
 
 @dataclass(frozen=True, slots=True)
 class FitOptions:
-    """How a spoken segment is fitted into its time slot.
+    """How each dubbed line is fitted to the timing of its source line.
 
-    Strategy, in order: ask the voice for a speaking ``rate`` within
-    [``min_rate``, ``max_rate``] (backends with a native rate); then time-stretch
-    without changing pitch so the total speed-up stays within the same bounds; then
-    borrow the silence before the next segment (``borrow_gap``); only then overflow,
-    which the report records.
+    Strategy, in order, for each line (see :func:`~lipdub.dub.timing.speak_transcript`):
+
+    1. Speak it at a total speed within [``min_rate``, ``max_rate``] so it fills its
+       source line's slot: the voice's native ``rate`` first (backends that have one),
+       then a pitch-keeping time-stretch for the rest.
+    2. If it is still longer, let it run into the silence before the next line
+       (``borrow_gap``), and then let the next line start up to ``max_delay_s`` later
+       than its source line (later lines catch up in the silences that follow).
+    3. Only if that is not enough, speak faster than ``max_rate``, up to
+       ``hard_max_rate``, just as fast as needed (logged and reported as a warning).
+    4. What still does not fit is placed whole anyway and reported: the next line
+       then starts more than ``max_delay_s`` late, and speech running past the end of
+       the media is cut there with a short fade.
+
+    Two dubbed lines never sound at once: each line starts at its source start or
+    ``min_pause_s`` after the previous line ends, whichever is later.
+
+    Args:
+        min_rate: Slowest total speed (short lines are slowed to fill their slot).
+        max_rate: Fastest comfortable total speed.
+        hard_max_rate: Fastest speed ever used, only when needed (>= ``max_rate``;
+            equal to it never goes beyond the comfortable speed).
+        max_delay_s: How much later than its source line a line may start before
+            the line before it must be sped up beyond ``max_rate``.
+        min_pause_s: Silence kept between two dubbed lines.
+        borrow_gap: Use the silence after a line's slot (and a delay of the next
+            line) before speaking faster than ``max_rate``. False: the hard cap is
+            tried first to keep the line inside its slot.
+        trim_silence: Trim the voice's leading and trailing silence, so speech
+            starts exactly at the placed start.
     """
 
     min_rate: float = 0.85
     max_rate: float = 1.3
     borrow_gap: bool = True
     trim_silence: bool = True
+    hard_max_rate: float = 1.6
+    max_delay_s: float = 1.0
+    min_pause_s: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.25 <= self.min_rate <= 1.0 <= self.max_rate <= 4.0:
@@ -32,6 +60,16 @@ class FitOptions:
                 f"FitOptions needs 0.25 <= min_rate <= 1 <= max_rate <= 4, "
                 f"got {self.min_rate}, {self.max_rate}"
             )
+        if not self.max_rate <= self.hard_max_rate <= 4.0:
+            raise InputError(
+                f"FitOptions needs max_rate <= hard_max_rate <= 4, got max_rate "
+                f"{self.max_rate}, hard_max_rate {self.hard_max_rate}",
+                hint="raise hard_max_rate with max_rate (equal values never go faster)",
+            )
+        if not 0.0 <= self.max_delay_s <= 60.0:
+            raise InputError(f"FitOptions needs 0 <= max_delay_s <= 60, got {self.max_delay_s}")
+        if not 0.0 <= self.min_pause_s <= 5.0:
+            raise InputError(f"FitOptions needs 0 <= min_pause_s <= 5, got {self.min_pause_s}")
 
 
 @dataclass(frozen=True, slots=True)

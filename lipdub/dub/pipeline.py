@@ -121,9 +121,12 @@ class DubResult:
                 f"timing report: {self.workdir / f'timing.{self.translation.language}.json'}"
             )
         if self.timing is not None:
-            n = len(self.timing.segments)
-            over = self.timing.overflowing
-            lines.append(f"segments: {n}, over their slot: {len(over)}")
+            t = self.timing
+            lines.append(
+                f"segments: {len(t.segments)}, delayed: {len(t.delayed)}, "
+                f"sped past the comfortable rate: {len(t.hard_capped)}, "
+                f"not fitted: {len(t.unfitted)}"
+            )
         if self.frames_total:
             lines.append(
                 f"frames: {self.frames_total} total, {self.frames_synced} lip-synced, "
@@ -290,10 +293,10 @@ class DubbingPipeline:
         on_event: EventCallback | None = None,
     ) -> tuple[AudioClip, TimingReport]:
         """Speak the translation at the source timing; returns the track and its report."""
-        from lipdub.dub.timing import speak_transcript
+        from lipdub.dub.timing import WavFolderCache, speak_transcript
 
         opts = options or self.options
-        cache = _WavCache(cache_dir) if cache_dir is not None else None
+        cache = WavFolderCache(cache_dir) if cache_dir is not None else None
         return speak_transcript(
             self.component("voice"),
             translation,
@@ -721,21 +724,3 @@ def _result(run: Any, lang: Any) -> DubResult:
         timings={name: round(sec, 3) for name, (_, sec) in mine.items()},
         notices=tuple(run.notices),
     )
-
-
-class _WavCache:
-    """Per-utterance speech cache in ``<workdir>/speech/<key>.wav``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, key: str, make: Any) -> AudioClip:
-        path = self.root / f"{key}.wav"
-        if path.is_file():
-            try:
-                return AudioClip.load_wav(path)
-            except LipdubError:
-                pass
-        clip: AudioClip = make()
-        clip.save_wav(path)
-        return clip

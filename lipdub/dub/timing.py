@@ -1,8 +1,25 @@
-"""The timing fit: each translated line spoken where its source line was spoken.
+"""The timing fit: each translated line spoken where its source line was, never two at once.
 
 :func:`speak_transcript` speaks every segment of a (translated) transcript so it
-starts where the source segment started and fits before the next one, and returns
-the speech track with a :class:`TimingReport`.
+starts where the source segment started (or just after the line before, when that one
+ran long) and fits before the next one, and returns the speech track with a
+:class:`TimingReport`.
+
+How a line is fitted (bounds in :class:`~lipdub.dub.options.FitOptions`):
+
+1. A comfortable speed (``min_rate`` .. ``max_rate``) that fills its source slot,
+   asked from the voice natively where it can, time-stretched for the rest.
+2. The silence before the next line, then a delay of the next line of up to
+   ``max_delay_s``: a line starts at ``max(its source start, previous end +
+   min_pause_s)``, so later lines move into the silences that follow and return to
+   their source times as soon as a gap absorbs the delay.
+3. Only then a faster speed, up to ``hard_max_rate``, just as fast as needed, with a
+   warning.
+4. What still does not fit is placed whole and reported (the next line is late);
+   speech past the end of the media (``total_s``) is cut there with a short fade.
+
+Placed lines never overlap: the track holds one line at a time, separated by at
+least ``min_pause_s`` of silence.
 """
 
 from __future__ import annotations
@@ -11,27 +28,76 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
 
 from lipdub._io import atomic_write_text
-from lipdub.dub.audio_ops import mix_at, time_stretch, trim_silence
+from lipdub.dub.audio_ops import time_stretch, trim_silence
 from lipdub.dub.options import FitOptions
-from lipdub.events import EventCallback, Progress, emit
+from lipdub.errors import BackendError, InputError, LipdubError
+from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
 from lipdub.types import AudioClip, Transcript
 from lipdub.voice.base import VoiceSynth
 
-__all__ = ["SegmentTiming", "TimingReport", "fit_segment", "speak_transcript"]
+__all__ = [
+    "LineStatus",
+    "SegmentCache",
+    "SegmentTiming",
+    "SpeechCache",
+    "TimingReport",
+    "WavFolderCache",
+    "speak_transcript",
+]
 
 logger = logging.getLogger(__name__)
+
+LineStatus = Literal["ok", "delayed", "hard_cap", "late", "overflow", "cut", "empty"]
+"""The state of one dubbed line, worst first: ``cut`` (runs past the end of the media),
+``overflow`` (does not fit even at the hard cap: the next line is late), ``late``
+(starts more than ``max_delay_s`` after its source line), ``hard_cap`` (spoken faster
+than ``max_rate``), ``delayed`` (starts after its source line, within ``max_delay_s``),
+``ok``; ``empty`` for a line without speech."""
+
+_SEVERITY: tuple[LineStatus, ...] = ("ok", "delayed", "hard_cap", "late", "overflow", "cut")
+_TOL_S = 0.005  # slack in time comparisons (native rates and sample rounding)
+_SNAP = 0.02  # a speed this close to 1 is left at 1
+_RATE_STEP = 0.05  # native rates are asked on this grid (batches and cache hits)
+_FADE_S = 0.05  # fade-out where speech is cut at the end of the media
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentTiming:
-    """How one segment's speech was fitted (all times in seconds)."""
+    """How one line's speech was fitted and placed (all times in seconds).
+
+    Attributes:
+        index: The segment's index in the transcript.
+        text: What was spoken.
+        start_s: Where the speech is placed (it starts there; no leading silence).
+        slot_s: Length of the source segment.
+        max_s: Room from ``start_s`` to where the next line could start on time
+            (its source start less ``min_pause_s``; the end of the media for the last).
+        natural_s: Length of the speech at the voice's natural speed.
+        speech_s: Placed, audible length (after any cut at the end of the media).
+        rate: Native speaking rate asked of the voice (1.0: none).
+        stretch: Time-stretch applied after the native rate (1.0: none).
+        borrowed_s: Speech in the silence after the source slot.
+        overflow_s: Speech past ``start_s + max_s``: how much later the next line
+            starts than its source start (or how much ran past the end of the media).
+        voice: The voice that spoke it.
+        speaker: The segment's speaker label.
+        source_start_s: Where the source line starts.
+        hard_cap: Whether it was spoken faster than ``max_rate``.
+        cut_s: Speech cut off at the end of the media (not heard).
+        status: The worst thing that happened to it (:data:`LineStatus`).
+        warnings: Sentences for a reviewer, one per problem.
+    """
 
     index: int
     text: str
@@ -46,6 +112,12 @@ class SegmentTiming:
     overflow_s: float
     voice: str | None = None
     speaker: str | None = None
+    _: KW_ONLY
+    source_start_s: float
+    hard_cap: bool = False
+    cut_s: float = 0.0
+    status: LineStatus = "ok"
+    warnings: tuple[str, ...] = ()
 
     @property
     def end_s(self) -> float:
@@ -53,25 +125,46 @@ class SegmentTiming:
         return self.start_s + self.speech_s
 
     @property
+    def delay_s(self) -> float:
+        """How much later than its source line the speech starts."""
+        return self.start_s - self.source_start_s
+
+    @property
     def speed(self) -> float:
-        """Total speed-up (natural length / placed length)."""
-        return self.natural_s / self.speech_s if self.speech_s else 1.0
+        """Total speed-up used (natural length / spoken length)."""
+        spoken = self.speech_s + self.cut_s
+        return self.natural_s / spoken if spoken > 0 else 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class TimingReport:
-    """Per-segment timing of the dubbed speech.
+    """Per-line timing of the dubbed speech.
 
-    Every segment starts exactly at its source segment's start (speech onsets are
-    aligned by trimming the voice's leading silence), so start errors are 0 ms.
+    Lines never overlap. A line starts at its source start unless the line before it
+    ran long; then it starts ``min_pause_s`` after that line (see ``delay_s``).
     """
 
     segments: tuple[SegmentTiming, ...]
 
     @property
     def overflowing(self) -> list[SegmentTiming]:
-        """Segments whose speech runs past the next segment's start."""
+        """Lines running past where the next line could start on time (or the media end)."""
         return [s for s in self.segments if s.overflow_s > 0.0005]
+
+    @property
+    def delayed(self) -> list[SegmentTiming]:
+        """Lines placed later than their source start."""
+        return [s for s in self.segments if s.delay_s > 0.0005]
+
+    @property
+    def hard_capped(self) -> list[SegmentTiming]:
+        """Lines spoken faster than the comfortable ``max_rate``."""
+        return [s for s in self.segments if s.hard_cap]
+
+    @property
+    def unfitted(self) -> list[SegmentTiming]:
+        """Lines that did not fit the bounds: ``overflow``, ``late`` or ``cut``."""
+        return [s for s in self.segments if s.status in ("overflow", "late", "cut")]
 
     @property
     def speech_spans(self) -> list[tuple[float, float]]:
@@ -79,16 +172,26 @@ class TimingReport:
         return [(s.start_s, s.end_s) for s in self.segments if s.speech_s > 0]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (times in seconds, rounded to ms)."""
+        """JSON-ready dict (times in seconds, rounded to 0.1 ms)."""
         rows = []
         for s in self.segments:
             row = dataclasses.asdict(s)
+            row["warnings"] = list(s.warnings)
+            row["end_s"] = s.end_s
+            row["delay_s"] = s.delay_s
+            row["speed"] = s.speed
             for k, v in row.items():
                 if isinstance(v, float):
                     row[k] = round(v, 4)
             row["overflow_ms"] = round(s.overflow_s * 1000)
             rows.append(row)
-        return {"segments": rows, "overflowing": len(self.overflowing)}
+        return {
+            "segments": rows,
+            "overflowing": len(self.overflowing),
+            "delayed": len(self.delayed),
+            "hard_capped": len(self.hard_capped),
+            "unfitted": len(self.unfitted),
+        }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as JSON, atomically."""
@@ -96,94 +199,410 @@ class TimingReport:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TimingReport:
-        """Read a report written by :meth:`save`."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a report written by :meth:`save` (older reports too: new fields get defaults).
+
+        Raises:
+            InputError: The file is not a timing report.
+        """
         fields = {f.name for f in dataclasses.fields(SegmentTiming)}
-        return cls(
-            tuple(
-                SegmentTiming(**{k: v for k, v in r.items() if k in fields})
-                for r in data["segments"]
-            )
-        )
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = []
+            for r in data["segments"]:
+                kw = {k: v for k, v in r.items() if k in fields}
+                kw.setdefault("source_start_s", kw["start_s"])
+                kw["warnings"] = tuple(kw.get("warnings", ()))
+                if "status" not in kw:  # before lines were placed apart: overflow overlapped
+                    over = float(kw.get("overflow_s", 0.0)) > 0.0005
+                    kw["status"] = "overflow" if over else "ok"
+                rows.append(SegmentTiming(**kw))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(
+                f"not a readable timing report: {e}",
+                path=path,
+                hint="delete it to redo the speak stage",
+            ) from e
+        return cls(tuple(rows))
 
     def describe(self) -> str:
-        """A table: slot, speech length, rate, stretch, overflow per segment."""
-        lines = ["  #  start   slot  speech  rate  stretch  overflow  text"]
+        """A table: source and placed start, delay, slot, speech, speed, status per line.
+
+        Each line's warnings follow it, indented and marked ``!``.
+        """
+        lines = ["  #  source  start  delay   slot  speech  speed  status    text"]
         for s in self.segments:
+            speed = f"{s.speed:5.2f}x" + ("!" if s.hard_cap else " ")
             lines.append(
-                f"{s.index:3d} {s.start_s:6.2f} {s.slot_s:6.2f} {s.speech_s:7.2f} "
-                f"{s.rate:5.2f} {s.stretch:8.2f} {s.overflow_s * 1000:7.0f}ms  {s.text[:40]}"
+                f"{s.index:3d} {s.source_start_s:7.2f} {s.start_s:6.2f} {s.delay_s:6.2f} "
+                f"{s.slot_s:6.2f} {s.speech_s:7.2f} {speed} {s.status:9s} {s.text[:40]}"
             )
+            lines.extend(f"      ! {w}" for w in s.warnings)
         return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ the speech cache
+
+
+@runtime_checkable
+class SpeechCache(Protocol):
+    """Where the fit keeps each utterance's speech between runs.
+
+    Keys are hex digests of the voice backend's name and :meth:`settings()
+    <lipdub.component.Component.settings>`, the text, voice, language and rate; the
+    clips are the backend's raw output (before silence trimming).
+    """
+
+    def get(self, key: str) -> AudioClip | None:
+        """The clip stored under ``key``, or None (a damaged entry is a miss)."""
+        ...
+
+    def put(self, key: str, clip: AudioClip) -> None:
+        """Store ``clip`` under ``key``."""
+        ...
+
+
 SegmentCache = Callable[[str, Callable[[], AudioClip]], AudioClip]
-"""``cache(key, make)`` returns a stored clip for ``key`` or stores ``make()``."""
+"""Deprecated callable cache, ``cache(key, make)``; still accepted by :func:`speak_transcript`.
+Use a :class:`SpeechCache` such as :class:`WavFolderCache`."""
+
+_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def _no_cache(key: str, make: Callable[[], AudioClip]) -> AudioClip:
-    return make()
+class WavFolderCache:
+    """A :class:`SpeechCache` of WAV files, ``<root>/<key>.wav`` (16-bit PCM).
+
+    Writes are atomic; a file that cannot be read is a miss (and is rewritten), and a
+    write that fails is logged, not raised: the cache never stops a dub.
+
+    Example:
+        >>> import tempfile
+        >>> cache = WavFolderCache(tempfile.mkdtemp())
+        >>> cache.get("abc") is None
+        True
+        >>> cache.put("abc", AudioClip.silence(0.5, 16000))
+        >>> cache.get("abc").duration_s
+        0.5
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """The file that holds ``key``.
+
+        Raises:
+            InputError: ``key`` is not a plain file name (letters, digits, ``_.-``).
+        """
+        if not _KEY_RE.fullmatch(key):
+            raise InputError(f"speech cache key {key!r} is not a plain file name")
+        return self.root / f"{key}.wav"
+
+    def get(self, key: str) -> AudioClip | None:
+        """The stored clip, or None when absent or unreadable."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            return AudioClip.load_wav(path)
+        except LipdubError as e:
+            logger.warning("ignoring a damaged cached utterance %s: %s", path, e)
+            return None
+
+    def put(self, key: str, clip: AudioClip) -> None:
+        """Write the clip atomically (failures are logged)."""
+        path = self.path(key)
+        try:
+            clip.save_wav(path)
+        except OSError as e:
+            logger.warning("cannot cache an utterance in %s: %s", path, e)
+
+    def __repr__(self) -> str:
+        return f"WavFolderCache({str(self.root)!r})"
 
 
-def _clean(clip: AudioClip, options: FitOptions) -> AudioClip:
-    return trim_silence(clip) if options.trim_silence else clip
+class _Miss(Exception):
+    pass
 
 
-def fit_segment(
+class _CallableCache:
+    """Adapts a deprecated ``cache(key, make)`` callable to :class:`SpeechCache`."""
+
+    def __init__(self, fn: SegmentCache) -> None:
+        self.fn = fn
+
+    def get(self, key: str) -> AudioClip | None:
+        def miss() -> AudioClip:
+            raise _Miss
+
+        try:
+            return self.fn(key, miss)
+        except _Miss:
+            return None
+
+    def put(self, key: str, clip: AudioClip) -> None:
+        self.fn(key, lambda: clip)
+
+
+def _as_cache(cache: SpeechCache | SegmentCache | None) -> SpeechCache | None:
+    if cache is None or isinstance(cache, SpeechCache):
+        return cache
+    return _CallableCache(cache)
+
+
+def _voice_identity(synth: VoiceSynth) -> str | None:
+    """The backend's name and settings as JSON, or None if it declares no settings."""
+    try:
+        settings = synth.settings()
+    except NotImplementedError:
+        logger.warning(
+            "voice %s declares no settings(); its speech is not cached", type(synth).__qualname__
+        )
+        return None
+    return json.dumps([synth.name, settings], sort_keys=True, default=str)
+
+
+def _utterance_key(
+    identity: str, text: str, voice: str | None, language: str | None, rate: float
+) -> str:
+    blob = json.dumps([identity, text, voice, language, round(rate, 3)], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------ synthesis
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One utterance to speak."""
+
+    text: str
+    voice: str | None
+    rate: float
+
+
+class _Progress:
+    """Overall ``Progress("speak", done, total, "segments")``; every emit is a cancel point."""
+
+    def __init__(self, on_event: EventCallback | None, total: int) -> None:
+        self.on_event = on_event
+        self.done = 0
+        self.total = total
+        self._sent: tuple[int, int] | None = None
+
+    def set(self, done: int) -> None:
+        self.done = done
+        if self._sent != (done, self.total):
+            self._sent = (done, self.total)
+            emit(self.on_event, Progress("speak", done, self.total, "segments"))
+
+    def advance(self, n: int) -> None:
+        self.set(self.done + n)
+
+
+def _speak_all(
     synth: VoiceSynth,
+    asks: Sequence[_Ask],
+    *,
+    language: str | None,
+    cache: SpeechCache | None,
+    identity: str | None,
+    progress: _Progress,
+) -> list[AudioClip]:
+    """Raw clips for ``asks``: cache hits, then one ``synthesize_many`` per (voice, rate)."""
+    keys = [
+        _utterance_key(identity, a.text, a.voice, language, a.rate)
+        if cache is not None and identity is not None
+        else None
+        for a in asks
+    ]
+    found: dict[_Ask, AudioClip] = {}
+    hits = 0
+    for a, key in zip(asks, keys, strict=True):
+        if a in found:
+            hits += 1
+        elif cache is not None and key is not None:
+            clip = cache.get(key)
+            if clip is not None:
+                found[a] = clip
+                hits += 1
+    if hits:
+        progress.advance(hits)
+    groups: dict[tuple[str | None, float], list[str]] = {}
+    uses: dict[_Ask, int] = {}
+    key_of: dict[_Ask, str | None] = {}
+    for a, key in zip(asks, keys, strict=True):
+        if a in found:
+            continue
+        if a not in uses:
+            groups.setdefault((a.voice, a.rate), []).append(a.text)
+            key_of[a] = key
+        uses[a] = uses.get(a, 0) + 1
+    for (voice, rate), texts in groups.items():
+        counts = [uses[_Ask(t, voice, rate)] for t in texts]
+        base = progress.done
+
+        def relay(event: Event, counts: list[int] = counts, base: int = base) -> None:
+            if isinstance(event, Progress) and event.stage == "speak" and event.unit != "segments":
+                n = sum(counts[: max(0, min(len(counts), int(event.done)))])
+                progress.set(max(progress.done, base + n))
+            else:
+                emit(progress.on_event, event)
+
+        clips = synth.synthesize_many(
+            texts,
+            voice=voice,
+            language=language,
+            rate=rate,
+            on_event=relay if progress.on_event is not None else None,
+        )
+        if len(clips) != len(texts):
+            raise BackendError(
+                f"voice backend {synth.name!r} returned {len(clips)} clips for {len(texts)} texts",
+                backend=synth.name,
+                hint="its synthesize_many must return one clip per text, in order",
+            )
+        for text, clip in zip(texts, clips, strict=True):
+            a = _Ask(text, voice, rate)
+            found[a] = clip
+            key = key_of[a]
+            if cache is not None and key is not None:
+                cache.put(key, clip)
+        progress.set(base + sum(counts))
+    return [found[a] for a in asks]
+
+
+# ------------------------------------------------------------------ the fit
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """Where a line placed at ``start`` may end."""
+
+    gap_end: float  # the next line can still start on time (its source start - pause)
+    hard_end: float  # the next line starts max_delay_s late (or the end of the media)
+
+
+def _bounds(
+    next_start: float | None, total_s: float | None, options: FitOptions
+) -> tuple[_Bounds, float]:
+    """Bounds of a line, and the end past which the next line is late (inf for the last)."""
+    media_end = total_s if total_s is not None else math.inf
+    if next_start is None:
+        return _Bounds(media_end, media_end), math.inf
+    late = next_start + options.max_delay_s - options.min_pause_s
+    gap_end = min(next_start - options.min_pause_s, media_end)
+    return _Bounds(gap_end, min(late, media_end)), late
+
+
+def _plan_speed(
+    natural_s: float,
+    start: float,
+    slot_s: float,
+    source_end: float,
+    bounds: _Bounds,
+    options: FitOptions,
+) -> tuple[float, bool]:
+    """Total speed-up for a line placed at ``start``, and whether it is above ``max_rate``."""
+    if natural_s <= 0:
+        return 1.0, False
+    target = min(slot_s, bounds.gap_end - start) if slot_s > 0 else bounds.gap_end - start
+    if not math.isfinite(target):
+        speed = 1.0
+    elif target <= 0:
+        speed = options.max_rate
+    else:
+        speed = min(max(natural_s / target, options.min_rate), options.max_rate)
+    fits = start + natural_s <= bounds.gap_end + _TOL_S
+    if abs(speed - 1.0) <= _SNAP and (speed < 1.0 or fits):  # not worth processing
+        speed = 1.0
+    limit = bounds.hard_end if options.borrow_gap else min(bounds.hard_end, max(source_end, start))
+    if start + natural_s / speed <= limit + _TOL_S or options.hard_max_rate <= options.max_rate:
+        return speed, False
+    room = limit - start
+    need = natural_s / room if room > 0 else math.inf
+    speed = min(max(need, speed), options.hard_max_rate)
+    return speed, speed > options.max_rate + 1e-9
+
+
+def _native_rate(synth: VoiceSynth, speed: float) -> float:
+    """The rate to ask the voice for: ``speed`` on a coarse grid, or 1 without a native rate."""
+    if not synth.native_rate or abs(speed - 1.0) <= _SNAP:
+        return 1.0
+    return round(round(speed / _RATE_STEP) * _RATE_STEP, 3)
+
+
+def _fade_cut(clip: AudioClip, keep_s: float) -> AudioClip:
+    """The first ``keep_s`` of ``clip``, faded out over its last ``_FADE_S``."""
+    n = max(0, min(clip.num_samples, round(keep_s * clip.sample_rate_hz)))
+    out = clip.samples[:n].copy()
+    fade = min(n, round(_FADE_S * clip.sample_rate_hz))
+    if fade:
+        out[n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return AudioClip(out, clip.sample_rate_hz)
+
+
+def _review(
+    index: int,
     text: str,
     *,
-    slot_s: float,
-    max_s: float,
-    voice: str | None,
-    language: str | None,
+    delay: float,
+    speed: float,
+    hard: bool,
+    late_by: float | None,
+    cut_s: float,
+    heard: bool,
     options: FitOptions,
-    cache: SegmentCache = _no_cache,
-) -> tuple[AudioClip, dict[str, float]]:
-    """Speak ``text`` fitted to ``slot_s`` seconds (``max_s`` with the borrowed gap).
+    on_event: EventCallback | None,
+) -> tuple[LineStatus, tuple[str, ...]]:
+    """A placed line's status (the worst that happened to it) and its warnings.
 
-    Returns:
-        The fitted clip and the numbers for its :class:`SegmentTiming`.
+    Warnings are logged; all but a delay within ``max_delay_s`` are also sent as
+    :class:`~lipdub.events.StageWarning` events.
     """
-    base_key = hashlib.sha256(json.dumps([synth.name, text, voice, language]).encode()).hexdigest()[
-        :16
-    ]
-
-    def say(rate: float) -> AudioClip:
-        return cache(
-            f"{base_key}-r{rate:.3f}",
-            lambda: _clean(
-                synth.synthesize(text, voice=voice, language=language, rate=rate), options
-            ),
+    found: list[tuple[LineStatus, str]] = []
+    if delay > options.max_delay_s + _TOL_S:
+        found.append(
+            (
+                "late",
+                f"starts {delay:.2f} s after its source line, more than max_delay_s "
+                f"{options.max_delay_s:.2f} s (the line before does not fit)",
+            )
         )
-
-    natural = say(1.0)
-    nat_s = natural.duration_s
-    clip, rate, stretch = natural, 1.0, 1.0
-    if slot_s > 0 and nat_s > 0:
-        want = min(max(nat_s / slot_s, options.min_rate), options.max_rate)
-        if abs(want - 1.0) > 0.02:
-            if synth.native_rate:
-                rate = round(want, 3)
-                clip = say(rate)
-            achieved = nat_s / clip.duration_s if clip.duration_s else 1.0
-            rest = clip.duration_s / slot_s
-            rest = min(max(rest, options.min_rate / achieved), options.max_rate / achieved)
-            if abs(rest - 1.0) > 0.01:
-                stretch = rest
-                clip = time_stretch(clip, rest)
-    speech_s = clip.duration_s
-    limit = max_s if options.borrow_gap else slot_s
-    borrowed = min(max(0.0, speech_s - slot_s), max(0.0, limit - slot_s))
-    overflow = max(0.0, speech_s - limit)
-    return clip, {
-        "natural_s": nat_s,
-        "speech_s": speech_s,
-        "rate": rate,
-        "stretch": stretch,
-        "borrowed_s": borrowed,
-        "overflow_s": overflow,
-    }
+    elif delay > _TOL_S:
+        found.append(
+            ("delayed", f"starts {delay:.2f} s after its source line (the line before ran long)")
+        )
+    if hard:
+        found.append(
+            (
+                "hard_cap",
+                f"spoken {speed:.2f}x fast, above the comfortable {options.max_rate:.2f}x "
+                f"(hard cap {options.hard_max_rate:.2f}x)",
+            )
+        )
+    if late_by is not None:
+        found.append(
+            (
+                "overflow",
+                f"does not fit even at {speed:.2f}x: the next line starts {late_by:.2f} s late",
+            )
+        )
+    if cut_s > 0.0005:
+        msg = (
+            f"runs {cut_s:.2f} s past the end of the media; cut there with a fade"
+            if heard
+            else "starts after the end of the media; not heard"
+        )
+        found.append(("cut", msg))
+    status: LineStatus = "ok"
+    for kind, msg in found:
+        level = logging.INFO if kind == "delayed" else logging.WARNING
+        logger.log(level, "line %d (%r): %s", index, text[:40], msg)
+        if level == logging.WARNING:
+            emit(on_event, StageWarning("speak", f"line {index} ({text[:40]!r}): {msg}"))
+        if _SEVERITY.index(kind) > _SEVERITY.index(status):
+            status = kind
+    return status, tuple(msg for _, msg in found)
 
 
 def speak_transcript(
@@ -195,10 +614,19 @@ def speak_transcript(
     total_s: float | None = None,
     sample_rate_hz: int | None = None,
     options: FitOptions | None = None,
-    cache: SegmentCache | None = None,
+    cache: SpeechCache | SegmentCache | None = None,
     on_event: EventCallback | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
+
+    Each line is fitted to its source line's slot and placed at ``max(source start,
+    previous end + min_pause_s)``, so two lines never sound at once (the module
+    docstring has the order of measures). Speech past ``total_s`` is cut there with
+    a short fade and reported (status ``"cut"``).
+
+    The voice is called through :meth:`~lipdub.voice.base.VoiceSynth.synthesize_many`,
+    once per (voice, rate) for the utterances not in ``cache``: first every line at
+    its natural rate, then the lines that need a native rate.
 
     Args:
         synth: The voice backend.
@@ -206,11 +634,19 @@ def speak_transcript(
             to the voice.
         voice: Default voice name (None: the backend's default for the language).
         voice_map: Speaker label -> voice, for segments that carry a speaker.
-        total_s: Length of the track (default: the end of the last speech).
+        total_s: Length of the track, the media's length (default: the end of the
+            last speech); no speech is placed past it.
         sample_rate_hz: Rate of the track (default: the voice's native rate).
         options: Timing-fit bounds.
-        cache: Optional per-utterance cache (the pipeline keeps WAVs in its workdir).
-        on_event: Progress callback (stage ``"speak"``, unit ``"segments"``).
+        cache: Per-utterance speech cache (e.g. :class:`WavFolderCache`); the
+            deprecated ``cache(key, make)`` callable form is still accepted.
+        on_event: Receives ``Progress("speak", done, total, "segments")`` (the total
+            grows by the lines that need a second, native-rate pass) and a
+            ``StageWarning("speak", ...)`` per line warning; exceptions it raises
+            (:class:`~lipdub.errors.Cancelled`) propagate.
+
+    Returns:
+        The speech track and the per-line :class:`TimingReport`.
 
     Example:
         >>> from lipdub.testing import FakeVoiceSynth
@@ -219,54 +655,170 @@ def speak_transcript(
         >>> track, report = speak_transcript(FakeVoiceSynth(), t, total_s=3.0)
         >>> round(track.duration_s, 2), [s.start_s for s in report.segments]
         (3.0, [0.5, 2.0])
+        >>> [s.status for s in report.segments]
+        ['ok', 'ok']
     """
     options = options or FitOptions()
     voice_map = voice_map or {}
+    speech_cache = _as_cache(cache)
+    identity = _voice_identity(synth) if speech_cache is not None else None
     segs = transcript.segments
-    clips: list[AudioClip] = []
+    voices = [voice_map.get(s.speaker, voice) if s.speaker else voice for s in segs]
+    active = [i for i, s in enumerate(segs) if s.text.strip()]
+    progress = _Progress(on_event, len(segs))
+    if len(active) < len(segs):
+        progress.advance(len(segs) - len(active))
+
+    def clean(clip: AudioClip) -> AudioClip:
+        return trim_silence(clip) if options.trim_silence else clip
+
+    # 1. every line at its natural rate
+    natural = _speak_all(
+        synth,
+        [_Ask(segs[i].text, voices[i], 1.0) for i in active],
+        language=transcript.language,
+        cache=speech_cache,
+        identity=identity,
+        progress=progress,
+    )
+    nat = {i: clean(c) for i, c in zip(active, natural, strict=True)}
+    active = [i for i in active if nat[i].num_samples]  # silent output: nothing to place
+    next_start = {
+        i: segs[active[k + 1]].start_s if k + 1 < len(active) else None
+        for k, i in enumerate(active)
+    }
+
+    # 2. plan each line's speed on the natural lengths
+    speeds: dict[int, tuple[float, bool]] = {}
+    prev_end: float | None = None
+    for i in active:
+        seg = segs[i]
+        start = (
+            seg.start_s if prev_end is None else max(seg.start_s, prev_end + options.min_pause_s)
+        )
+        bounds, _ = _bounds(next_start[i], total_s, options)
+        n_s = nat[i].duration_s
+        speeds[i] = _plan_speed(n_s, start, seg.end_s - seg.start_s, seg.end_s, bounds, options)
+        prev_end = start + n_s / speeds[i][0]
+
+    # 3. the lines that need a native rate, batched by (voice, rate)
+    rates = {i: _native_rate(synth, speeds[i][0]) for i in active}
+    redo = [i for i in active if rates[i] != 1.0]
+    progress.total += len(redo)
+    spoken = dict(nat)
+    if redo:
+        clips = _speak_all(
+            synth,
+            [_Ask(segs[i].text, voices[i], rates[i]) for i in redo],
+            language=transcript.language,
+            cache=speech_cache,
+            identity=identity,
+            progress=progress,
+        )
+        spoken.update({i: clean(c) for i, c in zip(redo, clips, strict=True)})
+
+    # 4. stretch to the planned length, at the track's rate
+    track_hz = sample_rate_hz or next((spoken[i].sample_rate_hz for i in active), 24000)
+    fitted: dict[int, tuple[AudioClip, float]] = {}
+    for i in active:
+        want_s = nat[i].duration_s / speeds[i][0]
+        clip = spoken[i]
+        rest = clip.duration_s / want_s if want_s > 0 else 1.0
+        stretch = 1.0
+        if rest > 1.0001 or rest < 0.99:  # never longer than planned; a bit shorter is fine
+            stretch = rest
+            clip = time_stretch(clip, rest, target_s=want_s)
+        fitted[i] = (clip.resample(track_hz), stretch)
+
+    # 5. place them one after another, in samples so they cannot touch
+    pause = round(options.min_pause_s * track_hz)
+    end_n = None if total_s is None else round(total_s * track_hz)
+    placed: dict[int, tuple[int, AudioClip]] = {}
     rows: list[SegmentTiming] = []
+    prev: int | None = None
     for i, seg in enumerate(segs):
-        next_start = segs[i + 1].start_s if i + 1 < len(segs) else (total_s or float("inf"))
-        slot = max(seg.end_s - seg.start_s, 0.0)
-        max_s = max(next_start - seg.start_s, slot)
-        v = voice_map.get(seg.speaker, voice) if seg.speaker else voice
-        if not seg.text.strip():
-            clip = AudioClip.silence(0, sample_rate_hz or 16000)
-            nums = dict(
-                natural_s=0.0, speech_s=0.0, rate=1.0, stretch=1.0, borrowed_s=0.0, overflow_s=0.0
+        v = voices[i]
+        if i not in fitted:
+            rows.append(
+                SegmentTiming(
+                    i,
+                    seg.text,
+                    seg.start_s,
+                    seg.end_s - seg.start_s,
+                    0.0,
+                    nat[i].duration_s if i in nat else 0.0,
+                    0.0,
+                    1.0,
+                    1.0,
+                    0.0,
+                    0.0,
+                    voice=v,
+                    speaker=seg.speaker,
+                    source_start_s=seg.start_s,
+                    status="empty",
+                    warnings=("the voice returned silence",) if i in nat else (),
+                )
             )
-        else:
-            clip, nums = fit_segment(
-                synth,
-                seg.text,
-                slot_s=slot,
-                max_s=max_s,
-                voice=v,
-                language=transcript.language,
-                options=options,
-                cache=cache or _no_cache,
-            )
-        clips.append(clip)
+            continue
+        clip, stretch = fitted[i]
+        a = round(seg.start_s * track_hz)
+        start = seg.start_s
+        if prev is not None and prev + pause > a:
+            a = prev + pause
+            start = a / track_hz
+        full_s = clip.duration_s
+        bounds, late_end = _bounds(next_start[i], total_s, options)
+        speed, hard = nat[i].duration_s / full_s, speeds[i][1]
+        cut_s = 0.0
+        if end_n is not None and a + clip.num_samples > end_n:
+            clip = _fade_cut(clip, (end_n - a) / track_hz if end_n > a else 0.0)
+            cut_s = full_s - clip.duration_s
+        prev = a + clip.num_samples
+        if clip.num_samples:
+            placed[i] = (a, clip)
+        end = start + full_s  # where it would end, uncut
+        late_by = None
+        if start + clip.duration_s > late_end + _TOL_S:  # the next line starts too late
+            late_by = (prev + pause) / track_hz - (next_start[i] or 0.0)
+        status, notes = _review(
+            i,
+            seg.text,
+            delay=start - seg.start_s,
+            speed=speed,
+            hard=hard,
+            late_by=late_by,
+            cut_s=cut_s,
+            heard=clip.num_samples > 0,
+            options=options,
+            on_event=on_event,
+        )
         rows.append(
             SegmentTiming(
-                i, seg.text, seg.start_s, slot, max_s, voice=v, speaker=seg.speaker, **nums
+                i,
+                seg.text,
+                start,
+                seg.end_s - seg.start_s,
+                max(0.0, bounds.gap_end - start),
+                nat[i].duration_s,
+                clip.duration_s,
+                rates[i],
+                stretch,
+                max(0.0, min(end, bounds.gap_end) - max(seg.end_s, start)),
+                max(0.0, end - bounds.gap_end),
+                voice=v,
+                speaker=seg.speaker,
+                source_start_s=seg.start_s,
+                hard_cap=hard,
+                cut_s=cut_s,
+                status=status,
+                warnings=notes,
             )
         )
-        emit(on_event, Progress("speak", i + 1, len(segs), "segments"))
-    rate = sample_rate_hz or next((c.sample_rate_hz for c in clips if c.num_samples), 24000)
-    end = max((r.end_s for r in rows), default=0.0)
-    track = AudioClip.silence(max(total_s or 0.0, end), rate)
-    for row, clip in zip(rows, clips, strict=True):
-        if clip.num_samples:
-            track = mix_at(track, clip.resample(rate), row.start_s)
-    if total_s is not None:
-        track = track.pad_to(total_s)
-    report = TimingReport(tuple(rows))
-    for s in report.overflowing:
-        logger.warning(
-            "segment %d overflows its slot by %.0f ms: %r",
-            s.index,
-            s.overflow_s * 1000,
-            s.text[:40],
-        )
-    return track, report
+
+    # 6. the track: one line at a time
+    length = end_n if end_n is not None else max((prev or 0), 0)
+    samples = np.zeros(length, np.float32)
+    for a, clip in placed.values():
+        samples[a : a + clip.num_samples] = clip.samples[: max(0, length - a)]
+    progress.set(progress.total)
+    return AudioClip(samples, track_hz), TimingReport(tuple(rows))
