@@ -373,22 +373,6 @@ def test_a_cache_key_is_a_plain_file_name(tmp_path: Path) -> None:
         cache.get("../outside")
 
 
-def test_the_old_callable_cache_still_works() -> None:
-    store: dict[str, AudioClip] = {}
-
-    def cache(key: str, make: Any) -> AudioClip:
-        if key not in store:
-            store[key] = make()
-        return store[key]
-
-    t = Transcript("es", (Segment(0.0, 1.0, words(3)), Segment(1.5, 2.0, words(3, "b"))))
-    speak_transcript(CountingVoice(), t, cache=cache)
-    assert len(store) == 4  # two natural, two at a native rate
-    voice = CountingVoice()
-    speak_transcript(voice, t, cache=cache)
-    assert voice.spoken == []
-
-
 def test_cancelling_from_the_event_callback_stops_the_speech() -> None:
     stop = threading.Event()
     seen: list[object] = []

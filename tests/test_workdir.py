@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lipdub import DubbingPipeline
-from lipdub.dub.stages import component_identity
+from lipdub.dub.runner import component_identity
 from lipdub.errors import Cancelled, EditConflict, InputError
 from lipdub.events import Event, Progress, StageStarted
 from lipdub.testing import (

@@ -30,21 +30,19 @@ original background).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from lipdub import registry
 from lipdub._io import same_file
+from lipdub.dub.adopt import adopt_user_file
+from lipdub.dub.result import DubResult, result_of, versions
 from lipdub.errors import InputError, LipdubError, MediaError, NoSpeechError
 from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_cancel
 from lipdub.types import AudioClip, Transcript
@@ -75,79 +73,6 @@ _KINDS: dict[str, registry.Kind] = {
     "lipsyncer": "lipsyncer",
     "separator": "separator",
 }
-
-
-@dataclass(frozen=True)
-class DubResult:
-    """What a :meth:`DubbingPipeline.run` produced for one target language.
-
-    ``output`` is None when the run stopped early (``stop_after``). ``ran``, ``reused``
-    and ``yours`` list the stages that did work, those served from the work directory,
-    and those whose artifact is the user's edit (kept and used); ``timings`` gives each
-    stage's seconds, ``notices`` what the user should know (files adopted or moved
-    aside, empty lines).
-    """
-
-    output: Path | None
-    workdir: Path
-    source: Transcript
-    translation: Transcript | None
-    timing: TimingReport | None
-    subtitles: tuple[Path, ...] = ()
-    speech_audio: Path | None = None
-    dub_audio: Path | None = None
-    frames_total: int = 0
-    frames_synced: int = 0
-    frames_passed_through: int = 0
-    ran: tuple[str, ...] = ()
-    reused: tuple[str, ...] = ()
-    yours: tuple[str, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    notices: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """A short human summary (what ``lipdub dub`` prints)."""
-        lines = []
-        if self.output is not None:
-            lines.append(f"wrote {self.output}")
-        else:
-            lines.append(f"stopped early; artifacts in {self.workdir}")
-        for p in self.subtitles:
-            lines.append(f"wrote {p}")
-        if self.dub_audio is not None:
-            lines.append(f"dubbed audio: {self.dub_audio}")
-        if self.timing is not None and self.translation is not None:
-            lines.append(
-                f"timing report: {self.workdir / f'timing.{self.translation.language}.json'}"
-            )
-        if self.timing is not None:
-            t = self.timing
-            lines.append(
-                f"segments: {len(t.segments)}, delayed: {len(t.delayed)}, "
-                f"sped past the comfortable rate: {len(t.hard_capped)}, "
-                f"not fitted: {len(t.unfitted)}"
-            )
-        if self.frames_total:
-            lines.append(
-                f"frames: {self.frames_total} total, {self.frames_synced} lip-synced, "
-                f"{self.frames_passed_through} passed through"
-            )
-        if self.yours:
-            lines.append(f"your edits used: {', '.join(self.yours)}")
-        lines.append(f"reused: {', '.join(self.reused) or 'nothing'}")
-        lines.append(f"ran: {', '.join(self.ran) or 'nothing'}")
-        if self.timings:
-            parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
-            lines.append(f"time: {parts}; total {sum(self.timings.values()):.1f} s")
-        return "\n".join(lines)
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("lipdub", "torch", "av", "numpy"):
-        with contextlib.suppress(PackageNotFoundError):
-            out[pkg] = version(pkg)
-    return out
 
 
 class DubbingPipeline:
@@ -531,7 +456,8 @@ class DubbingPipeline:
             Cancelled: ``cancel`` was set.
             PipelineError: a stage failed; ``__cause__`` holds the reason.
         """
-        from lipdub.dub.stages import PLAN, Lang, Run, run_stage
+        from lipdub.dub.runner import Lang, Run, run_stage
+        from lipdub.dub.stages import PLAN
         from lipdub.dub.workdir import Workdir, content_key
         from lipdub.languages import check_language
         from lipdub.media import probe
@@ -578,7 +504,7 @@ class DubbingPipeline:
         run.values["targets"] = targets
         langs = [Lang(t, o) for t, o in zip(targets, outputs, strict=True)]
         if transcript is not None:
-            self._adopt(run, Path(transcript), "transcribe", None)
+            adopt_user_file(run, Path(transcript), "transcribe", None)
         if translation is not None:
             if len(targets) != 1:
                 raise InputError(
@@ -587,8 +513,8 @@ class DubbingPipeline:
                     path=Path(translation),
                     hint="dub one language at a time with --translation",
                 )
-            self._adopt(run, Path(translation), "translate", targets[0])
-        run.wd.set_meta(input=str(in_path), versions=_versions())
+            adopt_user_file(run, Path(translation), "translate", targets[0])
+        run.wd.set_meta(input=str(in_path), versions=versions())
 
         for stage, stop_here in PLAN:
             for lang in langs if stage.per_language else [None]:
@@ -597,59 +523,8 @@ class DubbingPipeline:
                 break
 
         run.wd.set_meta(backends={s: c.name for s, c in self._resolved.items()})
-        results = [_result(run, lang) for lang in langs]
+        results = [result_of(run, lang) for lang in langs]
         return results[0] if single else results
-
-    # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _adopt(run: Any, given: Path, stage: str, target: str | None) -> None:
-        """Copy a user's transcript/translation file into the work directory as theirs."""
-        from lipdub._io import atomic_write_text
-
-        if not given.is_file():
-            raise InputError("the file does not exist", path=given, hint="check the path")
-        raw = given.read_text(encoding="utf-8-sig")
-        if given.suffix.lower() == ".srt":
-            language = target or run.source_language
-            if language is None:
-                raise InputError(
-                    "an SRT transcript does not say its language",
-                    path=given,
-                    hint="pass the spoken language with --from LANG",
-                )
-            loaded = Transcript.from_srt(raw, language)
-        else:
-            loaded = Transcript.load(given)
-            if target is not None and loaded.language != target:
-                loaded = dataclasses.replace(loaded, language=target)
-        if stage == "transcribe":
-            if run.source_language and loaded.language != run.source_language:
-                loaded = dataclasses.replace(loaded, language=run.source_language)
-            name = f"transcript.{loaded.language}.json"
-        else:
-            name = f"translation.{target}.json"
-        dest = run.wd.path(name)
-        rec = run.wd.get(_stage_id(stage, target))
-        if (
-            dest.is_file()
-            and run.wd.state(dest, rec) == "edited"
-            and dest.read_text(encoding="utf-8-sig") != loaded.to_json()
-        ):
-            backup = run.wd.move_aside(dest)
-            run.notice(stage, f"moved your previous {name} aside to {backup.name}")
-        atomic_write_text(dest, loaded.to_json())
-        if stage == "translate":
-            srt = run.wd.path(f"translation.{target}.srt")
-            if srt.is_file() and run.wd.state(srt, rec) == "edited":
-                backup = run.wd.move_aside(srt)
-                run.notice(stage, f"moved your previous {srt.name} aside to {backup.name}")
-            srt.unlink(missing_ok=True)
-        run.keep = run.keep | {stage}
-        run.notice(stage, f"using {given} as {name}")
-
-
-def _stage_id(stage: str, target: str | None) -> str:
-    return f"{stage}:{target}" if target else stage
 
 
 def _targets(target_language: str | Sequence[str]) -> list[str]:
@@ -688,39 +563,3 @@ def _outputs(input: Path, targets: list[str], output: str | os.PathLike[str] | N
                 hint="choose another output name (-o)",
             )
     return outs
-
-
-def _result(run: Any, lang: Any) -> DubResult:
-    """The result for one language from what the run's stages left."""
-    mine = {
-        sid.split(":")[0]: outcome
-        for sid, outcome in run.outcomes.items()
-        if ":" not in sid or sid.endswith(f":{lang.target}")
-    }
-    by = {"ran": [], "reused": [], "yours": []}  # type: dict[str, list[str]]
-    for name, (outcome, _) in mine.items():
-        by[outcome].append(name)
-    v = lang.values
-    done = "lipsync" in mine
-    speech = run.wd.path(f"speech.{lang.target}.wav")
-    dub = run.wd.path(f"dub.{lang.target}.wav")
-    total = int(v.get("frames_total", 0))
-    synced = int(v.get("frames_synced", 0))
-    return DubResult(
-        output=lang.output if done else None,
-        workdir=run.wd.root,
-        source=run.values["source"],
-        translation=v.get("translation"),
-        timing=v.get("timing"),
-        subtitles=tuple(v.get("subtitles", ())),
-        speech_audio=speech if "speak" in mine else None,
-        dub_audio=dub if "mix" in mine else None,
-        frames_total=total,
-        frames_synced=synced,
-        frames_passed_through=total - synced,
-        ran=tuple(by["ran"]),
-        reused=tuple(by["reused"]),
-        yours=tuple(by["yours"]),
-        timings={name: round(sec, 3) for name, (_, sec) in mine.items()},
-        notices=tuple(run.notices),
-    )

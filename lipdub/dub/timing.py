@@ -24,31 +24,24 @@ least ``min_pause_s`` of silence.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import math
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from lipdub._io import atomic_write_text
 from lipdub.dub.audio_ops import time_stretch, trim_silence
 from lipdub.dub.options import FitOptions
-from lipdub.errors import BackendError, InputError, LipdubError
+from lipdub.dub.report import SEVERITY, LineStatus, SegmentTiming, TimingReport
+from lipdub.dub.speech_cache import SpeechCache, WavFolderCache, utterance_key, voice_identity
+from lipdub.errors import BackendError
 from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
 from lipdub.types import AudioClip, Transcript
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
     "LineStatus",
-    "SegmentCache",
     "SegmentTiming",
     "SpeechCache",
     "TimingReport",
@@ -58,314 +51,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LineStatus = Literal["ok", "delayed", "hard_cap", "late", "overflow", "cut", "empty"]
-"""The state of one dubbed line, worst first: ``cut`` (runs past the end of the media),
-``overflow`` (does not fit even at the hard cap: the next line is late), ``late``
-(starts more than ``max_delay_s`` after its source line), ``hard_cap`` (spoken faster
-than ``max_rate``), ``delayed`` (starts after its source line, within ``max_delay_s``),
-``ok``; ``empty`` for a line without speech."""
-
-_SEVERITY: tuple[LineStatus, ...] = ("ok", "delayed", "hard_cap", "late", "overflow", "cut")
 _TOL_S = 0.005  # slack in time comparisons (native rates and sample rounding)
 _SNAP = 0.02  # a speed this close to 1 is left at 1
 _RATE_STEP = 0.05  # native rates are asked on this grid (batches and cache hits)
 _FADE_S = 0.05  # fade-out where speech is cut at the end of the media
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentTiming:
-    """How one line's speech was fitted and placed (all times in seconds).
-
-    Attributes:
-        index: The segment's index in the transcript.
-        text: What was spoken.
-        start_s: Where the speech is placed (it starts there; no leading silence).
-        slot_s: Length of the source segment.
-        max_s: Room from ``start_s`` to where the next line could start on time
-            (its source start less ``min_pause_s``; the end of the media for the last).
-        natural_s: Length of the speech at the voice's natural speed.
-        speech_s: Placed, audible length (after any cut at the end of the media).
-        rate: Native speaking rate asked of the voice (1.0: none).
-        stretch: Time-stretch applied after the native rate (1.0: none).
-        borrowed_s: Speech in the silence after the source slot.
-        overflow_s: Speech past ``start_s + max_s``: how much later the next line
-            starts than its source start (or how much ran past the end of the media).
-        voice: The voice that spoke it.
-        speaker: The segment's speaker label.
-        source_start_s: Where the source line starts.
-        hard_cap: Whether it was spoken faster than ``max_rate``.
-        cut_s: Speech cut off at the end of the media (not heard).
-        status: The worst thing that happened to it (:data:`LineStatus`).
-        warnings: Sentences for a reviewer, one per problem.
-    """
-
-    index: int
-    text: str
-    start_s: float
-    slot_s: float
-    max_s: float
-    natural_s: float
-    speech_s: float
-    rate: float
-    stretch: float
-    borrowed_s: float
-    overflow_s: float
-    voice: str | None = None
-    speaker: str | None = None
-    _: KW_ONLY
-    source_start_s: float
-    hard_cap: bool = False
-    cut_s: float = 0.0
-    status: LineStatus = "ok"
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def end_s(self) -> float:
-        """Where the placed speech ends."""
-        return self.start_s + self.speech_s
-
-    @property
-    def delay_s(self) -> float:
-        """How much later than its source line the speech starts."""
-        return self.start_s - self.source_start_s
-
-    @property
-    def speed(self) -> float:
-        """Total speed-up used (natural length / spoken length)."""
-        spoken = self.speech_s + self.cut_s
-        return self.natural_s / spoken if spoken > 0 else 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class TimingReport:
-    """Per-line timing of the dubbed speech.
-
-    Lines never overlap. A line starts at its source start unless the line before it
-    ran long; then it starts ``min_pause_s`` after that line (see ``delay_s``).
-    """
-
-    segments: tuple[SegmentTiming, ...]
-
-    @property
-    def overflowing(self) -> list[SegmentTiming]:
-        """Lines running past where the next line could start on time (or the media end)."""
-        return [s for s in self.segments if s.overflow_s > 0.0005]
-
-    @property
-    def delayed(self) -> list[SegmentTiming]:
-        """Lines placed later than their source start."""
-        return [s for s in self.segments if s.delay_s > 0.0005]
-
-    @property
-    def hard_capped(self) -> list[SegmentTiming]:
-        """Lines spoken faster than the comfortable ``max_rate``."""
-        return [s for s in self.segments if s.hard_cap]
-
-    @property
-    def unfitted(self) -> list[SegmentTiming]:
-        """Lines that did not fit the bounds: ``overflow``, ``late`` or ``cut``."""
-        return [s for s in self.segments if s.status in ("overflow", "late", "cut")]
-
-    @property
-    def speech_spans(self) -> list[tuple[float, float]]:
-        """``(start_s, end_s)`` of the placed speech, for the lip-syncer."""
-        return [(s.start_s, s.end_s) for s in self.segments if s.speech_s > 0]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (times in seconds, rounded to 0.1 ms)."""
-        rows = []
-        for s in self.segments:
-            row = dataclasses.asdict(s)
-            row["warnings"] = list(s.warnings)
-            row["end_s"] = s.end_s
-            row["delay_s"] = s.delay_s
-            row["speed"] = s.speed
-            for k, v in row.items():
-                if isinstance(v, float):
-                    row[k] = round(v, 4)
-            row["overflow_ms"] = round(s.overflow_s * 1000)
-            rows.append(row)
-        return {
-            "segments": rows,
-            "overflowing": len(self.overflowing),
-            "delayed": len(self.delayed),
-            "hard_capped": len(self.hard_capped),
-            "unfitted": len(self.unfitted),
-        }
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the report as JSON, atomically."""
-        return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=2))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TimingReport:
-        """Read a report written by :meth:`save` (older reports too: new fields get defaults).
-
-        Raises:
-            InputError: The file is not a timing report.
-        """
-        fields = {f.name for f in dataclasses.fields(SegmentTiming)}
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            rows = []
-            for r in data["segments"]:
-                kw = {k: v for k, v in r.items() if k in fields}
-                kw.setdefault("source_start_s", kw["start_s"])
-                kw["warnings"] = tuple(kw.get("warnings", ()))
-                if "status" not in kw:  # before lines were placed apart: overflow overlapped
-                    over = float(kw.get("overflow_s", 0.0)) > 0.0005
-                    kw["status"] = "overflow" if over else "ok"
-                rows.append(SegmentTiming(**kw))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise InputError(
-                f"not a readable timing report: {e}",
-                path=path,
-                hint="delete it to redo the speak stage",
-            ) from e
-        return cls(tuple(rows))
-
-    def describe(self) -> str:
-        """A table: source and placed start, delay, slot, speech, speed, status per line.
-
-        Each line's warnings follow it, indented and marked ``!``.
-        """
-        lines = ["  #  source  start  delay   slot  speech  speed  status    text"]
-        for s in self.segments:
-            speed = f"{s.speed:5.2f}x" + ("!" if s.hard_cap else " ")
-            lines.append(
-                f"{s.index:3d} {s.source_start_s:7.2f} {s.start_s:6.2f} {s.delay_s:6.2f} "
-                f"{s.slot_s:6.2f} {s.speech_s:7.2f} {speed} {s.status:9s} {s.text[:40]}"
-            )
-            lines.extend(f"      ! {w}" for w in s.warnings)
-        return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ the speech cache
-
-
-@runtime_checkable
-class SpeechCache(Protocol):
-    """Where the fit keeps each utterance's speech between runs.
-
-    Keys are hex digests of the voice backend's name and :meth:`settings()
-    <lipdub.component.Component.settings>`, the text, voice, language and rate; the
-    clips are the backend's raw output (before silence trimming).
-    """
-
-    def get(self, key: str) -> AudioClip | None:
-        """The clip stored under ``key``, or None (a damaged entry is a miss)."""
-        ...
-
-    def put(self, key: str, clip: AudioClip) -> None:
-        """Store ``clip`` under ``key``."""
-        ...
-
-
-SegmentCache = Callable[[str, Callable[[], AudioClip]], AudioClip]
-"""Deprecated callable cache, ``cache(key, make)``; still accepted by :func:`speak_transcript`.
-Use a :class:`SpeechCache` such as :class:`WavFolderCache`."""
-
-_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-class WavFolderCache:
-    """A :class:`SpeechCache` of WAV files, ``<root>/<key>.wav`` (16-bit PCM).
-
-    Writes are atomic; a file that cannot be read is a miss (and is rewritten), and a
-    write that fails is logged, not raised: the cache never stops a dub.
-
-    Example:
-        >>> import tempfile
-        >>> cache = WavFolderCache(tempfile.mkdtemp())
-        >>> cache.get("abc") is None
-        True
-        >>> cache.put("abc", AudioClip.silence(0.5, 16000))
-        >>> cache.get("abc").duration_s
-        0.5
-    """
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-
-    def path(self, key: str) -> Path:
-        """The file that holds ``key``.
-
-        Raises:
-            InputError: ``key`` is not a plain file name (letters, digits, ``_.-``).
-        """
-        if not _KEY_RE.fullmatch(key):
-            raise InputError(f"speech cache key {key!r} is not a plain file name")
-        return self.root / f"{key}.wav"
-
-    def get(self, key: str) -> AudioClip | None:
-        """The stored clip, or None when absent or unreadable."""
-        path = self.path(key)
-        if not path.is_file():
-            return None
-        try:
-            return AudioClip.load_wav(path)
-        except LipdubError as e:
-            logger.warning("ignoring a damaged cached utterance %s: %s", path, e)
-            return None
-
-    def put(self, key: str, clip: AudioClip) -> None:
-        """Write the clip atomically (failures are logged)."""
-        path = self.path(key)
-        try:
-            clip.save_wav(path)
-        except OSError as e:
-            logger.warning("cannot cache an utterance in %s: %s", path, e)
-
-    def __repr__(self) -> str:
-        return f"WavFolderCache({str(self.root)!r})"
-
-
-class _Miss(Exception):
-    pass
-
-
-class _CallableCache:
-    """Adapts a deprecated ``cache(key, make)`` callable to :class:`SpeechCache`."""
-
-    def __init__(self, fn: SegmentCache) -> None:
-        self.fn = fn
-
-    def get(self, key: str) -> AudioClip | None:
-        def miss() -> AudioClip:
-            raise _Miss
-
-        try:
-            return self.fn(key, miss)
-        except _Miss:
-            return None
-
-    def put(self, key: str, clip: AudioClip) -> None:
-        self.fn(key, lambda: clip)
-
-
-def _as_cache(cache: SpeechCache | SegmentCache | None) -> SpeechCache | None:
-    if cache is None or isinstance(cache, SpeechCache):
-        return cache
-    return _CallableCache(cache)
-
-
-def _voice_identity(synth: VoiceSynth) -> str | None:
-    """The backend's name and settings as JSON, or None if it declares no settings."""
-    try:
-        settings = synth.settings()
-    except NotImplementedError:
-        logger.warning(
-            "voice %s declares no settings(); its speech is not cached", type(synth).__qualname__
-        )
-        return None
-    return json.dumps([synth.name, settings], sort_keys=True, default=str)
-
-
-def _utterance_key(
-    identity: str, text: str, voice: str | None, language: str | None, rate: float
-) -> str:
-    blob = json.dumps([identity, text, voice, language, round(rate, 3)], ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
 # ------------------------------------------------------------------ synthesis
@@ -410,7 +99,7 @@ def _speak_all(
 ) -> list[AudioClip]:
     """Raw clips for ``asks``: cache hits, then one ``synthesize_many`` per (voice, rate)."""
     keys = [
-        _utterance_key(identity, a.text, a.voice, language, a.rate)
+        utterance_key(identity, a.text, a.voice, language, a.rate)
         if cache is not None and identity is not None
         else None
         for a in asks
@@ -600,7 +289,7 @@ def _review(
         logger.log(level, "line %d (%r): %s", index, text[:40], msg)
         if level == logging.WARNING:
             emit(on_event, StageWarning("speak", f"line {index} ({text[:40]!r}): {msg}"))
-        if _SEVERITY.index(kind) > _SEVERITY.index(status):
+        if SEVERITY.index(kind) > SEVERITY.index(status):
             status = kind
     return status, tuple(msg for _, msg in found)
 
@@ -614,7 +303,7 @@ def speak_transcript(
     total_s: float | None = None,
     sample_rate_hz: int | None = None,
     options: FitOptions | None = None,
-    cache: SpeechCache | SegmentCache | None = None,
+    cache: SpeechCache | None = None,
     on_event: EventCallback | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
@@ -660,8 +349,8 @@ def speak_transcript(
     """
     options = options or FitOptions()
     voice_map = voice_map or {}
-    speech_cache = _as_cache(cache)
-    identity = _voice_identity(synth) if speech_cache is not None else None
+    speech_cache = cache
+    identity = voice_identity(synth) if speech_cache is not None else None
     segs = transcript.segments
     voices = [voice_map.get(s.speaker, voice) if s.speaker else voice for s in segs]
     active = [i for i, s in enumerate(segs) if s.text.strip()]

@@ -1,0 +1,70 @@
+"""Bring your own artifacts: a transcript or translation file the user hands the run.
+
+The file (JSON, or SRT with its language) is copied into the work directory under the
+stage's artifact name as *the user's* file, so the stage uses it and never overwrites
+it; a different earlier edit there is moved aside to a timestamped backup first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lipdub._io import atomic_write_text
+from lipdub.errors import InputError
+from lipdub.types import Transcript
+
+if TYPE_CHECKING:
+    from lipdub.dub.runner import Run
+
+__all__ = ["adopt_user_file"]
+
+
+def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> None:
+    """Copy a user's transcript/translation file into the work directory as theirs."""
+
+    if not given.is_file():
+        raise InputError("the file does not exist", path=given, hint="check the path")
+    raw = given.read_text(encoding="utf-8-sig")
+    if given.suffix.lower() == ".srt":
+        language = target or run.source_language
+        if language is None:
+            raise InputError(
+                "an SRT transcript does not say its language",
+                path=given,
+                hint="pass the spoken language with --from LANG",
+            )
+        loaded = Transcript.from_srt(raw, language)
+    else:
+        loaded = Transcript.load(given)
+        if target is not None and loaded.language != target:
+            loaded = dataclasses.replace(loaded, language=target)
+    if stage == "transcribe":
+        if run.source_language and loaded.language != run.source_language:
+            loaded = dataclasses.replace(loaded, language=run.source_language)
+        name = f"transcript.{loaded.language}.json"
+    else:
+        name = f"translation.{target}.json"
+    dest = run.wd.path(name)
+    rec = run.wd.get(_stage_id(stage, target))
+    if (
+        dest.is_file()
+        and run.wd.state(dest, rec) == "edited"
+        and dest.read_text(encoding="utf-8-sig") != loaded.to_json()
+    ):
+        backup = run.wd.move_aside(dest)
+        run.notice(stage, f"moved your previous {name} aside to {backup.name}")
+    atomic_write_text(dest, loaded.to_json())
+    if stage == "translate":
+        srt = run.wd.path(f"translation.{target}.srt")
+        if srt.is_file() and run.wd.state(srt, rec) == "edited":
+            backup = run.wd.move_aside(srt)
+            run.notice(stage, f"moved your previous {srt.name} aside to {backup.name}")
+        srt.unlink(missing_ok=True)
+    run.keep = run.keep | {stage}
+    run.notice(stage, f"using {given} as {name}")
+
+
+def _stage_id(stage: str, target: str | None) -> str:
+    return f"{stage}:{target}" if target else stage

@@ -1,0 +1,198 @@
+"""The timing report of a dub: where each dubbed line was placed, how fast, and why.
+
+Written as ``timing.<lang>.json`` in the work directory; the lip-sync and the subtitles
+follow its placed spans, and a reviewer reads its statuses and warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from lipdub._io import atomic_write_text
+from lipdub.errors import InputError
+
+__all__ = ["SEVERITY", "LineStatus", "SegmentTiming", "TimingReport"]
+
+
+LineStatus = Literal["ok", "delayed", "hard_cap", "late", "overflow", "cut", "empty"]
+"""The state of one dubbed line, worst first: ``cut`` (runs past the end of the media),
+``overflow`` (does not fit even at the hard cap: the next line is late), ``late``
+(starts more than ``max_delay_s`` after its source line), ``hard_cap`` (spoken faster
+than ``max_rate``), ``delayed`` (starts after its source line, within ``max_delay_s``),
+``ok``; ``empty`` for a line without speech."""
+
+#: Line statuses from best to worst.
+SEVERITY: tuple[LineStatus, ...] = ("ok", "delayed", "hard_cap", "late", "overflow", "cut")
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTiming:
+    """How one line's speech was fitted and placed (all times in seconds).
+
+    Attributes:
+        index: The segment's index in the transcript.
+        text: What was spoken.
+        start_s: Where the speech is placed (it starts there; no leading silence).
+        slot_s: Length of the source segment.
+        max_s: Room from ``start_s`` to where the next line could start on time
+            (its source start less ``min_pause_s``; the end of the media for the last).
+        natural_s: Length of the speech at the voice's natural speed.
+        speech_s: Placed, audible length (after any cut at the end of the media).
+        rate: Native speaking rate asked of the voice (1.0: none).
+        stretch: Time-stretch applied after the native rate (1.0: none).
+        borrowed_s: Speech in the silence after the source slot.
+        overflow_s: Speech past ``start_s + max_s``: how much later the next line
+            starts than its source start (or how much ran past the end of the media).
+        voice: The voice that spoke it.
+        speaker: The segment's speaker label.
+        source_start_s: Where the source line starts.
+        hard_cap: Whether it was spoken faster than ``max_rate``.
+        cut_s: Speech cut off at the end of the media (not heard).
+        status: The worst thing that happened to it (:data:`LineStatus`).
+        warnings: Sentences for a reviewer, one per problem.
+    """
+
+    index: int
+    text: str
+    start_s: float
+    slot_s: float
+    max_s: float
+    natural_s: float
+    speech_s: float
+    rate: float
+    stretch: float
+    borrowed_s: float
+    overflow_s: float
+    voice: str | None = None
+    speaker: str | None = None
+    _: KW_ONLY
+    source_start_s: float
+    hard_cap: bool = False
+    cut_s: float = 0.0
+    status: LineStatus = "ok"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def end_s(self) -> float:
+        """Where the placed speech ends."""
+        return self.start_s + self.speech_s
+
+    @property
+    def delay_s(self) -> float:
+        """How much later than its source line the speech starts."""
+        return self.start_s - self.source_start_s
+
+    @property
+    def speed(self) -> float:
+        """Total speed-up used (natural length / spoken length)."""
+        spoken = self.speech_s + self.cut_s
+        return self.natural_s / spoken if spoken > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TimingReport:
+    """Per-line timing of the dubbed speech.
+
+    Lines never overlap. A line starts at its source start unless the line before it
+    ran long; then it starts ``min_pause_s`` after that line (see ``delay_s``).
+    """
+
+    segments: tuple[SegmentTiming, ...]
+
+    @property
+    def overflowing(self) -> list[SegmentTiming]:
+        """Lines running past where the next line could start on time (or the media end)."""
+        return [s for s in self.segments if s.overflow_s > 0.0005]
+
+    @property
+    def delayed(self) -> list[SegmentTiming]:
+        """Lines placed later than their source start."""
+        return [s for s in self.segments if s.delay_s > 0.0005]
+
+    @property
+    def hard_capped(self) -> list[SegmentTiming]:
+        """Lines spoken faster than the comfortable ``max_rate``."""
+        return [s for s in self.segments if s.hard_cap]
+
+    @property
+    def unfitted(self) -> list[SegmentTiming]:
+        """Lines that did not fit the bounds: ``overflow``, ``late`` or ``cut``."""
+        return [s for s in self.segments if s.status in ("overflow", "late", "cut")]
+
+    @property
+    def speech_spans(self) -> list[tuple[float, float]]:
+        """``(start_s, end_s)`` of the placed speech, for the lip-syncer."""
+        return [(s.start_s, s.end_s) for s in self.segments if s.speech_s > 0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times in seconds, rounded to 0.1 ms)."""
+        rows = []
+        for s in self.segments:
+            row = dataclasses.asdict(s)
+            row["warnings"] = list(s.warnings)
+            row["end_s"] = s.end_s
+            row["delay_s"] = s.delay_s
+            row["speed"] = s.speed
+            for k, v in row.items():
+                if isinstance(v, float):
+                    row[k] = round(v, 4)
+            row["overflow_ms"] = round(s.overflow_s * 1000)
+            rows.append(row)
+        return {
+            "segments": rows,
+            "overflowing": len(self.overflowing),
+            "delayed": len(self.delayed),
+            "hard_capped": len(self.hard_capped),
+            "unfitted": len(self.unfitted),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as JSON, atomically."""
+        return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=2))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TimingReport:
+        """Read a report written by :meth:`save` (older reports too: new fields get defaults).
+
+        Raises:
+            InputError: The file is not a timing report.
+        """
+        fields = {f.name for f in dataclasses.fields(SegmentTiming)}
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = []
+            for r in data["segments"]:
+                kw = {k: v for k, v in r.items() if k in fields}
+                kw.setdefault("source_start_s", kw["start_s"])
+                kw["warnings"] = tuple(kw.get("warnings", ()))
+                if "status" not in kw:  # before lines were placed apart: overflow overlapped
+                    over = float(kw.get("overflow_s", 0.0)) > 0.0005
+                    kw["status"] = "overflow" if over else "ok"
+                rows.append(SegmentTiming(**kw))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(
+                f"not a readable timing report: {e}",
+                path=path,
+                hint="delete it to redo the speak stage",
+            ) from e
+        return cls(tuple(rows))
+
+    def describe(self) -> str:
+        """A table: source and placed start, delay, slot, speech, speed, status per line.
+
+        Each line's warnings follow it, indented and marked ``!``.
+        """
+        lines = ["  #  source  start  delay   slot  speech  speed  status    text"]
+        for s in self.segments:
+            speed = f"{s.speed:5.2f}x" + ("!" if s.hard_cap else " ")
+            lines.append(
+                f"{s.index:3d} {s.source_start_s:7.2f} {s.start_s:6.2f} {s.delay_s:6.2f} "
+                f"{s.slot_s:6.2f} {s.speech_s:7.2f} {speed} {s.status:9s} {s.text[:40]}"
+            )
+            lines.extend(f"      ! {w}" for w in s.warnings)
+        return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""What a dub run returns per language, and the summary ``lipdub dub`` prints."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lipdub.types import Transcript
+
+if TYPE_CHECKING:
+    from lipdub.dub.report import TimingReport
+    from lipdub.dub.runner import Lang, Run
+
+__all__ = ["DubResult", "result_of", "versions"]
+
+
+@dataclass(frozen=True)
+class DubResult:
+    """What a :meth:`DubbingPipeline.run` produced for one target language.
+
+    ``output`` is None when the run stopped early (``stop_after``). ``ran``, ``reused``
+    and ``yours`` list the stages that did work, those served from the work directory,
+    and those whose artifact is the user's edit (kept and used); ``timings`` gives each
+    stage's seconds, ``notices`` what the user should know (files adopted or moved
+    aside, empty lines).
+    """
+
+    output: Path | None
+    workdir: Path
+    source: Transcript
+    translation: Transcript | None
+    timing: TimingReport | None
+    subtitles: tuple[Path, ...] = ()
+    speech_audio: Path | None = None
+    dub_audio: Path | None = None
+    frames_total: int = 0
+    frames_synced: int = 0
+    frames_passed_through: int = 0
+    ran: tuple[str, ...] = ()
+    reused: tuple[str, ...] = ()
+    yours: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """A short human summary (what ``lipdub dub`` prints)."""
+        lines = []
+        if self.output is not None:
+            lines.append(f"wrote {self.output}")
+        else:
+            lines.append(f"stopped early; artifacts in {self.workdir}")
+        for p in self.subtitles:
+            lines.append(f"wrote {p}")
+        if self.dub_audio is not None:
+            lines.append(f"dubbed audio: {self.dub_audio}")
+        if self.timing is not None and self.translation is not None:
+            lines.append(
+                f"timing report: {self.workdir / f'timing.{self.translation.language}.json'}"
+            )
+        if self.timing is not None:
+            t = self.timing
+            lines.append(
+                f"segments: {len(t.segments)}, delayed: {len(t.delayed)}, "
+                f"sped past the comfortable rate: {len(t.hard_capped)}, "
+                f"not fitted: {len(t.unfitted)}"
+            )
+        if self.frames_total:
+            lines.append(
+                f"frames: {self.frames_total} total, {self.frames_synced} lip-synced, "
+                f"{self.frames_passed_through} passed through"
+            )
+        if self.yours:
+            lines.append(f"your edits used: {', '.join(self.yours)}")
+        lines.append(f"reused: {', '.join(self.reused) or 'nothing'}")
+        lines.append(f"ran: {', '.join(self.ran) or 'nothing'}")
+        if self.timings:
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+            lines.append(f"time: {parts}; total {sum(self.timings.values()):.1f} s")
+        return "\n".join(lines)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("lipdub", "torch", "av", "numpy"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
+
+
+def result_of(run: Run, lang: Lang) -> DubResult:
+    """The result for one language from what the run's stages left."""
+    mine = {
+        sid.split(":")[0]: outcome
+        for sid, outcome in run.outcomes.items()
+        if ":" not in sid or sid.endswith(f":{lang.target}")
+    }
+    by = {"ran": [], "reused": [], "yours": []}  # type: dict[str, list[str]]
+    for name, (outcome, _) in mine.items():
+        by[outcome].append(name)
+    v = lang.values
+    done = "lipsync" in mine
+    speech = run.wd.path(f"speech.{lang.target}.wav")
+    dub = run.wd.path(f"dub.{lang.target}.wav")
+    total = int(v.get("frames_total", 0))
+    synced = int(v.get("frames_synced", 0))
+    return DubResult(
+        output=lang.output if done else None,
+        workdir=run.wd.root,
+        source=run.values["source"],
+        translation=v.get("translation"),
+        timing=v.get("timing"),
+        subtitles=tuple(v.get("subtitles", ())),
+        speech_audio=speech if "speak" in mine else None,
+        dub_audio=dub if "mix" in mine else None,
+        frames_total=total,
+        frames_synced=synced,
+        frames_passed_through=total - synced,
+        ran=tuple(by["ran"]),
+        reused=tuple(by["reused"]),
+        yours=tuple(by["yours"]),
+        timings={name: round(sec, 3) for name, (_, sec) in mine.items()},
+        notices=tuple(run.notices),
+    )
