@@ -614,6 +614,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    finally:
+        if getattr(args, "offline", False):  # main() may run in-process (tests, apps)
+            from lipdub.hub import set_offline
+
+            set_offline(False)
 
 
 def run() -> None:

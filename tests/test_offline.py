@@ -255,3 +255,39 @@ def test_loaders_share_the_device_parser() -> None:
             S3FDFaceDetector(S3FD(), device="cuda")
         with pytest.raises(InputError, match="CUDA is not available"):
             WhisperTranscriber("tiny", device="cuda:0")._device_and_type()
+
+
+def test_offline_flag_in_process_is_undone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    assert main(["weights", "download", "s3fd", "--offline", "--cache-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--offline was given" in err and "89.8 MB" in err
+    assert not hub.is_offline() and "HF_HUB_OFFLINE" not in os.environ
+
+
+def test_cli_checkpoint_that_is_a_device(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    args = ["lipsync", "--face", "f.mp4", "--audio", "a.wav", "-o", str(tmp_path / "o.mp4")]
+    assert main([*args, "--checkpoint", "/dev/null"]) == 1
+    err = capsys.readouterr().err
+    assert "/dev/null is a character device, not a weights file" in err and "folder" not in err
+    assert main([*args, "--checkpoint", str(tmp_path)]) == 1
+    assert "is a folder, not a weights file" in capsys.readouterr().err
+
+
+def test_opus_hint_names_the_pair(tmp_path: Path) -> None:
+    from lipdub.translate.opus import OpusTranslator
+
+    mt = OpusTranslator(cache_dir=tmp_path, local_files_only=True)
+    with pytest.raises(ModelNotFoundError) as err:
+        mt.translate(["Hello."], "en", "de")
+    msg = str(err.value)
+    assert "lipdub weights download opus-en-de" in msg
+    assert '--opt translator.models=\'{"en-de": "DIR"}\'' in msg
+    assert "models={'en-de': DIR}" in msg and "~155 MB" in msg

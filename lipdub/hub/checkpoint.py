@@ -40,7 +40,8 @@ _HTML_STARTS = ("<!doctype", "<html", "<?xml", "<head", "<body", "<!--", "<meta"
 
 def describe_non_file(path: Path) -> str | None:
     """What ``path`` is when it exists but is not a regular file (``"a folder"``,
-    ``"a character device"``, ...); None for a regular file or a missing path.
+    ``"a character device"`` such as ``/dev/null``, ``"a named pipe (FIFO)"``, ...);
+    None for a regular file or a missing path.
 
     Example:
         >>> import tempfile, pathlib
@@ -56,13 +57,13 @@ def describe_non_file(path: Path) -> str | None:
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISCHR(mode):
-        return "a character device (like /dev/null), not a file"
+        return "a character device"
     if stat.S_ISBLK(mode):
-        return "a block device, not a file"
+        return "a block device"
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO), not a file"
+        return "a named pipe (FIFO)"
     if stat.S_ISSOCK(mode):
-        return "a socket, not a file"
+        return "a socket"
     return "not a regular file"
 
 
@@ -78,7 +79,7 @@ def _sniff(path: Path, what: str) -> bytes:
     kind = describe_non_file(path)
     if kind is not None:
         raise CheckpointError(
-            f"expected a {what} weights file, found {kind}",
+            f"{path} is {kind}, not a {what} weights file",
             path=path,
             hint="pass the checkpoint file itself (.pth, .pt or .safetensors)",
         )

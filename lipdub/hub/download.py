@@ -212,14 +212,17 @@ def _local_copy_hint(spec: WeightsSpec) -> str:
     kind = "DIR" if spec.is_folder or spec.slot == "voice" else "FILE"
     if spec.slot == "lipsyncer":
         return f"or pass a local path: --checkpoint {kind} (Python: name_or_path={kind})"
-    if spec.slot and spec.local_option:
-        value = '\'{"SRC-TGT": "DIR"}\'' if spec.local_option == "models" else kind
-        py = (
-            "models={'SRC-TGT': DIR}"
-            if spec.local_option == "models"
-            else f"{spec.local_option}={kind}"
+    if spec.slot and spec.local_option == "models":
+        pair = spec.name.removeprefix("opus-") if spec.name.startswith("opus-") else "SRC-TGT"
+        return (
+            f'or pass a local path: --opt {spec.slot}.models=\'{{"{pair}": "DIR"}}\' '
+            f"(Python: models={{'{pair}': DIR}})"
         )
-        return f"or pass a local path: --opt {spec.slot}.{spec.local_option}={value} (Python: {py})"
+    if spec.slot and spec.local_option:
+        return (
+            f"or pass a local path: --opt {spec.slot}.{spec.local_option}={kind} "
+            f"(Python: {spec.local_option}={kind})"
+        )
     return f"or download {spec.repo_id}/{spec.filename} yourself and pass its local path"
 
 
@@ -256,11 +259,12 @@ def missing_model_error(
     cause = f" ({cause_name})" if cause_name else ""
     cache = f" {cache_dir}" if cache_dir else ""
     message = f"{what} ({where}, {spec.size_text()}) is not in the cache{cache}; {why}{cause}"
-    command = (
-        f"run `lipdub weights download {spec.name}` while online"
-        if registered
-        else f"download {spec.repo_id}/{spec.filename} while online"
-    )
+    if registered:
+        command = f"run `lipdub weights download {spec.name}` while online"
+    elif spec.is_folder:
+        command = f"download the Hub repo {spec.repo_id} while online"
+    else:
+        command = f"download {spec.repo_id}/{spec.filename} while online"
     err = ModelNotFoundError(
         message,
         backend=spec.slot or spec.name,
@@ -494,7 +498,7 @@ def _resolve_local(key: str, revision: str | None) -> Path:
     kind = describe_non_file(path)
     if kind is not None:
         raise ModelNotFoundError(
-            f"expected a weights file, found {kind}",
+            f"{path} is {kind}, not a weights file",
             path=path,
             hint="pass the checkpoint file (.pth, .pt or .safetensors)",
         )
