@@ -138,3 +138,35 @@ def test_weights_download_command_requires_names(capsys: pytest.CaptureFixture[s
     assert "weights list" in capsys.readouterr().err
     assert main(["weights", "download", "nope-model"]) == 1
     assert "known names" in capsys.readouterr().err
+
+
+def test_cached_folder_and_voice_are_found_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cache first: a pinned Whisper folder and a Piper voice (tag revision) need no Hub."""
+    import dataclasses
+
+    monkeypatch.setattr(hub_download, "_reachability", {})
+    cache = tmp_path / "cache"
+    tiny = lookup("whisper-tiny")
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        src = tmp_path / name
+        src.write_text(name)
+        prefilled_hub_cache(cache, dataclasses.replace(tiny, filename=name), src)
+    voice = lookup("piper-es_ES-davefx-medium")
+    for rel in (voice.filename, *voice.extra_files):
+        src = tmp_path / Path(rel).name
+        src.write_text(rel)
+        prefilled_hub_cache(cache, dataclasses.replace(voice, filename=rel), src, commit="c" * 40)
+    closed = "http://127.0.0.1:9"
+    folder = hub.fetch(tiny, cache_dir=cache, endpoint=closed)
+    assert (folder / "model.bin").read_text() == "model.bin" and tiny.revision in str(folder)
+    onnx = hub.fetch(voice, cache_dir=cache, endpoint=closed)
+    assert onnx.name == "es_ES-davefx-medium.onnx" and onnx.with_suffix(".onnx.json").is_file()
+    assert hub_download._reachability == {}  # the Hub was never asked
+    assert hub.cached_path(tiny, cache_dir=cache) == folder
+    # and the whisper transcriber resolves it the same way
+    from lipdub.transcribe.whisper import WhisperTranscriber
+
+    stt = WhisperTranscriber("tiny", cache_dir=cache, device="cpu")
+    assert stt.resolve_model_dir() == folder

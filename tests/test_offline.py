@@ -291,3 +291,15 @@ def test_opus_hint_names_the_pair(tmp_path: Path) -> None:
     assert "lipdub weights download opus-en-de" in msg
     assert '--opt translator.models=\'{"en-de": "DIR"}\'' in msg
     assert "models={'en-de': DIR}" in msg and "~155 MB" in msg
+
+
+def test_probe_of_a_silent_server_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts but never answers costs the probe timeout, once."""
+    monkeypatch.setenv("LIPDUB_HUB_TIMEOUT", "0.5")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        reason = hub.hub_unreachable_reason(endpoint)
+        assert reason is not None and "Timeout" in reason
+        assert hub.hub_unreachable_reason(endpoint) == reason  # remembered
