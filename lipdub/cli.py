@@ -621,10 +621,17 @@ def cmd_weights(args: argparse.Namespace) -> int:
     from lipdub import hub
 
     if args.action == "download":
-        names = [args.name] if args.name else sorted(hub.KNOWN_WEIGHTS)
-        for name in names:
-            path = hub.download_weights(name, cache_dir=args.cache_dir)
-            _out(f"{name}: {path}")
+        if not args.name:
+            raise InputError(
+                "name the models to download, e.g. `lipdub weights download wav2lip_gan "
+                "whisper-small opus-en-es`",
+                hint="`lipdub weights list` shows every name",
+            )
+        specs = [hub.lookup(name) for name in args.name]  # unknown names fail before any download
+        for spec in specs:
+            with ProgressRenderer(not args.quiet) as progress:
+                path = hub.download_weights(spec.name, cache_dir=args.cache_dir, on_event=progress)
+            _out(f"{spec.name}: {path}")
         return 0
     if args.action == "convert":
         if not args.input or not args.output:
@@ -632,9 +639,26 @@ def cmd_weights(args: argparse.Namespace) -> int:
         out = hub.convert_weights(args.input, args.output, half=args.half)
         _out(f"wrote {out}")
         return 0
-    for name, spec in sorted(hub.KNOWN_WEIGHTS.items()):
-        size = f"{spec.size / 1e6:.1f} MB" if spec.size else "size unknown"
-        _out(f"{name:<12} {spec.repo_id}/{spec.filename}  {size}  {spec.licence}")
+    _out(f"{'name':<34} {'size':>10}  {'revision':<16} {'sha256':<8} {'cache':<12} repo")
+    for spec in hub.all_specs():
+        if args.name and not any(n in spec.name for n in args.name):
+            continue
+        cached = hub.cached_path(spec, cache_dir=args.cache_dir)
+        if cached is None:
+            state = "-"
+        elif spec.sha256 is None and spec.sha256_prefix is None:
+            state = "cached"
+        else:
+            state = "verified" if hub.is_verified(cached, spec) else "unverified"
+        if spec.pinned:
+            rev = f"pin {spec.revision[:10]}" if spec.revision else ""
+        else:
+            rev = f"tag {spec.revision}" if spec.revision else "main (no pin)"
+        sha = "full" if spec.sha256 else ("prefix" if spec.sha256_prefix else "unknown")
+        where = spec.repo_id + ("" if spec.is_folder else f"/{spec.filename}")
+        _out(f"{spec.name:<34} {spec.size_text():>10}  {rev:<16} {sha:<8} {state:<12} {where}")
+    for pattern, what in hub.PATTERNS:
+        _out(f"{pattern:<34} {'':>10}  {'':<16} {'':<8} {'':<12} {what}")
     return 0
 
 
@@ -671,6 +695,13 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             metavar="KEY=VALUE",
             help="backend constructor option (repeatable), e.g. --opt compute_type=int8",
+        )
+
+    def offline(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--offline",
+            action="store_true",
+            help="never download models: use the Hugging Face cache only (like HF_HUB_OFFLINE=1)",
         )
 
     sp = add("probe", cmd_probe, "print what a video or image file holds")
@@ -778,6 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--opt voice.words_per_minute=160",
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    offline(sp)
 
     sp = add("lipsync", cmd_lipsync, "lip-sync a video or portrait to an audio file")
     sp.add_argument("--face", required=True, help="video or still image")
@@ -874,6 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tiny, base, medium, large-v3 ... also work)",
     )
     opt(sp)
+    offline(sp)
 
     sp = add("translate", cmd_translate, "translate a transcript, keeping its timing")
     sp.add_argument("transcript", help="transcript file (.json, .srt or .vtt)")
@@ -891,6 +924,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="translation backend: opus (default; OPUS-MT), google, identity",
     )
     opt(sp)
+    offline(sp)
 
     sp = add("speak", cmd_speak, "speak a text, or a transcript at its timing, to an audio file")
     sp.add_argument("text", help="text to speak, or a transcript .json/.srt/.vtt")
@@ -918,6 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", default="espeak", help="voice backend: espeak (default), piper, google"
     )
     opt(sp)
+    offline(sp)
 
     sp = add("voices", cmd_voices, "list the voices of a text-to-speech backend")
     sp.add_argument("--lang", help="only voices for this language (BCP-47, e.g. es-ES)")
@@ -928,10 +963,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("weights", cmd_weights, "list, download or convert model weights")
     sp.add_argument("action", choices=["list", "download", "convert"])
-    sp.add_argument("name", nargs="?", help="download: a weights name; convert: input file")
-    sp.add_argument("output", nargs="?", help="convert: output .safetensors")
+    sp.add_argument(
+        "name",
+        nargs="*",
+        metavar="NAME",
+        help="download: catalogue names (wav2lip_gan, s3fd, whisper-small, opus-en-es, "
+        "piper-es_ES-davefx-medium; see `lipdub weights list`); list: filter by name; "
+        "convert: IN OUT.safetensors",
+    )
     sp.add_argument("--half", action="store_true", help="convert: store float16")
-    sp.add_argument("--cache-dir")
+    sp.add_argument("--cache-dir", help="Hugging Face cache folder (default: HF_HUB_CACHE)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    offline(sp)
     return p
 
 
@@ -951,6 +994,30 @@ def _on_sigterm(signum: int, frame: object) -> None:
         sys.stderr.write("terminated\n")
         sys.stderr.flush()
     os._exit(EXIT_SIGTERM)
+
+
+def _hub_setup(args: argparse.Namespace) -> None:
+    """``--offline`` switches downloads off for the process; without ``--verbose``,
+    huggingface_hub's retry chatter and warnings stay off the screen."""
+    if getattr(args, "offline", False):
+        from lipdub.hub import set_offline
+
+        set_offline(True)
+    if not args.verbose:
+        import warnings
+
+        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="huggingface_hub")
+
+
+def _render_error(e: LipdubError, command: str) -> str:
+    """The one error line; commands with a single backend take ``--opt KEY=VALUE``
+    (not ``SLOT.KEY``), so a missing model's hint is written for them."""
+    text = str(e)
+    if command in ("transcribe", "translate", "speak", "voices") and e.hint:
+        for slot in ("transcriber", "translator", "voice", "detector"):
+            text = text.replace(f"--opt {slot}.", "--opt ")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -976,8 +1043,10 @@ def _main(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error already printed
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    if args.command == "weights" and args.action == "convert":
-        args.input, args.output = args.name, args.output
+    if args.command == "weights":
+        args.input, args.output = (
+            [*args.name, None, None] if args.action == "convert" else [None, None]
+        )[:2]
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -985,12 +1054,13 @@ def _main(argv: Sequence[str] | None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _hub_setup(args)
     try:
         return int(args.func(args))
     except LipdubError as e:
         if args.verbose:
             raise
-        sys.stderr.write(f"error: {_one_line(str(e))}\n")
+        sys.stderr.write(f"error: {_one_line(_render_error(e, args.command))}\n")
         return EXIT_ERROR
     except OSError as e:  # the file system refused (permissions, a folder, a full disk)
         if args.verbose:
@@ -1001,6 +1071,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    finally:
+        if getattr(args, "offline", False):  # main() may run in-process (tests, apps)
+            from lipdub.hub import set_offline
+
+            set_offline(False)
 
 
 def run() -> None:

@@ -305,3 +305,65 @@ def test_convert_weights(tmp_path: Path) -> None:
 def test_download_weights_unknown_name() -> None:
     with pytest.raises(ModelNotFoundError, match="known names"):
         hub.download_weights("nope")
+
+
+# ----------------------------------------------------------------- checkpoint honesty
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_non_finite_weights_are_rejected(tmp_path: Path, bad: str) -> None:
+    state = random_state_dict(TINY)
+    state["conv.bias"][1] = float(bad)
+    p = tmp_path / "w.pth"
+    torch.save({"state_dict": state}, p)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(p, expected_keys=TINY_KEYS, what="tiny")
+    msg = str(err.value)
+    assert str(p) in msg and "'conv.bias'" in msg and "NaN or infinite" in msg
+    assert "1 of them" in msg
+    assert load_state_dict(p, what="tiny", allow_nonfinite=True).keys() == set(TINY_KEYS)
+
+
+def test_code_pickles_are_refused_without_weights_only_advice(tmp_path: Path) -> None:
+    p = tmp_path / "module.pth"
+    torch.save({"net": torch.nn.Linear(2, 2)}, p)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(p, what="Wav2Lip")
+    msg = str(err.value)
+    assert "torch.nn.modules.linear.Linear" in msg and "refuses" in msg
+    assert "weights_only" not in msg and "will likely succeed" not in msg
+    assert err.value.__cause__ is None  # PyTorch's advice is not chained either
+
+
+@pytest.mark.parametrize(
+    ("bom", "codec"), [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"", "utf-8")]
+)
+def test_html_with_byte_order_mark(tmp_path: Path, bom: bytes, codec: str) -> None:
+    p = tmp_path / "wav2lip_gan.pth"
+    p.write_bytes(bom + "\n  <!DOCTYPE html><html>Sign in</html>".encode(codec))
+    with pytest.raises(CheckpointError, match="HTML page"):
+        load_state_dict(p, what="Wav2Lip")
+
+
+def test_json_error_body(tmp_path: Path) -> None:
+    p = tmp_path / "w.pth"
+    p.write_text('{"error":"Repository not found"}')
+    with pytest.raises(CheckpointError, match="JSON error"):
+        load_state_dict(p, what="Wav2Lip")
+
+
+def test_devices_pipes_and_folders_get_their_word(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="character device") as err:
+        load_state_dict("/dev/null", what="Wav2Lip")
+    assert "folder" not in str(err.value)
+    with pytest.raises(ModelNotFoundError, match="character device") as err2:
+        resolve_weights("/dev/null")
+    assert "folder" not in str(err2.value)
+    with pytest.raises(CheckpointError, match="a folder"):
+        load_state_dict(tmp_path, what="Wav2Lip")
+    with pytest.raises(ModelNotFoundError, match="a folder"):
+        resolve_weights(tmp_path)
+    fifo = tmp_path / "pipe.pth"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="named pipe"):
+        load_state_dict(fifo, what="Wav2Lip")  # and does not block reading it

@@ -341,7 +341,8 @@ def test_missing_pair_offline_names_repo_size_and_cache(tmp_path: Path) -> None:
     message = str(info.value)
     assert "gaudi/opus-mt-en-xx-ctranslate2" in message
     assert "MB" in message and str(tmp_path / "hub") in message
-    assert "huggingface-cli download" in message and "models=" in message
+    assert "lipdub weights download opus-en-xx" in message and "models=" in message
+    assert "huggingface-cli" not in message and "unset HF_HUB_OFFLINE" not in message
     assert "\n" not in message
 
 

@@ -169,7 +169,8 @@ def test_missing_voice_offline_names_voice_repo_file_and_fix(tmp_path: Path) -> 
     assert "'es_ES-davefx-medium'" in message
     assert "rhasspy/piper-voices@v1.0.0" in message
     assert "es/es_ES/davefx/medium/es_ES-davefx-medium.onnx" in message
-    assert "piper.download_voices es_ES-davefx-medium" in message
+    assert "lipdub weights download piper-es_ES-davefx-medium" in message
+    assert "voices_dir=" in message
     assert "\n" not in message
 
 

@@ -172,7 +172,8 @@ def test_missing_model_offline_names_model_repo_and_fix(tmp_path: Path) -> None:
     message = str(info.value)
     assert "'tiny'" in message
     assert "Systran/faster-whisper-tiny" in message
-    assert "huggingface-cli download" in message and "model=" in message
+    assert "lipdub weights download whisper-tiny" in message and "model=" in message
+    assert "78 MB" in message and "huggingface-cli" not in message
     assert "\n" not in message
 
 

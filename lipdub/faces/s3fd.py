@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lipdub._deps import parse_device, parse_dtype
 from lipdub._fingerprint import WeightsIdentity, known_sha256
 from lipdub.errors import InputError
 from lipdub.faces._scale import detect_scaled
@@ -159,24 +160,15 @@ def s3fd_postprocess(
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return torch.device(parse_device(device))
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     if dtype is None or dtype == "auto":
         return torch.float32
-    if isinstance(dtype, str):
-        table = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-        if dtype not in table:
-            raise InputError(f"unknown dtype {dtype!r}; use one of {sorted(table)}")
-        dtype = table[dtype]
-    if dtype != torch.float32 and device.type == "cpu":
-        raise InputError(
-            f"dtype {dtype} is not supported on the CPU for S3FD", hint="use float32 on CPU"
-        )
-    return dtype
+    name = parse_dtype(dtype, str(device), what="S3FD", cpu_dtypes=("float32",))
+    value: torch.dtype = getattr(torch, name)
+    return value
 
 
 class S3FDFaceDetector(FaceDetector):

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lipdub._deps import dtype_name, parse_device, parse_dtype
 from lipdub._fingerprint import WeightsIdentity, known_sha256
 from lipdub.errors import CheckpointError, InputError
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
@@ -44,39 +45,14 @@ __all__ = ["Wav2LipSyncer"]
 
 logger = logging.getLogger(__name__)
 
-_DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-}
-
 
 def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return parse_device(None)
 
 
 def _parse_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    if dtype is None or dtype == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        value = dtype
-    else:
-        if dtype.lower() not in _DTYPES:
-            raise InputError(
-                f"unknown dtype {dtype!r} for Wav2Lip", hint="use float32, float16 or bfloat16"
-            )
-        value = _DTYPES[dtype.lower()]
-    if value not in (torch.float32, torch.float16, torch.bfloat16):
-        raise InputError(f"Wav2Lip runs in float32, float16 or bfloat16, not {value}")
-    if value == torch.float16 and device.type == "cpu":
-        raise InputError(
-            "float16 is not supported on the CPU for Wav2Lip",
-            hint="use dtype=None (float32) or bfloat16 on the CPU",
-        )
+    name = parse_dtype(dtype, str(device), what="Wav2Lip", cpu_dtypes=("float32", "bfloat16"))
+    value: torch.dtype = getattr(torch, name)
     return value
 
 
@@ -108,7 +84,7 @@ class Wav2LipSyncer(LipSyncer):
         self.model = model.eval()
         self.model_name = model_name
         self._requested_dtype = dtype
-        self._device = torch.device(device if device is not None else _default_device())
+        self._device = torch.device(parse_device(device))
         self._dtype = _parse_dtype(dtype, self._device)
         self._identity = WeightsIdentity(self.model)
         self._place()
@@ -123,11 +99,8 @@ class Wav2LipSyncer(LipSyncer):
         are left out.
         """
         requested = self._requested_dtype
-        if requested is None or requested == "auto":
-            precision = "auto"
-        else:
-            value = requested if isinstance(requested, torch.dtype) else _DTYPES[requested.lower()]
-            precision = str(value).removeprefix("torch.")
+        auto = requested is None or requested == "auto"
+        precision = "auto" if auto else dtype_name(requested)
         return {
             "model": self.model_name,
             "weights_sha256": self._identity.sha256(),
@@ -211,7 +184,7 @@ class Wav2LipSyncer(LipSyncer):
     def to(self, device: str | torch.device) -> Wav2LipSyncer:
         """Move the model to ``device``; returns self. The precision follows the device
         unless one was given explicitly."""
-        self._device = torch.device(device)
+        self._device = torch.device(parse_device(device))
         self._dtype = _parse_dtype(self._requested_dtype, self._device)
         self._place()
         return self

@@ -19,27 +19,28 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from lipdub._deps import ctranslate2_device, require_modules
+from lipdub._deps import ctranslate2_placement, parse_device, require_modules
 from lipdub.errors import (
     InputError,
     ModelNotFoundError,
     UnknownLanguageError,
 )
 from lipdub.events import EventCallback, Progress, emit
+from lipdub.hub.catalogue import WHISPER_ALIASES, WHISPER_FILES, WeightsSpec, all_specs
 from lipdub.transcribe._segment import words_to_segments
 from lipdub.transcribe.base import Transcriber
 from lipdub.types import AudioClip, Segment, Transcript, Word
 
-__all__ = ["WHISPER_MODELS", "WhisperModelSpec", "WhisperTranscriber"]
+__all__ = ["WHISPER_MODELS", "WhisperTranscriber"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,59 +50,20 @@ SAMPLE_RATE_HZ = 16000
 _NO_SPACES = frozenset({"ja", "zh", "yue", "th", "lo", "my", "bo"})
 
 
-@dataclass(frozen=True, slots=True)
-class WhisperModelSpec:
-    """Where a Whisper size lives on the Hub.
-
-    Args:
-        repo_id: Hub repository holding the CTranslate2 conversion.
-        revision: Pinned commit (40 hex digits), or None for the repo's ``main``.
-        size_mb: Approximate download size in megabytes (for messages).
-    """
-
-    repo_id: str
-    revision: str | None
-    size_mb: int
+def _whisper_models() -> dict[str, WeightsSpec]:
+    out: dict[str, WeightsSpec] = {}
+    for spec in all_specs():
+        if spec.slot == "transcriber" and spec.name.startswith("whisper-"):
+            out[spec.name.removeprefix("whisper-")] = spec
+    for alias, target in WHISPER_ALIASES.items():
+        out[alias] = out[target]
+    return out
 
 
-#: Known size names. Revisions are pinned to the commits whose model files lipdub was
-#: checked against; None means the repository's ``main``.
-WHISPER_MODELS: dict[str, WhisperModelSpec] = {
-    "tiny.en": WhisperModelSpec(
-        "Systran/faster-whisper-tiny.en", "7d45cf02c1ed72d240c0dbf99d544d19bef1b5a3", 78
-    ),
-    "tiny": WhisperModelSpec(
-        "Systran/faster-whisper-tiny", "d90ca5fe260221311c53c58e660288d3deb8d356", 78
-    ),
-    "base.en": WhisperModelSpec("Systran/faster-whisper-base.en", None, 148),
-    "base": WhisperModelSpec(
-        "Systran/faster-whisper-base", "a80717a3a48b1b28aa687bca146cb7301feae1b1", 148
-    ),
-    "small.en": WhisperModelSpec("Systran/faster-whisper-small.en", None, 486),
-    "small": WhisperModelSpec(
-        "Systran/faster-whisper-small", "536b0662742c02347bc0e980a01041f333bce120", 486
-    ),
-    "medium.en": WhisperModelSpec(
-        "Systran/faster-whisper-medium.en", "f972a5fa3be9378617b8fedc0bb00facbdbb1bf9", 1530
-    ),
-    "medium": WhisperModelSpec("Systran/faster-whisper-medium", None, 1530),
-    "large-v1": WhisperModelSpec(
-        "Systran/faster-whisper-large-v1", "e46e40f0408853a954b7ded6683808b7ecd14390", 3090
-    ),
-    "large-v2": WhisperModelSpec("Systran/faster-whisper-large-v2", None, 3090),
-    "large-v3": WhisperModelSpec("Systran/faster-whisper-large-v3", None, 3090),
-    "large": WhisperModelSpec("Systran/faster-whisper-large-v3", None, 3090),
-    "distil-large-v3": WhisperModelSpec("Systran/faster-distil-whisper-large-v3", None, 1510),
-    "turbo": WhisperModelSpec("mobiuslabsgmbh/faster-whisper-large-v3-turbo", None, 1620),
-}
-
-_ALLOW_PATTERNS = [
-    "config.json",
-    "preprocessor_config.json",
-    "model.bin",
-    "tokenizer.json",
-    "vocabulary.*",
-]
+#: Known size names -> their catalogue entry (:mod:`lipdub.hub.catalogue`, names
+#: ``whisper-<size>``). Revisions are pinned to the commits whose model files lipdub
+#: was checked against; None means the repository's ``main``.
+WHISPER_MODELS: dict[str, WeightsSpec] = _whisper_models()
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -171,8 +133,7 @@ class WhisperTranscriber(Transcriber):
         condition_on_previous_text: bool = True,
     ) -> None:
         require_modules("whisper", "the whisper transcriber", "faster_whisper", "ctranslate2")
-        if device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        device = parse_device(device, engine="ctranslate2", check=False)
         if beam_size < 1:
             raise InputError(f"beam_size must be >= 1, got {beam_size}")
         if not max_segment_s > 0 or not pause_s > 0:
@@ -231,7 +192,7 @@ class WhisperTranscriber(Transcriber):
             from lipdub._fingerprint import files_sha256
 
             model: dict[str, Any] = {
-                "files_sha256": files_sha256(self.path, _ALLOW_PATTERNS)
+                "files_sha256": files_sha256(self.path, WHISPER_FILES)
                 if _is_model_dir(self.path)
                 else None
             }
@@ -267,38 +228,41 @@ class WhisperTranscriber(Transcriber):
                 )
             return self.path
         assert self.repo_id is not None
-        import huggingface_hub
+        from lipdub.hub.catalogue import WHISPER_FILES
+        from lipdub.hub.download import fetch
 
-        offline = self.local_files_only or _env_true("HF_HUB_OFFLINE")
-        try:
-            folder = huggingface_hub.snapshot_download(
-                self.repo_id,
+        known = WHISPER_MODELS.get(self.model)
+        if known is not None and known.repo_id == self.repo_id:
+            spec = dataclasses.replace(known, revision=self.revision)
+        else:
+            spec = WeightsSpec(
+                name=f"whisper-{self.repo_id.replace('/', '--')}",
+                repo_id=self.repo_id,
+                filename="model.bin",
                 revision=self.revision,
-                cache_dir=self.cache_dir,
-                local_files_only=offline,
-                allow_patterns=_ALLOW_PATTERNS,
-                token=self.token,
+                size=None,
+                sha256_prefix=None,
+                allow_patterns=WHISPER_FILES,
+                slot="transcriber",
+                local_option="model",
             )
-        except Exception as e:  # the Hub raises many kinds (offline, 404, HTTP, OS)
-            raise self._not_found(e) from e
-        path = Path(folder)
-        if not _is_model_dir(path):
-            raise self._not_found(None)
-        return path
-
-    def _not_found(self, cause: BaseException | None) -> ModelNotFoundError:
-        spec = WHISPER_MODELS.get(self.model)
-        size = f" (~{spec.size_mb} MB)" if spec else ""
-        rev = f"@{self.revision[:10]}" if self.revision else ""
-        why = f": {type(cause).__name__}" if cause is not None else ""
-        return ModelNotFoundError(
-            f"Whisper model {self.model!r} is not in the cache and could not be "
-            f"downloaded from the Hugging Face Hub repo {self.repo_id}{rev}{size}{why}",
-            backend=self.name,
-            hint=f"go online once (unset HF_HUB_OFFLINE) to download it, or run "
-            f"`huggingface-cli download {self.repo_id}` on a connected machine and copy "
-            "the folder, then pass model=<that folder>",
+        path = fetch(
+            spec,
+            cache_dir=self.cache_dir,
+            local_files_only=self.local_files_only,
+            token=self.token,
+            label=f"Whisper model {self.model!r}",
+            registered=known is not None,
         )
+        if not _is_model_dir(path):
+            raise ModelNotFoundError(
+                "the downloaded Whisper folder has no model.bin/config.json",
+                path=path,
+                backend=self.name,
+                hint=f"delete it from the Hugging Face cache and run "
+                f"`lipdub weights download {spec.name}`",
+            )
+        return path
 
     def load(self) -> Any:
         """Load the model now (done lazily by :meth:`transcribe`); returns it."""
@@ -308,12 +272,13 @@ class WhisperTranscriber(Transcriber):
             from faster_whisper import WhisperModel
 
             path = self.resolve_model_dir()
-            device, compute_type = self._device_and_type()
-            logger.info("loading Whisper %s on %s (%s)", path, device, compute_type)
+            device, index, compute_type = ctranslate2_placement(self.device, self.compute_type)
+            logger.info("loading Whisper %s on %s:%d (%s)", path, device, index, compute_type)
             try:
                 self._whisper = WhisperModel(
                     str(path),
                     device=device,
+                    device_index=index,
                     compute_type=compute_type,
                     cpu_threads=self.cpu_threads,
                 )
@@ -328,7 +293,8 @@ class WhisperTranscriber(Transcriber):
             return self._whisper
 
     def _device_and_type(self) -> tuple[str, str]:
-        return ctranslate2_device(self.device, self.compute_type)
+        device, _, compute_type = ctranslate2_placement(self.device, self.compute_type)
+        return device, compute_type
 
     @property
     def is_multilingual(self) -> bool:
@@ -430,10 +396,6 @@ class WhisperTranscriber(Transcriber):
 def _looks_like_repo(name: str) -> bool:
     parts = name.split("/")
     return len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _clean_words(raw: list[Any], duration_s: float) -> list[Word]:

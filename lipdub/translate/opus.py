@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -40,8 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lipdub._deps import ctranslate2_device, require_modules
+from lipdub._deps import ctranslate2_placement, parse_device, require_modules
 from lipdub.errors import InputError, ModelNotFoundError
+from lipdub.hub.catalogue import OPUS_FILES, OPUS_REPO_TEMPLATE
 from lipdub.text import split_sentences
 from lipdub.translate.base import Translator
 
@@ -49,10 +51,9 @@ __all__ = ["OpusModel", "OpusTranslator", "language_code"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REPO_TEMPLATE = "gaudi/opus-mt-{src}-{tgt}-ctranslate2"
+DEFAULT_REPO_TEMPLATE = OPUS_REPO_TEMPLATE
 #: Approximate download of one pair, for messages.
 APPROX_PAIR_MB = 155
-_ALLOW_PATTERNS = ["*.json", "model.bin", "*.spm"]
 # Languages written without spaces: sentences are joined without one.
 _NO_SPACES = frozenset({"ja", "zh", "th", "lo", "my", "km"})
 
@@ -113,7 +114,7 @@ class OpusModel:
             path: The folder.
             target: Target language, used to pick the ``>>xx<<`` token of a
                 multi-target model.
-            device: ``"cpu"`` or ``"cuda"``.
+            device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
             compute_type: CTranslate2 compute type (``"int8"``, ``"float16"``, ...).
             inter_threads: Batches translated in parallel.
             intra_threads: Threads per batch (0 = CTranslate2's default).
@@ -125,6 +126,7 @@ class OpusModel:
         import ctranslate2
         import sentencepiece
 
+        kind, _, index = device.partition(":")
         folder = Path(path)
         missing = [
             n for n in ("model.bin", "source.spm", "target.spm") if not (folder / n).is_file()
@@ -143,7 +145,8 @@ class OpusModel:
         try:
             translator = ctranslate2.Translator(
                 str(folder),
-                device=device,
+                device=kind,
+                device_index=int(index or 0),
                 compute_type=compute_type,
                 inter_threads=inter_threads,
                 intra_threads=intra_threads,
@@ -272,8 +275,7 @@ class OpusTranslator(Translator):
             )
         if "{src}" not in repo_template or "{tgt}" not in repo_template:
             raise InputError(f"repo_template needs {{src}} and {{tgt}}, got {repo_template!r}")
-        if device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        device = parse_device(device, engine="ctranslate2", check=False)
         self.models: dict[str, str | os.PathLike[str] | OpusModel] = {}
         for pair, value in (models or {}).items():
             self.models[self._pair_key(pair)] = value
@@ -308,9 +310,7 @@ class OpusTranslator(Translator):
                 engine = type(spec.translator)
                 models[pair] = {"engine": f"{engine.__module__}.{engine.__qualname__}"}
             elif Path(spec).expanduser().is_dir():
-                models[pair] = {
-                    "files_sha256": files_sha256(Path(spec).expanduser(), _ALLOW_PATTERNS)
-                }
+                models[pair] = {"files_sha256": files_sha256(Path(spec).expanduser(), OPUS_FILES)}
             else:
                 models[pair] = {"repo_id": os.fspath(spec)}
         return {
@@ -374,45 +374,23 @@ class OpusTranslator(Translator):
             repo = name
         else:
             repo = self.repo_template.format(src=src, tgt=tgt)
-        import huggingface_hub
+        from lipdub.hub.catalogue import opus_spec
+        from lipdub.hub.download import fetch
 
-        offline = self.local_files_only or _env_true("HF_HUB_OFFLINE")
-        try:
-            folder = huggingface_hub.snapshot_download(
-                repo,
-                revision=self.revision,
-                cache_dir=self.cache_dir,
-                local_files_only=offline,
-                allow_patterns=_ALLOW_PATTERNS,
-                token=self.token,
-            )
-        except Exception as e:  # offline, 404, HTTP and OS errors all mean "not here"
-            raise self._not_found(src, tgt, repo, e) from e
-        return Path(folder)
-
-    def _not_found(self, src: str, tgt: str, repo: str, cause: BaseException) -> ModelNotFoundError:
-        from huggingface_hub import constants
-
-        cache = self.cache_dir or constants.HF_HUB_CACHE
-        kind = type(cause).__name__
-        if kind in ("RepositoryNotFoundError", "RevisionNotFoundError"):
-            return ModelNotFoundError(
-                f"no OPUS-MT model for {src}->{tgt}: the Hub has no repo {repo}",
-                backend=self.name,
-                hint=f"pass models={{'{src}-{tgt}': '/path/to/ct2-folder'}} or use the "
-                "'google' translator",
-            )
-        return ModelNotFoundError(
-            f"the OPUS-MT model for {src}->{tgt} is not in the cache {cache} and could not "
-            f"be downloaded from the Hub repo {repo} (~{APPROX_PAIR_MB} MB, {kind})",
-            backend=self.name,
-            hint="go online once (unset HF_HUB_OFFLINE) to download it, or run "
-            f"`huggingface-cli download {repo}` on a connected machine and pass "
-            f"models={{'{src}-{tgt}': '<that folder>'}}",
+        default_repo = OPUS_REPO_TEMPLATE.format(src=src, tgt=tgt)
+        pair = dataclasses.replace(opus_spec(src, tgt, repo_id=repo), revision=self.revision)
+        return fetch(
+            pair,
+            cache_dir=self.cache_dir,
+            local_files_only=self.local_files_only,
+            token=self.token,
+            label=f"the OPUS-MT model for {src}->{tgt}",
+            registered=repo == default_repo and self.revision is None,
         )
 
     def _device_and_type(self) -> tuple[str, str]:
-        return ctranslate2_device(self.device, self.compute_type)
+        device, index, compute_type = ctranslate2_placement(self.device, self.compute_type)
+        return (f"{device}:{index}" if device == "cuda" else device), compute_type
 
     # ------------------------------------------------------------------ translating
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
@@ -458,7 +436,3 @@ class OpusTranslator(Translator):
 
     def __repr__(self) -> str:
         return f"OpusTranslator(repo_template={self.repo_template!r}, device={self.device!r})"
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

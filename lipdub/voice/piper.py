@@ -299,35 +299,20 @@ class PiperVoiceSynth(VoiceSynth):
         cached = self._cached(text)
         if cached is not None:
             return cached
-        from huggingface_hub import hf_hub_download
+        from lipdub.hub.catalogue import piper_spec
+        from lipdub.hub.download import fetch
 
-        offline = self.local_files_only or _env_true("HF_HUB_OFFLINE")
-        try:
-            files = [
-                Path(
-                    hf_hub_download(
-                        PIPER_VOICES_REPO,
-                        filename,
-                        revision=self.revision,
-                        cache_dir=self.cache_dir,
-                        local_files_only=offline,
-                        token=self.token,
-                    )
-                )
-                for filename in (rel + ".json", rel)
-            ]
-        except Exception as e:  # offline, 404, HTTP and OS errors all mean "not here"
-            where = ", ".join(str(d) for d in self.voices_dirs) or "no voices_dir"
-            raise ModelNotFoundError(
-                f"Piper voice {text!r} is not in {where} nor in the Hub cache, and could "
-                f"not be downloaded from {PIPER_VOICES_REPO}@{self.revision} "
-                f"file {rel} ({type(e).__name__})",
-                backend=self.name,
-                hint=f"go online once (unset HF_HUB_OFFLINE), or run `python -m "
-                f"piper.download_voices {text} --data-dir DIR` on a connected machine and "
-                "pass voices_dir=DIR",
-            ) from e
-        return _VoiceFiles(text, files[1], files[0])
+        spec = piper_spec(text, revision=self.revision)
+        assert spec is not None and spec.filename == rel
+        model = fetch(
+            spec,
+            cache_dir=self.cache_dir,
+            local_files_only=self.local_files_only,
+            token=self.token,
+            label=f"Piper voice {text!r}",
+            registered=self.revision == PIPER_VOICES_REVISION,
+        )
+        return _VoiceFiles(text, model, model.with_name(model.name + ".json"))
 
     def voice_for(self, language: str | None) -> str:
         """The voice used when a call gives none: the constructor's, else one for ``language``.
@@ -482,7 +467,3 @@ class PiperVoiceSynth(VoiceSynth):
 
     def __repr__(self) -> str:
         return f"PiperVoiceSynth(voice={self.voice!r}, revision={self.revision!r})"
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
