@@ -457,12 +457,14 @@ def test_main_installs_and_restores_the_sigterm_handler(tmp_path: Path) -> None:
         seen.append(signal.getsignal(signal.SIGTERM))
         return 0
 
-    parser_main = cli.cmd_probe
+    import lipdub.cli.probe as probe_command
+
+    parser_main = probe_command.cmd_probe
     try:
-        cli.cmd_probe = spy  # type: ignore[assignment]
+        probe_command.cmd_probe = spy  # type: ignore[assignment]
         assert cli.main(["probe", str(png)]) == 0
     finally:
-        cli.cmd_probe = parser_main  # type: ignore[assignment]
+        probe_command.cmd_probe = parser_main  # type: ignore[assignment]
     assert seen == [cli._on_sigterm]
     assert signal.getsignal(signal.SIGTERM) == before
 

@@ -1,0 +1,5 @@
+"""``python -m lipdub.cli``."""
+
+from lipdub.cli import run
+
+run()

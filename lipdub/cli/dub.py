@@ -1,0 +1,227 @@
+"""``lipdub dub``: the whole dub of a video or portrait, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from lipdub.cli._args import (
+    VIDEO_SUFFIXES,
+    add_command,
+    add_offline,
+    check_device,
+    check_options,
+    check_workdir,
+    device_arg,
+    output_arg,
+    parse_options,
+    read_text_file,
+)
+from lipdub.cli._render import ProgressRenderer, echo
+from lipdub.errors import InputError
+
+__all__ = ["register"]
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    from lipdub.dub.options import DubOptions
+    from lipdub.dub.pipeline import DubbingPipeline
+
+    check_device(args.device)
+    check_workdir(args.workdir)
+    text = read_text_file(args.text_file, "--text-file") if args.text_file else args.text
+    voice_map = {}
+    for pair in (args.voice_map or "").split(","):
+        if pair.strip():
+            speaker, sep, voice = pair.partition("=")
+            if not sep:
+                raise InputError(f"--voice-map takes SPEAKER=VOICE pairs, got {pair!r}")
+            voice_map[speaker.strip()] = voice.strip()
+    slots: dict[str, dict[str, Any]] = {
+        s: {} for s in ("transcriber", "translator", "voice", "detector", "lipsyncer")
+    }
+    for key, value in parse_options(args.opt).items():
+        slot, dot, name = key.partition(".")
+        slot = "voice" if slot == "tts" else slot
+        if not dot or slot not in slots:
+            raise InputError(
+                f"--opt for dub takes SLOT.KEY=VALUE with SLOT one of {', '.join(slots)}; "
+                f"got {key!r}"
+            )
+        slots[slot][name] = value
+    if args.checkpoint:
+        slots["lipsyncer"]["name_or_path"] = args.checkpoint
+    names = {
+        "transcriber": args.transcriber,
+        "translator": args.translator,
+        "voice": args.tts,
+        "detector": args.detector,
+        "lipsyncer": args.model,
+    }
+    for slot, opts in slots.items():
+        check_options(slot, names[slot], opts, flag=f"--opt {slot}.*")
+    specs: dict[str, Any] = {
+        slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()
+    }
+    pipeline = DubbingPipeline(
+        transcriber=specs["transcriber"],
+        translator=specs["translator"],
+        voice=specs["voice"],
+        detector=specs["detector"],
+        lipsyncer=specs["lipsyncer"],
+        device=args.device,
+    )
+    options = DubOptions(
+        keep_background=args.keep_background,
+        subtitles=tuple(s for s in args.subtitles.split(",") if s),
+        voice_map=voice_map,
+        allow_no_face=args.allow_no_face,
+        burn_subtitles=args.burn_subtitles,
+    )
+    t0 = time.perf_counter()
+    targets = [t.strip() for t in args.to.split(",") if t.strip()]
+    with ProgressRenderer(not args.quiet) as progress:
+        results = pipeline.run(
+            args.input,
+            targets,
+            args.output,
+            source_language=args.source,
+            voice=args.voice,
+            workdir=args.workdir,
+            resume=not args.no_resume,
+            stop_after=args.stop_after,
+            text=text,
+            transcript=args.transcript,
+            translation=args.translation,
+            redo=_stage_list(args.redo),
+            keep=_stage_list(args.keep),
+            options=options,
+            on_event=progress,
+        )
+    for result in results:
+        if len(results) > 1 and result.translation is not None:
+            echo(f"[{result.translation.language}]")
+        echo(result.describe())
+    wall = time.perf_counter() - t0
+    staged = sum(v for r in results[:1] for v in r.timings.values())
+    staged += sum(v for r in results[1:] for k, v in r.timings.items() if k not in _SHARED_STAGES)
+    echo(
+        f"wall time {wall:.1f} s: stages {staged:.1f} s, start-up and model loading "
+        f"{max(0.0, wall - staged):.1f} s"
+    )
+    return 0
+
+
+_SHARED_STAGES = frozenset({"extract", "transcribe", "separate", "track"})
+
+
+def _stage_list(values: list[str] | None) -> list[str]:
+    return [s.strip() for v in values or () for s in v.split(",") if s.strip()]
+
+
+def register(sub: Any) -> None:
+    """Add this module's subcommand(s) to the ``lipdub`` parser."""
+    sp = add_command(sub, "dub", cmd_dub, "translate a video's speech and lip-sync the speaker")
+    sp.add_argument("input", help="video or still portrait")
+    sp.add_argument(
+        "--to",
+        required=True,
+        help="target language(s), BCP-47, comma-separated: es or es,fr,de (transcription, "
+        "separation and face tracking are done once)",
+    )
+    sp.add_argument("--from", dest="source", help="source language (default: detect)")
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=output_arg(VIDEO_SUFFIXES, "a video"),
+        help=f"output video, {'/'.join(VIDEO_SUFFIXES)} (default: INPUT.<lang>.mp4); with "
+        "several languages put {lang} in the name",
+    )
+    sp.add_argument(
+        "--transcript",
+        metavar="FILE",
+        help="use this transcript (JSON, or SRT with --from) instead of transcribing",
+    )
+    sp.add_argument(
+        "--translation",
+        metavar="FILE",
+        help="use this translation (JSON or SRT) instead of translating (one --to language)",
+    )
+    sp.add_argument(
+        "--redo",
+        action="append",
+        metavar="STAGE",
+        help="redo this stage (repeatable or comma list: transcribe, translate, speak, "
+        "separate, mix, track, lipsync, subtitles); your edited files of it are first "
+        "moved aside to a timestamped .bak",
+    )
+    sp.add_argument(
+        "--keep",
+        action="append",
+        metavar="STAGE",
+        help="keep your edit of this stage's file (transcribe, translate) even though "
+        "what it was made from changed",
+    )
+    sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
+    sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
+    sp.add_argument(
+        "--transcriber",
+        default="whisper",
+        help="whisper (default; model small, change with --opt transcriber.model=base), "
+        "google, ...",
+    )
+    sp.add_argument(
+        "--translator",
+        default="opus",
+        help="opus (default; the OPUS-MT model for the language pair), google, identity, ...",
+    )
+    sp.add_argument(
+        "--tts", default="espeak", help="voice backend: espeak (default), piper, google"
+    )
+    sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
+    sp.add_argument(
+        "--model",
+        default="wav2lip_gan",
+        choices=["wav2lip", "wav2lip_gan"],
+        help="lip-sync model (default wav2lip_gan)",
+    )
+    sp.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub download")
+    sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")
+    sp.add_argument(
+        "--stop-after",
+        choices=["transcribe", "translate", "speak", "lipsync"],
+        help="end after this stage, to review its artifact in the work directory",
+    )
+    sp.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="redo every stage (your edited transcript/translation are moved aside first)",
+    )
+    sp.add_argument(
+        "--keep-background",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the original background sound under the new speech (default: keep)",
+    )
+    sp.add_argument("--subtitles", default="srt", help="comma list of srt,vtt ('' for none)")
+    sp.add_argument(
+        "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
+    )
+    sp.add_argument("--text", help="speak this text instead of transcribing")
+    sp.add_argument("--text-file", help="speak this file's text instead of transcribing")
+    sp.add_argument(
+        "--device",
+        type=device_arg,
+        help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
+    )
+    sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    sp.add_argument(
+        "--opt",
+        action="append",
+        metavar="SLOT.KEY=VALUE",
+        help="component option (repeatable), e.g. --opt transcriber.model=small "
+        "--opt voice.words_per_minute=160",
+    )
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_offline(sp)
