@@ -551,3 +551,24 @@ def test_an_edited_segment_far_past_the_end_is_one_clear_error(clip: Path, tmp_p
     with pytest.raises(InputError, match=r"translation\.es\.json.*segment 1"):
         _pipeline().run(clip, "es", workdir=wd, stop_after="speak")
     assert not (wd / "speech.es.wav").exists()
+
+
+def test_the_srt_copy_follows_an_edited_json(clip: Path, tmp_path: Path) -> None:
+    pipe = _pipeline()
+    wd = tmp_path / "wd"
+    pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    _edit_json(wd / "translation.es.json", 1, "¿Qué tal, amigo?")
+    pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    assert "¿Qué tal, amigo?" in (wd / "translation.es.srt").read_text(encoding="utf-8")
+    # a later edit of that SRT copy is the user's edit again, and is used
+    _edit_srt(wd / "translation.es.srt", "¿Qué tal, amigo?", "¿Cómo te va?")
+    result = pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    assert result.translation is not None
+    assert result.translation.segments[1].text == "¿Cómo te va?"
+    assert "¿Cómo te va?" in (wd / "translation.es.json").read_text(encoding="utf-8")
+    # and the JSON edited once more wins again, the SRT copy following it
+    _edit_json(wd / "translation.es.json", 0, "Hola, amigo mío.")
+    result = pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    assert result.translation is not None
+    assert [s.text for s in result.translation.segments] == ["Hola, amigo mío.", "¿Cómo te va?"]
+    assert "Hola, amigo mío." in (wd / "translation.es.srt").read_text(encoding="utf-8")

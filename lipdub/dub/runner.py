@@ -195,6 +195,8 @@ def run_stage(stage: Stage, run: Run, lang: Lang | None) -> None:
         ) from e
     elapsed = time.perf_counter() - t0
     run.outcomes[sid] = (outcome, elapsed)
+    if stage.own_events and outcome != "ran":
+        emit(run.on_event, StageStarted(stage.name, total=total, unit=unit, detail=detail))
     if not stage.own_events or outcome != "ran":
         emit(
             run.on_event,

@@ -180,11 +180,13 @@ class Translate(Stage):
         translation = Transcript.load(json_path, lang.target)
         rec = run.wd.get(self.stage_id(lang))
         written: list[Path] = []
-        if srt_path.is_file() and run.wd.state(srt_path, rec) == "edited":
+        srt_new = srt_path.is_file() and run.wd.changed(srt_path, rec)
+        json_new = run.wd.changed(json_path, rec)
+        if srt_new:
             from_srt = Transcript.from_srt(srt_path.read_text(encoding="utf-8-sig"), lang.target)
             texts = [s.text for s in from_srt.segments]
             if texts != [s.text for s in translation.segments]:
-                if run.wd.state(json_path, rec) == "edited":
+                if json_new:
                     run.notice(
                         self.name,
                         f"both {json_path.name} and {srt_path.name} were edited and differ; "
@@ -205,7 +207,8 @@ class Translate(Stage):
                     translation = Transcript(lang.target, segs)
                     # The JSON now carries the user's edit: recorded as theirs, not ours.
                     translation.save(json_path)
-        elif not srt_path.is_file():
+        elif not srt_path.is_file() or json_new:
+            # the SRT copy (unchanged since last seen, or none) follows the user's JSON
             written.append(translation.save(srt_path))
         lang.values["translation"] = translation
         return written

@@ -53,8 +53,9 @@ class StageRecord:
     """What the manifest remembers of one stage instance.
 
     ``files`` maps each artifact (relative to the work directory, or absolute when it
-    lies outside, like the output video) to the ``{"size", "sha256"}`` lipdub wrote, or
-    to None when the file is the user's (adopted, never written by lipdub).
+    lies outside, like the output video) to its ``{"size", "sha256", "owner"}`` when
+    last seen: ``owner`` is ``"lipdub"`` for what lipdub wrote and ``"user"`` for a
+    user's file it adopted.
     """
 
     key: str
@@ -179,12 +180,19 @@ class Workdir:
         """Whether ``path`` is what lipdub wrote, the user's, or missing."""
         if not path.is_file():
             return "missing"
-        written = record.files.get(self._rel(path)) if record else None
-        if not written:
-            return "edited"
-        if path.stat().st_size != written.get("size") or file_sha256(path) != written.get("sha256"):
+        entry = record.files.get(self._rel(path)) if record else None
+        if not entry or entry.get("owner") == "user" or self.changed(path, record):
             return "edited"
         return "ours"
+
+    def changed(self, path: Path, record: StageRecord | None) -> bool:
+        """Whether ``path`` differs from what the record saw last (written or adopted)."""
+        entry = record.files.get(self._rel(path)) if record else None
+        if not entry or not path.is_file():
+            return True
+        if path.stat().st_size != entry.get("size"):
+            return True
+        return bool(file_sha256(path) != entry.get("sha256"))
 
     def record(
         self,
@@ -198,13 +206,14 @@ class Workdir:
         """Remember that lipdub wrote ``written`` for ``stage_id`` from inputs ``key``.
 
         ``users`` are artifacts of the stage that belong to the user (adopted edits):
-        recorded without a hash, so they are never taken for lipdub's own.
+        recorded as the user's, so they are never taken for lipdub's own; their hash
+        tells a later run whether the user changed them again.
         """
         files: dict[str, dict[str, Any] | None] = {}
-        for p in written:
-            files[self._rel(p)] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
-        for p in users:
-            files[self._rel(p)] = None
+        for owner, paths in (("lipdub", written), ("user", users)):
+            for p in paths:
+                digest = file_sha256(p)
+                files[self._rel(p)] = {"size": p.stat().st_size, "sha256": digest, "owner": owner}
         with self._lock:
             self._records[stage_id] = StageRecord(key, files, dict(info))
             self._save()
