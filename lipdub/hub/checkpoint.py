@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lipdub._io import atomic_path
+from lipdub._io import atomic_path, file_kind
 from lipdub.errors import CheckpointError, InputError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -41,30 +40,15 @@ _HTML_STARTS = ("<!doctype", "<html", "<?xml", "<head", "<body", "<!--", "<meta"
 def describe_non_file(path: Path) -> str | None:
     """What ``path`` is when it exists but is not a regular file (``"a folder"``,
     ``"a character device"`` such as ``/dev/null``, ``"a named pipe (FIFO)"``, ...);
-    None for a regular file or a missing path.
+    None for a regular file or a missing path (see :func:`lipdub._io.file_kind`).
 
     Example:
         >>> import tempfile, pathlib
         >>> describe_non_file(pathlib.Path(tempfile.mkdtemp()))
         'a folder'
     """
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+    kind = file_kind(path)
+    return None if kind == "missing" or (kind or "").startswith("not accessible") else kind
 
 
 def _as_text(head: bytes) -> str:
