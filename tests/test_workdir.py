@@ -102,13 +102,22 @@ def test_adding_the_source_language_keeps_the_edited_transcript(clip: Path, tmp_
     assert result.translation.segments[0].text == "[es] Hello there, dear friend."
 
 
+@pytest.mark.parametrize("copy", ["json", "srt"])
 @pytest.mark.parametrize("damage", ["delete", "garbage", "truncate", "wrong-shape"])
-def test_a_lost_manifest_keeps_both_edits(clip: Path, tmp_path: Path, damage: str) -> None:
+def test_a_lost_manifest_keeps_both_edits(
+    clip: Path, tmp_path: Path, damage: str, copy: str
+) -> None:
     pipe = _pipeline()
     wd = tmp_path / "wd"
     pipe.run(clip, "es", workdir=wd, stop_after="speak")
     _edit_json(wd / "transcript.en.json", 0, "Hello there, dear friend.")
-    _edit_json(wd / "translation.es.json", 1, "¿Qué tal, amigo?")
+    if copy == "json":
+        _edit_json(wd / "translation.es.json", 1, "¿Qué tal, amigo?")
+    else:
+        srt = wd / "translation.es.srt"
+        _edit_srt(srt, "[es] How are you today?", "¿Qué tal, amigo?")
+        later = (wd / "translation.es.json").stat().st_mtime_ns + 1_000_000_000
+        os.utime(srt, ns=(later, later))  # the SRT was edited after the JSON was written
     manifest = wd / "manifest.json"
     if damage == "delete":
         manifest.unlink()

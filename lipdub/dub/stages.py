@@ -186,11 +186,16 @@ class Translate(Stage):
             from_srt = Transcript.from_srt(srt_path.read_text(encoding="utf-8-sig"), lang.target)
             texts = [s.text for s in from_srt.segments]
             if texts != [s.text for s in translation.segments]:
-                if json_new:
+                # Both changed (or no record of either, after a lost manifest): the one
+                # edited last wins; the other stays on disk (the JSON as a .bak).
+                srt_wins = not json_new or (
+                    srt_path.stat().st_mtime_ns > json_path.stat().st_mtime_ns
+                )
+                if not srt_wins:
                     run.notice(
                         self.name,
                         f"both {json_path.name} and {srt_path.name} were edited and differ; "
-                        f"using {json_path.name}",
+                        f"using {json_path.name}, the later one",
                     )
                 else:
                     if len(from_srt) != len(translation):
@@ -199,6 +204,14 @@ class Translate(Stage):
                             f"translation has {len(translation)} segments",
                             path=srt_path,
                             hint="keep one cue per segment, or edit the JSON instead",
+                        )
+                    if json_new:
+                        backup = run.wd.move_aside(json_path)
+                        run.notice(
+                            self.name,
+                            f"both {json_path.name} and {srt_path.name} were edited and differ; "
+                            f"using {srt_path.name}, the later one ({json_path.name} kept "
+                            f"as {backup.name})",
                         )
                     segs = tuple(
                         dataclasses.replace(old, text=new.text)
