@@ -114,29 +114,38 @@ def register(sub: Any) -> None:
         sub, "batch", cmd_batch, "dub many videos into many languages on Ray (lipdub[ray])"
     )
     sp.add_argument("manifest", help="CSV (header: input,output,from,text) or JSON list of videos")
-    sp.add_argument("--to", required=True, help="target languages, comma-separated: es,fr,de")
+    sp.add_argument(
+        "--to", metavar="LANGS", required=True, help="target languages, comma-separated: es,fr,de"
+    )
     sp.add_argument(
         "--address",
+        metavar="ADDR",
         help="Ray cluster: auto (the running one) or ray://HOST:10001 (default: a local Ray)",
     )
     sp.add_argument(
         "--num-cpus",
+        metavar="N",
         type=number(1, integer=True),
         help="CPUs of the local Ray, i.e. parallel tasks (default: all; ignored with --address)",
     )
     sp.add_argument(
         "--gpus-per-task",
+        metavar="N",
         type=number(0),
         help="GPUs per task, fractions allowed (default: 1 if the cluster has GPUs, else 0)",
     )
     sp.add_argument(
         "--workdir",
+        metavar="DIR",
         help="folder of the per-video work directories, on storage every node sees "
         "(default: MANIFEST.lipdub/)",
     )
-    sp.add_argument("--output-dir", help="where outputs go (default: beside each input)")
+    sp.add_argument(
+        "--output-dir", metavar="DIR", help="where outputs go (default: beside each input)"
+    )
     sp.add_argument(
         "--retries",
+        metavar="N",
         type=number(0, 20, integer=True),
         default=2,
         help="further attempts of a failed task (default 2)",
@@ -147,7 +156,9 @@ def register(sub: Any) -> None:
         metavar="NAME=N",
         help="at most N tasks calling cloud API NAME at once (repeatable; default google=4)",
     )
-    sp.add_argument("--report", help="JSON report file (default: WORKDIR/report.json)")
+    sp.add_argument(
+        "--report", metavar="FILE", help="JSON report file (default: WORKDIR/report.json)"
+    )
     sp.add_argument("--transcriber", default="whisper", help="whisper (default), google, ...")
     sp.add_argument("--translator", default="opus", help="opus (default), google, identity, ...")
     sp.add_argument(
