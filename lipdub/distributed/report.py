@@ -103,7 +103,10 @@ class BatchReport:
         return atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
 
     def table(self) -> str:
-        """A plain-text table: one row per task, then stage totals."""
+        """A plain-text table: one row per task, then stage totals.
+
+        The ``ran`` column says ``all`` when no stage was reused, ``-`` when none ran.
+        """
         rows = [("input", "lang", "result", "tries", "ran", "seconds")]
         for t in self.tasks:
             result = "ok" if t.ok else "FAILED: " + (t.errors[-1] if t.errors else "?")
@@ -113,7 +116,7 @@ class BatchReport:
                     t.language,
                     result if len(result) <= 60 else result[:57] + "...",
                     str(t.attempts),
-                    ",".join(t.ran) or "-",
+                    ("all" if t.ran and not t.reused else ",".join(t.ran)) or "-",
                     f"{t.wall_s:.1f}",
                 )
             )
