@@ -24,11 +24,14 @@ from lipdub.distributed.report import BatchEvent, BatchEventCallback, BatchRepor
 from lipdub.distributed.worker import QUOTA_STAGES, PipelineSpec, dub_task, quota_name
 from lipdub.errors import (
     BackendError,
-    BackendNotInstalled,
     Cancelled,
+    CheckpointError,
+    ChecksumMismatch,
+    CredentialsError,
     EditConflict,
     InputError,
     LipdubError,
+    ModelNotFoundError,
     NoFaceError,
 )
 from lipdub.events import CancelSignal
@@ -41,7 +44,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_CONCURRENCY: Mapping[str, int] = {"google": 4}
 
 #: Errors another attempt cannot fix: the batch does not retry them.
-_FINAL = (InputError, BackendError, BackendNotInstalled, NoFaceError, EditConflict, Cancelled)
+_FINAL = (
+    InputError,
+    BackendError,
+    NoFaceError,
+    EditConflict,
+    Cancelled,
+    CredentialsError,
+    ModelNotFoundError,
+    ChecksumMismatch,
+    CheckpointError,
+)
 
 
 def workdir_for(item: BatchItem, root: str | os.PathLike[str]) -> Path:
