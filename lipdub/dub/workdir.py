@@ -13,6 +13,10 @@ sha256 of what lipdub wrote. From that record each artifact has a state:
 The stage runner (:mod:`lipdub.dub.stages`) decides from those states and the key:
 reuse, redo, adopt the user's file, or stop rather than overwrite it. A damaged
 manifest is moved aside (never deleted) and rebuilt. All writes are atomic.
+
+Several processes may share one work directory (one per target language, as
+:mod:`lipdub.distributed` does): each change to the manifest re-reads it under a lock
+file (``.manifest.lock``) and merges, so one process's records never erase another's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -144,6 +148,26 @@ class Workdir:
             self._records = {}
             self.manifest_lost = True
 
+    def _read_disk(self) -> tuple[dict[str, StageRecord], dict[str, Any]] | None:
+        """The manifest as it is on disk now, or None when absent or unreadable."""
+        try:
+            data = json.loads(self._manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != _VERSION:
+                return None
+            records = {str(k): StageRecord.from_dict(v) for k, v in dict(data["stages"]).items()}
+            return records, dict(data.get("meta") or {})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _change(self, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the records merged with what other processes saved; save."""
+        with self._lock, _file_lock(self.root / ".manifest.lock"):
+            disk = self._read_disk()
+            if disk is not None:
+                self._records, self._meta = disk
+            change()
+            self._save()
+
     def _save(self) -> None:
         data = {
             "version": _VERSION,
@@ -214,15 +238,19 @@ class Workdir:
             for p in paths:
                 digest = file_sha256(p)
                 files[self._rel(p)] = {"size": p.stat().st_size, "sha256": digest, "owner": owner}
-        with self._lock:
+
+        def add() -> None:
             self._records[stage_id] = StageRecord(key, files, dict(info))
-            self._save()
+
+        self._change(add)
 
     def forget(self, stage_id: str) -> None:
         """Drop a stage instance's record (its files stay)."""
-        with self._lock:
-            if self._records.pop(stage_id, None) is not None:
-                self._save()
+
+        def drop() -> None:
+            self._records.pop(stage_id, None)
+
+        self._change(drop)
 
     def move_aside(self, path: Path) -> Path:
         """Rename a user's file to a timestamped backup beside it; returns the backup."""
@@ -239,11 +267,29 @@ class Workdir:
     # ------------------------------------------------------------------ run facts
     def set_meta(self, **meta: Any) -> None:
         """Store run-level facts (input, backends and versions) in the manifest."""
-        with self._lock:
-            self._meta.update(meta)
-            self._save()
+        self._change(lambda: self._meta.update(meta))
 
     @property
     def meta(self) -> dict[str, Any]:
         """Run-level facts stored by :meth:`set_meta`."""
         return dict(self._meta)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (``flock``; none where there is no fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows): one process per work directory
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # a read-only folder: saving will fail with its own message
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
