@@ -102,7 +102,11 @@ def test_the_tracker_bound_comes_from_the_tracker() -> None:
     tracker = FaceTracker(FakeFaceDetector(box=BOX), detect_every=3, max_gap=5, smooth_window=5)
     frames = [np.full((48, 64, 3), 100, np.uint8) for _ in range(10)]
     with lipsync_stream(
-        frames, AudioClip.silence(0.4, 16000), syncer="passthrough", fps=25, tracker=tracker,
+        frames,
+        AudioClip.silence(0.4, 16000),
+        syncer="passthrough",
+        fps=25,
+        tracker=tracker,
         batch_size=2,
     ) as stream:
         out = list(stream)

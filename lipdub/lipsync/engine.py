@@ -140,7 +140,11 @@ def lipsync_stream(
     bs = opts.batch_size or auto_batch_size(syncer, source.width * source.height * 3)
     if opts.compile:
         syncer.compile()
-    paste: dict[str, Any] = {"color_match": opts.color_match, "mouth_only": opts.mouth_only}
+    paste: dict[str, Any] = {
+        "color_match": opts.color_match,
+        "mouth_only": opts.mouth_only,
+        "shape": opts.mask,
+    }
     if opts.feather is not None:
         paste["feather"] = opts.feather
     pads = opts.pads
@@ -216,6 +220,9 @@ def lipsync(
         feather: Edge softness of the pasted mouth region (see
             :func:`lipdub.lipsync.blend.paste_face`; None: its default).
         color_match: Match the generated crop's colours to the frame before pasting.
+        mask: ``"ellipse"`` (default: a feathered ellipse over the mouth, fitted to the
+            face's landmarks; no straight edge) or ``"box"`` (the lower part of the box
+            with feathered edges, lipdub's earlier paste).
         mouth_only: Blend only the lower half of the face box (False with
             ``feather=0`` is the original Wav2Lip's plain paste of the whole box).
         threads: CPU threads for the model (the syncer's ``running()``; default:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lipdub.errors import InputError
 from lipdub.lipsync.base import LipSyncer
+from lipdub.lipsync.blend import MaskShape
 from lipdub.lipsync.schedule import AudioLonger
 from lipdub.lipsync.syncstream import BATCHES_HELD, AudioShorter
 from lipdub.types import AudioClip, FaceBox
@@ -52,6 +53,9 @@ class LipSyncOptions:
         feather: Edge softness of the pasted mouth (None: the blend's default).
         color_match: Match the generated crop's colours before pasting.
         mouth_only: Blend only the lower face.
+        mask: Shape of the blended mouth region: ``"ellipse"`` (fitted to the face's
+            landmarks, feathered in proportion to the face; no straight edge) or
+            ``"box"`` (the lower part of the box with feathered edges).
         threads: CPU threads for the model (the syncer's :meth:`~LipSyncer.running`).
         compile: Compile the model and feed it fixed-shape batches.
         output_audio: The sound track to mux (default: the driving audio).
@@ -78,6 +82,7 @@ class LipSyncOptions:
     feather: float | None = None
     color_match: bool = False
     mouth_only: bool = True
+    mask: MaskShape = "ellipse"
     threads: int | None = None
     compile: bool = False
     output_audio: AudioClip | PathLike | None = None
@@ -92,9 +97,9 @@ class LipSyncOptions:
                 f"audio_longer must be 'pingpong' or 'loop', got {self.audio_longer!r}"
             )
         if self.audio_shorter not in ("trim", "keep"):
-            raise InputError(
-                f"audio_shorter must be 'trim' or 'keep', got {self.audio_shorter!r}"
-            )
+            raise InputError(f"audio_shorter must be 'trim' or 'keep', got {self.audio_shorter!r}")
+        if self.mask not in ("ellipse", "box"):
+            raise InputError(f"mask must be 'ellipse' or 'box', got {self.mask!r}")
         if len(self.pads) != 4:
             raise InputError(f"pads must be (top, bottom, left, right), got {self.pads!r}")
         if self.batch_size is not None and self.batch_size < 1:

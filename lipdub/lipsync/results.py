@@ -89,4 +89,3 @@ class LipSyncResult:
     duration_s: float
     stage_busy_s: Mapping[str, float]
     stats: LipSyncStats
-

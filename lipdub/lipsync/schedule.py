@@ -147,4 +147,3 @@ class Spool:
         if self._file is not None:
             self._file.close()
             self._file = None
-

@@ -147,4 +147,3 @@ def open_source(face: FaceInput, fps: float | Fraction | None) -> FrameSource:
     if isinstance(face, Sequence):
         return _SequenceSource(cast("Sequence[Frame]", face), want)
     return _IterableSource(face, want)
-

@@ -37,8 +37,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from pathlib import Path
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -160,9 +160,7 @@ class Wav2LipSyncer(LipSyncer):
     @property
     def precision(self) -> str:
         """The precision in use: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
-        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[
-            self._dtype
-        ]
+        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
 
     def settings(self) -> dict[str, Any]:
         """The options that change the generated mouths (JSON-ready).
@@ -235,9 +233,7 @@ class Wav2LipSyncer(LipSyncer):
             model_name = name_or_path
         else:
             model_name = Path(name_or_path).name
-        syncer = cls(
-            model, device=device, dtype=dtype, model_name=model_name, precision=precision
-        )
+        syncer = cls(model, device=device, dtype=dtype, model_name=model_name, precision=precision)
         syncer._identity = WeightsIdentity(file=path, sha256=known_sha256(name_or_path))
         logger.info(
             "loaded Wav2Lip weights %s from %s on %s (%s)",
