@@ -260,17 +260,21 @@ def paste_face(
         mask = ellipse_mask(bh, bw, marks, softness=feather / 2)
     else:
         mask = blend_mask(bh, bw, feather=feather, mouth_only=mouth_only, mouth_top=mouth_top)
+    # blend only the rectangle where the mask is not 0 (an ellipse covers a fraction
+    # of the box; the box mask starts at the mouth)
     rows = np.flatnonzero(mask.max(axis=1) > 0)
     if rows.size == 0:
         return out
+    cols = np.flatnonzero(mask.max(axis=0) > 0)
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
     resized = np.asarray(
-        cv2.resize(gen, (bw, bh), interpolation=cv2.INTER_LINEAR)[r0:r1], dtype=np.uint8
+        cv2.resize(gen, (bw, bh), interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1], dtype=np.uint8
     )
-    m = mask[r0:r1, :, None]
-    target = out[y1 + r0 : y1 + r1, x1:x2]
+    m = mask[r0:r1, c0:c1, None]
+    target = out[y1 + r0 : y1 + r1, x1 + c0 : x1 + c1]
     if color_match:
-        resized = _match_colours(resized, target, mask[r0:r1])
+        resized = _match_colours(resized, target, mask[r0:r1, c0:c1])
     mixed = target.astype(np.float32) * (1.0 - m) + resized.astype(np.float32) * m
     target[...] = np.rint(mixed).astype(np.uint8)
     return out
