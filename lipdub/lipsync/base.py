@@ -170,6 +170,12 @@ class LipSyncer(Component):
         """A good batch size for :meth:`sync` on the current device."""
         return 16
 
+    def run_batch_size(self) -> int:
+        """The batch size a whole-video run should use before the engine caps it by host
+        memory (default :meth:`suggested_batch_size`; a GPU backend may fill its
+        free memory)."""
+        return self.suggested_batch_size()
+
     @contextlib.contextmanager
     def running(self, threads: int | None = None) -> Iterator[None]:
         """Tune the runtime for a whole-video run (thread counts...), undone on exit.

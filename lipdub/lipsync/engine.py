@@ -133,7 +133,11 @@ def lipsync_stream(
         from lipdub import registry
 
         syncer = registry.resolve("lipsyncer", syncer)
-    assert isinstance(syncer, LipSyncer)
+    if not isinstance(syncer, LipSyncer):
+        raise InputError(
+            f"syncer must be a LipSyncer or its registry name, got {type(syncer).__name__}",
+            hint="e.g. Wav2LipSyncer.from_pretrained('wav2lip_gan') or 'wav2lip_gan'",
+        )
     faces = _face_boxes(opts)
     clip = _load_audio(audio, MEL_RATE_HZ)
     source = open_source(face, opts.fps)

@@ -135,8 +135,8 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(LipSyncOptions))
 def auto_batch_size(syncer: LipSyncer, frame_bytes: int) -> int:
     """A batch size for ``syncer`` that also keeps the frames in flight within budget.
 
-    Starts from the syncer's :meth:`~LipSyncer.suggested_batch_size` (on CUDA, Wav2Lip
-    raises it to fill half the free GPU memory). On the CPU it is at most 8: there the
+    Starts from the syncer's :meth:`~LipSyncer.run_batch_size` (on CUDA, Wav2Lip
+    raises its suggestion to fill half the free GPU memory). On the CPU it is at most 8: there the
     cost per crop does not fall beyond 8 crops, while every crop in a batch holds a
     full frame. Either way the full frames held by the batches in flight stay under
     384 MiB of host memory on the CPU (at 720p: batch <= 27; at 1080p: <= 12) and
@@ -149,7 +149,7 @@ def auto_batch_size(syncer: LipSyncer, frame_bytes: int) -> int:
     Returns:
         Crops per ``sync`` call, >= 1.
     """
-    size = max(1, int(syncer.suggested_batch_size()))
+    size = max(1, int(syncer.run_batch_size()))
     budget = HOST_BATCH_BUDGET_BYTES
     if syncer.device.startswith("cuda"):
         budget = HOST_BATCH_BUDGET_BYTES_CUDA

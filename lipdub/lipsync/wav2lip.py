@@ -274,12 +274,17 @@ class Wav2LipSyncer(LipSyncer):
         return self
 
     def suggested_batch_size(self) -> int:
-        """On CUDA 128 (the original's batch) or more, to fill about half the free GPU
-        memory (about 24 MiB per crop, fp16 activations with margin); 16 on the CPU."""
+        """128 on CUDA (the original's batch), 16 on the CPU."""
+        return 128 if self._device.type == "cuda" else 16
+
+    def run_batch_size(self) -> int:
+        """On CUDA, the suggestion raised to fill about half the free GPU memory (about
+        24 MiB per crop, fp16 activations with margin, at most 512)."""
+        size = self.suggested_batch_size()
         if self._device.type != "cuda":
-            return 16
+            return size
         free_b, _ = torch.cuda.mem_get_info(self._device)
-        return max(128, min(512, int(free_b * 0.5) // (24 << 20)))
+        return max(size, min(512, int(free_b * 0.5) // (24 << 20)))
 
     # ------------------------------------------------------------------ engine hooks
     @contextlib.contextmanager
