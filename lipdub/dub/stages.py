@@ -450,6 +450,7 @@ class LipSync(Stage):
             opts.crf,
             opts.allow_no_face,
             _burned_subtitles_key(run, lang),
+            _engine_look(),
         )
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
@@ -493,6 +494,17 @@ class LipSync(Stage):
             "frames_total": lang.values["frames_total"],
             "frames_synced": lang.values["frames_synced"],
         }
+
+
+def _engine_look() -> dict[str, Any]:
+    """The lip-sync engine's defaults that change how the output looks (mask, blend)."""
+    from lipdub.lipsync.options import LipSyncOptions
+
+    defaults = LipSyncOptions()
+    return {
+        name: getattr(defaults, name)
+        for name in ("mask", "feather", "color_match", "mouth_only", "preset")
+    }
 
 
 def _burned_subtitles_key(run: Run, lang: Lang) -> Any:

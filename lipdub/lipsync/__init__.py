@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from lipdub.lipsync.base import LipSyncer
 
 if TYPE_CHECKING:
-    from lipdub.lipsync.engine import LipSyncResult, lipsync, lipsync_stream
+    from lipdub.lipsync.engine import LipSyncOptions, LipSyncResult, lipsync, lipsync_stream
 
-__all__ = ["LipSyncResult", "LipSyncer", "lipsync", "lipsync_stream"]
+__all__ = ["LipSyncOptions", "LipSyncResult", "LipSyncer", "lipsync", "lipsync_stream"]
 
-_LAZY = {"lipsync", "lipsync_stream", "LipSyncResult"}
+_LAZY = {"lipsync", "lipsync_stream", "LipSyncResult", "LipSyncOptions"}
 
 
 def __getattr__(name: str) -> Any:

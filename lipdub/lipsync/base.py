@@ -1,16 +1,51 @@
-"""The :class:`LipSyncer` interface: face crops + audio windows in, new mouths out."""
+"""The :class:`LipSyncer` interface: face crops + audio windows in, new mouths out.
+
+The whole-video engine (:mod:`lipdub.lipsync.engine`) knows nothing about a model: it
+asks the lip-syncer for everything model-specific through the methods declared here —
+the audio features and the window each video frame gets (:meth:`audio_features`,
+:meth:`audio_window`), the crop size (:attr:`face_size`), how a batch is laid out in
+memory (:meth:`make_batch`), the runtime tuning around a run (:meth:`running`), and
+compilation (:meth:`compile`). The defaults fit the Wav2Lip family (80-band mel at
+16 kHz, 16-column windows, plain numpy batches, nothing to tune); a model with other
+audio features or another crop size overrides them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from abc import abstractmethod
-from typing import ClassVar
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from lipdub.component import Component
+from lipdub.errors import InputError
 
-__all__ = ["LipSyncer"]
+if TYPE_CHECKING:
+    from lipdub.types import AudioClip
+
+__all__ = ["LipSyncer", "default_threads"]
+
+logger = logging.getLogger(__name__)
+
+#: Sample rate of the default audio features (Wav2Lip's mel spectrogram).
+MEL_RATE_HZ = 16000
+
+
+def default_threads() -> int:
+    """CPU threads for a model: every core up to 4, else cores - 1.
+
+    Decode, tracking, blending and encoding together need about half a core at the
+    generator's pace, so on small machines the model gets every core and the other
+    stages slot in; on larger ones one core is left to them.
+    """
+    cores = os.cpu_count() or 1
+    return cores if cores <= 4 else cores - 1
 
 
 class LipSyncer(Component):
@@ -21,8 +56,8 @@ class LipSyncer(Component):
     blends the results back.
 
     Class attributes describe the inputs the model wants: square crops of
-    ``face_size`` pixels and mel windows of ``mel_bands`` x ``mel_window`` columns
-    (80 columns per second of 16 kHz audio).
+    ``face_size`` pixels and audio windows of ``mel_bands`` x ``mel_window`` feature
+    columns, ``feature_rate_hz`` columns per second of audio (80 for Wav2Lip's mel).
 
     Example:
         >>> import numpy as np
@@ -31,11 +66,17 @@ class LipSyncer(Component):
         >>> faces = np.zeros((2, 96, 96, 3), np.uint8)
         >>> s.sync(faces, np.zeros((2, 80, 16), np.float32)).shape
         (2, 96, 96, 3)
+        >>> from lipdub.types import AudioClip
+        >>> feats = s.audio_features(AudioClip.silence(1.0, 16000))
+        >>> feats.shape[0], s.audio_window(feats, 10, 25).shape
+        (80, (80, 16))
     """
 
     face_size: ClassVar[int] = 96
     mel_bands: ClassVar[int] = 80
     mel_window: ClassVar[int] = 16
+    #: Feature columns per second of audio (Wav2Lip's mel: 80).
+    feature_rate_hz: ClassVar[int] = 80
 
     @abstractmethod
     def sync(
@@ -45,12 +86,77 @@ class LipSyncer(Component):
 
         Args:
             faces: ``(B, S, S, 3)`` uint8 BGR face crops, ``S = face_size``.
-            mels: ``(B, mel_bands, mel_window)`` float32 mel windows, one per crop.
+            mels: ``(B, *window_shape)`` float32 audio windows (from
+                :meth:`audio_window`), one per crop.
 
         Returns:
             ``(B, S, S, 3)`` uint8 BGR crops with the mouth redrawn.
         """
 
+    # ------------------------------------------------------------------ audio
+    @property
+    def window_shape(self) -> tuple[int, ...]:
+        """Shape of one audio window (default ``(mel_bands, mel_window)``)."""
+        return (self.mel_bands, self.mel_window)
+
+    def audio_features(self, audio: AudioClip) -> npt.NDArray[np.float32]:
+        """Features of the whole driving audio, time on the last axis.
+
+        Default: the 80-band log-mel spectrogram of the audio at 16 kHz (reflection
+        padding, what the Wav2Lip weights saw), ``(80, T)`` with 80 columns a second.
+
+        Raises:
+            InputError: The audio is empty.
+        """
+        from lipdub.audio import melspectrogram
+
+        clip = audio.resample(MEL_RATE_HZ)
+        if clip.num_samples == 0:
+            raise InputError("audio: the driving audio is empty", hint="pass speech audio")
+        return np.ascontiguousarray(melspectrogram(clip.samples), dtype=np.float32)
+
+    def audio_window(
+        self, features: npt.NDArray[np.float32], index: int, fps: Fraction | float
+    ) -> npt.NDArray[np.float32]:
+        """The window of ``features`` that drives video frame ``index``.
+
+        Default (the original Wav2Lip's rule): ``mel_window`` columns starting at
+        ``int(index * feature_rate_hz / fps)``, clamped so the window lies inside the
+        features; a spectrogram shorter than one window repeats its last column.
+        """
+        width = self.window_shape[-1]
+        f = Fraction(fps).limit_denominator(1_000_000)
+        cols = features.shape[-1]
+        start = (index * self.feature_rate_hz * f.denominator) // f.numerator
+        start = max(0, min(int(start), cols - width))
+        win = features[..., start : start + width]
+        if win.shape[-1] < width:
+            pad = np.repeat(win[..., -1:], width - win.shape[-1], axis=-1)
+            win = np.concatenate([win, pad], axis=-1)
+        return win
+
+    # ------------------------------------------------------------------ batches
+    def make_batch(
+        self,
+        crops: Sequence[npt.NDArray[np.uint8]],
+        windows: Sequence[npt.NDArray[np.float32]],
+        rows: int,
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+        """Stack crops and windows into one batch of ``rows`` (zero-padded) rows.
+
+        Override to assemble batches in special memory (page-locked buffers for an
+        asynchronous host-to-device copy). The engine never keeps the arrays past
+        the :meth:`sync` call that receives them.
+        """
+        faces = np.stack(crops)
+        mels = np.stack(windows).astype(np.float32, copy=False)
+        n = len(crops)
+        if rows > n:
+            faces = np.concatenate([faces, np.zeros((rows - n, *faces.shape[1:]), np.uint8)])
+            mels = np.concatenate([mels, np.zeros((rows - n, *mels.shape[1:]), np.float32)])
+        return faces, mels
+
+    # ------------------------------------------------------------------ runtime
     @property
     def device(self) -> str:
         """Where the model runs (``"cpu"``, ``"cuda:0"``)."""
@@ -63,3 +169,27 @@ class LipSyncer(Component):
     def suggested_batch_size(self) -> int:
         """A good batch size for :meth:`sync` on the current device."""
         return 16
+
+    def run_batch_size(self) -> int:
+        """The batch size a whole-video run should use before the engine caps it by host
+        memory (default :meth:`suggested_batch_size`; a GPU backend may fill its
+        free memory)."""
+        return self.suggested_batch_size()
+
+    @contextlib.contextmanager
+    def running(self, threads: int | None = None) -> Iterator[None]:
+        """Tune the runtime for a whole-video run (thread counts...), undone on exit.
+
+        Args:
+            threads: CPU threads the model may use (None: :func:`default_threads`).
+        """
+        yield
+
+    def compile(self) -> bool:
+        """Compile the model for fixed-shape batches; returns whether it was.
+
+        The engine calls it when asked to compile and then feeds batches of one
+        shape. Default: nothing to compile (False).
+        """
+        logger.warning("lip-syncer %r cannot be compiled; running it as is", self.name)
+        return False

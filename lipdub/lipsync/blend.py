@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -52,6 +53,7 @@ DEFAULT_FEATHER = 0.1
 MOUTH_TOP = 0.5
 
 BoxLike = FaceBox | Sequence[float]
+MaskShape = Literal["ellipse", "box"]
 
 
 def _int_box(box: BoxLike, width: int, height: int) -> tuple[int, int, int, int]:
@@ -212,6 +214,7 @@ def paste_face(
     mouth_only: bool = True,
     inplace: bool = False,
     mouth_top: float = MOUTH_TOP,
+    shape: MaskShape = "box",
 ) -> Frame:
     """Blend a generated face crop back into its frame.
 
@@ -230,6 +233,11 @@ def paste_face(
         inplace: Write into ``frame`` instead of a copy.
         mouth_top: Start of the blended region as a fraction of the box height (see
             :func:`blend_mask`, :func:`mouth_top_from_landmarks`).
+        shape: ``"box"`` (the feathered lower part of the box, :func:`blend_mask`) or
+            ``"ellipse"`` (:func:`lipdub.lipsync.mask.ellipse_mask`: an ellipse over the
+            mouth fitted to the box's landmarks, Gaussian feather of ``feather / 2``
+            of the box height; no straight edge). ``mouth_only=False`` always uses
+            the box.
 
     Returns:
         The blended ``(H, W, 3)`` uint8 frame; pixels outside the box (and wherever the
@@ -243,18 +251,30 @@ def paste_face(
     x1, y1, x2, y2 = _int_box(box, w, h)
     bw, bh = x2 - x1, y2 - y1
     out = frame if inplace else frame.copy()
-    mask = blend_mask(bh, bw, feather=feather, mouth_only=mouth_only, mouth_top=mouth_top)
+    if shape == "ellipse" and mouth_only:
+        from lipdub.lipsync.mask import ellipse_mask
+
+        marks = None
+        if isinstance(box, FaceBox) and box.landmarks:
+            marks = tuple((x - x1, y - y1) for x, y in box.landmarks)
+        mask = ellipse_mask(bh, bw, marks, softness=feather / 2)
+    else:
+        mask = blend_mask(bh, bw, feather=feather, mouth_only=mouth_only, mouth_top=mouth_top)
+    # blend only the rectangle where the mask is not 0 (an ellipse covers a fraction
+    # of the box; the box mask starts at the mouth)
     rows = np.flatnonzero(mask.max(axis=1) > 0)
     if rows.size == 0:
         return out
+    cols = np.flatnonzero(mask.max(axis=0) > 0)
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
     resized = np.asarray(
-        cv2.resize(gen, (bw, bh), interpolation=cv2.INTER_LINEAR)[r0:r1], dtype=np.uint8
+        cv2.resize(gen, (bw, bh), interpolation=cv2.INTER_LINEAR)[r0:r1, c0:c1], dtype=np.uint8
     )
-    m = mask[r0:r1, :, None]
-    target = out[y1 + r0 : y1 + r1, x1:x2]
+    m = mask[r0:r1, c0:c1, None]
+    target = out[y1 + r0 : y1 + r1, x1 + c0 : x1 + c1]
     if color_match:
-        resized = _match_colours(resized, target, mask[r0:r1])
+        resized = _match_colours(resized, target, mask[r0:r1, c0:c1])
     mixed = target.astype(np.float32) * (1.0 - m) + resized.astype(np.float32) * m
     target[...] = np.rint(mixed).astype(np.uint8)
     return out

@@ -5,7 +5,17 @@ It prepares the network's 6-channel input the way the original inference does (t
 target crop with its lower half blanked, stacked with the same crop as the identity
 reference, BGR, scaled to [0, 1]), runs it without autograd, and returns uint8 BGR
 crops (``output * 255`` truncated, like the original). On CUDA it runs with float16
-autocast and channels-last memory; on the CPU in float32.
+autocast and channels-last memory; on the CPU in float32 unless a ``precision`` is
+asked for:
+
+* ``"fp32"`` — float32, the reference (parity with the original).
+* ``"bf16"`` — ``torch.autocast("cpu", bfloat16)`` with channels-last memory, on CPUs
+  with AVX-512 BF16 or AMX (about 2x the float32 speed on a 2-core Sapphire Rapids;
+  see ``benchmarks/RESULTS.md`` for speed and fidelity).
+* ``"int8"`` — not available yet (raises :class:`~lipdub.errors.InputError`).
+* ``"auto"`` — the fastest mode whose fidelity passes :data:`FIDELITY_MIN_PSNR_DB`
+  against float32 (measured by ``benchmarks/bench_precision.py``): ``"bf16"`` where
+  the CPU has the instructions, else ``"fp32"``; float16 on CUDA.
 
 The published weights are for research / non-commercial use only (see
 :data:`lipdub.hub.KNOWN_WEIGHTS`).
@@ -27,8 +37,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,12 +49,55 @@ from lipdub._deps import dtype_name, parse_device, parse_dtype
 from lipdub._fingerprint import WeightsIdentity, known_sha256
 from lipdub.errors import CheckpointError, InputError
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
-from lipdub.lipsync.base import LipSyncer
+from lipdub.lipsync.base import LipSyncer, default_threads
 from lipdub.models.wav2lip import FACE_SIZE, MEL_BANDS, MEL_WINDOW, Wav2Lip, expected_shapes
 
-__all__ = ["Wav2LipSyncer"]
+__all__ = ["FIDELITY_MIN_PSNR_DB", "PRECISIONS", "Precision", "Wav2LipSyncer", "cpu_supports"]
 
 logger = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "int8", "auto"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8", "auto")
+#: The fidelity bound ``"auto"`` asks of a reduced precision: PSNR of the generated
+#: faces against float32, on real face crops (benchmarks/bench_precision.py).
+FIDELITY_MIN_PSNR_DB = 40.0
+_PRECISION_DTYPE = {"fp32": "float32", "bf16": "bfloat16"}
+
+
+def cpu_supports(precision: str) -> bool:
+    """Whether this CPU runs ``precision`` natively (bf16: AVX-512 BF16 or AMX).
+
+    Example:
+        >>> cpu_supports("fp32")
+        True
+    """
+    if precision == "fp32":
+        return True
+    if precision == "bf16":
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+        return bool(torch.cpu._is_avx512_bf16_supported() or amx())
+    return False
+
+
+def _resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` made concrete for ``device`` (``"fp16"`` on CUDA)."""
+    if precision not in PRECISIONS:
+        raise InputError(
+            f"unknown precision {precision!r} for Wav2Lip",
+            hint=f"use one of {', '.join(PRECISIONS)}",
+        )
+    if precision == "int8":
+        raise InputError(
+            "precision 'int8' is not available for Wav2Lip yet",
+            hint="use 'bf16' (or 'auto') for speed on the CPU",
+        )
+    if device.type == "cuda":
+        return "fp16" if precision == "auto" else precision
+    if precision == "auto":
+        return "bf16" if cpu_supports("bf16") else "fp32"
+    if precision == "bf16" and not cpu_supports("bf16"):
+        logger.warning("this CPU has no native bfloat16; 'bf16' will be slow")
+    return precision
 
 
 def _default_device() -> str:
@@ -69,6 +123,8 @@ class Wav2LipSyncer(LipSyncer):
             the CPU), ``"float32"``, ``"float16"`` (CUDA only) or ``"bfloat16"``.
             Reduced precisions run under autocast; weights stay float32.
         model_name: What the weights are (``"wav2lip_gan"``, a file name), for logs.
+        precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"`` (see the module
+            docstring); None follows ``dtype``. Given, it overrides ``dtype``.
     """
 
     name: ClassVar[str] = "wav2lip"
@@ -80,14 +136,31 @@ class Wav2LipSyncer(LipSyncer):
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         model_name: str = "wav2lip",
+        precision: Precision | str | None = None,
     ) -> None:
         self.model = model.eval()
+        self._network = self.model
         self.model_name = model_name
         self._requested_dtype = dtype
+        self._precision = precision
         self._device = torch.device(parse_device(device))
-        self._dtype = _parse_dtype(dtype, self._device)
+        self._dtype = self._pick_dtype()
         self._identity = WeightsIdentity(self.model)
+        self._pinned: tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]] | None = None
         self._place()
+
+    def _pick_dtype(self) -> torch.dtype:
+        if self._precision is None:
+            return _parse_dtype(self._requested_dtype, self._device)
+        mode = _resolve_precision(str(self._precision), self._device)
+        if self._device.type == "cuda" and mode == "fp16":
+            return torch.float16
+        return _parse_dtype(_PRECISION_DTYPE[mode], self._device)
+
+    @property
+    def precision(self) -> str:
+        """The precision in use: ``"fp32"``, ``"bf16"`` or ``"fp16"``."""
+        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
 
     def settings(self) -> dict[str, Any]:
         """The options that change the generated mouths (JSON-ready).
@@ -101,11 +174,15 @@ class Wav2LipSyncer(LipSyncer):
         requested = self._requested_dtype
         auto = requested is None or requested == "auto"
         precision = "auto" if auto else dtype_name(requested)
-        return {
+        out: dict[str, Any] = {
             "model": self.model_name,
             "weights_sha256": self._identity.sha256(),
             "dtype": precision,
         }
+        if self._precision is not None:
+            # the precision in use ("auto" resolved: it depends on the CPU)
+            out["precision"] = self.precision
+        return out
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -119,6 +196,7 @@ class Wav2LipSyncer(LipSyncer):
         token: str | bool | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
+        precision: Precision | str | None = None,
     ) -> Wav2LipSyncer:
         """Load published or local Wav2Lip weights.
 
@@ -133,6 +211,8 @@ class Wav2LipSyncer(LipSyncer):
             token: Hugging Face token.
             device: Torch device; None picks CUDA when available.
             dtype: See the class docstring.
+            precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"`` (see the module
+                docstring); overrides ``dtype``.
 
         Raises:
             ModelNotFoundError: not cached while offline, unknown name, missing file.
@@ -153,7 +233,7 @@ class Wav2LipSyncer(LipSyncer):
             model_name = name_or_path
         else:
             model_name = Path(name_or_path).name
-        syncer = cls(model, device=device, dtype=dtype, model_name=model_name)
+        syncer = cls(model, device=device, dtype=dtype, model_name=model_name, precision=precision)
         syncer._identity = WeightsIdentity(file=path, sha256=known_sha256(name_or_path))
         logger.info(
             "loaded Wav2Lip weights %s from %s on %s (%s)",
@@ -166,14 +246,18 @@ class Wav2LipSyncer(LipSyncer):
 
     # ------------------------------------------------------------------ device
     def _place(self) -> None:
-        self.model.to(self._device)
-        if self._device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self._network.to(self._device)
+        if self._channels_last:
+            self._network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    @property
+    def _channels_last(self) -> bool:
+        return self._device.type == "cuda" or self._dtype == torch.bfloat16
 
     @property
     def device(self) -> str:
         """The torch device the model runs on (``"cpu"``, ``"cuda:0"``)."""
-        dev = next(self.model.parameters()).device
+        dev = next(self._network.parameters()).device
         return str(dev)
 
     @property
@@ -185,13 +269,65 @@ class Wav2LipSyncer(LipSyncer):
         """Move the model to ``device``; returns self. The precision follows the device
         unless one was given explicitly."""
         self._device = torch.device(parse_device(device))
-        self._dtype = _parse_dtype(self._requested_dtype, self._device)
+        self._dtype = self._pick_dtype()
         self._place()
         return self
 
     def suggested_batch_size(self) -> int:
         """128 on CUDA (the original's batch), 16 on the CPU."""
         return 128 if self._device.type == "cuda" else 16
+
+    def run_batch_size(self) -> int:
+        """On CUDA, the suggestion raised to fill about half the free GPU memory (about
+        24 MiB per crop, fp16 activations with margin, at most 512)."""
+        size = self.suggested_batch_size()
+        if self._device.type != "cuda":
+            return size
+        free_b, _ = torch.cuda.mem_get_info(self._device)
+        return max(size, min(512, int(free_b * 0.5) // (24 << 20)))
+
+    # ------------------------------------------------------------------ engine hooks
+    @contextlib.contextmanager
+    def running(self, threads: int | None = None) -> Iterator[None]:
+        """On the CPU, give torch ``threads`` threads (default
+        :func:`~lipdub.lipsync.base.default_threads`) for the run, then restore."""
+        if self._device.type != "cpu":
+            yield
+            return
+        saved = torch.get_num_threads()
+        torch.set_num_threads(threads or default_threads())
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
+
+    def compile(self) -> bool:
+        """``torch.compile`` the generator for one batch shape (``dynamic=False``)."""
+        compiled: Any = torch.compile(self._network, dynamic=False)
+        self.model = compiled
+        return True
+
+    def make_batch(
+        self,
+        crops: Sequence[npt.NDArray[np.uint8]],
+        windows: Sequence[npt.NDArray[np.float32]],
+        rows: int,
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+        """Stack a batch; on CUDA in page-locked buffers (reused) for async copies."""
+        if self._device.type != "cuda":
+            return super().make_batch(crops, windows, rows)
+        if self._pinned is None or len(self._pinned[0]) < rows:
+            s = FACE_SIZE
+            f = torch.empty((rows, s, s, 3), dtype=torch.uint8).pin_memory().numpy()
+            m = torch.empty((rows, MEL_BANDS, MEL_WINDOW), dtype=torch.float32)
+            self._pinned = (f, m.pin_memory().numpy())
+        n = len(crops)
+        faces, mels = self._pinned[0][:rows], self._pinned[1][:rows]
+        np.stack(crops, out=faces[:n])
+        np.stack(windows, out=mels[:n])
+        faces[n:] = 0
+        mels[n:] = 0
+        return faces, mels
 
     def __repr__(self) -> str:
         dtype = str(self._dtype).removeprefix("torch.")
@@ -239,7 +375,7 @@ class Wav2LipSyncer(LipSyncer):
             x = torch.cat([masked, ref], dim=1)
             mel = torch.from_numpy(np.ascontiguousarray(mels_arr, dtype=np.float32))
             mel = mel.to(dev, non_blocking=cuda).unsqueeze(1)
-            if cuda:
+            if self._channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             autocast: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
             if self._dtype != torch.float32:

@@ -309,6 +309,37 @@ class LipSyncerConformance(SettingsConformance):
         )
         assert int(np.abs(whole.astype(int) - halves.astype(int)).max()) <= 1
 
+    def test_audio_windows_feed_sync(self) -> None:
+        from lipdub.types import AudioClip
+
+        syncer = self.make_lipsyncer()
+        t = np.arange(16000, dtype=np.float32) / 16000
+        clip = AudioClip(0.3 * np.sin(2 * np.pi * 220 * t).astype(np.float32), 16000)
+        feats = syncer.audio_features(clip)
+        assert feats.dtype == np.float32 and feats.shape[-1] > 0
+        windows = [syncer.audio_window(feats, i, 25) for i in (0, 12, 24, 500)]
+        assert all(w.shape == syncer.window_shape for w in windows)
+        size = syncer.face_size
+        faces = np.zeros((4, size, size, 3), np.uint8)
+        crops, mels = syncer.make_batch(list(faces), windows, 4)
+        assert syncer.sync(crops, mels).shape == faces.shape
+
+    def test_make_batch_pads_to_the_rows_asked(self) -> None:
+        syncer = self.make_lipsyncer()
+        size = syncer.face_size
+        crops = [np.full((size, size, 3), 9, np.uint8)] * 3
+        wins = [np.ones(syncer.window_shape, np.float32)] * 3
+        faces, mels = syncer.make_batch(crops, wins, 5)
+        assert faces.shape == (5, size, size, 3) and mels.shape == (5, *syncer.window_shape)
+        assert int(faces[:3].min()) == 9 and int(faces[3:].max()) == 0
+        assert float(mels[3:].max()) == 0.0
+
+    def test_running_is_a_reentrant_context(self) -> None:
+        syncer = self.make_lipsyncer()
+        for _ in range(2):
+            with syncer.running(1):
+                pass
+
 
 class SeparatorConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.separate.base.Separator`.

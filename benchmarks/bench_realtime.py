@@ -1,0 +1,248 @@
+"""Real time on the CPU: generator speed and fidelity per precision, then end to end.
+
+One run prints:
+
+1. **Generator** — Wav2Lip faces/s at batch 8 for each precision (``fp32``, ``bf16``,
+   ``int8``) with its fidelity against float32: PSNR (dB) and the largest absolute
+   error (0..255) of the generated faces, on real face crops (the bundled portrait,
+   cropped by RetinaFace at several shifts and scales, padded like the engine) with
+   speech-like mel windows. The weights are random (``write_random_wav2lip_checkpoint``;
+   the published weights cannot be downloaded here), so the fidelity numbers say how
+   far each precision's arithmetic drifts on this network, not how a trained model's
+   mouths look. A mode that is not available prints why.
+2. **End to end** — ``lipsync()`` on a generated 720p clip (``bench_lipsync.make_clip``:
+   the portrait drifting over a textured background) for ``fp32`` and for the fastest
+   mode whose fidelity passes the bound ``auto`` uses
+   (:data:`lipdub.lipsync.wav2lip.FIDELITY_MIN_PSNR_DB`), each in its own subprocess:
+   frames/s, peak RSS, busy % per stage.
+
+Usage::
+
+    python benchmarks/bench_realtime.py [--seconds 10] [--preset veryfast] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+BATCH = 8
+MODES = ("fp32", "bf16", "int8")
+
+
+def _checkpoint(workdir: Path) -> Path:
+    from lipdub.testing.checkpoints import write_random_wav2lip_checkpoint
+
+    path = workdir / "wav2lip_random.pth"
+    if not path.exists():
+        write_random_wav2lip_checkpoint(path, seed=0)
+    return path
+
+
+def face_crops(n: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` real 96x96 face crops (the portrait at shifts/scales) and mel windows."""
+    import cv2
+
+    from lipdub.faces.retinaface import RetinaFaceDetector
+    from lipdub.lipsync.blend import crop_face
+    from lipdub.media import read_image
+    from lipdub.testing.media import sample_portrait_path, speech_tones
+
+    img = read_image(sample_portrait_path())
+    box = RetinaFaceDetector().detect([img])[0][0]
+    rng = np.random.default_rng(0)
+    crops = []
+    for _ in range(n):
+        s = float(rng.uniform(0.9, 1.1))
+        dx, dy = rng.uniform(-6, 6, 2)
+        b = box.padded(0, 10, 0, 0)
+        cx, cy = (b.x1 + b.x2) / 2 + dx, (b.y1 + b.y2) / 2 + dy
+        hw, hh = (b.x2 - b.x1) * s / 2, (b.y2 - b.y1) * s / 2
+        crops.append(crop_face(img, (cx - hw, cy - hh, cx + hw, cy + hh), 96))
+    del cv2
+    from lipdub.audio import melspectrogram
+
+    mel = melspectrogram(speech_tones(max(2.0, n / 25 + 1)).resample(16000).samples)
+    mels = np.stack([mel[:, 3 * i : 3 * i + 16] for i in range(n)])
+    return np.stack(crops), mels.astype(np.float32)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def generator(workdir: Path, repeats: int) -> dict[str, Any]:
+    import torch
+
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer, cpu_supports
+
+    ckpt = _checkpoint(workdir)
+    faces, mels = face_crops()
+    out: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    ref: np.ndarray | None = None
+    for mode in MODES:
+        try:
+            syncer = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision=mode)
+        except Exception as e:
+            out[mode] = {"available": False, "why": str(e).splitlines()[0]}
+            continue
+        gen = np.concatenate(
+            [syncer.sync(faces[i : i + BATCH], mels[i : i + BATCH]) for i in range(0, 32, BATCH)]
+        )
+        syncer.sync(faces[:BATCH], mels[:BATCH])  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            syncer.sync(faces[:BATCH], mels[:BATCH])
+        dt = time.perf_counter() - t0
+        row: dict[str, Any] = {
+            "available": True,
+            "native": cpu_supports(mode),
+            "faces_per_s": round(repeats * BATCH / dt, 1),
+        }
+        if ref is None:
+            ref = gen
+        diff = np.abs(gen.astype(int) - ref.astype(int))
+        row["psnr_db"] = round(psnr(gen, ref), 2)
+        row["max_err"] = int(diff.max())
+        row["mean_err"] = round(float(diff.mean()), 3)
+        out[mode] = row
+    return out
+
+
+def _rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_e2e(a: argparse.Namespace) -> dict[str, Any]:
+    from lipdub import registry
+    from lipdub.lipsync.engine import lipsync
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.media import load_audio
+
+    syncer = Wav2LipSyncer.from_pretrained(
+        _checkpoint(Path(a.workdir)), device="cpu", precision=a.precision
+    )
+    audio = load_audio(a.clip)
+    t0 = time.perf_counter()
+    res = lipsync(
+        a.clip,
+        audio,
+        Path(a.workdir) / f"out_{a.precision}.mp4",
+        syncer=syncer,
+        detector=registry.resolve("detector", "retinaface"),
+        preset=a.preset,
+    )
+    wall = time.perf_counter() - t0
+    s = res.stats
+    return {
+        "precision": a.precision,
+        "frames": res.frames_total,
+        "frames_synced": res.frames_synced,
+        "fps": round(res.frames_total / wall, 2),
+        "peak_rss_mib": round(_rss_mib(), 1),
+        "busy_pct": {k: round(100 * v / wall) for k, v in s.stage_busy_s.items()},
+        "batch_size": s.batch_size,
+        "queue_bounds": s.queue_bounds,
+        "frames_in_flight_peak": s.frames_in_flight_peak,
+        "frames_in_flight_bound": s.frames_in_flight_bound,
+    }
+
+
+def _run(a: argparse.Namespace, clip: Path, precision: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable, __file__, "--worker", "e2e", "--clip", str(clip),
+        "--precision", precision, "--workdir", a.workdir, "--preset", a.preset,
+    ]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(res.stderr)
+    result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lipdub.lipsync.wav2lip import FIDELITY_MIN_PSNR_DB
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="720p clip length")
+    p.add_argument("--preset", default="veryfast", help="x264 preset")
+    p.add_argument("--repeats", type=int, default=6, help="timed generator batches per mode")
+    p.add_argument("--json", default=None)
+    p.add_argument("--workdir", default=None)
+    p.add_argument("--skip-e2e", action="store_true")
+    p.add_argument("--skip-generator", action="store_true")
+    p.add_argument("--size", default="1280x720", help="end-to-end clip WIDTHxHEIGHT")
+    p.add_argument("--e2e-modes", default=None, help="e.g. bf16 (default: fp32 + fastest)")
+    p.add_argument("--worker", choices=["e2e"], help=argparse.SUPPRESS)
+    p.add_argument("--clip", help=argparse.SUPPRESS)
+    p.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.worker == "e2e":
+        print(json.dumps(worker_e2e(a)))
+        return 0
+    a.workdir = a.workdir or tempfile.mkdtemp(prefix="lipdub-rt-")
+    load = os.getloadavg()
+    report: dict[str, Any] = {"loadavg_at_start": [round(x, 2) for x in load]}
+    if a.skip_generator:
+        gen = {"torch_threads": 0, **{m: {"available": False, "why": "skipped"} for m in MODES}}
+        gen["fp32"] = {"available": False, "why": "skipped"}
+    else:
+        gen = generator(Path(a.workdir), a.repeats)
+    report["generator"] = gen
+    print(f"generator, batch {BATCH}, {gen['torch_threads']} torch threads (random weights):")
+    for mode in MODES:
+        row = gen[mode]
+        if not row["available"]:
+            print(f"  {mode:5s} not available: {row['why']}")
+            continue
+        print(
+            f"  {mode:5s} {row['faces_per_s']:6.1f} faces/s  PSNR {row['psnr_db']} dB  "
+            f"max err {row['max_err']}  mean err {row['mean_err']}  native {row['native']}"
+        )
+    passing = [
+        m
+        for m in MODES
+        if gen[m]["available"] and (m == "fp32" or gen[m]["psnr_db"] >= FIDELITY_MIN_PSNR_DB)
+    ]
+    fastest = max(passing, key=lambda m: gen[m]["faces_per_s"], default="fp32")
+    report["fastest_passing"] = fastest
+    print(f"fastest mode passing PSNR >= {FIDELITY_MIN_PSNR_DB} dB: {fastest}")
+    if not a.skip_e2e:
+        import bench_lipsync
+
+        w, h = (int(v) for v in a.size.split("x"))
+        bench_lipsync.WIDTH, bench_lipsync.HEIGHT = w, h
+        clip = Path(a.workdir) / f"clip{h}.mp4"
+        bench_lipsync.make_clip(clip, a.seconds)
+        report["e2e"] = {}
+        modes = a.e2e_modes.split(",") if a.e2e_modes else ("fp32", fastest)
+        for mode in dict.fromkeys(modes):
+            r = _run(a, clip, mode)
+            report["e2e"][mode] = r
+            print(
+                f"end to end {a.size} {a.seconds:g} s, {mode}: {r['fps']} frames/s, peak RSS "
+                f"{r['peak_rss_mib']} MiB, busy % {r['busy_pct']}"
+            )
+    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average: start {report['loadavg_at_start']}, end {report['loadavg_at_end']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
