@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ import pytest
 pytest.importorskip("starlette", reason="the review extra (starlette) is not installed")
 pytest.importorskip("uvicorn", reason="the review extra (uvicorn) is not installed")
 
-from lipdub import DubbingPipeline  # noqa: E402
-from lipdub.dub.workdir import Workdir  # noqa: E402
-from lipdub.review.app import cookie_name  # noqa: E402
-from lipdub.review.server import ReviewServer  # noqa: E402
-from lipdub.review.session import ReviewSession  # noqa: E402
-from lipdub.testing import FakeFaceDetector, FakeTranscriber, FakeVoiceSynth  # noqa: E402
+from lipdub import DubbingPipeline
+from lipdub.dub.workdir import Workdir
+from lipdub.review.app import cookie_name
+from lipdub.review.server import ReviewServer
+from lipdub.review.session import ReviewSession
+from lipdub.testing import FakeFaceDetector, FakeTranscriber, FakeVoiceSynth
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["Hello there, my friend.", "How are you today?", "See you soon."]
@@ -164,7 +165,9 @@ def test_a_foreign_host_or_origin_is_refused(server: ReviewServer, dub: Dub) -> 
         status, _, _ = _request(server, "POST", "/api/save", body=save, headers=headers)
         assert status == 403, headers
     assert (dub.workdir / "translation.es.json").read_bytes() == before
-    status, _, _ = _request(server, "POST", "/api/save", body=save, token=False, headers=_origin(server))
+    status, _, _ = _request(
+        server, "POST", "/api/save", body=save, token=False, headers=_origin(server)
+    )
     assert status == 403
     status, _, _ = _request(server, "POST", "/api/save", body=save, headers=_origin(server))
     assert status == 200
@@ -319,9 +322,7 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
     assert {"track", "lipsync", "subtitles"} <= set(job.ran)
     assert not {"extract", "transcribe", "translate", "speak", "separate", "mix"} & set(job.ran)
     assert job.spoken == 0
-    assert {t for t, _, _ in dub.voice.calls[calls_before:]} == {
-        "¿Qué tal estás hoy, amigo?"
-    }
+    assert {t for t, _, _ in dub.voice.calls[calls_before:]} == {"¿Qué tal estás hoy, amigo?"}
     assert dub.output.is_file() and dub.output.with_name("talk.es.srt").is_file()
     assert "¿Qué tal estás hoy" in dub.output.with_name("talk.es.srt").read_text()
     assert dub.transcriber.calls == transcribe_calls
@@ -359,3 +360,46 @@ def test_the_url_carries_a_fresh_token(dub: Dub) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_lipdub_review_command_serves_the_work_directory(dub: Dub) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code, "review", str(dub.workdir), "--no-browser"]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "review page for" in line, line
+        url = line.split(": ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and "token=" in url
+        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=10) as r:
+            state = json.loads(r.read())
+        assert state["languages"] == ["es"]
+        assert [row["source"] for row in state["rows"]] == TEXTS
+        assert state["rows"][0]["timing"]["status"] == "ok"
+        bare = url.split("?")[0] + "api/state"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bare, timeout=10)
+        assert refused.value.code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_lipdub_review_refuses_a_folder_that_is_not_a_work_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    assert main(["review", str(tmp_path), "--no-browser"]) != 0
+    assert "manifest.json" in capsys.readouterr().err

@@ -42,6 +42,7 @@ class ReviewServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, port))
+        self._socket.listen(64)  # connections wait in the queue until uvicorn serves them
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             create_app(session, self.token),

@@ -123,13 +123,15 @@ function renderRow(r) {
   cells.push(el("td", { class: "source" }, editable(r, "source", r.source)));
   cells.push(el("td", { class: "target" }, editable(r, "target", r.target)));
   cells.push(el("td", { class: "timing" }, timing));
-  cells.push(el("td", { class: "listen" },
+  cells.push(el("td", { class: "listen" }, el("div", { class: "buttons" },
     el("button", { class: "play-source", disabled: state.has_source_audio ? null : "",
-      onclick: () => playSource(r) }, "▶ source"),
+      title: "play the source line (source.wav)", onclick: () => playSource(r) }, "▶ source"),
     el("button", { class: "play-dub", disabled: t && state.has_speech ? null : "",
-      onclick: () => playDub(r) }, "▶ dubbed"),
-    el("button", { class: "play-video", onclick: () => playVideo(r) }, "▶ video"),
-    el("button", { class: "speak", onclick: () => speak(r) }, "Speak again")));
+      title: "play the dubbed line where it is placed", onclick: () => playDub(r) }, "▶ dubbed"),
+    el("button", { class: "play-video", title: "the video at this line",
+      onclick: () => playVideo(r) }, "▶ video"),
+    el("button", { class: "speak", title: "speak the edited line again (only changed lines are synthesized)",
+      onclick: () => speak(r) }, "↻ speak"))));
   return el("tr", { "data-index": r.index }, ...cells);
 }
 
