@@ -333,19 +333,6 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
     assert Workdir(wd).state(translation, Workdir(wd).get("translate:es")) == "edited"
 
 
-def test_cancel_stops_a_run(dub: Dub) -> None:
-    session = ReviewSession(dub.workdir, dub.pipeline, output=str(dub.output))
-    job = session.start("finish", "es")
-    job.cancel.set()
-    for _ in range(600):
-        if job.state != "running":
-            break
-        time.sleep(0.05)
-    assert job.state in ("cancelled", "done")
-    if job.state == "cancelled":
-        assert not dub.output.exists()
-
-
 def _query(url: str) -> dict[str, list[str]]:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
 
@@ -403,3 +390,148 @@ def test_lipdub_review_refuses_a_folder_that_is_not_a_work_directory(
 
     assert main(["review", str(tmp_path), "--no-browser"]) != 0
     assert "manifest.json" in capsys.readouterr().err
+
+
+def test_lipdub_dub_review_stops_and_serves_the_page(make_video) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    import urllib.request
+
+    video = make_video("talk.mp4", duration_s=3.0)
+    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code, "dub", str(video), "--to", "es", "-q", "--review"]
+    cmd += ["--transcriber", "fake", "--translator", "fake", "--tts", "fake", "--detector", "fake"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BROWSER": "true"}  # no browser opens
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "review page for" in line:
+                break
+        assert lines and "review page for" in lines[-1], "".join(lines)
+        assert any("stopped early" in x for x in lines)
+        url = lines[-1].split(": ", 1)[1].strip()
+        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=10) as r:
+            state = json.loads(r.read())
+        assert state["rows"][0]["target"] == "[es] Hello world."
+        assert state["rows"][0]["timing"]["status"] == "ok"  # stopped after the speech
+        assert state["output"] is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _wait(session: ReviewSession) -> None:
+    for _ in range(1200):
+        if session.job is not None and session.job.state != "running":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the job did not end")
+
+
+def test_an_edit_under_an_edit_stops_with_the_ways_on(dub: Dub) -> None:
+    session = ReviewSession(dub.workdir, dub.pipeline, output=str(dub.output))
+    state = session.state("es")
+    session.save_line("target", "es", 0, state["versions"]["target"], text="Hola, amigo.")
+    session.save_line("source", None, 2, state["versions"]["source"], text="See you later.")
+    session.start("speak", "es")
+    _wait(session)
+    job = session.job
+    assert job is not None and job.state == "failed" and job.conflict
+    assert "--keep translate" in job.hint
+    translation = json.loads((dub.workdir / "translation.es.json").read_text())
+    assert translation["segments"][0]["text"] == "Hola, amigo."  # not overwritten
+    session.start("speak", "es", keep=("translate",))
+    _wait(session)
+    assert session.job is not None and session.job.state == "done", session.job.message
+    timing = json.loads((dub.workdir / "timing.es.json").read_text())["segments"]
+    assert timing[0]["text"] == "Hola, amigo."
+
+
+class _GatedVoice(FakeVoiceSynth):
+    """A fake voice that waits for the test before it speaks (to cancel mid-run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "gated": True}  # new settings: the cache misses
+
+    def synthesize(self, text: str, **kwargs: Any) -> Any:
+        self.entered.set()
+        self.gate.wait(30)
+        return super().synthesize(text, **kwargs)
+
+
+def test_cancel_in_the_browser_stops_the_run(dub: Dub) -> None:
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    voice = _GatedVoice()  # another voice: the speech is redone, and waits for us
+    pipe = DubbingPipeline(**{**dub.pipeline.components, "voice": voice})
+    session = ReviewSession(dub.workdir, pipe, output=str(dub.output))
+    speech_before = (dub.workdir / "speech.es.wav").read_bytes()
+    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    with ReviewServer(session) as srv, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=args)
+        try:
+            page = browser.new_page()
+            page.goto(srv.url)
+            expect(page.locator("#rows tbody tr")).to_have_count(3)
+            page.locator("#finish").click()
+            assert voice.entered.wait(30)
+            expect(page.locator("#cancel")).to_be_visible()
+            expect(page.locator("#finish")).to_be_disabled()
+            page.locator("#cancel").click()
+            for _ in range(200):
+                if session.job is not None and session.job.cancel.is_set():
+                    break
+                time.sleep(0.05)
+            voice.gate.set()
+            expect(page.locator("body")).to_have_attribute("data-job", "cancelled", timeout=30000)
+            expect(page.locator("#message")).to_contain_text("cancelled")
+            expect(page.locator("#cancel")).to_be_hidden()
+        finally:
+            voice.gate.set()
+            browser.close()
+    assert not dub.output.exists()
+    assert (dub.workdir / "speech.es.wav").read_bytes() == speech_before  # nothing half-done
+
+
+def test_the_page_offers_the_ways_on_after_an_edit_conflict(dub: Dub) -> None:
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    session = ReviewSession(dub.workdir, dub.pipeline, output=str(dub.output))
+    state = session.state("es")
+    session.save_line("target", "es", 0, state["versions"]["target"], text="Hola, amigo.")
+    session.save_line("source", None, 2, state["versions"]["source"], text="See you later.")
+    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    with ReviewServer(session) as srv, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=args)
+        try:
+            page = browser.new_page()
+            page.goto(srv.url)
+            page.locator("#rows tbody tr").nth(0).locator("button.speak").click()
+            expect(page.locator("body")).to_have_attribute("data-job", "failed", timeout=30000)
+            expect(page.locator("#message")).to_contain_text("did not overwrite it")
+            page.locator("#message button.keep").click()
+            expect(page.locator("body")).to_have_attribute("data-job", "done", timeout=30000)
+        finally:
+            browser.close()
+    timing = json.loads((dub.workdir / "timing.es.json").read_text())["segments"]
+    assert timing[0]["text"] == "Hola, amigo."

@@ -212,6 +212,7 @@ let source = null;
 function follow() {
   if (source) return;
   busy(true);
+  document.body.dataset.job = "running";
   $("#bar").style.width = "0";
   source = new EventSource("/api/events");
   source.onmessage = (m) => {
@@ -250,8 +251,20 @@ function follow() {
       }
     } else {
       say(`${job.state}: ${job.message}${job.hint ? " — " + job.hint : ""}`, job.state === "failed");
+      const stage = job.conflict && /--keep (\w+)/.exec(job.hint || "");
+      if (stage) offerWaysOn(job.kind, stage[1]);
     }
   });
+}
+
+// An edited file whose inputs changed: keep the edit, or make it again (moved aside first).
+function offerWaysOn(kind, stage) {
+  const path = kind === "speak" ? "/api/speak" : "/api/finish";
+  const msg = $("#message");
+  msg.append(" ",
+    el("button", { class: "keep", onclick: () => start(path, { keep: [stage] }) }, `keep my ${stage} edit`),
+    " ",
+    el("button", { class: "redo", onclick: () => start(path, { redo: [stage] }) }, `redo ${stage} (mine goes to .bak)`));
 }
 
 $("#finish").addEventListener("click", () => start("/api/finish"));
