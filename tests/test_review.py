@@ -119,6 +119,8 @@ def test_every_request_needs_the_token(server: ReviewServer) -> None:
     assert status == 200
     assert headers["set-cookie"].startswith(f"{cookie_name(server.token)}={server.token};")
     assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert _request(server, "GET", "/api/state")[0] == 200
 
 
