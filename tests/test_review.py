@@ -537,3 +537,15 @@ def test_the_page_offers_the_ways_on_after_an_edit_conflict(dub: Dub) -> None:
             browser.close()
     timing = json.loads((dub.workdir / "timing.es.json").read_text())["segments"]
     assert timing[0]["text"] == "Hola, amigo."
+
+
+def test_a_relative_input_is_found_beside_the_work_directory(
+    dub: Dub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wd = Workdir(dub.workdir)
+    wd.set_meta(input="talk.mp4")  # as `lipdub dub talk.mp4` run from the video's folder
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    session = ReviewSession(dub.workdir, dub.pipeline)
+    assert session.input == dub.video.resolve()

@@ -130,6 +130,12 @@ class ReviewSession:
         if input is None and not meta_input:
             raise InputError("the manifest does not name the input video", path=self.root)
         self.input = Path(input if input is not None else str(meta_input)).resolve()
+        if input is None and not self.input.is_file():
+            # a relative name from another directory: the default work directory lies
+            # beside its input
+            beside = self.root.parent / Path(str(meta_input)).name
+            if beside.is_file():
+                self.input = beside
         self.output = output
         self.job: Job | None = None
         self._lock = threading.Lock()
