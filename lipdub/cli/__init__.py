@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lipdub._version import __version__
-from lipdub.cli import batch, dub, lipsync, probe, speech, weights
+from lipdub.cli import batch, dub, lipsync, probe, review, speech, weights
 from lipdub.cli._args import EXIT_ERROR, EXIT_USAGE, OneLineParser
 from lipdub.cli._render import ProgressRenderer, one_line
 from lipdub.errors import LipdubError
@@ -29,7 +29,7 @@ from lipdub.errors import LipdubError
 __all__ = ["ProgressRenderer", "build_parser", "main", "run"]
 
 #: The modules that add subcommands, in ``--help`` order.
-COMMANDS = (probe, dub, lipsync, speech, weights, batch)
+COMMANDS = (probe, dub, lipsync, speech, weights, batch, review)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,20 +24,10 @@ from lipdub.errors import InputError
 __all__ = ["register"]
 
 
-def cmd_dub(args: argparse.Namespace) -> int:
-    from lipdub.dub.options import DubOptions
+def pipeline_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`DubbingPipeline` the component options of ``args`` name."""
     from lipdub.dub.pipeline import DubbingPipeline
 
-    check_device(args.device)
-    check_workdir(args.workdir)
-    text = read_text_file(args.text_file, "--text-file") if args.text_file else args.text
-    voice_map = {}
-    for pair in (args.voice_map or "").split(","):
-        if pair.strip():
-            speaker, sep, voice = pair.partition("=")
-            if not sep:
-                raise InputError(f"--voice-map takes SPEAKER=VOICE pairs, got {pair!r}")
-            voice_map[speaker.strip()] = voice.strip()
     slots: dict[str, dict[str, Any]] = {
         s: {} for s in ("transcriber", "translator", "voice", "detector", "lipsyncer")
     }
@@ -64,7 +54,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     specs: dict[str, Any] = {
         slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()
     }
-    pipeline = DubbingPipeline(
+    return DubbingPipeline(
         transcriber=specs["transcriber"],
         translator=specs["translator"],
         voice=specs["voice"],
@@ -72,13 +62,43 @@ def cmd_dub(args: argparse.Namespace) -> int:
         lipsyncer=specs["lipsyncer"],
         device=args.device,
     )
-    options = DubOptions(
+
+
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`DubOptions` the options of ``args`` ask for."""
+    from lipdub.dub.options import DubOptions
+
+    voice_map = {}
+    for pair in (args.voice_map or "").split(","):
+        if pair.strip():
+            speaker, sep, voice = pair.partition("=")
+            if not sep:
+                raise InputError(f"--voice-map takes SPEAKER=VOICE pairs, got {pair!r}")
+            voice_map[speaker.strip()] = voice.strip()
+    return DubOptions(
         keep_background=args.keep_background,
         subtitles=tuple(s for s in args.subtitles.split(",") if s),
         voice_map=voice_map,
         allow_no_face=args.allow_no_face,
         burn_subtitles=args.burn_subtitles,
     )
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    check_device(args.device)
+    check_workdir(args.workdir)
+    text = read_text_file(args.text_file, "--text-file") if args.text_file else args.text
+    pipeline = pipeline_from_args(args)
+    options = options_from_args(args)
+    if args.review:
+        from lipdub.cli.review import require_review_extra
+
+        require_review_extra()
+    if args.review and args.stop_after not in (None, "translate", "speak"):
+        raise InputError(
+            "--review stops after the translation or the speech for the review page",
+            hint="leave --stop-after out, or use --stop-after translate",
+        )
     t0 = time.perf_counter()
     targets = [t.strip() for t in args.to.split(",") if t.strip()]
     with ProgressRenderer(not args.quiet) as progress:
@@ -90,7 +110,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
             voice=args.voice,
             workdir=args.workdir,
             resume=not args.no_resume,
-            stop_after=args.stop_after,
+            stop_after=args.stop_after or ("speak" if args.review else None),
             text=text,
             transcript=args.transcript,
             translation=args.translation,
@@ -110,6 +130,13 @@ def cmd_dub(args: argparse.Namespace) -> int:
         f"wall time {wall:.1f} s: stages {staged:.1f} s, start-up and model loading "
         f"{max(0.0, wall - staged):.1f} s"
     )
+    if args.review:
+        from lipdub.cli.review import serve_review
+
+        workdir = results[0].workdir
+        return serve_review(
+            workdir, pipeline, options, voice=args.voice, output=args.output, args=args
+        )
     return 0
 
 
@@ -222,6 +249,12 @@ def register(sub: Any) -> None:
         metavar="SLOT.KEY=VALUE",
         help="component option (repeatable), e.g. --opt transcriber.model=small "
         "--opt voice.words_per_minute=160",
+    )
+    sp.add_argument(
+        "--review",
+        action="store_true",
+        help="stop after the speech and open the review page (needs lipdub[review]): "
+        "fix lines, listen, then finish the dub there",
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_offline(sp)

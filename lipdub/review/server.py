@@ -1,0 +1,97 @@
+"""Serve the review page on 127.0.0.1 with a random token (uvicorn in this process)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from types import TracebackType
+
+from lipdub.review.session import ReviewSession
+
+__all__ = ["ReviewServer"]
+
+logger = logging.getLogger(__name__)
+
+
+class ReviewServer:
+    """The review app on ``127.0.0.1:port`` (0: a free port), with a fresh token.
+
+    Use :meth:`serve_forever` from the CLI, or the context manager (a background
+    thread) from a program or a test::
+
+        with ReviewServer(session) as server:
+            print(server.url)
+
+    Args:
+        session: The work directory opened for review.
+        port: The port (0: any free one).
+        token: The access token (None: a random one).
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self, session: ReviewSession, *, port: int = 0, token: str | None = None) -> None:
+        import uvicorn
+
+        from lipdub.review.app import create_app
+
+        self.session = session
+        self.token = token or secrets.token_urlsafe(24)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((self.host, port))
+        self._socket.listen(64)  # connections wait in the queue until uvicorn serves them
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(session, self.token),
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` (no token)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The page's address with the token (what to open)."""
+        return f"{self.base}/?token={self.token}"
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted (Ctrl-C)."""
+        self._server.run(sockets=[self._socket])
+
+    def __enter__(self) -> ReviewServer:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._thread.start()
+        for _ in range(500):
+            if self._server.started:
+                break
+            threading.Event().wait(0.01)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving (and a running job)."""
+        job = self.session.job
+        if job is not None:
+            job.cancel.set()
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._socket.close()
