@@ -45,7 +45,7 @@ _TENSOR_REBUILDS = frozenset(
     }
 )
 _ROOT_CLASSES = frozenset({"S", "SyncNet", "SyncNetModel", "SyncNetV2"})
-_HINT = "use the published syncnet_v2.model (lipdub weights get syncnet_v2) or a state dict"
+_HINT = "use the published syncnet_v2.model (lipdub weights download syncnet_v2) or a state dict"
 
 
 class _StandIn:
@@ -143,7 +143,7 @@ def read_syncnet_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     p = Path(path)
     if not p.is_file():
         raise ModelNotFoundError(
-            "SyncNet weights not found", path=p, hint="lipdub weights get syncnet_v2"
+            "SyncNet weights not found", path=p, hint="lipdub weights download syncnet_v2"
         )
     try:
         obj = torch.load(p, map_location="cpu", weights_only=False, pickle_module=_restricted)
