@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     syncnet = Path(args.syncnet) if args.syncnet else _cached("syncnet_v2")
     if syncnet is None:
-        print("syncnet_v2 weights not available: no LSE-D/LSE-C (lipdub weights download syncnet_v2)")
+        print("syncnet_v2 weights not available: no LSE-D/LSE-C")
+        print("(lipdub weights download syncnet_v2, or --syncnet FILE)")
         return 0
 
     from lipdub.eval import SyncNetScorer, evaluate_video
