@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,7 +123,9 @@ def offset_search(video: torch.Tensor, audio: torch.Tensor, vshift: int = VSHIFT
     minval, minidx = torch.min(mean, 0)
     median = torch.median(mean)
     fconf = (median - dists[:, int(minidx)]).double().numpy()
-    smooth = medfilt(fconf, kernel_size=9) if fconf.size else fconf
+    with warnings.catch_warnings():  # under 9 windows medfilt zero-pads, as the reference does
+        warnings.simplefilter("ignore", UserWarning)
+        smooth = medfilt(fconf, kernel_size=9) if fconf.size else fconf
     return SyncScore(
         offset_frames=vshift - int(minidx),
         lse_d=float(minval),
