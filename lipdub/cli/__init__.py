@@ -22,6 +22,7 @@ from typing import Any
 
 from lipdub._version import __version__
 from lipdub.cli import batch, dub, lipsync, probe, review, speech, weights
+from lipdub.cli import eval as eval_cmd
 from lipdub.cli._args import EXIT_ERROR, EXIT_USAGE, OneLineParser
 from lipdub.cli._render import ProgressRenderer, one_line
 from lipdub.errors import LipdubError
@@ -29,7 +30,7 @@ from lipdub.errors import LipdubError
 __all__ = ["ProgressRenderer", "build_parser", "main", "run"]
 
 #: The modules that add subcommands, in ``--help`` order.
-COMMANDS = (probe, dub, lipsync, speech, weights, batch, review)
+COMMANDS = (probe, dub, lipsync, speech, weights, eval_cmd, batch, review)
 
 
 def build_parser() -> argparse.ArgumentParser:

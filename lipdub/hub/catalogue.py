@@ -9,6 +9,7 @@ name                       what
 ``wav2lip_gan``            Wav2Lip generator trained with the GAN loss, full sha256 known
 ``s3fd``                   S3FD face detector of the original Wav2Lip, full sha256 known
 ``syncnet``                Wav2Lip's SyncNet lip-sync expert, full sha256 known
+``syncnet_v2``             syncnet_python's SyncNet (``lipdub eval``), size/sha256 unknown
 ``whisper-<size>``         faster-whisper (CTranslate2) conversions (``whisper-small``)
 ``piper-<voice>``          a Piper voice (``piper-es_ES-davefx-medium``)
 =========================  ==============================================================
@@ -222,6 +223,22 @@ def _wav2lip_family() -> list[WeightsSpec]:
             licence=_WAV2LIP_LICENCE,
             description="Wav2Lip's SyncNet lip-sync expert (scores audio/lip agreement)",
             slot="metric",
+        ),
+        WeightsSpec(
+            # syncnet_python's SyncNet (LSE-D / LSE-C, lipdub eval). Size and sha256 are
+            # unknown here (no Hub access when it was added): nothing is checked yet;
+            # record both once a copy has been downloaded and compared.
+            name="syncnet_v2",
+            repo_id="ByteDance/LatentSync-1.6",
+            filename="auxiliary/syncnet_v2.model",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            approx_size=55_000_000,
+            licence="syncnet_python (VGG, Chung & Zisserman); see the repository's terms",
+            description="syncnet_python's SyncNet for LSE-D/LSE-C (size and sha256 unknown)",
+            slot="metric",
+            local_option="weights",
         ),
     ]
 

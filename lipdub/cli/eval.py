@@ -1,0 +1,160 @@
+"""``lipdub eval``: is a video's lip-sync right? Offset, LSE-D, LSE-C with SyncNet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from lipdub.cli._args import (
+    add_command,
+    add_offline,
+    check_device,
+    device_arg,
+    number,
+    output_arg,
+)
+from lipdub.cli._render import ProgressRenderer, echo
+
+__all__ = ["register"]
+
+
+def _workdir(args: argparse.Namespace) -> Path | None:
+    if args.workdir:
+        return Path(args.workdir)
+    for base in (args.reference, args.video):
+        if base:
+            candidate = Path(base).with_name(f"{Path(base).name}.lipdub")
+            if candidate.is_dir():
+                return candidate
+    return None
+
+
+def _text(report: Any) -> list[str]:
+    s = report.sync
+    lines = [
+        f"{report.video}: {report.frames} frames at 25 fps ({report.mode} crops), "
+        f"face in {report.face_share:.0%} of frames",
+        f"offset: {s.offset_frames:+d} frames ({s.offset_ms:+.0f} ms)",
+        f"LSE-D: {s.lse_d:.3f} (lower is better)   LSE-C: {s.lse_c:.3f} (higher is better)",
+        "confidence per second: " + " ".join(f"{v:.2f}" for v in s.confidence_per_second()),
+    ]
+    if report.reference:
+        r = report.reference
+        lines.append(
+            f"outside the mouth vs reference ({r['frames']} frames): "
+            f"PSNR {r['psnr_db_mean']:.2f} dB "
+            f"(min {r['psnr_db_min']:.2f}), SSIM {r['ssim_mean']:.4f} (min {r['ssim_min']:.4f})"
+        )
+    for lang, t in report.timing.items():
+        lines.append(
+            f"timing {lang}: {t['lines']} lines, start error mean {t['start_error_s_mean']:.3f} s "
+            f"max {t['start_error_s_max']:.3f} s, {t['overflowing']} overflowing, "
+            f"{t['delayed']} delayed, {t['hard_capped']} hard-capped"
+        )
+    return lines
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from lipdub import registry
+    from lipdub.eval import SyncNetScorer, evaluate_video
+    from lipdub.hub import resolve_weights
+    from lipdub.media import probe
+
+    check_device(args.device)
+    probe(args.video)  # a missing or unreadable video fails before any model loads
+    weights = resolve_weights(
+        args.weights,
+        hint="lipdub weights download syncnet_v2, or --weights FILE (a local syncnet_v2.model)",
+    )
+    scorer = SyncNetScorer(
+        weights, device=args.device, batch_size=args.batch_size, vshift=args.vshift
+    )
+    detector = None if args.cropped else registry.resolve("detector", args.detector)
+    with ProgressRenderer(not args.quiet and not args.json) as progress:
+        report = evaluate_video(
+            args.video,
+            scorer,
+            audio=args.audio,
+            detector=detector,
+            cropped=args.cropped,
+            reference=args.reference,
+            workdir=_workdir(args),
+            on_event=progress,
+        )
+    if args.plot:
+        import cv2
+
+        from lipdub.eval.report import draw_curve
+
+        assert report.sync is not None
+        image = draw_curve(report.sync.confidence_per_second())
+        if not cv2.imwrite(args.plot, image):
+            raise OSError(f"cannot write {args.plot}")
+    if args.json:
+        echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in _text(report):
+            echo(line)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add this module's subcommand(s) to the ``lipdub`` parser."""
+    sp = add_command(
+        sub, "eval", cmd_eval, "score a video's lip-sync: A/V offset, LSE-D, LSE-C (SyncNet)"
+    )
+    sp.add_argument("video", metavar="VIDEO", help="the video to score (e.g. a lipdub output)")
+    sp.add_argument("--audio", help="score against this audio instead of the video's own track")
+    sp.add_argument(
+        "--reference",
+        metavar="ORIGINAL",
+        help="the original video: adds PSNR/SSIM outside the mouth region",
+    )
+    sp.add_argument(
+        "--workdir",
+        help="lipdub work directory for the dub timing summary "
+        "(default: ORIGINAL.lipdub or VIDEO.lipdub when it exists)",
+    )
+    sp.add_argument("--json", action="store_true", help="print the report as JSON")
+    sp.add_argument(
+        "--plot",
+        metavar="PNG",
+        type=output_arg([".png"], "--plot"),
+        help="draw the per-second confidence curve to this PNG file",
+    )
+    sp.add_argument(
+        "--weights",
+        default="syncnet_v2",
+        help="syncnet_v2.model file or catalogue name (default: syncnet_v2)",
+    )
+    sp.add_argument(
+        "--cropped",
+        action="store_true",
+        help="VIDEO is already a face crop: score its frames resized to 224x224",
+    )
+    sp.add_argument(
+        "--detector",
+        default="retinaface",
+        help="face detector for the crops: retinaface (default), s3fd, haar",
+    )
+    sp.add_argument(
+        "--device",
+        type=device_arg,
+        help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
+    )
+    sp.add_argument(
+        "--batch-size",
+        type=number(1, 4096, integer=True),
+        default=20,
+        help="5-frame windows per network call, 1 to 4096 (default: 20)",
+    )
+    sp.add_argument(
+        "--vshift",
+        type=number(0, 100, integer=True),
+        default=15,
+        help="offsets searched, in frames each way, 0 to 100 (default: 15)",
+    )
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_offline(sp)
