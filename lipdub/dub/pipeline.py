@@ -89,7 +89,8 @@ class DubbingPipeline:
         detector: Face detector (default ``"retinaface"``).
         lipsyncer: Lip-sync model (default ``"wav2lip_gan"``).
         separator: Voice/background separation for keeping the background
-            (default ``"duck"``, a DSP fallback needing no model).
+            (default ``"auto"``: ``"demucs"`` when installed with its weights at
+            hand, else ``"duck"``, a DSP fallback needing no model, with a notice).
         device: Torch device for the detector and lip-syncer (None: CUDA if available).
         options: Default :class:`~lipdub.dub.DubOptions` for :meth:`run`.
 
@@ -112,7 +113,7 @@ class DubbingPipeline:
         voice: VoiceSynth | str | Any = "espeak",
         detector: FaceDetector | str | Any = "retinaface",
         lipsyncer: LipSyncer | str | Any = "wav2lip_gan",
-        separator: Separator | str | Any = "duck",
+        separator: Separator | str | Any = "auto",
         device: str | None = None,
         options: DubOptions | None = None,
     ) -> None:
@@ -142,7 +143,14 @@ class DubbingPipeline:
             )
         with self._lock:
             if slot not in self._resolved:
-                comp = registry.resolve(_KINDS[slot], self._specs[slot])
+                spec = self._specs[slot]
+                if slot == "separator" and spec == "auto":
+                    from lipdub.separate.auto import pick_separator
+
+                    spec, notice = pick_separator()
+                    if notice:
+                        logger.warning(notice)
+                comp = registry.resolve(_KINDS[slot], spec)
                 if self.device and slot in ("detector", "lipsyncer"):
                     comp = comp.to(self.device)
                 self._resolved[slot] = comp

@@ -297,6 +297,13 @@ def _source_spans(run: Run) -> list[tuple[float, float]]:
     return [(s.start_s, s.end_s) for s in run.values["source"].segments]
 
 
+def _takes_events(method: Any) -> bool:
+    """Whether a separator's ``separate`` accepts ``on_event`` (model backends report progress)."""
+    import inspect
+
+    return "on_event" in inspect.signature(method).parameters
+
+
 class Separate(Stage):
     """The original background without the voice, ``background.wav`` (once per input)."""
 
@@ -318,7 +325,10 @@ class Separate(Stage):
 
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
         separator = run.pipeline.component("separator")
-        background = separator.separate(run.values["original"], _source_spans(run)).background
+        extra = {"on_event": run.on_event} if _takes_events(separator.separate) else {}
+        background = separator.separate(
+            run.values["original"], _source_spans(run), **extra
+        ).background
         run.values["background"] = background
         return [background.save_wav(run.wd.path("background.wav"))]
 

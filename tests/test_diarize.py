@@ -1,0 +1,117 @@
+"""Who speaks when: labelling, scoring, the embedded diarizer on a real two-voice recording."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipdub import registry
+from lipdub.diarize import SpeakerTurn, label_segments
+from lipdub.diarize.pyannote import PyannoteDiarizer
+from lipdub.diarize.score import diarization_error
+from lipdub.errors import CredentialsError, InputError
+from lipdub.testing.conformance import DiarizerConformance
+from lipdub.types import AudioClip, Segment, Transcript, Word
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_segments_split_at_speaker_changes_between_words() -> None:
+    words = tuple(
+        Word(float(i), i + 0.8, w) for i, w in enumerate(["hi", "there", "hello", "back"])
+    )
+    tr = Transcript("en", (Segment(0.0, 3.8, "hi there hello back", words=words),))
+    turns = [SpeakerTurn(0.0, 1.9, "S1"), SpeakerTurn(1.9, 4.0, "S2")]
+    out = label_segments(tr, turns).segments
+    assert [(s.speaker, s.text, s.start_s, s.end_s) for s in out] == [
+        ("S1", "hi there", 0.0, 1.8),
+        ("S2", "hello back", 2.0, 3.8),
+    ]
+    assert [len(s.words) for s in out] == [2, 2]
+
+
+def test_one_speaker_segment_is_only_labelled() -> None:
+    tr = Transcript("en", (Segment(1.0, 2.0, "alone here"),))
+    (seg,) = label_segments(tr, [SpeakerTurn(0.5, 3.0, "S2")]).segments
+    assert (seg.speaker, seg.text, seg.start_s, seg.end_s) == ("S2", "alone here", 1.0, 2.0)
+
+
+def test_diarization_error_counts_miss_false_alarm_and_confusion() -> None:
+    ref = [SpeakerTurn(0.0, 2.0, "A"), SpeakerTurn(2.0, 4.0, "B")]
+    hyp = [SpeakerTurn(0.5, 3.0, "x"), SpeakerTurn(3.0, 5.0, "y")]
+    e = diarization_error(ref, hyp)
+    assert e.mapping == {"x": "A", "y": "B"}
+    assert (e.missed_s, e.false_alarm_s, e.confusion_s) == pytest.approx((0.5, 1.0, 1.0))
+    assert e.rate == pytest.approx(2.5 / 4.0)
+    assert diarization_error(ref, ref).rate == 0.0
+
+
+def test_turns_are_validated() -> None:
+    with pytest.raises(InputError):
+        SpeakerTurn(2.0, 1.0, "S1")
+    with pytest.raises(InputError):
+        SpeakerTurn(0.0, 1.0, "")
+
+
+def test_pyannote_without_a_token_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(CredentialsError, match="token") as info:
+        PyannoteDiarizer().diarize(AudioClip(np.zeros(1600, np.float32), 16000))
+    assert "accept its terms" in (info.value.hint or "")
+    assert "resemblyzer" in (info.value.hint or "")
+
+
+def test_diarizers_are_registered() -> None:
+    assert {"resemblyzer", "pyannote"} <= set(registry.available("diarizer"))
+
+
+# ------------------------------------------------ the embedded (resemblyzer) backend
+
+if importlib.util.find_spec("resemblyzer") is None:  # its encoder file, not its code
+    pytest.skip("resemblyzer is not installed (lipdub[speakers])", allow_module_level=True)
+pytest.importorskip("librosa")
+
+from lipdub.diarize.embedded import EmbeddedDiarizer, cluster  # noqa: E402
+
+
+def two_voices() -> tuple[AudioClip, list[SpeakerTurn]]:
+    """30 s of a phone call: eight alternating turns by two different synthetic voices."""
+    audio = AudioClip.load_wav(DATA / "two_speakers.wav")
+    ref = [SpeakerTurn(**t) for t in json.loads((DATA / "two_speakers.json").read_text())]
+    return audio, ref
+
+
+def test_finds_two_speakers_and_their_turns() -> None:
+    audio, ref = two_voices()
+    turns = EmbeddedDiarizer().diarize(audio)
+    assert len({t.speaker for t in turns}) == 2
+    assert len(turns) == len(ref) == 8
+    e = diarization_error(ref, turns, collar_s=0.25)
+    assert e.rate < 0.08
+    assert e.confusion_s < 0.5
+
+
+def test_a_given_speaker_count_is_used() -> None:
+    audio, _ = two_voices()
+    assert len({t.speaker for t in EmbeddedDiarizer().diarize(audio, num_speakers=3)}) == 3
+
+
+def test_cluster_picks_the_count_by_silhouette() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(8, dtype=np.float32)[:3]
+    e = np.concatenate([c + 0.05 * rng.standard_normal((10, 8)) for c in centres])
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    labels = cluster(e.astype(np.float32))
+    assert labels.tolist() == [0] * 10 + [1] * 10 + [2] * 10
+
+
+class TestEmbeddedDiarizer(DiarizerConformance):
+    def make_diarizer(self):  # type: ignore[no-untyped-def]
+        return EmbeddedDiarizer()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return EmbeddedDiarizer(hop_s=0.3)
