@@ -115,3 +115,50 @@ class TestEmbeddedDiarizer(DiarizerConformance):
 
     def make_changed_backend(self):  # type: ignore[no-untyped-def]
         return EmbeddedDiarizer(hop_s=0.3)
+
+
+# ------------------------------------------------ in a dub: speakers.json, split segments
+
+
+def test_a_dub_splits_the_source_by_speaker_and_keeps_the_edited_map(
+    make_video, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from lipdub.diarize.speakers import SpeakerMap
+    from lipdub.dub.pipeline import DubbingPipeline
+    from lipdub.media.writer import mux_audio
+    from lipdub.testing import (
+        FakeFaceDetector,
+        FakeTranscriber,
+        FakeTranslator,
+        FakeVoiceSynth,
+        PassThroughLipSyncer,
+    )
+
+    audio, ref = two_voices()
+    silent = make_video("v.mp4", duration_s=audio.duration_s, fps=10, audio=False)
+    clip = mux_audio(silent, audio, tmp_path / "talk.mp4")
+    # one transcript segment across the first two turns: it must be split
+    words = tuple(Word(t.start_s, t.end_s, f"w{i}") for i, t in enumerate(ref[:2]))
+    text = Transcript("en", (Segment(ref[0].start_s, ref[1].end_s, "w0 w1", words=words),))
+    pipe = DubbingPipeline(
+        transcriber=FakeTranscriber(text),
+        translator=FakeTranslator(),
+        voice=FakeVoiceSynth(seconds_per_word=0.15),
+        detector=FakeFaceDetector(),
+        lipsyncer=PassThroughLipSyncer(),
+        separator="duck",
+        diarizer=EmbeddedDiarizer(num_speakers=2),
+    )
+    wd = tmp_path / "wd"
+    pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    speakers = SpeakerMap.load(wd / "speakers.json")
+    assert set(speakers.speakers) == {"S1", "S2"}
+    translation = json.loads((wd / "translation.es.json").read_text())
+    assert [s["speaker"] for s in translation["segments"]] == ["S1", "S2"]
+    # a person renames a speaker and gives a voice: kept, never overwritten
+    edited = speakers.to_dict()
+    edited["speakers"]["S2"] = {"name": "Caller", "voice": "fake-2"}
+    (wd / "speakers.json").write_text(json.dumps(edited))
+    pipe.run(clip, "es", workdir=wd, stop_after="translate")
+    assert json.loads((wd / "speakers.json").read_text()) == edited
+    assert SpeakerMap.load(wd / "speakers.json").voices() == {"S2": "fake-2"}

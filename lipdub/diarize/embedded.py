@@ -152,6 +152,8 @@ class EmbeddedDiarizer(Diarizer):
         min_speech_db: Frames quieter than the loudest by more than this are not speech.
         max_speakers: Upper bound when the count is found automatically.
         min_turn_s: Shorter turns are merged into their neighbours.
+        num_speakers: How many speakers, when known (None: found by clustering);
+            ``diarize(num_speakers=)`` overrides it.
         device: Where the encoder runs (``"auto"``, ``"cpu"``, ``"cuda"``).
 
     Example:
@@ -169,6 +171,7 @@ class EmbeddedDiarizer(Diarizer):
         min_speech_db: float = -35.0,
         max_speakers: int = 8,
         min_turn_s: float = 0.8,
+        num_speakers: int | None = None,
         device: str | None = "cpu",
     ) -> None:
         if window_s <= 0 or hop_s <= 0 or max_speakers < 1 or min_turn_s < 0:
@@ -178,6 +181,9 @@ class EmbeddedDiarizer(Diarizer):
         self.min_speech_db = min_speech_db
         self.max_speakers = max_speakers
         self.min_turn_s = min_turn_s
+        if num_speakers is not None and num_speakers < 1:
+            raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
+        self.num_speakers = num_speakers
         self.device = device
         self._enc: Any = None
         self._lock = threading.Lock()
@@ -191,6 +197,7 @@ class EmbeddedDiarizer(Diarizer):
             "min_speech_db": self.min_speech_db,
             "max_speakers": self.max_speakers,
             "min_turn_s": self.min_turn_s,
+            "num_speakers": self.num_speakers,
         }
 
     def _encoder(self) -> Any:
@@ -235,6 +242,7 @@ class EmbeddedDiarizer(Diarizer):
         """Speaker turns of ``audio``; see the class docstring."""
         if num_speakers is not None and num_speakers < 1:
             raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
+        num_speakers = num_speakers or self.num_speakers
         emit(on_event, Progress("diarize", 0, 2, "steps"))
         centres, emb = self.embed(audio)
         emit(on_event, Progress("diarize", 1, 2, "steps"))

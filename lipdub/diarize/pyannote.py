@@ -28,12 +28,13 @@ class PyannoteDiarizer(Diarizer):
 
     Args:
         pipeline: Hub id of the pipeline.
+        num_speakers: How many speakers, when known (None: the pipeline decides).
         token: Hugging Face token (default: ``HF_TOKEN``); never logged or hashed.
         device: Where it runs (``"auto"``, ``"cpu"``, ``"cuda"``).
 
     Example:
         >>> PyannoteDiarizer(token="hf_x").settings()
-        {'pipeline': 'pyannote/speaker-diarization-3.1'}
+        {'pipeline': 'pyannote/speaker-diarization-3.1', 'num_speakers': None}
     """
 
     name: ClassVar[str] = "pyannote"
@@ -43,17 +44,19 @@ class PyannoteDiarizer(Diarizer):
         pipeline: str = DEFAULT_PIPELINE,
         *,
         token: str | None = None,
+        num_speakers: int | None = None,
         device: str | None = None,
     ) -> None:
         self.pipeline = pipeline
         self._token = token
         self.device = device
+        self.num_speakers = num_speakers
         self._pipe: Any = None
         self._lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
         """The pipeline id (the token and device never change the turns)."""
-        return {"pipeline": self.pipeline}
+        return {"pipeline": self.pipeline, "num_speakers": self.num_speakers}
 
     def _load(self) -> Any:
         with self._lock:
@@ -93,6 +96,7 @@ class PyannoteDiarizer(Diarizer):
         """Speaker turns of ``audio`` from the pyannote pipeline."""
         if num_speakers is not None and num_speakers < 1:
             raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
+        num_speakers = num_speakers or self.num_speakers
         pipe = self._load()
         import torch
 
