@@ -85,19 +85,25 @@ def two_voices() -> tuple[AudioClip, list[SpeakerTurn]]:
     return audio, ref
 
 
-def test_finds_two_speakers_and_their_turns() -> None:
-    audio, ref = two_voices()
-    turns = EmbeddedDiarizer().diarize(audio)
-    assert len({t.speaker for t in turns}) == 2
-    assert len(turns) == len(ref) == 8
-    e = diarization_error(ref, turns, collar_s=0.25)
-    assert e.rate < 0.08
-    assert e.confusion_s < 0.5
+@pytest.fixture(scope="module")
+def found() -> list[SpeakerTurn]:
+    return EmbeddedDiarizer().diarize(two_voices()[0])
+
+
+def test_finds_two_speakers_and_their_turns(found: list[SpeakerTurn]) -> None:
+    _, ref = two_voices()
+    assert len({t.speaker for t in found}) == 2
+    assert len(found) == len(ref) == 8
+    e = diarization_error(ref, found)  # no collar: measured 4.2 %, all of it missed edges
+    assert e.rate < 0.08 and e.confusion_s < 0.1 and e.false_alarm_s < 0.1
+    assert diarization_error(ref, found, collar_s=0.25).rate < 0.01  # measured 0.1 %
 
 
 def test_a_given_speaker_count_is_used() -> None:
-    audio, _ = two_voices()
-    assert len({t.speaker for t in EmbeddedDiarizer().diarize(audio, num_speakers=3)}) == 3
+    _, emb = EmbeddedDiarizer().embed(two_voices()[0])
+    assert len(emb) > 20
+    assert set(cluster(emb, 3).tolist()) == {0, 1, 2}
+    assert set(cluster(emb).tolist()) == {0, 1}
 
 
 def test_cluster_picks_the_count_by_silhouette() -> None:
@@ -162,3 +168,19 @@ def test_a_dub_splits_the_source_by_speaker_and_keeps_the_edited_map(
     pipe.run(clip, "es", workdir=wd, stop_after="translate")
     assert json.loads((wd / "speakers.json").read_text()) == edited
     assert SpeakerMap.load(wd / "speakers.json").voices() == {"S2": "fake-2"}
+
+
+def test_each_speakers_reference_is_cut_from_their_own_turns(found: list[SpeakerTurn]) -> None:
+    from lipdub.voice.clone_ref import pick_reference
+
+    audio, ref = two_voices()
+    turns = found
+    mapping = diarization_error(ref, turns).mapping
+    for label, true_speaker in mapping.items():
+        reference = pick_reference(audio, turns, label)
+        assert reference.long_enough and 6.0 <= reference.clip.duration_s <= 15.0
+        others = [t for t in ref if t.speaker != true_speaker]
+        own = [t for t in ref if t.speaker == true_speaker]
+        for a, b in reference.spans:  # no cut holds the other speaker; each holds its own
+            assert all(min(b, t.end_s) - max(a, t.start_s) < 0.05 for t in others), (a, b)
+            assert any(min(b, t.end_s) - max(a, t.start_s) > 1.0 for t in own), (a, b)

@@ -74,14 +74,32 @@ def _build_encoder(path: Path) -> torch.nn.Module:
     return enc
 
 
-def _mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``(frames, 40)`` power mel spectrogram, the encoder's input."""
-    import librosa
+_FILTERS: list[npt.NDArray[np.float64]] = []
 
-    power = librosa.feature.melspectrogram(
-        y=samples.astype(np.float32), sr=RATE, n_fft=_N_FFT, hop_length=_HOP, n_mels=_MELS
-    )
-    mel: npt.NDArray[np.float32] = power.T.astype(np.float32)
+
+def _mel_filters() -> npt.NDArray[np.float64]:
+    """The encoder's 40-band Slaney mel filterbank (librosa's, computed once)."""
+    if not _FILTERS:
+        import librosa
+
+        _FILTERS.append(librosa.filters.mel(sr=RATE, n_fft=_N_FFT, n_mels=_MELS))
+    return _FILTERS[0]
+
+
+def _mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``(frames, 40)`` power mel spectrogram, the encoder's input.
+
+    The same numbers as ``librosa.feature.melspectrogram`` with the encoder's settings
+    (centred frames, zero padding, periodic Hann window), in plain numpy.
+    """
+    x = np.pad(samples.astype(np.float64), _N_FFT // 2)
+    n = 1 + (len(x) - _N_FFT) // _HOP if len(x) >= _N_FFT else 0
+    if n == 0:
+        return np.zeros((0, _MELS), np.float32)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)
+    frames = np.lib.stride_tricks.sliding_window_view(x, _N_FFT)[::_HOP][:n] * window
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    mel: npt.NDArray[np.float32] = (power @ _mel_filters().T).astype(np.float32)
     return mel
 
 
@@ -206,14 +224,20 @@ class EmbeddedDiarizer(Diarizer):
                 self._enc = _build_encoder(encoder_path()).to(parse_device(self.device))
             return self._enc
 
+    def _voiced(self, mel: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+        frame_db = 10 * np.log10(mel.sum(axis=1) + 1e-12)
+        if frame_db.size == 0:
+            return np.zeros(0, bool)
+        out: npt.NDArray[np.bool_] = frame_db > frame_db.max() + self.min_speech_db
+        return out
+
     def embed(self, audio: AudioClip) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
         """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``."""
         import torch
 
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
         mel = _mel(x)
-        frame_db = 10 * np.log10(mel.sum(axis=1) + 1e-12)
-        voiced = frame_db > frame_db.max() - (-self.min_speech_db) if mel.size else frame_db > 0
+        voiced = self._voiced(mel)
         win = max(1, round(self.window_s * 100))
         hop = max(1, round(self.hop_s * 100))
         starts = [s for s in range(0, max(1, len(mel) - win + 1), hop)]
@@ -252,6 +276,8 @@ class EmbeddedDiarizer(Diarizer):
         labels = cluster(emb, num_speakers, max_speakers=self.max_speakers)
         turns = _turns(centres, labels, self.hop_s, self.window_s, audio.duration_s)
         turns = _merge_short(turns, self.min_turn_s)
+        x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
+        turns = _snap(turns, self._voiced(_mel(x)), search_s=self.window_s / 2 + self.hop_s)
         emit(on_event, Progress("diarize", 2, 2, "steps"))
         return turns
 
@@ -298,3 +324,46 @@ def _merge_short(turns: list[SpeakerTurn], min_s: float) -> list[SpeakerTurn]:
         else:
             merged.append(t)
     return merged
+
+
+def _longest_gap(voiced: npt.NDArray[np.bool_], lo: int, hi: int) -> tuple[int, int] | None:
+    """The longest run of unvoiced frames in ``[lo, hi)``, or None."""
+    best: tuple[int, int] | None = None
+    start = None
+    for i in range(max(lo, 0), min(hi, len(voiced)) + 1):
+        quiet = i < min(hi, len(voiced)) and not voiced[i]
+        if quiet and start is None:
+            start = i
+        elif not quiet and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    return best
+
+
+def _snap(
+    turns: list[SpeakerTurn], voiced: npt.NDArray[np.bool_], search_s: float = 0.6
+) -> list[SpeakerTurn]:
+    """Move speaker changes into the nearest pause and trim turns to their voiced frames.
+
+    Window embeddings place a change only to within a hop or two; people change turns
+    in pauses, so the change goes to the longest pause within ``search_s``.
+    """
+    if not turns or voiced.size == 0:
+        return turns
+    fps = 100
+    bounds = [[round(t.start_s * fps), round(t.end_s * fps)] for t in turns]
+    reach = round(search_s * fps)
+    for i in range(len(bounds) - 1):
+        edge = (bounds[i][1] + bounds[i + 1][0]) // 2
+        gap = _longest_gap(voiced, edge - reach, edge + reach)
+        if gap is not None:
+            bounds[i][1], bounds[i + 1][0] = gap
+    out = []
+    for (a, b), t in zip(bounds, turns, strict=True):
+        idx = np.flatnonzero(voiced[max(a, 0) : max(b, a)])
+        if idx.size == 0:
+            continue
+        start, end = (max(a, 0) + idx[0]) / fps, (max(a, 0) + idx[-1] + 1) / fps
+        out.append(SpeakerTurn(float(start), float(end), t.speaker))
+    return out
