@@ -337,7 +337,7 @@ class DemucsSeparator(Separator):
 
         model = self._load()
         rate = audio.sample_rate_hz
-        x = audio.samples.astype(np.float64)
+        x = audio.samples
         if x.size == 0:
             return Separation(audio, audio)
         srcs = list(model.sources)
@@ -348,8 +348,9 @@ class DemucsSeparator(Separator):
             )
         v_i = srcs.index("vocals")
         rest = [k for k in range(len(srcs)) if k != v_i]
-        mean, std = float(x.mean()), float(x.std()) or 1.0
-        norm = ((x - mean) / std).astype(np.float32)
+        mean = float(x.mean(dtype=np.float64))
+        std = float(x.std(dtype=np.float64)) or 1.0
+        norm = ((x - np.float32(mean)) / np.float32(std)).astype(np.float32, copy=False)
         channels = int(getattr(model, "audio_channels", 2))
         mrate = int(model.samplerate)
         length = -(-x.size * mrate // rate)
@@ -361,8 +362,9 @@ class DemucsSeparator(Separator):
         def progress(done: int, total: int) -> None:
             emit(on_event, Progress("separate", done, total, "segments"))
 
-        voice = np.zeros(x.size, np.float64)
-        background = np.zeros(x.size, np.float64)
+        # only these (and the input) grow with the audio: float32 at the clip's rate
+        voice = np.zeros(x.size, np.float32)
+        background = np.zeros(x.size, np.float32)
         rs = StreamResampler(mrate, rate, length, 2)
         pos = 0
         blocks = iter_stems(
@@ -384,9 +386,7 @@ class DemucsSeparator(Separator):
         out = rs.finish()[:, : x.size - pos]
         voice[pos : pos + out.shape[1]] = out[0]
         background[pos : pos + out.shape[1]] = out[1]
-        voice *= std
-        background = background * std + mean
-        return Separation(
-            AudioClip(voice.astype(np.float32), rate),
-            AudioClip(background.astype(np.float32), rate),
-        )
+        voice *= np.float32(std)
+        background *= np.float32(std)
+        background += np.float32(mean)
+        return Separation(AudioClip(voice, rate), AudioClip(background, rate))
