@@ -55,7 +55,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["transcriber", "translator", "voice", "detector", "lipsyncer", "separator"]
+Kind = Literal[
+    "transcriber", "translator", "voice", "detector", "lipsyncer", "separator", "diarizer"
+]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 _BASES: dict[Kind, str] = {
@@ -65,6 +67,7 @@ _BASES: dict[Kind, str] = {
     "detector": "lipdub.faces.base:FaceDetector",
     "lipsyncer": "lipdub.lipsync.base:LipSyncer",
     "separator": "lipdub.separate.base:Separator",
+    "diarizer": "lipdub.diarize.base:Diarizer",
 }
 
 _GROUPS: dict[Kind, str] = {
@@ -74,6 +77,7 @@ _GROUPS: dict[Kind, str] = {
     "detector": "lipdub.face_detectors",
     "lipsyncer": "lipdub.lipsyncers",
     "separator": "lipdub.separators",
+    "diarizer": "lipdub.diarizers",
 }
 
 
@@ -132,6 +136,11 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
         "separator": {
             "duck": Entry("lipdub.separate.duck:DuckingSeparator"),
             "spectral": Entry("lipdub.separate.spectral:SpectralVoiceSeparator"),
+            "demucs": Entry("lipdub.separate.demucs:DemucsSeparator", extra="separate"),
+        },
+        "diarizer": {
+            "resemblyzer": Entry("lipdub.diarize.embedded:EmbeddedDiarizer", extra="speakers"),
+            "pyannote": Entry("lipdub.diarize.pyannote:PyannoteDiarizer", extra="pyannote"),
         },
     }
 

@@ -60,6 +60,8 @@ def pipeline_from_args(args: argparse.Namespace) -> Any:
         voice=specs["voice"],
         detector=specs["detector"],
         lipsyncer=specs["lipsyncer"],
+        separator=args.separator,
+        diarizer=_diarizer_spec(args),
         device=args.device,
     )
 
@@ -231,6 +233,25 @@ def register(sub: Any) -> None:
         default=True,
         help="keep the original background sound under the new speech (default: keep)",
     )
+    sp.add_argument(
+        "--separator",
+        default="auto",
+        help="background separator: auto (default: demucs when installed with its weights, "
+        "else duck), demucs, duck, spectral",
+    )
+    sp.add_argument(
+        "--speakers",
+        metavar="N|auto",
+        type=_speakers_arg,
+        help="find who speaks when and split the transcript by speaker (N speakers, or "
+        "auto); writes the editable speakers.json",
+    )
+    sp.add_argument(
+        "--diarizer",
+        default="resemblyzer",
+        help="who-speaks-when backend for --speakers: resemblyzer (default; local, no "
+        "token), pyannote (needs HF_TOKEN)",
+    )
     sp.add_argument("--subtitles", default="srt", help="comma list of srt,vtt ('' for none)")
     sp.add_argument(
         "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
@@ -258,3 +279,27 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_offline(sp)
+
+
+def _speakers_arg(text: str) -> int | str:
+    """``--speakers``: a count >= 1 or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of speakers >= 1 or 'auto', got {text!r}"
+        )
+    return n
+
+
+def _diarizer_spec(args: argparse.Namespace) -> Any:
+    """The pipeline's diarizer: None without ``--speakers``."""
+    if args.speakers is None:
+        return None
+    if args.speakers == "auto":
+        return args.diarizer
+    return (args.diarizer, {"num_speakers": args.speakers})

@@ -48,6 +48,7 @@ from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_canc
 from lipdub.types import AudioClip, Transcript
 
 if TYPE_CHECKING:
+    from lipdub.diarize.base import Diarizer
     from lipdub.dub.options import DubOptions
     from lipdub.dub.timing import TimingReport
     from lipdub.faces.base import FaceDetector
@@ -72,6 +73,7 @@ _KINDS: dict[str, registry.Kind] = {
     "detector": "detector",
     "lipsyncer": "lipsyncer",
     "separator": "separator",
+    "diarizer": "diarizer",
 }
 
 
@@ -89,7 +91,10 @@ class DubbingPipeline:
         detector: Face detector (default ``"retinaface"``).
         lipsyncer: Lip-sync model (default ``"wav2lip_gan"``).
         separator: Voice/background separation for keeping the background
-            (default ``"duck"``, a DSP fallback needing no model).
+            (default ``"auto"``: ``"demucs"`` when installed with its weights at
+            hand, else ``"duck"``, a DSP fallback needing no model, with a notice).
+        diarizer: Who speaks when (``"resemblyzer"``, ``"pyannote"``; None: the
+            source is not split by speaker). Writes the editable ``speakers.json``.
         device: Torch device for the detector and lip-syncer (None: CUDA if available).
         options: Default :class:`~lipdub.dub.DubOptions` for :meth:`run`.
 
@@ -112,7 +117,8 @@ class DubbingPipeline:
         voice: VoiceSynth | str | Any = "espeak",
         detector: FaceDetector | str | Any = "retinaface",
         lipsyncer: LipSyncer | str | Any = "wav2lip_gan",
-        separator: Separator | str | Any = "duck",
+        separator: Separator | str | Any = "auto",
+        diarizer: Diarizer | str | Any = None,
         device: str | None = None,
         options: DubOptions | None = None,
     ) -> None:
@@ -124,12 +130,18 @@ class DubbingPipeline:
             "lipsyncer": lipsyncer,
             "separator": separator,
         }
+        if diarizer is not None:  # who speaks when: only when asked for
+            self._specs["diarizer"] = diarizer
         self._resolved: dict[str, Any] = {}
         self._lock = threading.RLock()
         self.device = device
         self._options = options
 
     # ------------------------------------------------------------------ components
+    def diarizer_spec(self) -> Any:
+        """The diarizer (name, instance or spec) given, or None when speakers are not split."""
+        return self._specs.get("diarizer")
+
     def component(self, slot: str) -> Any:
         """The component in ``slot`` (``"voice"``, ``"detector"``...), resolving a name now.
 
@@ -142,7 +154,14 @@ class DubbingPipeline:
             )
         with self._lock:
             if slot not in self._resolved:
-                comp = registry.resolve(_KINDS[slot], self._specs[slot])
+                spec = self._specs[slot]
+                if slot == "separator" and spec == "auto":
+                    from lipdub.separate.auto import pick_separator
+
+                    spec, notice = pick_separator()
+                    if notice:
+                        logger.warning(notice)
+                comp = registry.resolve(_KINDS[slot], spec)
                 if self.device and slot in ("detector", "lipsyncer"):
                     comp = comp.to(self.device)
                 self._resolved[slot] = comp

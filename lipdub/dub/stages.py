@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLAN",
+    "Diarize",
     "Extract",
     "LipSync",
     "Mix",
@@ -168,7 +169,12 @@ class Translate(Stage):
             if self._same_language(run, lang)
             else component_identity(run.pipeline.component("translator"))
         )
-        return settings_key(content_key(run.values["transcript_path"]), translator, lang.target)
+        return settings_key(
+            content_key(run.values["transcript_path"]),
+            translator,
+            lang.target,
+            *_speakers_part(run),
+        )
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
         primary, *rest = states.values()
@@ -275,7 +281,7 @@ class Speak(Stage):
             content_key(run.wd.path(f"translation.{lang.target}.json")),
             component_identity(run.pipeline.component("voice")),
             run.voice,
-            dict(opts.voice_map),
+            _voice_map(run),
             dataclasses.asdict(opts.fit),
             self._total_s(run),
             opts.sample_rate_hz,
@@ -301,7 +307,7 @@ class Speak(Stage):
             lang.values["translation"],
             voice=run.voice,
             total_s=self._total_s(run),
-            options=run.options,
+            options=dataclasses.replace(run.options, voice_map=_voice_map(run)),
             cache_dir=run.wd.path("speech"),
             on_event=run.on_event,
         )
@@ -334,7 +340,9 @@ class Separate(Stage):
 
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
         separator = run.pipeline.component("separator")
-        background = separator.separate(run.values["original"], _source_spans(run)).background
+        background = separator.separate(
+            run.values["original"], _source_spans(run), on_event=run.on_event
+        ).background
         run.values["background"] = background
         return [background.save_wav(run.wd.path("background.wav"))]
 
@@ -598,10 +606,71 @@ def _text_end(run: Run) -> float:
     return 0.0 if run.info.is_image else float(run.info.duration_s)
 
 
+class Diarize(Stage):
+    """Who speaks when: ``speakers.json`` (editable), the source segments split and labelled.
+
+    Runs when the pipeline has a diarizer. The map's voices join the voice map.
+    """
+
+    name = "diarize"
+    editable = True
+
+    def applies(self, run: Run, lang: Lang | None) -> bool:
+        return (
+            run.pipeline.diarizer_spec() is not None
+            and run.text is None
+            and run.values.get("original") is not None
+        )
+
+    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
+        return [run.wd.path("speakers.json")]
+
+    def key(self, run: Run, lang: Lang | None) -> str:
+        diarizer = component_identity(run.pipeline.component("diarizer"))
+        return settings_key(run.values["audio_key"], diarizer)
+
+    def _use(self, run: Run, path: Path) -> None:
+        from lipdub.diarize import label_segments
+        from lipdub.diarize.speakers import SpeakerMap
+
+        speakers = SpeakerMap.load(path)
+        run.values["source"] = label_segments(run.values["source"], speakers.turns)
+        run.values["speakers"] = speakers
+        run.values["speakers_key"] = content_key(path)
+
+    def load(self, run: Run, lang: Lang | None) -> list[Path]:
+        self._use(run, self.artifacts(run, lang)[0])
+        return []
+
+    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+        from lipdub.diarize.speakers import SpeakerMap
+
+        original: AudioClip = run.values["original"]
+        turns = run.pipeline.component("diarizer").diarize(
+            original.resample(16000), on_event=run.on_event
+        )
+        path = SpeakerMap.from_turns(turns).save(self.artifacts(run, lang)[0])
+        self._use(run, path)
+        return [path]
+
+
+def _speakers_part(run: Run) -> tuple[str, ...]:
+    """The speaker map's hash for later keys (nothing when no diarizer ran)."""
+    key = run.values.get("speakers_key")
+    return (key,) if key else ()
+
+
+def _voice_map(run: Run) -> dict[str, str]:
+    """The voice map: the speaker map's voices, overridden by the options' ``voice_map``."""
+    speakers = run.values.get("speakers")
+    return {**(speakers.voices() if speakers else {}), **dict(run.options.voice_map)}
+
+
 #: The stages of a dub in order, and the ``stop_after`` value that ends after each.
 PLAN: tuple[tuple[Stage, str | None], ...] = (
     (Extract(), None),
     (Transcribe(), "transcribe"),
+    (Diarize(), None),
     (Translate(), "translate"),
     (Speak(), None),
     (Separate(), None),

@@ -12,6 +12,7 @@ name                       what
 ``syncnet_v2``             syncnet_python's SyncNet (``lipdub eval``), size/sha256 unknown
 ``whisper-<size>``         faster-whisper (CTranslate2) conversions (``whisper-small``)
 ``piper-<voice>``          a Piper voice (``piper-es_ES-davefx-medium``)
+``htdemucs``               Hybrid Transformer Demucs (music / voice separation)
 =========================  ==============================================================
 
 OPUS-MT pairs follow a rule instead of a list: ``opus-<src>-<tgt>`` is the Hub repo
@@ -402,8 +403,30 @@ def _piper_entries() -> list[WeightsSpec]:
 
 # ----------------------------------------------------------------------- the table
 
+# ----------------------------------------------------------------------- Demucs
+
+
+def _demucs_entries() -> list[WeightsSpec]:
+    """Hybrid Transformer Demucs, as its author publishes it on the Hub (one safetensors)."""
+    return [
+        WeightsSpec(
+            name="htdemucs",
+            repo_id="adefossez/HTDemucs",
+            filename="955717e8.safetensors",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            licence="MIT (Demucs, Meta Platforms)",
+            description="Hybrid Transformer Demucs v4: vocals / drums / bass / other stems",
+            extra_files=("htdemucs.yaml",),
+            slot="separator",
+            local_option="model",
+        )
+    ]
+
+
 _KNOWN: dict[str, WeightsSpec] = {
-    spec.name: spec for spec in (*_wav2lip_family(), *_whisper_entries())
+    spec.name: spec for spec in (*_wav2lip_family(), *_whisper_entries(), *_demucs_entries())
 }
 _piper_loaded = False
 

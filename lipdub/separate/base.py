@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lipdub.component import Component
+from lipdub.events import EventCallback
 from lipdub.types import AudioClip
 
 __all__ = ["Separation", "Separator"]
@@ -29,6 +30,16 @@ class Separator(Component):
 
     @abstractmethod
     def separate(
-        self, audio: AudioClip, speech_spans: Sequence[tuple[float, float]] = ()
+        self,
+        audio: AudioClip,
+        speech_spans: Sequence[tuple[float, float]] = (),
+        *,
+        on_event: EventCallback | None = None,
     ) -> Separation:
-        """Return the voice and background stems of ``audio``."""
+        """Return the voice and background stems of ``audio``.
+
+        ``on_event`` receives :class:`~lipdub.events.Progress` events (stage
+        ``"separate"``) where the backend has progress to report (a model working
+        through a long track); exceptions it raises (:class:`~lipdub.errors.Cancelled`)
+        must propagate.
+        """

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lipdub.events import EventCallback
 from lipdub.separate.base import Separation, Separator
 from lipdub.types import AudioClip
 
@@ -66,7 +67,11 @@ class DuckingSeparator(Separator):
         return np.clip(np.convolve(mask, kernel, mode="same"), 0.0, 1.0)
 
     def separate(
-        self, audio: AudioClip, speech_spans: Sequence[tuple[float, float]] = ()
+        self,
+        audio: AudioClip,
+        speech_spans: Sequence[tuple[float, float]] = (),
+        *,
+        on_event: EventCallback | None = None,
     ) -> Separation:
         """Duck the voice band during ``speech_spans``; see the class docstring."""
         from scipy.signal import butter, sosfiltfilt

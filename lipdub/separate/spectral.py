@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lipdub.errors import InputError
+from lipdub.events import EventCallback
 from lipdub.separate.base import Separation, Separator
 from lipdub.types import AudioClip
 
@@ -69,7 +70,11 @@ class SpectralVoiceSeparator(Separator):
         }
 
     def separate(
-        self, audio: AudioClip, speech_spans: Sequence[tuple[float, float]] = ()
+        self,
+        audio: AudioClip,
+        speech_spans: Sequence[tuple[float, float]] = (),
+        *,
+        on_event: EventCallback | None = None,
     ) -> Separation:
         """Return the isolated voice and the rest; see the class docstring."""
         from scipy.signal import istft, stft

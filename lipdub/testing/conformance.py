@@ -38,6 +38,7 @@ import numpy as np
 import pytest
 
 from lipdub.component import Component
+from lipdub.diarize.base import Diarizer, SpeakerTurn
 from lipdub.faces.base import FaceDetector
 from lipdub.lipsync.base import LipSyncer
 from lipdub.separate.base import Separation, Separator
@@ -49,6 +50,7 @@ from lipdub.voice.base import VoiceSynth
 
 __all__ = [
     "FORBIDDEN_SETTINGS_KEY",
+    "DiarizerConformance",
     "FaceDetectorConformance",
     "LipSyncerConformance",
     "SeparatorConformance",
@@ -385,3 +387,54 @@ class SeparatorConformance(SettingsConformance):
     def test_a_very_short_clip(self) -> None:
         audio = AudioClip(np.zeros(10, np.float32), 16000)
         self._check(audio, self.make_separator().separate(audio, [(0.0, 0.0005)]))
+
+
+class DiarizerConformance(SettingsConformance):
+    """Contract tests for a :class:`~lipdub.diarize.base.Diarizer`.
+
+    :meth:`recording` is what the tests diarize (default: three seconds of tone
+    bursts); the turns must be sorted, inside the recording, non-overlapping, and
+    honour a given speaker count.
+    """
+
+    def make_diarizer(self) -> Diarizer:
+        """Return the backend under test."""
+        raise NotImplementedError
+
+    def make_backend(self) -> Diarizer:
+        """:meth:`make_diarizer`."""
+        return self.make_diarizer()
+
+    def recording(self) -> AudioClip:
+        """The audio the tests diarize."""
+        return speech_tones(3.0, 16000)
+
+    def _check(self, audio: AudioClip, turns: list[SpeakerTurn]) -> None:
+        assert isinstance(turns, list)
+        end = 0.0
+        for t in turns:
+            assert isinstance(t, SpeakerTurn) and isinstance(t.speaker, str)
+            assert isinstance(t.start_s, float) and isinstance(t.end_s, float)
+            assert t.start_s >= end - 1e-6, "turns must be sorted and must not overlap"
+            assert t.end_s <= audio.duration_s + 1e-3
+            end = t.end_s
+
+    def test_turns_are_sorted_and_inside_the_recording(self) -> None:
+        audio = self.recording()
+        self._check(audio, self.make_diarizer().diarize(audio))
+
+    def test_one_speaker_when_told(self) -> None:
+        audio = self.recording()
+        turns = self.make_diarizer().diarize(audio, num_speakers=1)
+        self._check(audio, turns)
+        assert len({t.speaker for t in turns}) <= 1
+
+    def test_silence_has_no_turns_or_only_quiet_ones(self) -> None:
+        audio = AudioClip(np.zeros(16000, np.float32), 16000)
+        self._check(audio, self.make_diarizer().diarize(audio))
+
+    def test_a_bad_speaker_count_is_refused(self) -> None:
+        from lipdub.errors import InputError
+
+        with pytest.raises(InputError):
+            self.make_diarizer().diarize(self.recording(), num_speakers=0)
