@@ -233,25 +233,7 @@ def register(sub: Any) -> None:
         default=True,
         help="keep the original background sound under the new speech (default: keep)",
     )
-    sp.add_argument(
-        "--separator",
-        default="auto",
-        help="background separator: auto (default: demucs when installed with its weights, "
-        "else duck), demucs, duck, spectral",
-    )
-    sp.add_argument(
-        "--speakers",
-        metavar="N|auto",
-        type=_speakers_arg,
-        help="find who speaks when and split the transcript by speaker (N speakers, or "
-        "auto); writes the editable speakers.json",
-    )
-    sp.add_argument(
-        "--diarizer",
-        default="resemblyzer",
-        help="who-speaks-when backend for --speakers: resemblyzer (default; local, no "
-        "token), pyannote (needs HF_TOKEN)",
-    )
+    add_separation_options(sp)
     sp.add_argument("--subtitles", default="srt", help="comma list of srt,vtt ('' for none)")
     sp.add_argument(
         "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
@@ -279,6 +261,29 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_offline(sp)
+
+
+def add_separation_options(sp: Any) -> None:
+    """``--separator``, ``--speakers`` and ``--diarizer`` (``dub`` and ``review``)."""
+    sp.add_argument(
+        "--separator",
+        default="auto",
+        help="background separator: auto (default: demucs when installed with its weights, "
+        "else duck), demucs, duck, spectral",
+    )
+    sp.add_argument(
+        "--speakers",
+        metavar="N|auto",
+        type=_speakers_arg,
+        help="find who speaks when and split the transcript by speaker (N speakers, or "
+        "auto); writes the editable speakers.json",
+    )
+    sp.add_argument(
+        "--diarizer",
+        default="resemblyzer",
+        help="who-speaks-when backend for --speakers: resemblyzer (default; local, no "
+        "token), pyannote (needs HF_TOKEN)",
+    )
 
 
 def _speakers_arg(text: str) -> int | str:
