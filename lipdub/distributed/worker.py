@@ -71,14 +71,11 @@ class PipelineSpec:
 
     def name_of(self, slot: str) -> str:
         """The registry name in ``slot``."""
-        from lipdub.dub.pipeline import DubbingPipeline
+        from lipdub.dub.pipeline import DEFAULT_BACKENDS
 
         spec = self.components.get(slot)
         if spec is None:
-            import inspect
-
-            default = inspect.signature(DubbingPipeline).parameters[slot].default
-            return str(default)
+            return DEFAULT_BACKENDS[slot]
         if isinstance(spec, tuple):
             return str(spec[0])
         if isinstance(spec, Mapping):

@@ -60,7 +60,17 @@ if TYPE_CHECKING:
     from lipdub.translate.base import Translator
     from lipdub.voice.base import VoiceSynth
 
-__all__ = ["DubResult", "DubbingPipeline", "StopAfter"]
+__all__ = ["DEFAULT_BACKENDS", "DubResult", "DubbingPipeline", "StopAfter"]
+
+#: The backend each component slot gets when none is given.
+DEFAULT_BACKENDS: dict[str, str] = {
+    "transcriber": "whisper",
+    "translator": "opus",
+    "voice": "espeak",
+    "detector": "retinaface",
+    "lipsyncer": "wav2lip_gan",
+    "separator": "auto",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +122,12 @@ class DubbingPipeline:
     def __init__(
         self,
         *,
-        transcriber: Transcriber | str | Any = "whisper",
-        translator: Translator | str | Any = "opus",
-        voice: VoiceSynth | str | Any = "espeak",
-        detector: FaceDetector | str | Any = "retinaface",
-        lipsyncer: LipSyncer | str | Any = "wav2lip_gan",
-        separator: Separator | str | Any = "auto",
+        transcriber: Transcriber | str | Any = DEFAULT_BACKENDS["transcriber"],
+        translator: Translator | str | Any = DEFAULT_BACKENDS["translator"],
+        voice: VoiceSynth | str | Any = DEFAULT_BACKENDS["voice"],
+        detector: FaceDetector | str | Any = DEFAULT_BACKENDS["detector"],
+        lipsyncer: LipSyncer | str | Any = DEFAULT_BACKENDS["lipsyncer"],
+        separator: Separator | str | Any = DEFAULT_BACKENDS["separator"],
         diarizer: Diarizer | str | Any = None,
         device: str | None = None,
         options: DubOptions | None = None,
