@@ -23,7 +23,6 @@ __all__ = ["adopt_user_file"]
 
 def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> None:
     """Copy a user's transcript/translation file into the work directory as theirs."""
-
     if not given.is_file():
         raise InputError("the file does not exist", path=given, hint="check the path")
     raw = given.read_text(encoding="utf-8-sig")
