@@ -11,42 +11,15 @@ from lipdub.cli._args import (
     add_command,
     add_offline,
     check_device,
-    check_options,
     check_workdir,
     device_arg,
     number,
-    parse_options,
 )
 from lipdub.cli._render import echo
+from lipdub.cli.dub import component_specs
 from lipdub.errors import InputError
 
 __all__ = ["register"]
-
-_SLOTS = ("transcriber", "translator", "voice", "detector", "lipsyncer")
-
-
-def _specs(args: argparse.Namespace) -> dict[str, Any]:
-    """Component specs (names and options) from the backend flags and ``--opt``."""
-    slots: dict[str, dict[str, Any]] = {s: {} for s in _SLOTS}
-    for key, value in parse_options(args.opt).items():
-        slot, dot, name = key.partition(".")
-        slot = "voice" if slot == "tts" else slot
-        if not dot or slot not in slots:
-            raise InputError(
-                f"--opt for batch takes SLOT.KEY=VALUE with SLOT one of {', '.join(slots)}; "
-                f"got {key!r}"
-            )
-        slots[slot][name] = value
-    names = {
-        "transcriber": args.transcriber,
-        "translator": args.translator,
-        "voice": args.tts,
-        "detector": args.detector,
-        "lipsyncer": args.model,
-    }
-    for slot, opts in slots.items():
-        check_options(slot, names[slot], opts, flag=f"--opt {slot}.*")
-    return {slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()}
 
 
 def _api_limits(pairs: list[str] | None) -> dict[str, int] | None:
@@ -73,7 +46,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     manifest = Path(args.manifest)
     workdir = Path(args.workdir) if args.workdir else manifest.with_name(f"{manifest.name}.lipdub")
     spec = PipelineSpec(
-        _specs(args),
+        component_specs(args),
         device=args.device,
         options=DubOptions(keep_background=args.keep_background),
     )

@@ -24,23 +24,24 @@ from lipdub.errors import InputError
 __all__ = ["register"]
 
 
-def pipeline_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`DubbingPipeline` the component options of ``args`` name."""
-    from lipdub.dub.pipeline import DubbingPipeline
+SLOTS = ("transcriber", "translator", "voice", "detector", "lipsyncer")
 
-    slots: dict[str, dict[str, Any]] = {
-        s: {} for s in ("transcriber", "translator", "voice", "detector", "lipsyncer")
-    }
+
+def component_specs(args: argparse.Namespace) -> dict[str, Any]:
+    """Slot -> backend name, or ``(name, options)``, from the backend flags, ``--opt
+    SLOT.KEY=VALUE`` (keys checked against each backend) and ``--checkpoint`` where the
+    command has it (``dub``, ``review``, ``batch``)."""
+    slots: dict[str, dict[str, Any]] = {s: {} for s in SLOTS}
     for key, value in parse_options(args.opt).items():
         slot, dot, name = key.partition(".")
         slot = "voice" if slot == "tts" else slot
         if not dot or slot not in slots:
             raise InputError(
-                f"--opt for dub takes SLOT.KEY=VALUE with SLOT one of {', '.join(slots)}; "
-                f"got {key!r}"
+                f"--opt for {args.command} takes SLOT.KEY=VALUE with SLOT one of "
+                f"{', '.join(slots)}; got {key!r}"
             )
         slots[slot][name] = value
-    if args.checkpoint:
+    if getattr(args, "checkpoint", None):  # an argparse namespace, not a component
         slots["lipsyncer"]["name_or_path"] = args.checkpoint
     names = {
         "transcriber": args.transcriber,
@@ -51,9 +52,14 @@ def pipeline_from_args(args: argparse.Namespace) -> Any:
     }
     for slot, opts in slots.items():
         check_options(slot, names[slot], opts, flag=f"--opt {slot}.*")
-    specs: dict[str, Any] = {
-        slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()
-    }
+    return {slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()}
+
+
+def pipeline_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`DubbingPipeline` the component options of ``args`` name."""
+    from lipdub.dub.pipeline import DubbingPipeline
+
+    specs = component_specs(args)
     return DubbingPipeline(
         transcriber=specs["transcriber"],
         translator=specs["translator"],
