@@ -33,6 +33,7 @@ from google.api_core import exceptions as gexc
 from lipdub._io import file_kind
 from lipdub.errors import CloudServiceError, CredentialsError
 from lipdub.retry import RetryPolicy
+from lipdub.text import guess_encoding
 
 __all__ = [
     "INSTALL_HINT",
@@ -163,18 +164,13 @@ _REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 
 def _text_encoding_problem(data: bytes) -> str | None:
     """Why ``data`` is not UTF-8 JSON text, naming the encoding it seems to be in."""
-    boms = (
-        (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
-        (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
-        (b"\xff\xfe", "UTF-16 (little-endian, as PowerShell 5 saves by default)"),
-        (b"\xfe\xff", "UTF-16 (big-endian)"),
-    )
-    for bom, name in boms:
-        if data.startswith(bom):
-            return f"it is saved as {name}, not UTF-8"
-    head = data[:256]
-    if head and head.count(0) >= len(head) // 4:
-        return "it is saved as UTF-16 or UTF-32 (it is full of NUL bytes), not UTF-8"
+    guess = guess_encoding(data)
+    if guess is not None:
+        name, order = guess
+        if order is None:
+            return f"it is saved as {name} (it is full of NUL bytes), not UTF-8"
+        usual = ", as PowerShell 5 saves by default" if guess == ("UTF-16", "little-endian") else ""
+        return f"it is saved as {name} ({order}{usual}), not UTF-8"
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ABBREVIATIONS", "SENTENCE_MARKS", "ends_sentence", "split_sentences"]
+__all__ = [
+    "ABBREVIATIONS",
+    "SENTENCE_MARKS",
+    "ends_sentence",
+    "guess_encoding",
+    "split_sentences",
+]
 
 #: Characters that end a sentence (Latin, CJK full-width, Arabic question mark).
 SENTENCE_MARKS = ".!?…。！？؟"
@@ -77,3 +83,31 @@ def split_sentences(text: str) -> list[str]:
     if current:
         sentences.append(" ".join(current))
     return sentences
+
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "little-endian"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "big-endian"),
+    (b"\xff\xfe", "UTF-16", "little-endian"),
+    (b"\xfe\xff", "UTF-16", "big-endian"),
+)
+
+
+def guess_encoding(data: bytes, *, sniff: int = 256) -> tuple[str, str | None] | None:
+    """The likely non-UTF-8 encoding of some text: ``(name, byte order)`` from a
+    byte-order mark, ``("UTF-16 or UTF-32", None)`` when the first ``sniff`` bytes are
+    full of NUL bytes, else None.
+
+    Example:
+        >>> guess_encoding("{}".encode("utf-16"))
+        ('UTF-16', 'little-endian')
+        >>> guess_encoding(b"{}") is None
+        True
+    """
+    for bom, name, order in _BOMS:
+        if data.startswith(bom):
+            return name, order
+    head = data[:sniff]
+    if len(head) >= 4 and head.count(0) >= len(head) // 4:
+        return "UTF-16 or UTF-32", None
+    return None

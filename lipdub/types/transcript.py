@@ -16,6 +16,7 @@ from typing import Any
 
 from lipdub._io import atomic_write_text, file_kind
 from lipdub.errors import InputError
+from lipdub.text import guess_encoding
 
 __all__ = ["Segment", "Transcript", "Word", "check_segments_within"]
 
@@ -236,23 +237,6 @@ def _parse_ts(h: str, m: str, s: str, ms: str) -> float:
 _MAX_TEXT_FILE_BYTES = 64 << 20
 
 
-def _encoding_guess(data: bytes) -> str | None:
-    """A likely name for a non-UTF-8 text encoding, from a BOM or NUL-byte pattern."""
-    boms = (
-        (b"\xff\xfe\x00\x00", "UTF-32"),
-        (b"\x00\x00\xfe\xff", "UTF-32"),
-        (b"\xff\xfe", "UTF-16"),
-        (b"\xfe\xff", "UTF-16"),
-    )
-    for bom, name in boms:
-        if data.startswith(bom):
-            return name
-    head = data[:64]
-    if len(head) >= 4 and head.count(0) >= len(head) // 4:
-        return "UTF-16 or UTF-32"
-    return None
-
-
 def _read_text_file(p: Path, what: str) -> str:
     """UTF-8 text of ``p`` (BOM allowed), or one :class:`InputError` saying why not."""
     kind = file_kind(p)
@@ -274,8 +258,8 @@ def _read_text_file(p: Path, what: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        guess = _encoding_guess(data)
-        seen = f" (it looks like {guess})" if guess else ""
+        guess = guess_encoding(data, sniff=64)
+        seen = f" (it looks like {guess[0]})" if guess else ""
         raise InputError(
             f"the {what} is not UTF-8 text{seen}: undecodable byte 0x{data[e.start]:02x} "
             f"at offset {e.start}",
