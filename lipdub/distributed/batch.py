@@ -83,22 +83,6 @@ def _output_for(item: BatchItem, lang: str, n_langs: int, output_dir: Path | Non
     return None
 
 
-def _languages(targets: str | Sequence[str]) -> list[str]:
-    from lipdub.languages import check_language
-
-    raw = [targets] if isinstance(targets, str) else list(targets)
-    out: list[str] = []
-    for t in raw:
-        for part in t.split(","):
-            if part.strip():
-                code = check_language(part.strip(), what="target language")
-                if code not in out:
-                    out.append(code)
-    if not out:
-        raise InputError("no target language given", hint="pass e.g. 'es' or ['es', 'fr']")
-    return out
-
-
 def _ray_dub(
     spec: PipelineSpec,
     input: str,
@@ -212,7 +196,9 @@ def dub_many(
     items = [BatchItem.of(i) for i in inputs]
     if not items:
         raise InputError("no inputs to dub", hint="list at least one video")
-    langs = _languages(targets)
+    from lipdub.dub.pipeline import parse_targets
+
+    langs = parse_targets(targets)
     spec = pipeline if isinstance(pipeline, PipelineSpec) else PipelineSpec(dict(pipeline or {}))
     limits = dict(DEFAULT_API_CONCURRENCY if api_concurrency is None else api_concurrency)
     root = Path(workdir_root).resolve()

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from lipdub.translate.base import Translator
     from lipdub.voice.base import VoiceSynth
 
-__all__ = ["DEFAULT_BACKENDS", "DubResult", "DubbingPipeline", "StopAfter"]
+__all__ = ["DEFAULT_BACKENDS", "DubResult", "DubbingPipeline", "StopAfter", "parse_targets"]
 
 #: The backend each component slot gets when none is given.
 DEFAULT_BACKENDS: dict[str, str] = {
@@ -492,7 +492,7 @@ class DubbingPipeline:
         from lipdub.media import probe
 
         single = isinstance(target_language, str)
-        targets = _targets(target_language)
+        targets = parse_targets(target_language)
         src_lang = (
             check_language(source_language, what="source language") if source_language else None
         )
@@ -556,7 +556,13 @@ class DubbingPipeline:
         return results[0] if single else results
 
 
-def _targets(target_language: str | Sequence[str]) -> list[str]:
+def parse_targets(target_language: str | Sequence[str]) -> list[str]:
+    """Target languages, checked and without repeats, from a code, a comma list or a list.
+
+    Example:
+        >>> parse_targets(["es", "fr,es"])
+        ['es', 'fr']
+    """
     from lipdub.languages import check_language
 
     raw = [target_language] if isinstance(target_language, str) else list(target_language)
