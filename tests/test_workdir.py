@@ -581,3 +581,26 @@ def test_the_srt_copy_follows_an_edited_json(clip: Path, tmp_path: Path) -> None
     assert result.translation is not None
     assert [s.text for s in result.translation.segments] == ["Hola, amigo mío.", "¿Cómo te va?"]
     assert "Hola, amigo mío." in (wd / "translation.es.srt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("flag", ["--transcript", "--translation"])
+@pytest.mark.parametrize("kind", ["utf16", "folder", "missing", "not-json"])
+def test_a_bad_file_to_adopt_is_one_line(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, kind: str
+) -> None:
+    from lipdub.cli import main
+
+    given = tmp_path / "mine.json"
+    if kind == "utf16":
+        given.write_bytes('{"language": "es", "segments": []}'.encode("utf-16"))
+    elif kind == "folder":
+        given.mkdir()
+    elif kind == "not-json":
+        given.write_text("{not json", encoding="utf-8")
+    common = ["--transcriber", "fake", "--translator", "fake", "--tts", "fake", "-q"]
+    wd = tmp_path / "wd"
+    args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), flag, str(given), *common]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "mine.json" in err[0]
+    assert not (tmp_path / "talk.es.mp4").exists()

@@ -1,13 +1,13 @@
 """Bring your own artifacts: a transcript or translation file the user hands the run.
 
-The file (JSON, or SRT with its language) is copied into the work directory under the
+The file (JSON, or SRT/VTT with its language; read as transcripts are, so a bad
+encoding, a folder or a pipe is one clear error) is copied into the work directory under the
 stage's artifact name as *the user's* file, so the stage uses it and never overwrites
 it; a different earlier edit there is moved aside to a timestamped backup first.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,25 +23,15 @@ __all__ = ["adopt_user_file"]
 
 def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> None:
     """Copy a user's transcript/translation file into the work directory as theirs."""
-    if not given.is_file():
-        raise InputError("the file does not exist", path=given, hint="check the path")
-    raw = given.read_text(encoding="utf-8-sig")
-    if given.suffix.lower() == ".srt":
-        language = target or run.source_language
-        if language is None:
-            raise InputError(
-                "an SRT transcript does not say its language",
-                path=given,
-                hint="pass the spoken language with --from LANG",
-            )
-        loaded = Transcript.from_srt(raw, language)
-    else:
-        loaded = Transcript.load(given)
-        if target is not None and loaded.language != target:
-            loaded = dataclasses.replace(loaded, language=target)
+    language = target or run.source_language
+    if given.suffix.lower() in (".srt", ".vtt") and language is None:
+        raise InputError(
+            "an SRT transcript does not say its language",
+            path=given,
+            hint="pass the spoken language with --from LANG",
+        )
+    loaded = Transcript.load(given, language)
     if stage == "transcribe":
-        if run.source_language and loaded.language != run.source_language:
-            loaded = dataclasses.replace(loaded, language=run.source_language)
         name = f"transcript.{loaded.language}.json"
     else:
         name = f"translation.{target}.json"
