@@ -1,0 +1,42 @@
+"""The stages of a dub, in order: what each reads, writes and keys on.
+
+Each is a :class:`~lipdub.dub.runner.Stage`; :func:`~lipdub.dub.runner.run_stage`
+decides whether to reuse, adopt or compute it. The text stages (whose artifacts a
+person edits) are in :mod:`.text`, the audio ones in :mod:`.audio`, the picture ones in
+:mod:`.video`. Adding a stage is one class and one line in :data:`PLAN`.
+"""
+
+from __future__ import annotations
+
+from lipdub.dub.runner import Stage
+from lipdub.dub.stages.audio import Extract, Mix, Separate, Speak
+from lipdub.dub.stages.text import Diarize, Transcribe, Translate
+from lipdub.dub.stages.video import LipSync, Subtitles, Track
+
+__all__ = [
+    "PLAN",
+    "Diarize",
+    "Extract",
+    "LipSync",
+    "Mix",
+    "Separate",
+    "Speak",
+    "Subtitles",
+    "Track",
+    "Transcribe",
+    "Translate",
+]
+
+
+PLAN: tuple[tuple[Stage, str | None], ...] = (
+    (Extract(), None),
+    (Transcribe(), "transcribe"),
+    (Diarize(), None),
+    (Translate(), "translate"),
+    (Speak(), None),
+    (Separate(), None),
+    (Mix(), "speak"),
+    (Track(), None),
+    (LipSync(), "lipsync"),
+    (Subtitles(), None),
+)
