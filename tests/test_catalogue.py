@@ -12,7 +12,7 @@ from lipdub.cli import main
 from lipdub.errors import ModelNotFoundError
 from lipdub.events import EventRecorder, Progress, StageFinished, StageStarted
 from lipdub.hub import KNOWN_WEIGHTS, lookup
-from lipdub.hub import download as hub_download
+from lipdub.hub import offline as hub_offline
 from lipdub.testing.checkpoints import (
     FakeHubServer,
     prefilled_hub_cache,
@@ -32,7 +32,7 @@ FULL = {
 def _online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_download, "_forced_offline", False)
+    monkeypatch.setattr(hub_offline, "_forced_offline", False)
 
 
 def test_wav2lip_family_has_full_hashes_and_sizes() -> None:
@@ -146,7 +146,7 @@ def test_cached_folder_and_voice_are_found_without_network(
     """Cache first: a pinned Whisper folder and a Piper voice (tag revision) need no Hub."""
     import dataclasses
 
-    monkeypatch.setattr(hub_download, "_reachability", {})
+    monkeypatch.setattr(hub_offline, "_reachability", {})
     cache = tmp_path / "cache"
     tiny = lookup("whisper-tiny")
     for name in ("model.bin", "config.json", "tokenizer.json"):
@@ -163,7 +163,7 @@ def test_cached_folder_and_voice_are_found_without_network(
     assert (folder / "model.bin").read_text() == "model.bin" and tiny.revision in str(folder)
     onnx = hub.fetch(voice, cache_dir=cache, endpoint=closed)
     assert onnx.name == "es_ES-davefx-medium.onnx" and onnx.with_suffix(".onnx.json").is_file()
-    assert hub_download._reachability == {}  # the Hub was never asked
+    assert hub_offline._reachability == {}  # the Hub was never asked
     assert hub.cached_path(tiny, cache_dir=cache) == folder
     # and the whisper transcriber resolves it the same way
     from lipdub.transcribe.whisper import WhisperTranscriber

@@ -21,7 +21,7 @@ import pytest
 from lipdub import hub
 from lipdub._deps import parse_device, parse_dtype
 from lipdub.errors import InputError, ModelNotFoundError
-from lipdub.hub import download as hub_download
+from lipdub.hub import offline as hub_offline
 from lipdub.types import AudioClip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +49,8 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
 def _reset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_download, "_forced_offline", False)
-    monkeypatch.setattr(hub_download, "_reachability", {})
+    monkeypatch.setattr(hub_offline, "_forced_offline", False)
+    monkeypatch.setattr(hub_offline, "_reachability", {})
 
 
 def _cli(
@@ -144,18 +144,18 @@ def test_every_downloading_command_has_offline() -> None:
 
 def test_is_offline_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not hub.is_offline()
-    assert hub_download.offline_reason() is None
+    assert hub_offline.offline_reason() is None
     assert hub.is_offline(local_files_only=True)
-    assert "local_files_only" in str(hub_download.offline_reason(True))
+    assert "local_files_only" in str(hub_offline.offline_reason(True))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert hub.is_offline() and "HF_HUB_OFFLINE=1" in str(hub_download.offline_reason())
+    assert hub.is_offline() and "HF_HUB_OFFLINE=1" in str(hub_offline.offline_reason())
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert hub.is_offline()
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     hub.set_offline(True)
-    assert hub.is_offline() and hub_download.offline_reason() == "--offline was given"
+    assert hub.is_offline() and hub_offline.offline_reason() == "--offline was given"
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     hub.set_offline(False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
@@ -166,7 +166,7 @@ def test_unreachable_hub_is_probed_once(tmp_path: Path) -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     reason = hub.hub_unreachable_reason(endpoint)
     assert reason is not None and "Connect" in reason
-    assert hub_download._reachability[endpoint] == reason
+    assert hub_offline._reachability[endpoint] == reason
     with pytest.raises(ModelNotFoundError) as err:
         hub.resolve_weights("s3fd", cache_dir=tmp_path, endpoint=endpoint)
     msg = str(err.value)
@@ -194,7 +194,7 @@ def test_quiet_hub_hides_hub_warnings(
         monkeypatch.setattr(logger, "level", logger.level)  # restored after the test
         logger.setLevel(level)  # setLevel also clears logging's level cache
     caplog.set_level(logging.WARNING)
-    with hub_download.quiet_hub(), warnings.catch_warnings(record=True) as seen:
+    with hub_offline.quiet_hub(), warnings.catch_warnings(record=True) as seen:
         hf.warning("Retrying in 1s [Retry 1/5].")
         warnings.warn("chatter", UserWarning, stacklevel=1)
     assert not any("Retrying" in r.getMessage() for r in caplog.records)

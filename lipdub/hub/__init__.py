@@ -4,9 +4,10 @@ The package is split by job:
 
 * :mod:`lipdub.hub.catalogue` — :class:`WeightsSpec` and the one table of every model
   lipdub can fetch (:data:`KNOWN_WEIGHTS`, :func:`lookup`).
-* :mod:`lipdub.hub.download` — the offline decision (:func:`is_offline`,
-  :func:`set_offline`), the fast reachability probe, :func:`fetch`,
-  :func:`resolve_weights` and :func:`download_weights` (with progress events).
+* :mod:`lipdub.hub.offline` — the one offline decision (:func:`is_offline`,
+  :func:`set_offline`) and the fast reachability probe.
+* :mod:`lipdub.hub.download` — :func:`fetch`, :func:`resolve_weights` and
+  :func:`download_weights` (with progress events), and the missing-model message.
 * :mod:`lipdub.hub.verify` — size and sha256 checks, remembered in a marker file.
 * :mod:`lipdub.hub.checkpoint` — :func:`load_state_dict` (``weights_only``, NaN/Inf
   rejection, HTML/BOM/LFS-pointer detection) and :func:`convert_weights`.
@@ -42,12 +43,10 @@ from lipdub.hub.download import (
     cached_path,
     download_weights,
     fetch,
-    hub_unreachable_reason,
-    is_offline,
     missing_model_error,
     resolve_weights,
-    set_offline,
 )
+from lipdub.hub.offline import hub_unreachable_reason, is_offline, set_offline
 from lipdub.hub.verify import is_verified, sha256_file, verify_file
 
 __all__ = [

@@ -1,18 +1,13 @@
-"""Hub access: the one offline decision, a fast reachability probe, downloads, progress.
-
-Every model lipdub fetches goes through :func:`fetch`:
+"""Downloads: every model lipdub fetches goes through :func:`fetch`.
 
 1. the Hugging Face cache is looked up first (no network);
-2. :func:`is_offline` decides whether the network may be used at all: the process-wide
-   switch :func:`set_offline` (what the CLI's ``--offline`` sets), ``HF_HUB_OFFLINE``
-   and huggingface_hub's own constant, or a call's ``local_files_only``;
-3. before the first download of a process, :func:`hub_unreachable_reason` asks the Hub
-   once, with a short timeout and no retries, whether it answers (remembered per
-   endpoint), so a machine without network fails in seconds instead of waiting through
-   huggingface_hub's retries;
-4. the download runs with huggingface_hub's chatter (its retry warnings, Python
-   warnings) kept out of the way unless lipdub logs at INFO (``--verbose``), and with
-   progress sent as :mod:`lipdub.events` (stage ``"download"``, bytes).
+2. :func:`~lipdub.hub.offline.is_offline` decides whether the network may be used at
+   all, and before the first download of a process
+   :func:`~lipdub.hub.offline.hub_unreachable_reason` asks the Hub once, with a short
+   timeout, whether it answers (both in :mod:`lipdub.hub.offline`);
+3. the download runs with huggingface_hub's chatter kept out of the way unless lipdub
+   logs at INFO (``--verbose``), and with progress sent as :mod:`lipdub.events` (stage
+   ``"download"``, bytes).
 
 A model that is not there fails with :class:`~lipdub.errors.ModelNotFoundError` in one
 sentence: which model, its size, why, and what to run (``lipdub weights download NAME``)
@@ -21,13 +16,10 @@ or pass (a local copy).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,174 +27,27 @@ from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.events import EventCallback, Progress, StageFinished, StageStarted, emit
 from lipdub.hub.catalogue import WeightsSpec, lookup
 from lipdub.hub.checkpoint import describe_non_file
+from lipdub.hub.offline import (
+    endpoint_url,
+    hub_unreachable_reason,
+    offline_forced,
+    offline_reason,
+    quiet_hub,
+)
 from lipdub.hub.verify import verify_file
 
 __all__ = [
     "cached_path",
     "download_weights",
     "fetch",
-    "hub_unreachable_reason",
-    "is_offline",
     "missing_model_error",
-    "offline_reason",
     "resolve_weights",
-    "set_offline",
 ]
 
 logger = logging.getLogger("lipdub.hub")
 
-_TRUE = ("1", "true", "yes", "on")
 _state_lock = threading.Lock()
-_forced_offline = False
-_saved_offline: tuple[str | None, bool | None] = (None, None)
-_reachability: dict[str, str | None] = {}
 _licence_logged: set[str] = set()
-_quiet_depth = 0
-_quiet_saved_level = logging.NOTSET
-
-#: Seconds the reachability probe waits for the Hub (``LIPDUB_HUB_TIMEOUT`` overrides).
-PROBE_TIMEOUT_S = 5.0
-
-
-# --------------------------------------------------------------------------- offline
-
-
-def set_offline(offline: bool = True) -> None:
-    """Switch downloads off (or back on) for this process: what ``--offline`` does.
-
-    Also sets ``HF_HUB_OFFLINE=1`` in the environment (and huggingface_hub's constant)
-    so libraries that download on their own stay offline too; switching back restores
-    both.
-
-    Example:
-        >>> set_offline(True); is_offline()
-        True
-        >>> set_offline(False)
-    """
-    global _forced_offline, _saved_offline
-    with _state_lock:
-        was = _forced_offline
-        _forced_offline = offline
-    from huggingface_hub import constants
-
-    if offline and not was:
-        _saved_offline = (
-            os.environ.get("HF_HUB_OFFLINE"),
-            getattr(constants, "HF_HUB_OFFLINE", None),
-        )
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        constants.HF_HUB_OFFLINE = True
-    elif not offline and was:
-        env, const = _saved_offline
-        if env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = env
-        if const is not None:
-            constants.HF_HUB_OFFLINE = const
-
-
-def is_offline(local_files_only: bool = False) -> bool:
-    """Whether the Hub must not be contacted: the one place that decides it.
-
-    True when ``local_files_only`` is given, :func:`set_offline` was called,
-    ``HF_HUB_OFFLINE`` is set to a true value, or huggingface_hub says so.
-    """
-    if local_files_only or _forced_offline:
-        return True
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
-        return True
-    import sys
-
-    constants = sys.modules.get("huggingface_hub.constants")
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
-
-
-def offline_reason(local_files_only: bool = False) -> str | None:
-    """Why downloads are off (``"--offline was given"``, ...), or None when they are on."""
-    if local_files_only:
-        return "local_files_only=True was given"
-    if _forced_offline:
-        return "--offline was given"
-    value = os.environ.get("HF_HUB_OFFLINE", "")
-    if value.strip().lower() in _TRUE:
-        return f"HF_HUB_OFFLINE={value} is set"
-    if is_offline():
-        return "huggingface_hub is in offline mode"
-    return None
-
-
-def _endpoint(endpoint: str | None) -> str:
-    if endpoint:
-        return endpoint.rstrip("/")
-    from huggingface_hub import constants
-
-    return str(constants.ENDPOINT).rstrip("/")
-
-
-def _probe(url: str, timeout: float) -> str | None:
-    from huggingface_hub.utils._http import get_session
-
-    try:
-        get_session().head(url, timeout=timeout, follow_redirects=False)
-    except Exception as e:  # connect errors, timeouts, TLS errors, proxy errors
-        text = str(e).splitlines()[0] if str(e) else ""
-        return f"{type(e).__name__}: {text}".rstrip(": ")
-    return None
-
-
-def hub_unreachable_reason(endpoint: str | None = None) -> str | None:
-    """None when the Hub answers, else why not (one try, short timeout, cached).
-
-    Any HTTP answer counts as reachable; a refused or timed-out connection, a DNS or
-    TLS failure does not. The answer is remembered for the process, per endpoint.
-    """
-    url = _endpoint(endpoint)
-    with _state_lock:
-        if url in _reachability:
-            return _reachability[url]
-    try:
-        timeout = float(os.environ.get("LIPDUB_HUB_TIMEOUT", PROBE_TIMEOUT_S))
-    except ValueError:
-        timeout = PROBE_TIMEOUT_S
-    result: list[str | None] = []
-    # A thread bounds the wait even where name resolution ignores socket timeouts.
-    worker = threading.Thread(
-        target=lambda: result.append(_probe(url, timeout)), name="lipdub-hub-probe", daemon=True
-    )
-    t0 = time.perf_counter()
-    worker.start()
-    worker.join(timeout + 1.0)
-    reason = result[0] if result else f"no answer within {timeout:.0f} s"
-    logger.debug("Hub probe %s: %s (%.2f s)", url, reason or "ok", time.perf_counter() - t0)
-    with _state_lock:
-        _reachability[url] = reason
-    return reason
-
-
-@contextlib.contextmanager
-def quiet_hub() -> Iterator[None]:
-    """Keep huggingface_hub's warnings (retries, deprecations) off the screen unless
-    lipdub logs at INFO (the CLI's ``--verbose``)."""
-    global _quiet_depth, _quiet_saved_level
-    if logging.getLogger("lipdub").isEnabledFor(logging.INFO):
-        yield
-        return
-    hf = logging.getLogger("huggingface_hub")
-    with _state_lock:
-        if _quiet_depth == 0:
-            _quiet_saved_level = hf.level
-            hf.setLevel(logging.ERROR)
-        _quiet_depth += 1
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        with _state_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0:
-                hf.setLevel(_quiet_saved_level)
 
 
 # --------------------------------------------------------------------------- messages
@@ -409,7 +254,7 @@ def fetch(
     if reason is not None:
         raise missing_model_error(
             spec,
-            f"the Hugging Face Hub ({_endpoint(endpoint)}) cannot be reached ({reason})",
+            f"the Hugging Face Hub ({endpoint_url(endpoint)}) cannot be reached ({reason})",
             hint=hint,
             label=label,
             registered=registered,
@@ -618,7 +463,7 @@ def download_weights(
     if off is not None:
         hint = (
             "downloading needs the network: drop --offline"
-            if _forced_offline
+            if offline_forced()
             else ("downloading needs the network: unset HF_HUB_OFFLINE")
         )
     else:
