@@ -205,6 +205,13 @@ def resolve_speaker_scorer(spec: object, *, device: str | None = None) -> object
     from lipdub.eval.scorer import SyncNetScorer
 
     path = Path(spec)
+    text = os.fspath(spec)
+    if not path.is_file() and ("/" in text or os.sep in text or path.suffix):
+        raise InputError(
+            "no such syncnet_v2.model file",
+            path=path,
+            hint="give the path of a syncnet_v2.model, or leave it out to use the cached weights",
+        )
     if not path.is_file():
         from lipdub.hub.catalogue import lookup
         from lipdub.hub.download import cached_path
