@@ -56,7 +56,7 @@ class Faces(Stage):
             content_key(run.values["transcript_path"]),
             run.values.get("speakers_key"),
             None if scorer is None else component_identity(scorer),
-            run.options.face,
+            _effective(run.options.face),
             _audio_key(run),
         )
 
@@ -159,6 +159,11 @@ class Faces(Stage):
     def info(self, run: Run, lang: Lang | None) -> dict[str, Any]:
         facemap: FaceMap = run.values["faces"]
         return {"mode": facemap.mode, "faces": len(facemap.faces)}
+
+
+def _effective(face: str) -> str:
+    """``auto`` runs this stage only with a scorer, where it means ``active``."""
+    return "active" if face == "auto" else face
 
 
 def _scoring_audio(run: Run) -> AudioClip | None:
