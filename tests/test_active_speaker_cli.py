@@ -87,6 +87,14 @@ def test_dub_face_active_then_eval_json(
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 75 and report["sync"]["num_windows"] == 70
     assert {"lse_d", "lse_c", "offset_frames"} <= set(report["sync"])
+    faces = report["faces"]  # several faces: each scored on its own
+    assert [f["id"] for f in faces] == [0, 1] and faces[1]["box"] == [202.0, 30.0, 278.0, 130.0]
+    assert all(f["face_share"] == 1.0 and f["sync"]["num_windows"] == 70 for f in faces)
+    assert faces[chosen]["sync"]["lse_d"] != faces[other]["sync"]["lse_d"]
+    text_args = ["eval", str(out), "--weights", str(weights["syncnet"]), "--detector"]
+    assert main([*text_args, "fixed_faces", "--device", "cpu", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "face 0 at (42,30)-(118,130), in 100% of frames: offset" in text
 
 
 def test_an_unknown_face_id_is_one_line_listing_the_ids(

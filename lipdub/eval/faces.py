@@ -30,7 +30,7 @@ from lipdub.errors import InputError, MediaError
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import FaceBox
 
-__all__ = ["FaceLinks", "find_faces", "score_spans"]
+__all__ = ["FaceLinks", "find_faces", "score_faces", "score_spans"]
 
 _FPS = 25
 _SAMPLES_PER_FRAME = 640
@@ -309,3 +309,66 @@ def score_spans(
                         out[k][fid] = scorer.speaking_score(np.stack(got), clip)
                 emit(on_event, Progress("faces", k + 1, len(spans), "spans"))
     return out
+
+
+def score_faces(
+    video: str | os.PathLike[str],
+    links: FaceLinks,
+    scorer: object,
+    audio: npt.NDArray[np.int16],
+    *,
+    on_event: EventCallback | None = None,
+) -> list[dict[str, Any]]:
+    """Offset, LSE-D and LSE-C of every face of ``links`` over the whole video.
+
+    Each face is cropped at 25 fps where it is seen (elsewhere around its nearest box)
+    and scored with a :class:`~lipdub.eval.SyncNetScorer` against ``audio`` (16 kHz
+    int16). Returns ``[{"id", "box", "face_share", "sync"}]`` in id order.
+    """
+    from lipdub.eval.crops import crop_face
+    from lipdub.eval.scorer import SyncNetScorer
+
+    assert isinstance(scorer, SyncNetScorer)
+    last = links.num_frames - 1
+    crops: dict[int, list[npt.NDArray[np.uint8]]] = {fid: [] for fid in links.ids}
+    native: list[int] = []
+    for j, frame in enumerate(_frames_25(video)):
+        native.append(min(last, int(j * links.fps / _FPS + 1e-6)))
+        crops_of_frame = {}
+        for fid in links.ids:
+            box = links.faces[fid][native[-1]]
+            crops_of_frame[fid] = None if box is None else crop_face(frame, box)
+        for fid, crop in crops_of_frame.items():
+            crops[fid].append(crop if crop is not None else np.zeros(0, np.uint8))
+        if j % 250 == 0:
+            emit(on_event, Progress("faces", j + 1, unit="frames"))
+    out: list[dict[str, Any]] = []
+    for fid in links.ids:
+        seen = [c for c in crops[fid] if c.size]
+        summary = links.summary(fid)
+        row: dict[str, Any] = {
+            "id": fid,
+            "box": summary.get("box"),
+            "face_share": len(seen) / max(1, len(native)),
+            "sync": None,
+        }
+        if len(seen) > 5:
+            filled = _fill_crops(crops[fid])
+            row["sync"] = scorer.score(np.stack(filled), audio).to_dict()
+        out.append(row)
+    return out
+
+
+def _fill_crops(crops: list[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.uint8]]:
+    """Empty entries take the nearest earlier crop, else the nearest later one."""
+    boxes: list[npt.NDArray[np.uint8] | None] = [c if c.size else None for c in crops]
+    out = list(boxes)
+    last = None
+    for i, c in enumerate(out):
+        last = c if c is not None else last
+        out[i] = last
+    nxt = None
+    for i in range(len(out) - 1, -1, -1):
+        nxt = out[i] if out[i] is not None else nxt
+        out[i] = out[i] if out[i] is not None else nxt
+    return [c for c in out if c is not None]
