@@ -283,6 +283,40 @@ def test_a_new_face_option_redoes_the_choice_and_the_lipsync(clip: Path, tmp_pat
     assert len(links) == 1  # the faces were found once
 
 
+def test_an_edited_faces_json_serves_every_language(clip: Path, tmp_path: Path) -> None:
+    wd = tmp_path / "wd"
+    pipe = _pipeline()
+    pipe.run(clip, "es", workdir=wd, options=OPTS)
+    path = wd / "faces.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["spans"][1]["face"] = 0
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    fr = pipe.run(clip, "fr", workdir=wd, options=OPTS)
+
+    assert fr.yours == ("faces",) and "lipsync" in fr.ran
+    assert fr.output is not None
+    changes = _changes(fr.output, clip)
+    assert _moved(changes, 1.7, 2.3) == [0] and _still(changes, 1)
+
+
+def test_no_resume_moves_the_edited_faces_json_aside(clip: Path, tmp_path: Path) -> None:
+    wd = tmp_path / "wd"
+    pipe = _pipeline()
+    pipe.run(clip, "es", workdir=wd, options=OPTS)
+    path = wd / "faces.json"
+    data = json.loads(path.read_text("utf-8"))
+    data["spans"][0]["face"] = None
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    again = pipe.run(clip, "es", workdir=wd, options=OPTS, resume=False)
+
+    assert "faces" in again.ran and [s["face"] for s in _spans(wd)] == [0, 1]
+    (backup,) = wd.glob("faces.*.bak")
+    assert json.loads(backup.read_text("utf-8"))["spans"][0]["face"] is None
+    assert any("faces.json aside" in n for n in again.notices)
+
+
 # --------------------------------------------------------------------------- speakers
 
 

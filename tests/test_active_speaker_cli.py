@@ -82,6 +82,14 @@ def test_dub_face_active_then_eval_json(
     changes = _region_changes(out, clip)
     assert changes[other] > 10 and changes[chosen] < 3.0
 
+    path.write_text('{"spans": [{"start_s": 0.5, "end_s": 2.0, "face": 9}]}', encoding="utf-8")
+    assert main([*args, "--device", "cpu", "-q"]) != 0  # a hostile edit: one line, kept
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "faces.json" in line and "names face 9" in line
+    assert '"face": 9' in path.read_text("utf-8")  # never overwritten
+
     ev = ["eval", str(out), "--json", "--weights", str(weights["syncnet"])]
     assert main([*ev, "--detector", "fixed_faces", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
