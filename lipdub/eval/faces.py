@@ -257,7 +257,7 @@ def score_spans(
     scorer: object,
     audio: npt.NDArray[np.int16],
     *,
-    max_span_s: float = 10.0,
+    max_span_s: float = 5.0,
     on_event: EventCallback | None = None,
 ) -> list[dict[int, float | None]]:
     """Each span's ``{face id: score}`` for its candidate faces (one decode at 25 fps).
@@ -268,7 +268,8 @@ def score_spans(
         spans: ``(start_s, end_s, candidate face ids)``; spans may overlap.
         scorer: A :class:`~lipdub.eval.base.SpeakingScorer`.
         audio: The whole source audio, 16 kHz mono int16.
-        max_span_s: Score at most the first this many seconds of a span (memory).
+        max_span_s: Score at most the first this many seconds of a span (time and
+            memory: SyncNet on a CPU takes about 2 s per second of speech and face).
         on_event: Receives :class:`~lipdub.events.Progress` (stage ``"faces"``).
     """
     from lipdub.eval.base import SpeakingScorer
