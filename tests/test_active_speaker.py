@@ -10,6 +10,7 @@ where the engine pasted.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,42 @@ def test_no_resume_moves_the_edited_faces_json_aside(clip: Path, tmp_path: Path)
     (backup,) = wd.glob("faces.*.bak")
     assert json.loads(backup.read_text("utf-8"))["spans"][0]["face"] is None
     assert any("faces.json aside" in n for n in again.notices)
+
+
+def test_a_placed_faces_json_is_used_even_without_a_scorer(clip: Path, tmp_path: Path) -> None:
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    placed = '{"spans": [{"start_s": 0.0, "end_s": 3.0, "face": 1}]}'
+    (wd / "faces.json").write_text(placed, encoding="utf-8")
+
+    result = _pipeline(speaker_scorer=None).run(clip, "es", workdir=wd, options=OPTS)
+
+    assert result.yours == ("faces",)
+    assert any("using your faces.json" in n for n in result.notices)
+    assert result.output is not None
+    changes = _changes(result.output, clip)
+    assert _moved(changes, 0.3, 0.9) == [1] and _still(changes, 0)
+    assert (wd / "faces.json").read_text("utf-8") == placed
+
+
+def test_the_vocals_stem_is_what_mouths_are_scored_against(tmp_path: Path) -> None:
+    from lipdub.dub.runner import Run
+    from lipdub.dub.stages.faces import _audio_key, _scoring_audio
+    from lipdub.dub.workdir import Workdir
+    from lipdub.types import AudioClip, VideoInfo
+
+    info = VideoInfo("x.mp4", Fraction(25), 320, 160, frame_count=75, duration_s=3.0)
+    run = Run(
+        pipeline=_pipeline(), wd=Workdir(tmp_path / "wd"), input=tmp_path / "x.mp4",
+        input_key="k", info=info, options=OPTS, source_language=None, text=None, voice=None,
+        stop_after=None, redo=frozenset(), keep=frozenset(), on_event=None, cancel=None,
+    )  # fmt: skip
+    mix, vocals = AudioClip.silence(3.0, 16000), AudioClip(np.full(48000, 0.1, np.float32), 16000)
+    run.values.update(original=mix, audio_key="mix-key")
+    assert _scoring_audio(run) is mix and _audio_key(run) == "mix-key"
+    run.values["vocals"] = vocals  # the separator's stem, when a run has one
+    assert _scoring_audio(run) is vocals
+    assert str(_audio_key(run)).startswith("vocals:")
 
 
 # --------------------------------------------------------------------------- speakers

@@ -29,8 +29,8 @@ _FIND = {"every": 5, "max_side": 640, "min_seen": 2, "version": 1}
 
 
 class Faces(Stage):
-    """``faces.json``: span -> face id (editable); runs when ``face`` is not ``auto``
-    or a speaker scorer is at hand."""
+    """``faces.json``: span -> face id (editable); runs when ``face`` is not ``auto``,
+    a speaker scorer is at hand, or the work directory has a ``faces.json``."""
 
     name = "faces"
     editable = True
@@ -38,7 +38,9 @@ class Faces(Stage):
     def applies(self, run: Run, lang: Lang | None) -> bool:
         if run.info.is_image:
             return False
-        return run.options.face != "auto" or run.pipeline.speaker_scorer() is not None
+        if run.options.face != "auto" or run.wd.path("faces.json").is_file():
+            return True  # asked for, or a faces.json of the user's (or an earlier run's)
+        return run.pipeline.speaker_scorer() is not None
 
     def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
         return [run.wd.path("faces.json")]
