@@ -25,6 +25,7 @@ from lipdub.errors import EditConflict, InputError
 from lipdub.eval.faces import FaceLinks
 from lipdub.faces.track import FaceTrack
 from lipdub.testing import FakeTranscriber, FakeTranslator, FakeVoiceSynth, PassThroughLipSyncer
+from lipdub.testing.conformance import FaceDetectorConformance, SpeakingScorerConformance
 from lipdub.testing.speaker import (
     FixedFacesDetector,
     MouthMotionScorer,
@@ -433,3 +434,42 @@ def test_faces_json_round_trips_with_scores_and_speakers(tmp_path: Path) -> None
     back = FaceMap.load(path)
     assert back.spans[0].face == 0 and back.spans[0].speaker == "S1"
     assert json.loads(text)["spans"][0]["scores"] == {"0": 0.5, "1": None}
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+class TestMouthMotionScorer(SpeakingScorerConformance):
+    def make_scorer(self) -> MouthMotionScorer:
+        return MouthMotionScorer()
+
+    def make_changed_backend(self) -> None:
+        return None
+
+
+class TestSyncNetScorerAsSpeakingScorer(SpeakingScorerConformance):
+    def make_scorer(self) -> Any:
+        import torch
+
+        from lipdub.eval.scorer import SyncNetScorer
+        from lipdub.models.syncnet_v2 import SyncNetV2
+
+        torch.manual_seed(0)
+        return SyncNetScorer(net=SyncNetV2(), device="cpu", vshift=self.vshift)
+
+    vshift = 15
+
+    def make_changed_backend(self) -> Any:
+        self.vshift = 3
+        try:
+            return self.make_scorer()
+        finally:
+            self.vshift = 15
+
+
+class TestFixedFacesDetector(FaceDetectorConformance):
+    def make_detector(self) -> FixedFacesDetector:
+        return FixedFacesDetector(min_brightness=10)
+
+    def make_changed_backend(self) -> FixedFacesDetector:
+        return FixedFacesDetector([(0.2, 0.2, 0.8, 0.8)], min_brightness=10)

@@ -79,22 +79,29 @@ class FixedFacesDetector(FaceDetector):
 
     Args:
         boxes: ``(x1, y1, x2, y2)`` fractions per face (default :data:`TWO_FACES`).
+        min_brightness: Mean pixel value below which a frame has no face (0: never).
     """
 
     name: ClassVar[str] = "fixed_faces"
 
-    def __init__(self, boxes: Sequence[Sequence[float]] = TWO_FACES) -> None:
+    def __init__(
+        self, boxes: Sequence[Sequence[float]] = TWO_FACES, min_brightness: float = 0.0
+    ) -> None:
         self.boxes = tuple(tuple(float(v) for v in b) for b in boxes)
+        self.min_brightness = min_brightness
 
     def settings(self) -> dict[str, Any]:
-        """The boxes."""
-        return {"boxes": [list(b) for b in self.boxes]}
+        """The boxes and the brightness below which a frame has no face."""
+        return {"boxes": [list(b) for b in self.boxes], "min_brightness": self.min_brightness}
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """Every box, in each frame's pixels."""
         out = []
         for f in frames:
             h, w = f.shape[:2]
+            if self.min_brightness and float(f.mean()) < self.min_brightness:
+                out.append([])
+                continue
             out.append(
                 [FaceBox(x1 * w, y1 * h, x2 * w, y2 * h, 1.0) for x1, y1, x2, y2 in self.boxes]
             )
