@@ -96,7 +96,7 @@ class FixedFacesDetector(FaceDetector):
 
     def detect(self, frames: Sequence[Frame]) -> list[list[FaceBox]]:
         """Every box, in each frame's pixels."""
-        out = []
+        out: list[list[FaceBox]] = []
         for f in frames:
             h, w = f.shape[:2]
             if self.min_brightness and float(f.mean()) < self.min_brightness:
