@@ -210,6 +210,7 @@ def test_fakes_are_registered_by_lipdub_testing_not_built_in() -> None:
     assert sorted(after) == [
         ("detector", "bright", "testing"),
         ("detector", "fake", "testing"),
+        ("detector", "fixed_faces", "testing"),
         ("lipsyncer", "passthrough", "testing"),
         ("transcriber", "fake", "testing"),
         ("translator", "fake", "testing"),

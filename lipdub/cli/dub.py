@@ -69,6 +69,7 @@ def pipeline_from_args(args: argparse.Namespace) -> Any:
         separator=args.separator,
         diarizer=_diarizer_spec(args),
         device=args.device,
+        speaker_scorer=args.syncnet,
     )
 
 
@@ -89,6 +90,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         voice_map=voice_map,
         allow_no_face=args.allow_no_face,
         burn_subtitles=args.burn_subtitles,
+        face=args.face,
     )
 
 
@@ -188,14 +190,14 @@ def register(sub: Any) -> None:
         action="append",
         metavar="STAGE",
         help="redo this stage (repeatable or comma list: transcribe, translate, speak, "
-        "separate, mix, track, lipsync, subtitles); your edited files of it are first "
+        "separate, mix, track, faces, lipsync, subtitles); your edited files of it are first "
         "moved aside to a timestamped .bak",
     )
     sp.add_argument(
         "--keep",
         action="append",
         metavar="STAGE",
-        help="keep your edit of this stage's file (transcribe, translate) even though "
+        help="keep your edit of this stage's file (transcribe, translate, faces) even though "
         "what it was made from changed",
     )
     sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
@@ -252,6 +254,7 @@ def register(sub: Any) -> None:
         help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
     )
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    add_face_option(sp)
     sp.add_argument(
         "--opt",
         action="append",
@@ -289,6 +292,37 @@ def add_separation_options(sp: Any) -> None:
         default="resemblyzer",
         help="who-speaks-when backend for --speakers: resemblyzer (default; local, no "
         "token), pyannote (needs HF_TOKEN)",
+    )
+
+
+def add_face_option(sp: Any) -> None:
+    """``--face``: which face is lip-synced when several are seen (``dub`` and ``review``)."""
+    sp.add_argument(
+        "--face",
+        type=_face_arg,
+        default="auto",
+        metavar="active|largest|auto|ID",
+        help="which face to lip-sync when several are seen: active (the one speaking in "
+        "each span, scored with SyncNet; the largest without its weights), largest, a "
+        "face id from faces.json, or auto (default: active when the syncnet_v2 weights "
+        "are cached, else the face track as before); the choice is the editable faces.json",
+    )
+    sp.add_argument(
+        "--syncnet",
+        metavar="FILE",
+        default="syncnet_v2",
+        help="the syncnet_v2.model that scores who speaks for --face active/auto "
+        "(default: the cached syncnet_v2 weights, `lipdub weights download syncnet_v2`)",
+    )
+
+
+def _face_arg(text: str) -> str:
+    """``--face``: active, largest, auto or a face id."""
+    value = text.strip().lower()
+    if value in ("active", "largest", "auto") or (value.isascii() and value.isdigit()):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected active, largest, auto or a face id (0, 1, ...), got {text!r}"
     )
 
 

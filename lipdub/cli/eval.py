@@ -40,6 +40,20 @@ def _text(report: Any) -> list[str]:
         f"LSE-D: {s.lse_d:.3f} (lower is better)   LSE-C: {s.lse_c:.3f} (higher is better)",
         "confidence per second: " + " ".join(f"{v:.2f}" for v in s.confidence_per_second()),
     ]
+    for face in report.faces:
+        fs = face["sync"]
+        where = (
+            ""
+            if face["box"] is None
+            else " at ({:.0f},{:.0f})-({:.0f},{:.0f})".format(*face["box"])
+        )
+        if fs is None:
+            lines.append(f"face {face['id']}{where}: too few frames to score")
+            continue
+        lines.append(
+            f"face {face['id']}{where}, in {face['face_share']:.0%} of frames: offset "
+            f"{fs['offset_frames']:+d} frames, LSE-D {fs['lse_d']:.3f}, LSE-C {fs['lse_c']:.3f}"
+        )
     if report.reference:
         r = report.reference
         lines.append(

@@ -10,7 +10,7 @@ from typing import Any
 
 from lipdub.cli._args import add_command, add_offline, check_device, device_arg
 from lipdub.cli._render import echo
-from lipdub.cli.dub import add_separation_options
+from lipdub.cli.dub import add_face_option, add_separation_options
 from lipdub.errors import InputError
 
 __all__ = ["register", "serve_review"]
@@ -131,6 +131,7 @@ def register(sub: Any) -> None:
     group.add_argument("--voice", help="voice name the dub used")
     group.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     add_separation_options(group)
+    add_face_option(group)
     group.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

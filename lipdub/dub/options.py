@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 from lipdub.errors import InputError
 
-__all__ = ["DubOptions", "FitOptions"]
+__all__ = ["FACE_MODES", "DubOptions", "FitOptions"]
+
+#: The named values of :attr:`DubOptions.face` (besides a face id).
+FACE_MODES = ("auto", "active", "largest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,14 @@ class DubOptions:
         allow_no_face: Write the dub even when no frame shows a face (the video is
             then passed through with the new soundtrack) instead of raising
             :class:`~lipdub.errors.NoFaceError`.
+        face: Which face is lip-synced when several are seen: ``"active"`` (in each
+            speech span the face whose mouth matches the source speech best, scored
+            by the pipeline's ``speaker_scorer``; without one, the largest face, with
+            a notice), ``"largest"`` (the largest face in each span), a face id
+            (``"1"``: that face everywhere; the ids are in ``faces.json``), or
+            ``"auto"`` (the default: ``"active"`` when a scorer is at hand, i.e. the
+            syncnet_v2 weights are cached, else the face track alone, as before).
+            The choice is written to the editable ``faces.json``.
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -104,8 +115,18 @@ class DubOptions:
     crf: int = 18
     allow_no_face: bool = False
     burn_subtitles: bool = False
+    face: str = "auto"
 
     def __post_init__(self) -> None:
+        if isinstance(self.face, int) and not isinstance(self.face, bool) and self.face >= 0:
+            object.__setattr__(self, "face", str(self.face))  # face=1 means "1"
+        if not isinstance(self.face, str) or (
+            self.face not in FACE_MODES and not (self.face.isascii() and self.face.isdigit())
+        ):
+            raise InputError(
+                f"unknown face choice {self.face!r}",
+                hint="use active, largest, auto or a face id from faces.json (0, 1, ...)",
+            )
         bad = [s for s in self.subtitles if s not in ("srt", "vtt")]
         if bad:
             raise InputError(f"unknown subtitle format(s) {bad}; use srt and/or vtt")

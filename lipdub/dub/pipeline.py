@@ -15,6 +15,8 @@ stage           artifact                          redone when
 ``separate``    ``background.wav``                the audio or separator settings
 ``mix``         ``dub.<tgt>.wav``                 the speech or background
 ``track``       ``facetrack.<key>.json``          the video or detector settings
+``faces``       ``faces.json`` (which face        the transcript, speakers, scorer or
+                speaks in each span)              ``face`` option (when it applies)
 ``lipsync``     the output video                  the speech, mix, track or lip-syncer
 ``subtitles``   ``<output>.<lang>.srt``           the transcript, translation, timing
 ==============  ================================  ===================================
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from lipdub.diarize.base import Diarizer
     from lipdub.dub.options import DubOptions
     from lipdub.dub.timing import TimingReport
+    from lipdub.eval.base import SpeakingScorer
     from lipdub.faces.base import FaceDetector
     from lipdub.faces.track import FaceTrack
     from lipdub.lipsync.base import LipSyncer
@@ -107,6 +110,10 @@ class DubbingPipeline:
             source is not split by speaker). Writes the editable ``speakers.json``.
         device: Torch device for the detector and lip-syncer (None: CUDA if available).
         options: Default :class:`~lipdub.dub.DubOptions` for :meth:`run`.
+        speaker_scorer: Which face speaks, when several are seen (see
+            ``DubOptions.face``): a :class:`~lipdub.eval.base.SpeakingScorer`, a
+            ``syncnet_v2.model`` path, or a weights name (default ``"syncnet_v2"``,
+            used only when already cached); None: no scorer (the largest face).
 
     Example:
         >>> from lipdub.testing import FakeTranscriber
@@ -131,6 +138,7 @@ class DubbingPipeline:
         diarizer: Diarizer | str | Any = None,
         device: str | None = None,
         options: DubOptions | None = None,
+        speaker_scorer: SpeakingScorer | str | None = "syncnet_v2",
     ) -> None:
         self._specs: dict[str, Any] = {
             "transcriber": transcriber,
@@ -146,6 +154,8 @@ class DubbingPipeline:
         self._lock = threading.RLock()
         self.device = device
         self._options = options
+        self._scorer_spec: Any = speaker_scorer
+        self._scorer: list[SpeakingScorer | None] = []  # resolved on first use
 
     # ------------------------------------------------------------------ components
     def diarizer_spec(self) -> Any:
@@ -176,6 +186,16 @@ class DubbingPipeline:
                     comp = comp.to(self.device)
                 self._resolved[slot] = comp
             return self._resolved[slot]
+
+    def speaker_scorer(self) -> SpeakingScorer | None:
+        """The active-speaker scorer, or None when there is none (no weights cached)."""
+        from lipdub.eval.speaker import resolve_speaker_scorer
+
+        with self._lock:
+            if not self._scorer:
+                scorer: Any = resolve_speaker_scorer(self._scorer_spec, device=self.device)
+                self._scorer.append(scorer)
+            return self._scorer[0]
 
     @property
     def components(self) -> dict[str, Any]:

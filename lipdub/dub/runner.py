@@ -265,4 +265,5 @@ def _upstream_word(stage: Stage) -> str:
     return {
         "transcribe": "audio, the transcriber's settings or the given text",
         "translate": "transcript or the translator's settings",
+        "faces": "transcript, the speakers, the scorer or the --face choice",
     }.get(stage.name, "inputs")

@@ -35,6 +35,8 @@ class EvalReport:
         sync: Offset, LSE-D, LSE-C (None only in a report built by hand).
         reference: PSNR/SSIM outside the mouth against ``--reference``, if given.
         timing: The dub timing summary per language, for a lipdub work directory.
+        faces: When several faces are seen: each face's id, median box, share of
+            frames and its own offset / LSE-D / LSE-C (:func:`lipdub.eval.faces.score_faces`).
     """
 
     video: str
@@ -44,6 +46,7 @@ class EvalReport:
     sync: SyncScore | None
     reference: dict[str, Any] | None = None
     timing: dict[str, Any] = field(default_factory=dict)
+    faces: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -55,6 +58,7 @@ class EvalReport:
             "sync": None if self.sync is None else self.sync.to_dict(),
             "reference": self.reference,
             "timing": self.timing,
+            "faces": self.faces,
         }
 
 
@@ -131,6 +135,15 @@ def evaluate_video(
     emit(on_event, StageStarted("eval", unit="windows"))
     sync = scorer.score(crops.crops, clip.to_int16(), on_event=on_event)
     emit(on_event, StageFinished("eval"))
+    faces: list[dict[str, Any]] = []
+    if not cropped:
+        from lipdub.eval.faces import find_faces, score_faces
+
+        emit(on_event, StageStarted("faces", unit="frames"))
+        links = find_faces(video, detector, on_event=on_event)
+        if len(links.ids) > 1:
+            faces = score_faces(video, links, scorer, clip.to_int16(), on_event=on_event)
+        emit(on_event, StageFinished("faces"))
     compared = None
     if reference is not None:
         from lipdub.eval.compare import compare_outside_mouth
@@ -146,6 +159,7 @@ def evaluate_video(
         sync=sync,
         reference=compared,
         timing=timing_summary(workdir) if workdir is not None else {},
+        faces=faces,
     )
 
 

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import torch
 
 from lipdub.errors import InputError
+from lipdub.eval.base import SpeakingScorer
 from lipdub.eval.mfcc import mfcc
 from lipdub.eval.protocol import VSHIFT, WINDOW, SyncScore, offset_search
 from lipdub.events import EventCallback, Progress, emit
@@ -41,8 +42,11 @@ CROP_SIZE = 224
 SAMPLES_PER_FRAME = 640
 
 
-class SyncNetScorer:
+class SyncNetScorer(SpeakingScorer):
     """Scores lip-sync with ``syncnet_python``'s SyncNet (LSE-D, LSE-C, offset).
+
+    As a :class:`~lipdub.eval.base.SpeakingScorer` (the active speaker of a dub) a
+    face's score over a span is the LSE-C of its crops against the span's audio.
 
     Args:
         weights: A ``syncnet_v2.model`` file (loaded safely, see
@@ -52,6 +56,8 @@ class SyncNetScorer:
         batch_size: Windows per network call.
         vshift: Offsets searched, in frames each way.
     """
+
+    name = "syncnet_v2"
 
     def __init__(
         self,
@@ -84,6 +90,15 @@ class SyncNetScorer:
     def settings(self) -> dict[str, Any]:
         """Options that change the numbers."""
         return {"vshift": self.vshift, "weights": self.weights}
+
+    def speaking_score(
+        self, crops: npt.NDArray[np.uint8], audio: npt.NDArray[np.int16]
+    ) -> float | None:
+        """LSE-C of ``crops`` against ``audio`` (None: fewer than 6 frames with audio)."""
+        usable = min(len(crops), np.asarray(audio).size // SAMPLES_PER_FRAME)
+        if usable <= WINDOW:
+            return None
+        return float(self.score(crops, audio).lse_c)
 
     def embed(
         self,

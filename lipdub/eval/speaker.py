@@ -36,6 +36,7 @@ __all__ = [
     "chosen_track",
     "detect_faces",
     "link_faces",
+    "resolve_speaker_scorer",
     "syncnet_span_score",
 ]
 
@@ -174,3 +175,49 @@ def syncnet_span_score(
         return scorer.score(np.stack(crops), clip).lse_c
 
     return score
+
+
+def resolve_speaker_scorer(spec: object, *, device: str | None = None) -> object | None:
+    """The :class:`~lipdub.eval.base.SpeakingScorer` a dub's ``speaker_scorer`` names.
+
+    An instance is used as is; None means no scorer; a path names a
+    ``syncnet_v2.model`` file; another string names weights of the catalogue
+    (``"syncnet_v2"``), used only when already in the Hugging Face cache (nothing is
+    downloaded to decide), else None.
+
+    Raises:
+        InputError: a spec of another type.
+    """
+    import os
+
+    from lipdub.errors import InputError
+    from lipdub.eval.base import SpeakingScorer
+
+    if spec is None or isinstance(spec, SpeakingScorer):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputError(
+            f"speaker_scorer must be a SpeakingScorer, a syncnet_v2.model path, a weights "
+            f"name or None, got {type(spec).__name__}"
+        )
+    from pathlib import Path
+
+    from lipdub.eval.scorer import SyncNetScorer
+
+    path = Path(spec)
+    text = os.fspath(spec)
+    if not path.is_file() and ("/" in text or os.sep in text or path.suffix):
+        raise InputError(
+            "no such syncnet_v2.model file",
+            path=path,
+            hint="give the path of a syncnet_v2.model, or leave it out to use the cached weights",
+        )
+    if not path.is_file():
+        from lipdub.hub.catalogue import lookup
+        from lipdub.hub.download import cached_path
+
+        found = cached_path(lookup(os.fspath(spec)))
+        if found is None:
+            return None
+        path = found
+    return SyncNetScorer(path, device=device)

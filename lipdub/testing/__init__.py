@@ -281,6 +281,7 @@ FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
     ("voice", "fake", "lipdub.testing:FakeVoiceSynth"),
     ("detector", "fake", "lipdub.testing:FakeFaceDetector"),
     ("detector", "bright", "lipdub.testing:BrightRegionDetector"),
+    ("detector", "fixed_faces", "lipdub.testing.speaker:FixedFacesDetector"),
     ("lipsyncer", "passthrough", "lipdub.testing:PassThroughLipSyncer"),
 )
 

@@ -39,6 +39,7 @@ import pytest
 
 from lipdub.component import Component
 from lipdub.diarize.base import Diarizer, SpeakerTurn
+from lipdub.eval.base import SpeakingScorer
 from lipdub.faces.base import FaceDetector
 from lipdub.lipsync.base import LipSyncer
 from lipdub.separate.base import Separation, Separator
@@ -55,6 +56,7 @@ __all__ = [
     "LipSyncerConformance",
     "SeparatorConformance",
     "SettingsConformance",
+    "SpeakingScorerConformance",
     "TranscriberConformance",
     "TranslatorConformance",
     "VoiceSynthConformance",
@@ -438,3 +440,49 @@ class DiarizerConformance(SettingsConformance):
 
         with pytest.raises(InputError):
             self.make_diarizer().diarize(self.recording(), num_speakers=0)
+
+
+class SpeakingScorerConformance(SettingsConformance):
+    """Contract tests for a :class:`~lipdub.eval.base.SpeakingScorer`.
+
+    :meth:`span` is what the tests score (default: 20 frames of the drawn face, its
+    mouth following 0.8 s of tone bursts); a score is a finite float, None only for a
+    span under 6 frames, the same for the same input, and the input is left as it was.
+    """
+
+    def make_scorer(self) -> SpeakingScorer:
+        """Return the backend under test."""
+        raise NotImplementedError
+
+    def make_backend(self) -> SpeakingScorer:
+        """:meth:`make_scorer`."""
+        return self.make_scorer()
+
+    def span(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """``(crops (N, 224, 224, 3) uint8, audio int16 of N * 640 samples)``."""
+        from lipdub.testing.media import _mouth_open
+
+        crops = np.full((20, 224, 224, 3), 30, np.uint8)
+        for i, crop in enumerate(crops):
+            draw_face(crop, (112.0, 80.0), 150.0, _mouth_open(i / 25))
+        return crops, speech_tones(0.8, 16000).to_int16()
+
+    def test_a_span_gets_a_finite_float(self) -> None:
+        crops, audio = self.span()
+        score = self.make_scorer().speaking_score(crops, audio)
+        assert isinstance(score, float) and np.isfinite(score)
+
+    def test_the_same_span_gets_the_same_score(self) -> None:
+        crops, audio = self.span()
+        scorer = self.make_scorer()
+        assert scorer.speaking_score(crops, audio) == scorer.speaking_score(crops, audio)
+
+    def test_a_span_under_six_frames_is_none(self) -> None:
+        crops, audio = self.span()
+        assert self.make_scorer().speaking_score(crops[:5], audio[: 5 * 640]) is None
+
+    def test_the_input_is_left_as_it_was(self) -> None:
+        crops, audio = self.span()
+        before = (crops.copy(), audio.copy())
+        self.make_scorer().speaking_score(crops, audio)
+        assert np.array_equal(crops, before[0]) and np.array_equal(audio, before[1])

@@ -3,13 +3,15 @@
 Each is a :class:`~lipdub.dub.runner.Stage`; :func:`~lipdub.dub.runner.run_stage`
 decides whether to reuse, adopt or compute it. The text stages (whose artifacts a
 person edits) are in :mod:`.text`, the audio ones in :mod:`.audio`, the picture ones in
-:mod:`.video`. Adding a stage is one class and one line in :data:`PLAN`.
+:mod:`.video`, the choice of the speaking face in :mod:`.faces`. Adding a stage is
+one class and one line in :data:`PLAN`.
 """
 
 from __future__ import annotations
 
 from lipdub.dub.runner import Stage
 from lipdub.dub.stages.audio import Extract, Mix, Separate, Speak
+from lipdub.dub.stages.faces import Faces
 from lipdub.dub.stages.text import Diarize, Transcribe, Translate
 from lipdub.dub.stages.video import LipSync, Subtitles, Track
 
@@ -17,6 +19,7 @@ __all__ = [
     "PLAN",
     "Diarize",
     "Extract",
+    "Faces",
     "LipSync",
     "Mix",
     "Separate",
@@ -37,6 +40,7 @@ PLAN: tuple[tuple[Stage, str | None], ...] = (
     (Separate(), None),
     (Mix(), "speak"),
     (Track(), None),
+    (Faces(), None),
     (LipSync(), "lipsync"),
     (Subtitles(), None),
 )

@@ -86,6 +86,7 @@ class LipSync(Stage):
             opts.allow_no_face,
             _burned_subtitles_key(run, lang),
             _engine_look(),
+            *_faces_part(run),
         )
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
@@ -114,7 +115,7 @@ class LipSync(Stage):
             lang.output,
             soundtrack=lang.values["soundtrack"],
             speech_spans=timing.speech_spans,
-            track=run.values.get("track"),
+            track=run.values.get("lipsync_track", run.values.get("track")),
             subtitles=cues,
             options=run.options,
             on_event=run.on_event,
@@ -140,6 +141,12 @@ def _engine_look() -> dict[str, Any]:
         name: getattr(defaults, name)
         for name in ("mask", "feather", "color_match", "mouth_only", "preset")
     }
+
+
+def _faces_part(run: Run) -> tuple[str, ...]:
+    """The hash of ``faces.json`` when the faces stage ran (nothing otherwise)."""
+    key = run.values.get("faces_key")
+    return (key,) if key else ()
 
 
 def _burned_subtitles_key(run: Run, lang: Lang) -> Any:
