@@ -242,3 +242,28 @@ def test_a_backend_without_settings_cannot_be_built() -> None:
 
     with pytest.raises(TypeError, match="settings"):
         NoSettings()  # type: ignore[abstract]
+
+
+class TestMatchedVoice(VoiceSynthConformance):
+    """The reference-matched stand-in (espeak-ng speech moved to the reference)."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        pytest.importorskip("espeakng_loader")
+        return registry.resolve("voice", "match")
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return registry.resolve("voice", ("match", {"max_eq_db": 6.0}))
+
+
+class TestMatchedFakeVoice(VoiceSynthConformance):
+    """The matched voice over the fake tone voice: no espeak needed."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.match import MatchedVoiceSynth
+
+        return MatchedVoiceSynth(FakeVoiceSynth())
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.match import MatchedVoiceSynth
+
+        return MatchedVoiceSynth(FakeVoiceSynth(), match_timbre=False)
