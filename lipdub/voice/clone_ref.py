@@ -122,7 +122,11 @@ def pick_reference(
 
 
 def read_reference(
-    path: str | os.PathLike[str], *, sample_rate_hz: int = 24000, what: str = "reference clip"
+    path: str | os.PathLike[str],
+    *,
+    sample_rate_hz: int = 24000,
+    what: str = "reference clip",
+    hint: str = "put a WAV of the speaker's own voice there (6-15 s of clean speech)",
 ) -> AudioClip:
     """Read a reference clip a person gave (any audio format), checked for use.
 
@@ -143,7 +147,7 @@ def read_reference(
     from lipdub.media import load_audio
 
     p = Path(path)
-    fix = "put a WAV of the speaker's own voice there (6-15 s of clean speech)"
+    fix = hint
     if p.is_dir():
         raise InputError(f"the {what} {p.name} is a folder, not audio", path=p, hint=fix)
     if not p.is_file():
