@@ -118,6 +118,44 @@ def test_a_non_cloning_voice_cuts_no_reference(make_video: Any) -> None:
         FakeVoiceSynth().synthesize("hola", reference=voice_tones(120.0))
 
 
+# ------------------------------------------------------------------ the CLI
+
+
+def test_cli_dub_voice_clone_and_speak_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("espeakng_loader")
+    from lipdub.cli import main
+    from lipdub.testing.media import make_test_video
+
+    clip = make_test_video(tmp_path / "talk.mp4", duration_s=4.0, size=(160, 120))
+    common = ["--transcriber", "fake", "--translator", "fake", "--detector", "fake", "-q"]
+    args = ["dub", str(clip), "--to", "es", "--voice", "clone", *common, "--stop-after", "speak"]
+    assert main(args) == 0
+    said = caplog.text  # the notices (the CLI shows them on stderr)
+    assert "consent" in said and "reference-matched" in said  # no chatterbox: the stand-in
+    caplog.clear()
+    assert (tmp_path / "talk.mp4.lipdub" / "voices" / "S1.wav").is_file()
+    bad = ["dub", str(clip), "--to", "es", "--voice", "clone", "--tts", "fake", *common]
+    assert main(bad) != 0
+    assert "--voice clone needs a voice backend that clones" in capsys.readouterr().err
+    ref = tmp_path / "ref.wav"
+    voice_tones(180.0, 6.0).save_wav(ref)
+    out = tmp_path / "said.wav"
+    assert (
+        main(["speak", "Hola a todos.", "--lang", "es", "--reference", str(ref), "-o", str(out)])
+        == 0
+    )
+    said = AudioClip.load_wav(out)
+    assert abs(median_f0(said) - 180.0) / 180.0 < 0.1  # type: ignore[operator]
+    assert "consent" in caplog.text
+    (tmp_path / "empty.wav").write_bytes(b"")
+    speak_bad = ["speak", "Hola.", "--lang", "es", "--reference", str(tmp_path / "empty.wav")]
+    assert main([*speak_bad, "-o", str(out)]) != 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error")]
+    assert len(lines) == 1 and "empty.wav" in lines[0] and "is empty" in lines[0]
+
+
 # ------------------------------------------------------------------ the vocals stem
 
 
