@@ -193,6 +193,32 @@ def test_a_model_separator_saves_the_vocals_and_the_references_come_from_them(
     assert abs(ref.rms() / ref_mix.rms() - 0.5) < 0.02  # cut from the half-level vocals
 
 
+def test_the_diarizer_listens_to_the_vocals(make_video: Any) -> None:
+    from lipdub.diarize.base import Diarizer
+
+    heard: list[float] = []
+
+    class Ears(Diarizer):
+        """Records how loud the audio it is given is (one speaker throughout)."""
+
+        name: ClassVar[str] = "ears"
+
+        def settings(self) -> dict[str, Any]:
+            return {}
+
+        def diarize(self, audio, *, num_speakers=None, on_event=None):  # type: ignore[no-untyped-def]
+            heard.append(audio.rms())
+            return [SpeakerTurn(0.0, audio.duration_s, "S1")]
+
+    clip = make_video("talk.mp4", duration_s=3.0)
+    for name, separator in (("a", "duck"), ("b", _Isolating())):
+        _pipe(voice=FakeVoiceSynth(), separator=separator, diarizer=Ears()).run(
+            clip, "es", workdir=clip.with_name(name), stop_after="translate"
+        )
+    mix, vocals = heard
+    assert abs(vocals / mix - 0.5) < 0.01
+
+
 def test_without_speaker_analysis_the_separation_waits_for_the_speech(make_video: Any) -> None:
     clip = make_video("talk.mp4", duration_s=3.0)
     wd = clip.with_name("wd")

@@ -9,10 +9,13 @@ stage           artifact                          redone when
 ==============  ================================  ===================================
 ``extract``     ``source.wav``                    the input file changes
 ``transcribe``  ``transcript.<src>.json``         the audio or transcriber settings
+``diarize``     ``speakers.json``                 the audio or diarizer (``diarizer=``)
+``voices``      ``voices/<speaker>.wav``          the turns (a cloning voice only)
 ``translate``   ``translation.<tgt>.json/.srt``   the transcript or translator settings
 ``speak``       ``speech.<tgt>.wav``,             the translation or voice settings
                 ``timing.<tgt>.json``
 ``separate``    ``background.wav``                the audio or separator settings
+                (+ ``vocals.wav``: model separators, run before ``diarize``)
 ``mix``         ``dub.<tgt>.wav``                 the speech or background
 ``track``       ``facetrack.<key>.json``          the video or detector settings
 ``lipsync``     the output video                  the speech, mix, track or lip-syncer

@@ -265,4 +265,5 @@ def _upstream_word(stage: Stage) -> str:
     return {
         "transcribe": "audio, the transcriber's settings or the given text",
         "translate": "transcript or the translator's settings",
+        "voices": "speaker turns or the voice they are cut from",
     }.get(stage.name, "inputs")
