@@ -323,3 +323,28 @@ def test_two_speakers_are_dubbed_in_two_voices_each_from_their_own_reference(
         assert f0 is not None and own is not None and other is not None
         assert abs(f0 - own) / own < 0.08, (s, f0, own)  # measured within 3 %
         assert abs(f0 - other) / other > 0.25, (s, f0, other)
+
+
+def test_a_replaced_reference_whose_turns_changed_is_kept_or_redone_as_asked(
+    make_video: Any,
+) -> None:
+    from lipdub.errors import EditConflict
+
+    clip = make_video("talk.mp4", duration_s=8.0)
+    wd = clip.with_name("wd")
+    _pipe().run(clip, "es", workdir=wd, stop_after="translate")
+    voice_tones(230.0, 6.0, 24000).save_wav(wd / "voices" / "S1.wav")
+    mine = (wd / "voices" / "S1.wav").read_bytes()
+    transcript = next(wd.glob("transcript.*.json"))
+    data = json.loads(transcript.read_text())
+    data["segments"][0]["end_s"] -= 0.2  # the turns the references come from change
+    transcript.write_text(json.dumps(data))
+    with pytest.raises(EditConflict, match="S1.wav") as err:
+        _pipe().run(clip, "es", workdir=wd, stop_after="translate")
+    assert "--keep voices" in str(err.value)
+    assert (wd / "voices" / "S1.wav").read_bytes() == mine
+    kept = _pipe().run(clip, "es", workdir=wd, stop_after="speak", keep=["voices"])
+    assert "voices" in kept.yours and (wd / "voices" / "S1.wav").read_bytes() == mine
+    redone = _pipe().run(clip, "es", workdir=wd, stop_after="speak", redo=["voices"])
+    assert "voices" in redone.ran and (wd / "voices" / "S1.wav").read_bytes() != mine
+    assert list((wd / "voices").glob("S1.wav.*.bak"))  # yours moved aside, not lost
