@@ -339,7 +339,7 @@ def test_a_replaced_reference_whose_turns_changed_is_kept_or_redone_as_asked(
     data = json.loads(transcript.read_text())
     data["segments"][0]["end_s"] -= 0.2  # the turns the references come from change
     transcript.write_text(json.dumps(data))
-    with pytest.raises(EditConflict, match="S1.wav") as err:
+    with pytest.raises(EditConflict, match=r"S1\.wav") as err:
         _pipe().run(clip, "es", workdir=wd, stop_after="translate")
     assert "--keep voices" in str(err.value)
     assert (wd / "voices" / "S1.wav").read_bytes() == mine
@@ -348,3 +348,30 @@ def test_a_replaced_reference_whose_turns_changed_is_kept_or_redone_as_asked(
     redone = _pipe().run(clip, "es", workdir=wd, stop_after="speak", redo=["voices"])
     assert "voices" in redone.ran and (wd / "voices" / "S1.wav").read_bytes() != mine
     assert list((wd / "voices").glob("S1.wav.*.bak"))  # yours moved aside, not lost
+
+
+def test_a_cloning_voice_without_a_native_rate_is_fitted_by_stretch_and_gaps() -> None:
+    from lipdub.dub.timing import speak_transcript
+    from lipdub.testing.cloning import FakeChatterboxEngine
+    from lipdub.voice.chatterbox import ChatterboxVoiceSynth
+
+    synth = ChatterboxVoiceSynth(engine=FakeChatterboxEngine())
+    assert not synth.native_rate
+    # 0.3 s a word: 1.5 s of speech for a 1.2 s slot (stretch), then a line that needs
+    # the gap after it
+    t = Transcript(
+        "es",
+        (
+            Segment(0.0, 1.2, "uno dos tres cuatro cinco", speaker="S1"),
+            Segment(2.0, 2.5, "seis siete ocho nueve", speaker="S2"),
+        ),
+    )
+    refs = {"S1": voice_tones(100.0, 3.0), "S2": voice_tones(200.0, 3.0)}
+    track, report = speak_transcript(synth, t, total_s=4.0, references=refs)
+    first, second = report.segments
+    assert first.rate == second.rate == 1.0  # never a native rate
+    assert first.stretch > 1.1 and first.speech_s <= 1.2 + 0.01
+    assert second.borrowed_s > 0 and second.status == "ok"
+    for seg, f0 in ((first, 100.0), (second, 200.0)):
+        said = median_f0(track.slice(seg.start_s, seg.start_s + seg.speech_s))
+        assert said is not None and abs(said / f0 - 1) < 0.06

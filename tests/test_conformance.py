@@ -26,6 +26,7 @@ from lipdub.testing import (
     IdentityTranslator,
     PassThroughLipSyncer,
 )
+from lipdub.testing.cloning import FakeChatterboxEngine
 from lipdub.testing.conformance import (
     FaceDetectorConformance,
     LipSyncerConformance,
@@ -35,7 +36,6 @@ from lipdub.testing.conformance import (
     TranslatorConformance,
     VoiceSynthConformance,
 )
-from lipdub.types import AudioClip
 from lipdub.voice.base import VoiceSynth
 
 
@@ -271,45 +271,18 @@ class TestMatchedFakeVoice(VoiceSynthConformance):
         return MatchedVoiceSynth(FakeVoiceSynth(), match_timbre=False)
 
 
-class _StandInChatterbox:
-    """A stand-in for ``ChatterboxMultilingualTTS`` (the real one needs torchaudio, which
-    has no build for our torch): it "speaks" a buzz per word at the median pitch of the
-    prepared reference (120 Hz for its built-in voice), with torch-seeded jitter."""
-
-    sr = 24000
-
-    def __init__(self) -> None:
-        self.conds: object = {"f0": 120.0}
-        self.prepared: list[str] = []
-
-    def prepare_conditionals(self, wav_fpath: str, exaggeration: float = 0.5) -> None:
-        from lipdub.voice.voiceprint import median_f0
-
-        self.prepared.append(wav_fpath)
-        self.conds = {"f0": median_f0(AudioClip.load_wav(wav_fpath)) or 120.0}
-
-    def generate(self, text, language_id, audio_prompt_path=None, **kw):  # type: ignore[no-untyped-def]
-        import torch
-
-        f0 = float(self.conds["f0"]) * (1 + 0.01 * float(torch.rand(1)))  # type: ignore[index]
-        t = torch.arange(int(0.3 * self.sr * len(text.split()))) / self.sr
-        wave = sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 6))
-        env = (torch.sin(torch.pi * t / 0.3) ** 2) * 0.3
-        return (env * wave / 2.3).unsqueeze(0)
-
-
 class TestChatterboxAdapter(VoiceSynthConformance):
     """The Chatterbox adapter over a stand-in engine (the real package cannot be installed)."""
 
     def make_voice(self):  # type: ignore[no-untyped-def]
         from lipdub.voice.chatterbox import ChatterboxVoiceSynth
 
-        return ChatterboxVoiceSynth(engine=_StandInChatterbox())  # type: ignore[arg-type]
+        return ChatterboxVoiceSynth(engine=FakeChatterboxEngine())
 
     def make_changed_backend(self):  # type: ignore[no-untyped-def]
         from lipdub.voice.chatterbox import ChatterboxVoiceSynth
 
-        return ChatterboxVoiceSynth(engine=_StandInChatterbox(), temperature=0.5)  # type: ignore[arg-type]
+        return ChatterboxVoiceSynth(engine=FakeChatterboxEngine(), temperature=0.5)
 
 
 def test_chatterbox_prepares_each_reference_once_and_restores_its_own_voice() -> None:
@@ -317,8 +290,8 @@ def test_chatterbox_prepares_each_reference_once_and_restores_its_own_voice() ->
     from lipdub.voice.chatterbox import ChatterboxVoiceSynth
     from lipdub.voice.voiceprint import median_f0
 
-    engine = _StandInChatterbox()
-    synth = ChatterboxVoiceSynth(engine=engine)  # type: ignore[arg-type]
+    engine = FakeChatterboxEngine()
+    synth = ChatterboxVoiceSynth(engine=engine)
     low, high = voice_tones(100.0, 4.0), voice_tones(200.0, 4.0)
     a = synth.synthesize_many(["uno dos", "tres cuatro"], language="es", reference=low)
     b = synth.synthesize("uno dos", language="es", reference=high)

@@ -172,14 +172,14 @@ def _reference_table(
     default: AudioClip | None,
 ) -> tuple[dict[str, AudioClip], list[str | None]]:
     """Reference clips by content hash, and each segment's reference hash (or None)."""
-    from lipdub.voice.match import reference_digest
+    from lipdub._hashing import clip_key
 
     by_hash: dict[str, AudioClip] = {}
     digest_of: dict[int, str] = {}
 
     def digest(clip: AudioClip) -> str:
         if id(clip) not in digest_of:
-            digest_of[id(clip)] = reference_digest(clip)
+            digest_of[id(clip)] = clip_key(clip)
             by_hash[digest_of[id(clip)]] = clip
         return digest_of[id(clip)]
 

@@ -31,10 +31,10 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from lipdub._deps import parse_device, require_modules
+from lipdub._hashing import clip_key
 from lipdub.errors import InputError, UnknownLanguageError
 from lipdub.types import AudioClip, Voice
 from lipdub.voice.base import VoiceSynth
-from lipdub.voice.match import reference_digest
 
 __all__ = ["LANGUAGES", "ChatterboxEngine", "ChatterboxVoiceSynth"]
 
@@ -171,7 +171,7 @@ class ChatterboxVoiceSynth(VoiceSynth):
 
     def _use(self, engine: ChatterboxEngine, reference: AudioClip | None) -> None:
         """Make ``reference`` (or the built-in voice) the engine's current voice."""
-        digest = reference_digest(reference) if reference is not None else None
+        digest = clip_key(reference) if reference is not None else None
         if digest == self._current:
             return
         if reference is None:

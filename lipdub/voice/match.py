@@ -17,7 +17,6 @@ For real cloning use ``"chatterbox"`` (:mod:`lipdub.voice.chatterbox`).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lipdub import registry
+from lipdub._hashing import clip_key
 from lipdub.dub.audio_ops import time_stretch
 from lipdub.errors import InputError
 from lipdub.events import EventCallback
@@ -34,14 +34,7 @@ from lipdub.types import AudioClip, Voice
 from lipdub.voice.base import VoiceSynth
 from lipdub.voice.voiceprint import long_term_spectrum, median_f0, spectrum_shape
 
-__all__ = ["MatchedVoiceSynth", "ReferenceProfile", "pitch_shift", "reference_digest"]
-
-
-def reference_digest(clip: AudioClip) -> str:
-    """A short content hash of a clip (its samples and rate), for keys and caches."""
-    h = hashlib.sha256(clip.samples.tobytes())
-    h.update(str(clip.sample_rate_hz).encode())
-    return h.hexdigest()[:16]
+__all__ = ["MatchedVoiceSynth", "ReferenceProfile", "pitch_shift"]
 
 
 def pitch_shift(clip: AudioClip, ratio: float) -> AudioClip:
@@ -156,7 +149,7 @@ class MatchedVoiceSynth(VoiceSynth):
 
     def profile(self, reference: AudioClip) -> ReferenceProfile:
         """The reference's measures (computed once per distinct clip)."""
-        key = reference_digest(reference)
+        key = clip_key(reference)
         with self._lock:
             found = self._profiles.get(key)
         if found is None:

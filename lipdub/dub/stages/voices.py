@@ -212,7 +212,8 @@ class Voices(Stage):
         return written
 
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        run.notice(self.name, CONSENT_NOTICE)
+        if run.wd.get(self.name) is None:  # the first cloned run of this work directory
+            run.notice(self.name, CONSENT_NOTICE)
         written = []
         for speaker in _labels(run):
             out = self._cut(run, speaker, reference_file(run, speaker))
