@@ -375,3 +375,16 @@ def test_a_cloning_voice_without_a_native_rate_is_fitted_by_stretch_and_gaps() -
     for seg, f0 in ((first, 100.0), (second, 200.0)):
         said = median_f0(track.slice(seg.start_s, seg.start_s + seg.speech_s))
         assert said is not None and abs(said / f0 - 1) < 0.06
+
+
+def test_a_reference_placed_before_the_first_run_is_used(make_video: Any) -> None:
+    clip = make_video("talk.mp4", duration_s=4.0)
+    wd = clip.with_name("wd")
+    (wd / "voices").mkdir(parents=True)
+    voice_tones(210.0, 6.0, 24000).save_wav(wd / "voices" / "S1.wav")
+    mine = (wd / "voices" / "S1.wav").read_bytes()
+    result = _pipe().run(clip, "es", workdir=wd, stop_after="speak")
+    assert "voices" in result.yours and (wd / "voices" / "S1.wav").read_bytes() == mine
+    assert sum("consent" in n for n in result.notices) == 1
+    said = median_f0(AudioClip.load_wav(wd / "speech.es.wav"))
+    assert said is not None and abs(said / 210.0 - 1) < 0.08

@@ -201,6 +201,7 @@ class Voices(Stage):
         run.values["reference"] = only[0] if len(only) == 1 and len(_labels(run)) == 1 else None
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
+        self._consent(run)  # clips the user placed before the first run
         written = []
         for speaker in _labels(run):
             path = reference_file(run, speaker)
@@ -211,9 +212,12 @@ class Voices(Stage):
         self._use(run)
         return written
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+    def _consent(self, run: Run) -> None:
         if run.wd.get(self.name) is None:  # the first cloned run of this work directory
             run.notice(self.name, CONSENT_NOTICE)
+
+    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+        self._consent(run)
         written = []
         for speaker in _labels(run):
             out = self._cut(run, speaker, reference_file(run, speaker))
