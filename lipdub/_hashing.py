@@ -7,9 +7,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["content_key", "file_sha256", "settings_key"]
+if TYPE_CHECKING:
+    from lipdub.types import AudioClip
+
+__all__ = ["clip_key", "content_key", "file_sha256", "settings_key"]
 
 _CHUNK = 1 << 20
 
@@ -50,3 +53,10 @@ def settings_key(*parts: Any) -> str:
     """
     blob = json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def clip_key(clip: AudioClip) -> str:
+    """A short hash of an audio clip's samples and rate (a reference voice's identity)."""
+    h = hashlib.sha256(clip.samples.tobytes())
+    h.update(str(clip.sample_rate_hz).encode())
+    return h.hexdigest()[:16]

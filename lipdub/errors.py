@@ -11,7 +11,8 @@ also subclasses the builtin it resembles, so generic ``except ValueError`` or
     │   └── UnknownLanguageError             a language code lipdub cannot map
     ├── BackendError                         a component could not be used
     │   ├── UnknownBackendError (KeyError)   no backend registered under that name
-    │   └── BackendNotInstalled (ImportError) its optional extra is missing
+    │   ├── BackendNotInstalled (ImportError) its optional extra is missing
+    │   └── CloningNotSupported              a voice without cloning was given a reference
     ├── ModelError (OSError)                 model weights could not be had or loaded
     │   ├── ModelNotFoundError               not cached and downloads are off / failed
     │   ├── ChecksumMismatch                 the file is not the expected one
@@ -40,6 +41,7 @@ __all__ = [
     "Cancelled",
     "CheckpointError",
     "ChecksumMismatch",
+    "CloningNotSupported",
     "CloudServiceError",
     "CredentialsError",
     "EditConflict",
@@ -185,6 +187,14 @@ class BackendNotInstalled(BackendError, ImportError):
     """The backend exists but its optional dependencies are not installed.
 
     The hint names the ``pip install "lipdub[extra]"`` command that fixes it.
+    """
+
+
+class CloningNotSupported(BackendError):
+    """A voice backend that speaks only its own voices was given a reference clip.
+
+    Only backends whose :attr:`~lipdub.voice.base.VoiceSynth.clones` is True take one
+    (``"match"``, ``"chatterbox"``).
     """
 
 

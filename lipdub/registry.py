@@ -116,6 +116,8 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
             "google": Entry("lipdub.voice.google:GoogleVoiceSynth", g),
             "espeak": Entry("lipdub.voice.espeak:EspeakVoiceSynth", loc),
             "piper": Entry("lipdub.voice.piper:PiperVoiceSynth", loc),
+            "match": Entry("lipdub.voice.match:MatchedVoiceSynth", loc),
+            "chatterbox": Entry("lipdub.voice.chatterbox:ChatterboxVoiceSynth", extra="clone"),
         },
         "detector": {
             "retinaface": Entry("lipdub.faces.retinaface:RetinaFaceDetector", loc),

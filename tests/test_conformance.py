@@ -14,6 +14,7 @@ import pytest
 
 from lipdub import registry
 from lipdub.component import Component
+from lipdub.errors import UnknownLanguageError
 from lipdub.separate.duck import DuckingSeparator
 from lipdub.separate.spectral import SpectralVoiceSeparator
 from lipdub.testing import (
@@ -25,6 +26,7 @@ from lipdub.testing import (
     IdentityTranslator,
     PassThroughLipSyncer,
 )
+from lipdub.testing.cloning import FakeChatterboxEngine
 from lipdub.testing.conformance import (
     FaceDetectorConformance,
     LipSyncerConformance,
@@ -242,3 +244,74 @@ def test_a_backend_without_settings_cannot_be_built() -> None:
 
     with pytest.raises(TypeError, match="settings"):
         NoSettings()  # type: ignore[abstract]
+
+
+class TestMatchedVoice(VoiceSynthConformance):
+    """The reference-matched stand-in (espeak-ng speech moved to the reference)."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        pytest.importorskip("espeakng_loader")
+        return registry.resolve("voice", "match")
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return registry.resolve("voice", ("match", {"max_eq_db": 6.0}))
+
+
+class TestMatchedFakeVoice(VoiceSynthConformance):
+    """The matched voice over the fake tone voice: no espeak needed."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.match import MatchedVoiceSynth
+
+        return MatchedVoiceSynth(FakeVoiceSynth())
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.match import MatchedVoiceSynth
+
+        return MatchedVoiceSynth(FakeVoiceSynth(), match_timbre=False)
+
+
+class TestChatterboxAdapter(VoiceSynthConformance):
+    """The Chatterbox adapter over a stand-in engine (the real package cannot be installed)."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.chatterbox import ChatterboxVoiceSynth
+
+        return ChatterboxVoiceSynth(engine=FakeChatterboxEngine())
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.voice.chatterbox import ChatterboxVoiceSynth
+
+        return ChatterboxVoiceSynth(engine=FakeChatterboxEngine(), temperature=0.5)
+
+
+def test_chatterbox_prepares_each_reference_once_and_restores_its_own_voice() -> None:
+    from lipdub.testing.media import voice_tones
+    from lipdub.voice.chatterbox import ChatterboxVoiceSynth
+    from lipdub.voice.voiceprint import median_f0
+
+    engine = FakeChatterboxEngine()
+    synth = ChatterboxVoiceSynth(engine=engine)
+    low, high = voice_tones(100.0, 4.0), voice_tones(200.0, 4.0)
+    a = synth.synthesize_many(["uno dos", "tres cuatro"], language="es", reference=low)
+    b = synth.synthesize("uno dos", language="es", reference=high)
+    own = synth.synthesize("uno dos", language="es")
+    assert len(engine.prepared) == 2  # once per distinct reference
+    assert abs(median_f0(a[0]) / 100.0 - 1) < 0.05 and abs(median_f0(b) / 200.0 - 1) < 0.05  # type: ignore[operator]
+    assert abs(median_f0(own) / 120.0 - 1) < 0.05  # type: ignore[operator]
+    again = synth.synthesize("uno dos", language="es", reference=low)
+    assert np.array_equal(again.samples, a[0].samples)  # seeded: the same line, the same audio
+    with pytest.raises(UnknownLanguageError):
+        synth.synthesize("hola", language="xh")
+
+
+def test_chatterbox_without_the_package_names_the_extra() -> None:
+    import importlib.util
+
+    from lipdub.errors import BackendNotInstalled
+    from lipdub.voice.chatterbox import ChatterboxVoiceSynth
+
+    if importlib.util.find_spec("chatterbox") is not None:
+        pytest.skip("chatterbox is installed")
+    with pytest.raises(BackendNotInstalled, match=r"lipdub\[clone\]"):
+        ChatterboxVoiceSynth().synthesize("hola", language="es")

@@ -173,3 +173,39 @@ class TestDemucsSeparator(SeparatorConformance):
 
     def make_changed_backend(self):  # type: ignore[no-untyped-def]
         return DemucsSeparator(self.path, device="cpu", overlap=0.5)
+
+
+def test_a_dub_keeps_the_demucs_vocals_and_cuts_the_references_from_them(
+    model_file: Path, make_video
+) -> None:  # type: ignore[no-untyped-def]
+    """The real separator path: vocals.wav is Demucs's voice stem, read by the voices stage."""
+    from lipdub.dub.pipeline import DubbingPipeline
+    from lipdub.testing import (
+        FakeFaceDetector,
+        FakeTranscriber,
+        FakeTranslator,
+        FakeVoiceSynth,
+        PassThroughLipSyncer,
+    )
+    from lipdub.voice.match import MatchedVoiceSynth
+
+    clip = make_video("talk.mp4", duration_s=6.0)
+    wd = clip.with_name("wd")
+    separator = DemucsSeparator(model_file, device="cpu")
+    result = DubbingPipeline(
+        transcriber=FakeTranscriber(),
+        translator=FakeTranslator(),
+        voice=MatchedVoiceSynth(FakeVoiceSynth()),
+        detector=FakeFaceDetector(),
+        lipsyncer=PassThroughLipSyncer(),
+        separator=separator,
+    ).run(clip, "es", workdir=wd, stop_after="translate")
+    assert "separate" in result.ran and "voices" in result.ran  # separated before the voices
+    source = AudioClip.load_wav(wd / "source.wav")
+    vocals = AudioClip.load_wav(wd / "vocals.wav")
+    spans = [(s.start_s, s.end_s) for s in result.source.segments]
+    expect = separator.separate(source, spans).voice
+    assert vocals.num_samples == expect.num_samples
+    assert np.abs(vocals.samples - expect.samples).max() < 1e-4  # 16-bit WAV rounding
+    ref = AudioClip.load_wav(wd / "voices" / "S1.wav")
+    assert ref.duration_s >= 1.0

@@ -46,13 +46,26 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
     names = {
         "transcriber": args.transcriber,
         "translator": args.translator,
-        "voice": args.tts,
+        "voice": voice_backend(args),
         "detector": args.detector,
         "lipsyncer": args.model,
     }
     for slot, opts in slots.items():
-        check_options(slot, names[slot], opts, flag=f"--opt {slot}.*")
+        name = names[slot]
+        if slot == "voice" and name == "clone" and opts:  # check against what it stands for
+            from lipdub.dub.stages.voices import pick_cloning_voice
+
+            name = pick_cloning_voice()[0]
+        check_options(slot, name, opts, flag=f"--opt {slot}.*")
     return {slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()}
+
+
+def voice_backend(args: argparse.Namespace) -> str:
+    """``--tts``, or with ``--voice clone`` and no ``--tts`` the cloning pick ``"clone"``."""
+    tts: str | None = args.tts
+    if tts is None:
+        return "clone" if getattr(args, "voice", None) == "clone" else "espeak"
+    return tts
 
 
 def pipeline_from_args(args: argparse.Namespace) -> Any:
@@ -190,17 +203,21 @@ def register(sub: Any) -> None:
         action="append",
         metavar="STAGE",
         help="redo this stage (repeatable or comma list: transcribe, translate, speak, "
-        "separate, mix, track, faces, lipsync, subtitles); your edited files of it are first "
-        "moved aside to a timestamped .bak",
+        "separate, voices, mix, track, faces, lipsync, subtitles); your edited files of it "
+        "are first moved aside to a timestamped .bak",
     )
     sp.add_argument(
         "--keep",
         action="append",
         metavar="STAGE",
-        help="keep your edit of this stage's file (transcribe, translate, faces) even though "
-        "what it was made from changed",
+        help="keep your edit of this stage's file (transcribe, translate, faces, voices) even "
+        "though what it was made from changed",
     )
-    sp.add_argument("--voice", help="voice name (see `lipdub voices`)")
+    sp.add_argument(
+        "--voice",
+        help="voice name (see `lipdub voices`), or clone: each speaker in their own voice, "
+        "cloned from the input (you need the speakers' consent; see docs/speakers.md)",
+    )
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     sp.add_argument(
         "--transcriber",
@@ -214,7 +231,10 @@ def register(sub: Any) -> None:
         help="opus (default; the OPUS-MT model for the language pair), google, identity, ...",
     )
     sp.add_argument(
-        "--tts", default="espeak", help="voice backend: espeak (default), piper, google"
+        "--tts",
+        help="voice backend: espeak (default), piper, google, match (offline "
+        "reference-matched voice), chatterbox (neural cloning); with --voice clone the "
+        "default is chatterbox when installed with its weights, else match",
     )
     sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
     sp.add_argument(

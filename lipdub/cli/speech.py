@@ -70,8 +70,31 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub.types import check_segments_within
 
     opts = parse_options(args.opt)
-    check_options("voice", args.backend, opts)
-    synth = registry.resolve("voice", args.backend, **opts)
+    reference = None
+    backend = args.backend or "espeak"
+    if args.reference:
+        from lipdub.dub.stages.voices import pick_cloning_voice
+        from lipdub.voice.clone_ref import read_reference
+
+        reference = read_reference(
+            args.reference, hint="give 6-15 s of the speaker's own voice (wav, mp3, flac...)"
+        )
+        if args.backend is None:
+            backend, notice = pick_cloning_voice()
+            if notice:
+                logging.getLogger("lipdub.cli").warning("%s", notice)
+        logging.getLogger("lipdub.cli").warning(
+            "voice cloning: this speech is cloned from the voice in %s; you need that "
+            "speaker's consent to clone and publish their voice",
+            Path(args.reference).name,
+        )
+    check_options("voice", backend, opts)
+    synth = registry.resolve("voice", backend, **opts)
+    if reference is not None and not synth.clones:
+        raise InputError(
+            f"--reference needs a voice backend that clones; {synth.name} speaks its own voices",
+            hint="leave --backend out (lipdub picks one), or use --backend match or chatterbox",
+        )
     if not args.text.strip():
         raise InputError("nothing to speak: the text is empty", hint="pass some text")
     source = Path(args.text)
@@ -92,14 +115,21 @@ def cmd_speak(args: argparse.Namespace) -> int:
                 "%s: segment %d has no text; it is skipped (silence)", source, i
             )
         clip, report = speak_transcript(
-            synth, transcript, voice=args.voice, sample_rate_hz=args.sample_rate
+            synth,
+            transcript,
+            voice=args.voice,
+            sample_rate_hz=args.sample_rate,
+            reference=reference,
         )
         _save_audio(clip, args.output)
         echo(f"wrote {args.output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
         for line in report.describe().splitlines():
             echo(line)
         return 0
-    clip = synth.synthesize(args.text, voice=args.voice, language=args.lang, rate=args.rate)
+    extra = {"reference": reference} if reference is not None else {}
+    clip = synth.synthesize(
+        args.text, voice=args.voice, language=args.lang, rate=args.rate, **extra
+    )
     if args.sample_rate:
         clip = clip.resample(args.sample_rate)
     _save_audio(clip, args.output)
@@ -205,7 +235,15 @@ def register(sub: Any) -> None:
         help="resample to this rate in Hz, 8000 to 192000 (default: the voice's own)",
     )
     sp.add_argument(
-        "--backend", default="espeak", help="voice backend: espeak (default), piper, google"
+        "--backend",
+        help="voice backend: espeak (default), piper, google, match, chatterbox; with "
+        "--reference: chatterbox when installed with its weights, else match",
+    )
+    sp.add_argument(
+        "--reference",
+        metavar="AUDIO",
+        help="speak in this voice (6-15 s of the speaker, any audio format; needs a "
+        "cloning backend and the speaker's consent)",
     )
     add_opt(sp)
     add_offline(sp)

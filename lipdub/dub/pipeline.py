@@ -9,10 +9,13 @@ stage           artifact                          redone when
 ==============  ================================  ===================================
 ``extract``     ``source.wav``                    the input file changes
 ``transcribe``  ``transcript.<src>.json``         the audio or transcriber settings
+``diarize``     ``speakers.json``                 the audio or diarizer (``diarizer=``)
+``voices``      ``voices/<speaker>.wav``          the turns (a cloning voice only)
 ``translate``   ``translation.<tgt>.json/.srt``   the transcript or translator settings
 ``speak``       ``speech.<tgt>.wav``,             the translation or voice settings
                 ``timing.<tgt>.json``
 ``separate``    ``background.wav``                the audio or separator settings
+                (+ ``vocals.wav``: model separators, run before ``diarize``)
 ``mix``         ``dub.<tgt>.wav``                 the speech or background
 ``track``       ``facetrack.<key>.json``          the video or detector settings
 ``faces``       ``faces.json`` (which face        the transcript, speakers, scorer or
@@ -37,7 +40,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -100,7 +103,9 @@ class DubbingPipeline:
     Args:
         transcriber: Speech-to-text (default ``"whisper"``).
         translator: Text translation (default ``"opus"``).
-        voice: Text-to-speech (default ``"espeak"``).
+        voice: Text-to-speech (default ``"espeak"``; ``"clone"``: ``"chatterbox"`` when
+            installed with its weights at hand, else ``"match"``, the offline
+            reference-matched voice, with a notice).
         detector: Face detector (default ``"retinaface"``).
         lipsyncer: Lip-sync model (default ``"wav2lip_gan"``).
         separator: Voice/background separation for keeping the background
@@ -179,6 +184,12 @@ class DubbingPipeline:
                     from lipdub.separate.auto import pick_separator
 
                     spec, notice = pick_separator()
+                    if notice:
+                        logger.warning(notice)
+                if slot == "voice" and spec == "clone":  # the best cloning voice here
+                    from lipdub.dub.stages.voices import pick_cloning_voice
+
+                    spec, notice = pick_cloning_voice()
                     if notice:
                         logger.warning(notice)
                 comp = registry.resolve(_KINDS[slot], spec)
@@ -265,8 +276,14 @@ class DubbingPipeline:
         options: DubOptions | None = None,
         cache_dir: Path | None = None,
         on_event: EventCallback | None = None,
+        references: Mapping[str, AudioClip] | None = None,
+        reference: AudioClip | None = None,
     ) -> tuple[AudioClip, TimingReport]:
-        """Speak the translation at the source timing; returns the track and its report."""
+        """Speak the translation at the source timing; returns the track and its report.
+
+        ``references`` (speaker label -> clip) and ``reference`` (for the rest) are the
+        voices a cloning backend speaks in (see :mod:`lipdub.dub.stages.voices`).
+        """
         from lipdub.dub.timing import WavFolderCache, speak_transcript
 
         opts = options or self.options
@@ -281,6 +298,8 @@ class DubbingPipeline:
             options=opts.fit,
             cache=cache,
             on_event=on_event,
+            references=references,
+            reference=reference,
         )
 
     def mix(
@@ -475,7 +494,9 @@ class DubbingPipeline:
                 input). With several languages it must contain ``{lang}``.
             source_language: Spoken language (None: detected by the transcriber; with
                 ``text``, None means the text is already in the target language).
-            voice: Voice name (None: the voice backend's default for the language).
+            voice: Voice name (None: the voice backend's default for the language);
+                ``"clone"``: each speaker in their own voice (needs a cloning backend,
+                e.g. ``DubbingPipeline(voice="clone")``).
             workdir: Where artifacts go (default ``<input>.lipdub/`` beside the input).
             resume: Reuse artifacts whose inputs did not change (False redoes every
                 stage, moving the user's edits aside to timestamped backups first).
@@ -511,6 +532,11 @@ class DubbingPipeline:
         from lipdub.languages import check_language
         from lipdub.media import probe
 
+        if voice == "clone":  # each speaker in their own voice: needs a cloning backend
+            from lipdub.dub.stages.voices import check_clone_request
+
+            check_clone_request(self.component("voice"))
+            voice = None
         single = isinstance(target_language, str)
         targets = parse_targets(target_language)
         src_lang = (

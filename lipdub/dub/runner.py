@@ -266,4 +266,5 @@ def _upstream_word(stage: Stage) -> str:
         "transcribe": "audio, the transcriber's settings or the given text",
         "translate": "transcript or the translator's settings",
         "faces": "transcript, the speakers, the scorer or the --face choice",
+        "voices": "speaker turns or the voice they are cut from",
     }.get(stage.name, "inputs")

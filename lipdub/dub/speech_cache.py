@@ -104,7 +104,18 @@ def voice_identity(synth: VoiceSynth) -> str:
 
 
 def utterance_key(
-    identity: str, text: str, voice: str | None, language: str | None, rate: float
+    identity: str,
+    text: str,
+    voice: str | None,
+    language: str | None,
+    rate: float,
+    reference: str | None = None,
 ) -> str:
-    """The cache key of one utterance: voice identity, text, voice, language and rate."""
-    return settings_key(identity, text, voice, language, round(rate, 3))
+    """The cache key of one utterance: voice identity, text, voice, language and rate.
+
+    ``reference`` is the content hash of the reference clip a cloning voice speaks in
+    (keys without one are unchanged, so earlier caches stay valid).
+    """
+    if reference is None:
+        return settings_key(identity, text, voice, language, round(rate, 3))
+    return settings_key(identity, text, voice, language, round(rate, 3), reference)

@@ -37,7 +37,7 @@ from lipdub.dub.report import SEVERITY, LineStatus, SegmentTiming, TimingReport
 from lipdub.dub.speech_cache import SpeechCache, WavFolderCache, utterance_key, voice_identity
 from lipdub.errors import BackendError
 from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
-from lipdub.types import AudioClip, Transcript
+from lipdub.types import AudioClip, Segment, Transcript
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -67,6 +67,7 @@ class _Ask:
     text: str
     voice: str | None
     rate: float
+    ref: str | None = None  # content hash of the reference clip (cloning voices)
 
 
 class _Progress:
@@ -96,10 +97,12 @@ def _speak_all(
     cache: SpeechCache | None,
     identity: str | None,
     progress: _Progress,
+    refs: Mapping[str, AudioClip] | None = None,
 ) -> list[AudioClip]:
-    """Raw clips for ``asks``: cache hits, then one ``synthesize_many`` per (voice, rate)."""
+    """Raw clips for ``asks``: cache hits, then one ``synthesize_many`` per (voice, rate, ref)."""
+    refs = refs or {}
     keys = [
-        utterance_key(identity, a.text, a.voice, language, a.rate)
+        utterance_key(identity, a.text, a.voice, language, a.rate, a.ref)
         if cache is not None and identity is not None
         else None
         for a in asks
@@ -116,18 +119,18 @@ def _speak_all(
                 hits += 1
     if hits:
         progress.advance(hits)
-    groups: dict[tuple[str | None, float], list[str]] = {}
+    groups: dict[tuple[str | None, float, str | None], list[str]] = {}
     uses: dict[_Ask, int] = {}
     key_of: dict[_Ask, str | None] = {}
     for a, key in zip(asks, keys, strict=True):
         if a in found:
             continue
         if a not in uses:
-            groups.setdefault((a.voice, a.rate), []).append(a.text)
+            groups.setdefault((a.voice, a.rate, a.ref), []).append(a.text)
             key_of[a] = key
         uses[a] = uses.get(a, 0) + 1
-    for (voice, rate), texts in groups.items():
-        counts = [uses[_Ask(t, voice, rate)] for t in texts]
+    for (voice, rate, ref), texts in groups.items():
+        counts = [uses[_Ask(t, voice, rate, ref)] for t in texts]
         base = progress.done
 
         def relay(event: Event, counts: list[int] = counts, base: int = base) -> None:
@@ -137,12 +140,15 @@ def _speak_all(
             else:
                 emit(progress.on_event, event)
 
+        # a reference only when there is one: backends without cloning keep working
+        extra = {"reference": refs[ref]} if ref is not None else {}
         clips = synth.synthesize_many(
             texts,
             voice=voice,
             language=language,
             rate=rate,
             on_event=relay if progress.on_event is not None else None,
+            **extra,
         )
         if len(clips) != len(texts):
             raise BackendError(
@@ -151,13 +157,37 @@ def _speak_all(
                 hint="its synthesize_many must return one clip per text, in order",
             )
         for text, clip in zip(texts, clips, strict=True):
-            a = _Ask(text, voice, rate)
+            a = _Ask(text, voice, rate, ref)
             found[a] = clip
             key = key_of[a]
             if cache is not None and key is not None:
                 cache.put(key, clip)
         progress.set(base + sum(counts))
     return [found[a] for a in asks]
+
+
+def _reference_table(
+    segs: Sequence[Segment],
+    references: Mapping[str, AudioClip],
+    default: AudioClip | None,
+) -> tuple[dict[str, AudioClip], list[str | None]]:
+    """Reference clips by content hash, and each segment's reference hash (or None)."""
+    from lipdub._hashing import clip_key
+
+    by_hash: dict[str, AudioClip] = {}
+    digest_of: dict[int, str] = {}
+
+    def digest(clip: AudioClip) -> str:
+        if id(clip) not in digest_of:
+            digest_of[id(clip)] = clip_key(clip)
+            by_hash[digest_of[id(clip)]] = clip
+        return digest_of[id(clip)]
+
+    out: list[str | None] = []
+    for s in segs:
+        clip = references.get(s.speaker, default) if s.speaker else default
+        out.append(digest(clip) if clip is not None else None)
+    return by_hash, out
 
 
 # ------------------------------------------------------------------ the fit
@@ -305,6 +335,8 @@ def speak_transcript(
     options: FitOptions | None = None,
     cache: SpeechCache | None = None,
     on_event: EventCallback | None = None,
+    references: Mapping[str, AudioClip] | None = None,
+    reference: AudioClip | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
 
@@ -329,6 +361,11 @@ def speak_transcript(
         options: Timing-fit bounds.
         cache: Per-utterance speech cache (e.g. :class:`WavFolderCache`); the
             deprecated ``cache(key, make)`` callable form is still accepted.
+        references: Speaker label -> reference clip, for a cloning voice
+            (:attr:`~lipdub.voice.base.VoiceSynth.clones`): each speaker's lines are
+            spoken in their own reference voice.
+        reference: The reference for segments whose speaker has none in
+            ``references`` (None: the voice's own default).
         on_event: Receives ``Progress("speak", done, total, "segments")`` (the total
             grows by the lines that need a second, native-rate pass) and a
             ``StageWarning("speak", ...)`` per line warning; exceptions it raises
@@ -353,6 +390,7 @@ def speak_transcript(
     identity = voice_identity(synth) if speech_cache is not None else None
     segs = transcript.segments
     voices = [voice_map.get(s.speaker, voice) if s.speaker else voice for s in segs]
+    by_hash, seg_refs = _reference_table(segs, references or {}, reference)
     active = [i for i, s in enumerate(segs) if s.text.strip()]
     progress = _Progress(on_event, len(segs))
     if len(active) < len(segs):
@@ -364,11 +402,12 @@ def speak_transcript(
     # 1. every line at its natural rate
     natural = _speak_all(
         synth,
-        [_Ask(segs[i].text, voices[i], 1.0) for i in active],
+        [_Ask(segs[i].text, voices[i], 1.0, seg_refs[i]) for i in active],
         language=transcript.language,
         cache=speech_cache,
         identity=identity,
         progress=progress,
+        refs=by_hash,
     )
     nat = {i: clean(c) for i, c in zip(active, natural, strict=True)}
     active = [i for i in active if nat[i].num_samples]  # silent output: nothing to place
@@ -398,11 +437,12 @@ def speak_transcript(
     if redo:
         clips = _speak_all(
             synth,
-            [_Ask(segs[i].text, voices[i], rates[i]) for i in redo],
+            [_Ask(segs[i].text, voices[i], rates[i], seg_refs[i]) for i in redo],
             language=transcript.language,
             cache=speech_cache,
             identity=identity,
             progress=progress,
+            refs=by_hash,
         )
         spoken.update({i: clean(c) for i, c in zip(redo, clips, strict=True)})
 

@@ -13,6 +13,7 @@ name                       what
 ``whisper-<size>``         faster-whisper (CTranslate2) conversions (``whisper-small``)
 ``piper-<voice>``          a Piper voice (``piper-es_ES-davefx-medium``)
 ``htdemucs``               Hybrid Transformer Demucs (music / voice separation)
+``chatterbox``             Chatterbox multilingual (voice cloning), size/sha256 unknown
 =========================  ==============================================================
 
 OPUS-MT pairs follow a rule instead of a list: ``opus-<src>-<tgt>`` is the Hub repo
@@ -425,8 +426,44 @@ def _demucs_entries() -> list[WeightsSpec]:
     ]
 
 
+# ----------------------------------------------------------------------- Chatterbox
+
+
+def _chatterbox_entries() -> list[WeightsSpec]:
+    """Chatterbox multilingual, the files its ``from_local`` loader reads (a folder)."""
+    files = (
+        "ve.pt",
+        "t3_mtl23ls_v2.safetensors",
+        "s3gen.pt",
+        "grapheme_mtl_merged_expanded_v1.json",
+        "conds.pt",
+        "Cangjie5_TC.json",
+    )
+    return [
+        WeightsSpec(
+            name="chatterbox",
+            repo_id="ResembleAI/chatterbox",
+            filename="t3_mtl23ls_v2.safetensors",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            licence="MIT (Chatterbox, Resemble AI)",
+            description="Chatterbox multilingual: zero-shot voice cloning in 23 languages",
+            allow_patterns=files,
+            slot="voice",
+            local_option="model",
+        )
+    ]
+
+
 _KNOWN: dict[str, WeightsSpec] = {
-    spec.name: spec for spec in (*_wav2lip_family(), *_whisper_entries(), *_demucs_entries())
+    spec.name: spec
+    for spec in (
+        *_wav2lip_family(),
+        *_whisper_entries(),
+        *_demucs_entries(),
+        *_chatterbox_entries(),
+    )
 }
 _piper_loaded = False
 

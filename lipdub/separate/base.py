@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lipdub.component import Component
 from lipdub.events import EventCallback
@@ -26,7 +27,14 @@ class Separator(Component):
 
     ``speech_spans`` (seconds) tell the separator where the original speech is; a
     model-based backend may ignore them, the DSP fallback relies on them.
+
+    ``isolates_voice`` says whether the voice stem is the voice alone (a model such as
+    Demucs), good enough for speaker analysis; a DSP separator's voice stem is the mix
+    inside the speech spans, so the pipeline analyses the source instead.
     """
+
+    #: True when :attr:`Separation.voice` is the isolated voice (music and noise removed).
+    isolates_voice: ClassVar[bool] = False
 
     @abstractmethod
     def separate(

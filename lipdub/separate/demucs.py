@@ -267,6 +267,7 @@ class DemucsSeparator(Separator):
     """
 
     name: ClassVar[str] = "demucs"
+    isolates_voice: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -160,8 +160,10 @@ class FakeVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
     ) -> AudioClip:
         """A tone burst per word; total length ``words * seconds_per_word / rate``."""
+        self.refuse_reference(reference)
         self.calls.append((text, voice, rate))
         words = text.split() or [""]
         n = round(self.seconds_per_word / rate * self.sample_rate_hz)

@@ -39,11 +39,12 @@ import pytest
 
 from lipdub.component import Component
 from lipdub.diarize.base import Diarizer, SpeakerTurn
+from lipdub.errors import CloningNotSupported
 from lipdub.eval.base import SpeakingScorer
 from lipdub.faces.base import FaceDetector
 from lipdub.lipsync.base import LipSyncer
 from lipdub.separate.base import Separation, Separator
-from lipdub.testing.media import draw_face, speech_tones
+from lipdub.testing.media import draw_face, speech_tones, voice_tones
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
 from lipdub.types import AudioClip, FaceBox, Transcript, Voice
@@ -180,6 +181,32 @@ class VoiceSynthConformance(SettingsConformance):
         texts = [self.text, self.text.split(",")[0]]
         clips = self.make_voice().synthesize_many(texts, language=self.language)
         assert len(clips) == 2 and clips[0].duration_s > clips[1].duration_s
+
+    def reference_clips(self) -> tuple[AudioClip, AudioClip]:
+        """Two different reference voices (a low, dark one and a high, bright one)."""
+        return voice_tones(105.0, 4.0), voice_tones(210.0, 4.0, brightness=2.0)
+
+    def test_cloning_is_as_declared(self) -> None:
+        """``clones`` False: a reference is refused (typed); True: it changes the voice."""
+        voice = self.make_voice()
+        low, high = self.reference_clips()
+        if not voice.clones:
+            with pytest.raises(CloningNotSupported):
+                voice.synthesize(self.text, language=self.language, reference=low)
+            with pytest.raises(CloningNotSupported):
+                voice.synthesize_many([self.text], language=self.language, reference=low)
+            return
+        a = voice.synthesize(self.text, language=self.language, reference=low)
+        b = voice.synthesize(self.text, language=self.language, reference=high)
+        for clip in (a, b):
+            assert isinstance(clip, AudioClip) and clip.samples.ndim == 1
+            assert clip.rms() > 1e-3 and float(np.max(np.abs(clip.samples))) <= 1.0
+        same = a.sample_rate_hz == b.sample_rate_hz and a.num_samples == b.num_samples
+        assert not (same and np.allclose(a.samples, b.samples, atol=1e-4)), (
+            "the output does not change with the reference"
+        )
+        many = voice.synthesize_many([self.text, self.text], language=self.language, reference=low)
+        assert len(many) == 2 and all(c.rms() > 1e-3 for c in many)
 
 
 class TranslatorConformance(SettingsConformance):

@@ -9,16 +9,21 @@ best first until ``min_s`` is reached and cut at ``max_s``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from lipdub.diarize.base import SpeakerTurn
-from lipdub.errors import InputError
+from lipdub.errors import InputError, LipdubError
 from lipdub.types import AudioClip
 
-__all__ = ["Reference", "cleanliness_db", "pick_reference"]
+__all__ = ["MIN_REFERENCE_S", "Reference", "cleanliness_db", "pick_reference", "read_reference"]
+
+#: The shortest reference clip lipdub uses (6-15 s is best).
+MIN_REFERENCE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,54 @@ def pick_reference(
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     samples = samples[: round(max_s * rate)]
     return Reference(AudioClip(samples.astype(np.float32), rate), tuple(chosen), min_s)
+
+
+def read_reference(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate_hz: int = 24000,
+    what: str = "reference clip",
+    hint: str = "put a WAV of the speaker's own voice there (6-15 s of clean speech)",
+) -> AudioClip:
+    """Read a reference clip a person gave (any audio format), checked for use.
+
+    Raises:
+        InputError: one line naming the file: it is missing, a folder, empty, not
+            audio, shorter than :data:`MIN_REFERENCE_S` or silent.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "S1.wav"
+        >>> _ = p.write_bytes(b"")
+        >>> try:
+        ...     read_reference(p)
+        ... except InputError as e:
+        ...     print(e.message)
+        the reference clip S1.wav is empty
+    """
+    from lipdub.media import load_audio
+
+    p = Path(path)
+    fix = hint
+    if p.is_dir():
+        raise InputError(f"the {what} {p.name} is a folder, not audio", path=p, hint=fix)
+    if not p.is_file():
+        raise InputError(f"the {what} {p.name} does not exist", path=p, hint=fix)
+    if p.stat().st_size == 0:
+        raise InputError(f"the {what} {p.name} is empty", path=p, hint=fix)
+    try:
+        clip = load_audio(p, sample_rate_hz, align_to_video=False)
+    except LipdubError as e:
+        raise InputError(
+            f"the {what} {p.name} is not audio lipdub can read ({e.message})", path=p, hint=fix
+        ) from e
+    if clip.duration_s < MIN_REFERENCE_S:
+        raise InputError(
+            f"the {what} {p.name} is {clip.duration_s:.2f} s long; it needs at least "
+            f"{MIN_REFERENCE_S:g} s of the speaker's voice",
+            path=p,
+            hint=fix,
+        )
+    if clip.rms() < 1e-4:
+        raise InputError(f"the {what} {p.name} is silent", path=p, hint=fix)
+    return clip

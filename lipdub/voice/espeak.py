@@ -358,6 +358,7 @@ class EspeakVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
     ) -> AudioClip:
         """Speak ``text`` sentence by sentence.
 
@@ -377,6 +378,7 @@ class EspeakVoiceSynth(VoiceSynth):
             InputError: ``rate`` is not positive or ``voice`` is unknown.
             UnknownLanguageError: no voice speaks ``language``.
         """
+        self.refuse_reference(reference)
         if not rate > 0:
             raise InputError(f"rate must be > 0, got {rate}")
         name = voice or self.voice_for(language)
@@ -409,9 +411,11 @@ class EspeakVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
         on_event: EventCallback | None = None,
     ) -> list[AudioClip]:
         """Speak several texts (the voice is chosen once)."""
+        self.refuse_reference(reference)
         name = voice or self.voice_for(language)
         return super().synthesize_many(texts, voice=name, rate=rate, on_event=on_event)
 

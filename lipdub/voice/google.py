@@ -380,6 +380,7 @@ class GoogleVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
     ) -> AudioClip:
         """Speak ``text`` (plain text; escaped for SSML here).
 
@@ -397,6 +398,7 @@ class GoogleVoiceSynth(VoiceSynth):
             InputError: neither a voice nor a language was given, or no such voice.
             CloudServiceError: the service refused the request or stayed unavailable.
         """
+        self.refuse_reference(reference)
         voice_name = voice or self.voice
         # a named voice speaks its own locale (``es-US-...`` for language "es")
         lang = (voice_name and _language_of(voice_name)) or language or self.language
@@ -439,9 +441,11 @@ class GoogleVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
         on_event: EventCallback | None = None,
     ) -> list[AudioClip]:
         """Speak several texts, ``max_concurrency`` requests at a time, results in order."""
+        self.refuse_reference(reference)
         if len(texts) <= 1 or self.max_concurrency <= 1:
             return super().synthesize_many(
                 texts, voice=voice, language=language, rate=rate, on_event=on_event

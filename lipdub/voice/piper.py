@@ -421,6 +421,7 @@ class PiperVoiceSynth(VoiceSynth):
         voice: str | None = None,
         language: str | None = None,
         rate: float = 1.0,
+        reference: AudioClip | None = None,
     ) -> AudioClip:
         """Speak ``text``; Piper splits it into sentences itself.
 
@@ -437,6 +438,7 @@ class PiperVoiceSynth(VoiceSynth):
             InputError: ``rate`` is not positive.
             ModelNotFoundError: the voice is missing and cannot be downloaded.
         """
+        self.refuse_reference(reference)
         if not rate > 0:
             raise InputError(f"rate must be > 0, got {rate}")
         files = self.resolve_voice(voice or self.voice_for(language))

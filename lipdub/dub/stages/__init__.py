@@ -14,6 +14,7 @@ from lipdub.dub.stages.audio import Extract, Mix, Separate, Speak
 from lipdub.dub.stages.faces import Faces
 from lipdub.dub.stages.text import Diarize, Transcribe, Translate
 from lipdub.dub.stages.video import LipSync, Subtitles, Track
+from lipdub.dub.stages.voices import Voices
 
 __all__ = [
     "PLAN",
@@ -28,13 +29,16 @@ __all__ = [
     "Track",
     "Transcribe",
     "Translate",
+    "Voices",
 ]
 
 
 PLAN: tuple[tuple[Stage, str | None], ...] = (
     (Extract(), None),
     (Transcribe(), "transcribe"),
+    (Separate(early=True), None),  # only when speaker analysis reads the vocals
     (Diarize(), None),
+    (Voices(), None),
     (Translate(), "translate"),
     (Speak(), None),
     (Separate(), None),

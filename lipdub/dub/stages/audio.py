@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from lipdub._hashing import content_key, settings_key
 from lipdub.dub.runner import Lang, Run, Stage, component_identity
+from lipdub.dub.stages.text import _voice_map
+from lipdub.dub.stages.voices import references_part, speak_references
 from lipdub.types import AudioClip
 
 if TYPE_CHECKING:
     pass
-from lipdub.dub.stages.text import _voice_map
 
 __all__ = ["Extract", "Mix", "Separate", "Speak"]
 
@@ -73,6 +74,7 @@ class Speak(Stage):
             dataclasses.asdict(opts.fit),
             self._total_s(run),
             opts.sample_rate_hz,
+            *references_part(run),
         )
 
     def progress(self, run: Run, lang: Lang | None) -> tuple[float | None, str]:
@@ -98,6 +100,7 @@ class Speak(Stage):
             options=dataclasses.replace(run.options, voice_map=_voice_map(run)),
             cache_dir=run.wd.path("speech"),
             on_event=run.on_event,
+            **speak_references(run),
         )
         lang.values["speech"], lang.values["timing"] = speech, timing
         return [speech.save_wav(speech_path), timing.save(timing_path)]
@@ -108,31 +111,72 @@ def _source_spans(run: Run) -> list[tuple[float, float]]:
 
 
 class Separate(Stage):
-    """The original background without the voice, ``background.wav`` (once per input)."""
+    """The original background without the voice, ``background.wav`` (once per input).
+
+    When the separator isolates the voice (:attr:`~lipdub.separate.base.Separator.
+    isolates_voice`, a model such as Demucs), its voice stem is kept too, as
+    ``vocals.wav`` and ``run.values["vocals"]``: speaker analysis (diarization, the
+    reference clips) reads it instead of the mix.
+
+    ``early=True`` is the instance placed before the speaker analysis: it runs only
+    when the separator isolates the voice and a diarizer or a cloning voice will read
+    it; otherwise the later instance (after the speech) does the job, so
+    ``stop_after="translate"`` does not wait for a separation nobody reads yet.
+    """
 
     name = "separate"
 
+    def __init__(self, *, early: bool = False) -> None:
+        self.early = early
+
     def applies(self, run: Run, lang: Lang | None) -> bool:
-        return run.options.keep_background and run.values.get("original") is not None
+        if not (run.options.keep_background and run.values.get("original") is not None):
+            return False
+        if self.early:  # worth it only when the voice stem is the voice alone
+            return (
+                run.text is None
+                and (
+                    run.pipeline.diarizer_spec() is not None
+                    or bool(run.pipeline.component("voice").clones)
+                )
+                and self._isolates(run)
+            )
+        return "background" not in run.values
+
+    def _isolates(self, run: Run) -> bool:
+        return bool(run.pipeline.component("separator").isolates_voice)
 
     def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        return [run.wd.path("background.wav")]
+        paths = [run.wd.path("background.wav")]
+        if self._isolates(run):
+            paths.append(run.wd.path("vocals.wav"))
+        return paths
 
     def key(self, run: Run, lang: Lang | None) -> str:
         separator = component_identity(run.pipeline.component("separator"))
         return settings_key(run.values["audio_key"], separator, _source_spans(run))
 
+    def _keep_vocals(self, run: Run, path: Path) -> None:
+        run.values["vocals"] = AudioClip.load_wav(path)
+        run.values["vocals_key"] = content_key(path)
+
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
         run.values["background"] = AudioClip.load_wav(run.wd.path("background.wav"))
+        if self._isolates(run):
+            self._keep_vocals(run, run.wd.path("vocals.wav"))
         return []
 
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
         separator = run.pipeline.component("separator")
-        background = separator.separate(
+        stems = separator.separate(
             run.values["original"], _source_spans(run), on_event=run.on_event
-        ).background
-        run.values["background"] = background
-        return [background.save_wav(run.wd.path("background.wav"))]
+        )
+        run.values["background"] = stems.background
+        written = [stems.background.save_wav(run.wd.path("background.wav"))]
+        if self._isolates(run):
+            written.append(stems.voice.save_wav(run.wd.path("vocals.wav")))
+            self._keep_vocals(run, written[-1])
+        return written
 
 
 class Mix(Stage):

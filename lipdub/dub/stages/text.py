@@ -266,7 +266,8 @@ class Diarize(Stage):
 
     def key(self, run: Run, lang: Lang | None) -> str:
         diarizer = component_identity(run.pipeline.component("diarizer"))
-        return settings_key(run.values["audio_key"], diarizer)
+        vocals = run.values.get("vocals_key")  # the isolated voice, when a model separated
+        return settings_key(run.values["audio_key"], diarizer, *((vocals,) if vocals else ()))
 
     def _use(self, run: Run, path: Path) -> None:
         from lipdub.diarize import label_segments
@@ -284,9 +285,10 @@ class Diarize(Stage):
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
         from lipdub.diarize.speakers import SpeakerMap
 
-        original: AudioClip = run.values["original"]
+        vocals: AudioClip | None = run.values.get("vocals")
+        voice = vocals if vocals is not None else run.values["original"]
         turns = run.pipeline.component("diarizer").diarize(
-            original.resample(16000), on_event=run.on_event
+            voice.resample(16000), on_event=run.on_event
         )
         path = SpeakerMap.from_turns(turns).save(self.artifacts(run, lang)[0])
         self._use(run, path)
