@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from lipdub import registry
-from lipdub._io import same_file
-from lipdub.dub.adopt import adopt_user_file
-from lipdub.dub.result import DubResult, result_of, versions
-from lipdub.errors import InputError, LipdubError, MediaError, NoSpeechError
+from lipdub.dub.execute import parse_targets
+from lipdub.dub.result import DubResult
+from lipdub.errors import InputError, LipdubError, NoSpeechError
 from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_cancel
 from lipdub.types import AudioClip, Transcript
 
@@ -207,6 +206,11 @@ class DubbingPipeline:
                 scorer: Any = resolve_speaker_scorer(self._scorer_spec, device=self.device)
                 self._scorer.append(scorer)
             return self._scorer[0]
+
+    def resolved_backends(self) -> dict[str, str]:
+        """Slot -> backend name of the components loaded so far (for the work directory)."""
+        with self._lock:
+            return {slot: comp.name for slot, comp in self._resolved.items()}
 
     @property
     def components(self) -> dict[str, Any]:
@@ -526,121 +530,25 @@ class DubbingPipeline:
             Cancelled: ``cancel`` was set.
             PipelineError: a stage failed; ``__cause__`` holds the reason.
         """
-        from lipdub.dub.runner import Lang, Run, run_stage
-        from lipdub.dub.stages import PLAN
-        from lipdub.dub.workdir import Workdir, content_key
-        from lipdub.languages import check_language
-        from lipdub.media import probe
+        from lipdub.dub.execute import run_plan
 
-        if voice == "clone":  # each speaker in their own voice: needs a cloning backend
-            from lipdub.dub.stages.voices import check_clone_request
-
-            check_clone_request(self.component("voice"))
-            voice = None
-        single = isinstance(target_language, str)
-        targets = parse_targets(target_language)
-        src_lang = (
-            check_language(source_language, what="source language") if source_language else None
-        )
-        in_path = Path(input)
-        info = probe(in_path)
-        if text is None and transcript is None and (info.is_image or not info.has_audio):
-            kind = "still image" if info.is_image else "video without an audio track"
-            raise MediaError(
-                f"{in_path.name} is a {kind}, so there is no speech to transcribe",
-                path=in_path,
-                hint='give the words to speak with text="..." (CLI: --text or --text-file)',
-            )
-        if text is not None and not text.strip():
-            raise NoSpeechError("the text to speak is empty", hint="pass non-empty text")
-        outputs = _outputs(in_path, targets, output)
-        stages = {st.name for st, _ in PLAN}
-        for name in (*redo, *keep):
-            if name not in stages:
-                raise InputError(
-                    f"no stage named {name!r}", hint=f"use one of {', '.join(sorted(stages))}"
-                )
-        run = Run(
-            pipeline=self,
-            wd=Workdir(Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")),
-            input=in_path,
-            input_key=content_key(in_path),
-            info=info,
-            options=options or self.options,
-            source_language=src_lang,
-            text=text,
+        results = run_plan(
+            self,
+            input,
+            target_language,
+            output,
+            source_language=source_language,
             voice=voice,
+            workdir=workdir,
+            resume=resume,
             stop_after=stop_after,
-            redo=frozenset(redo if resume else stages),
-            keep=frozenset(keep),
+            text=text,
+            transcript=transcript,
+            translation=translation,
+            redo=redo,
+            keep=keep,
+            options=options,
             on_event=with_cancel(on_event, cancel),
             cancel=cancel,
         )
-        run.values["targets"] = targets
-        langs = [Lang(t, o) for t, o in zip(targets, outputs, strict=True)]
-        if transcript is not None:
-            adopt_user_file(run, Path(transcript), "transcribe", None)
-        if translation is not None:
-            if len(targets) != 1:
-                raise InputError(
-                    "translation= gives one language's translation, but the run has "
-                    f"{len(targets)} targets",
-                    path=Path(translation),
-                    hint="dub one language at a time with --translation",
-                )
-            adopt_user_file(run, Path(translation), "translate", targets[0])
-        run.wd.set_meta(input=str(in_path), versions=versions())
-
-        for stage, stop_here in PLAN:
-            for lang in langs if stage.per_language else [None]:
-                run_stage(stage, run, lang)
-            if stop_after is not None and stop_here == stop_after:
-                break
-
-        run.wd.set_meta(backends={s: c.name for s, c in self._resolved.items()})
-        results = [result_of(run, lang) for lang in langs]
-        return results[0] if single else results
-
-
-def parse_targets(target_language: str | Sequence[str]) -> list[str]:
-    """Target languages, checked and without repeats, from a code, a comma list or a list.
-
-    Example:
-        >>> parse_targets(["es", "fr,es"])
-        ['es', 'fr']
-    """
-    from lipdub.languages import check_language
-
-    raw = [target_language] if isinstance(target_language, str) else list(target_language)
-    targets: list[str] = []
-    for t in raw:
-        for part in str(t).split(","):
-            if part.strip():
-                code = check_language(part.strip(), what="target language")
-                if code not in targets:
-                    targets.append(code)
-    if not targets:
-        raise InputError("no target language given", hint="pass e.g. 'es' or ['es', 'fr']")
-    return targets
-
-
-def _outputs(input: Path, targets: list[str], output: str | os.PathLike[str] | None) -> list[Path]:
-    if output is None:
-        outs = [input.with_name(f"{input.stem}.{t}.mp4") for t in targets]
-    else:
-        pattern = os.fspath(output)
-        if len(targets) > 1 and "{lang}" not in pattern:
-            raise InputError(
-                f"{len(targets)} target languages need one output each",
-                path=Path(pattern),
-                hint="put {lang} in the output name, e.g. -o 'talk.{lang}.mp4', or leave -o out",
-            )
-        outs = [Path(pattern.replace("{lang}", t)) for t in targets]
-    for out in outs:
-        if same_file(input, out):
-            raise InputError(
-                "the output would overwrite the input video",
-                path=out,
-                hint="choose another output name (-o)",
-            )
-    return outs
+        return results[0] if isinstance(target_language, str) else results

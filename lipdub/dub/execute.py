@@ -1,0 +1,168 @@
+"""One dub run: check the arguments, lay out the work directory, walk :data:`PLAN`.
+
+:meth:`DubbingPipeline.run <lipdub.dub.pipeline.DubbingPipeline.run>` is the public
+entry point (its docstring lists the arguments); :func:`run_plan` is its body: it turns
+the arguments into a :class:`~lipdub.dub.runner.Run` (targets, outputs, the user's
+files adopted) and hands every stage of :data:`~lipdub.dub.stages.PLAN` to
+:func:`~lipdub.dub.runner.run_stage`, which decides whether to reuse, adopt or compute it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lipdub._io import same_file
+from lipdub.dub.adopt import adopt_user_file
+from lipdub.dub.result import DubResult, result_of, versions
+from lipdub.errors import InputError, MediaError, NoSpeechError
+from lipdub.events import CancelSignal, EventCallback
+
+if TYPE_CHECKING:
+    from lipdub.dub.options import DubOptions
+    from lipdub.dub.pipeline import DubbingPipeline, StopAfter
+
+__all__ = ["parse_targets", "run_plan"]
+
+
+def run_plan(
+    pipeline: DubbingPipeline,
+    input: str | os.PathLike[str],
+    target_language: str | Sequence[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    source_language: str | None = None,
+    voice: str | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    stop_after: StopAfter | None = None,
+    text: str | None = None,
+    transcript: str | os.PathLike[str] | None = None,
+    translation: str | os.PathLike[str] | None = None,
+    redo: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    options: DubOptions | None = None,
+    on_event: EventCallback | None = None,
+    cancel: CancelSignal | None = None,
+) -> list[DubResult]:
+    """Run ``pipeline`` on ``input``: one result per target language, in order.
+
+    The arguments are those of :meth:`~lipdub.dub.pipeline.DubbingPipeline.run`
+    (``on_event`` already wrapped so that it raises when ``cancel`` is set).
+    """
+    from lipdub.dub.runner import Lang, Run, run_stage
+    from lipdub.dub.stages import PLAN
+    from lipdub.dub.workdir import Workdir, content_key
+    from lipdub.languages import check_language
+    from lipdub.media import probe
+
+    if voice == "clone":  # each speaker in their own voice: needs a cloning backend
+        from lipdub.dub.stages.voices import check_clone_request
+
+        check_clone_request(pipeline.component("voice"))
+        voice = None
+    targets = parse_targets(target_language)
+    src_lang = check_language(source_language, what="source language") if source_language else None
+    in_path = Path(input)
+    info = probe(in_path)
+    if text is None and transcript is None and (info.is_image or not info.has_audio):
+        kind = "still image" if info.is_image else "video without an audio track"
+        raise MediaError(
+            f"{in_path.name} is a {kind}, so there is no speech to transcribe",
+            path=in_path,
+            hint='give the words to speak with text="..." (CLI: --text or --text-file)',
+        )
+    if text is not None and not text.strip():
+        raise NoSpeechError("the text to speak is empty", hint="pass non-empty text")
+    outputs = _outputs(in_path, targets, output)
+    stages = {st.name for st, _ in PLAN}
+    for name in (*redo, *keep):
+        if name not in stages:
+            raise InputError(
+                f"no stage named {name!r}", hint=f"use one of {', '.join(sorted(stages))}"
+            )
+    run = Run(
+        pipeline=pipeline,
+        wd=Workdir(Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")),
+        input=in_path,
+        input_key=content_key(in_path),
+        info=info,
+        options=options or pipeline.options,
+        source_language=src_lang,
+        text=text,
+        voice=voice,
+        stop_after=stop_after,
+        redo=frozenset(redo if resume else stages),
+        keep=frozenset(keep),
+        on_event=on_event,
+        cancel=cancel,
+    )
+    run.values["targets"] = targets
+    langs = [Lang(t, o) for t, o in zip(targets, outputs, strict=True)]
+    if transcript is not None:
+        adopt_user_file(run, Path(transcript), "transcribe", None)
+    if translation is not None:
+        if len(targets) != 1:
+            raise InputError(
+                "translation= gives one language's translation, but the run has "
+                f"{len(targets)} targets",
+                path=Path(translation),
+                hint="dub one language at a time with --translation",
+            )
+        adopt_user_file(run, Path(translation), "translate", targets[0])
+    run.wd.set_meta(input=str(in_path), versions=versions())
+
+    for stage, stop_here in PLAN:
+        for lang in langs if stage.per_language else [None]:
+            run_stage(stage, run, lang)
+        if stop_after is not None and stop_here == stop_after:
+            break
+
+    run.wd.set_meta(backends=pipeline.resolved_backends())
+    return [result_of(run, lang) for lang in langs]
+
+
+def parse_targets(target_language: str | Sequence[str]) -> list[str]:
+    """Target languages, checked and without repeats, from a code, a comma list or a list.
+
+    Example:
+        >>> parse_targets(["es", "fr,es"])
+        ['es', 'fr']
+    """
+    from lipdub.languages import check_language
+
+    raw = [target_language] if isinstance(target_language, str) else list(target_language)
+    targets: list[str] = []
+    for t in raw:
+        for part in str(t).split(","):
+            if part.strip():
+                code = check_language(part.strip(), what="target language")
+                if code not in targets:
+                    targets.append(code)
+    if not targets:
+        raise InputError("no target language given", hint="pass e.g. 'es' or ['es', 'fr']")
+    return targets
+
+
+def _outputs(input: Path, targets: list[str], output: str | os.PathLike[str] | None) -> list[Path]:
+    if output is None:
+        outs = [input.with_name(f"{input.stem}.{t}.mp4") for t in targets]
+    else:
+        pattern = os.fspath(output)
+        if len(targets) > 1 and "{lang}" not in pattern:
+            raise InputError(
+                f"{len(targets)} target languages need one output each",
+                path=Path(pattern),
+                hint="put {lang} in the output name, e.g. -o 'talk.{lang}.mp4', or leave -o out",
+            )
+        outs = [Path(pattern.replace("{lang}", t)) for t in targets]
+    for out in outs:
+        if same_file(input, out):
+            raise InputError(
+                "the output would overwrite the input video",
+                path=out,
+                hint="choose another output name (-o)",
+            )
+    return outs
