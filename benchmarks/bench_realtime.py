@@ -9,7 +9,11 @@ One run prints:
    speech-like mel windows. The weights are random (``write_random_wav2lip_checkpoint``;
    the published weights cannot be downloaded here), so the fidelity numbers say how
    far each precision's arithmetic drifts on this network, not how a trained model's
-   mouths look. A mode that is not available prints why.
+   mouths look. Then the same fidelity on the parity kit's reference inputs
+   (``tests/data/wav2lip_reference.npz``: the original network's outputs with the
+   kit's synthetic weights, masked faces). int8 is built once into the work folder
+   (``--workdir``; about 15 s per set of weights) before it is timed. A mode that is
+   not available prints why.
 2. **End to end** — ``lipsync()`` on a generated 720p clip (``bench_lipsync.make_clip``:
    the portrait drifting over a textured background) for ``fp32`` and for the fastest
    mode whose fidelity passes the bound ``auto`` uses
@@ -83,29 +87,77 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def generator(workdir: Path, repeats: int) -> dict[str, Any]:
+def parity_fidelity(workdir: Path, threads: int) -> dict[str, Any]:
+    """PSNR / max error (0..255) of each precision's raw generator output against the
+    original network's ``output_masked_faces`` (parity kit inputs and weights)."""
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_wav2lip_model import DATA, parity_weights
+
+    from lipdub.lipsync.wav2lip_int8 import Int8Generator
+    from lipdub.models.wav2lip import Wav2Lip
+
+    ref = np.load(DATA / "wav2lip_reference.npz")
+    faces = ref["faces"].copy()
+    faces[:, :3, 48:] = 0
+    want = ref["output_masked_faces"] * 255.0
+    net = Wav2Lip()
+    net.load_state_dict(parity_weights(), strict=True)
+    net.eval()
+    mel_t, faces_t = torch.from_numpy(ref["mel"]), torch.from_numpy(faces)
+    outs: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        outs["fp32"] = net(mel_t, faces_t).numpy()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outs["bf16"] = net(mel_t, faces_t).float().numpy()
+    try:
+        gen = Int8Generator(net, "parity-kit-weights", workdir / "int8")
+        sess = gen.session(threads)
+        outs["int8"] = sess.run(["out"], {"mel": ref["mel"], "face": faces})[0]
+    except Exception as e:
+        outs.pop("int8", None)
+        print(f"  int8 on the parity kit: not available: {str(e).splitlines()[0]}")
+    rows: dict[str, Any] = {}
+    for mode, out in outs.items():
+        got = out * 255.0
+        mse = float(np.mean((got.astype(np.float64) - want) ** 2))
+        rows[mode] = {
+            "psnr_db": round(10 * np.log10(255.0**2 / mse), 2) if mse else float("inf"),
+            "max_err": round(float(np.abs(got - want).max()), 3),
+        }
+    return rows
+
+
+def generator(workdir: Path, repeats: int) -> dict[str, Any]:
+    from lipdub.lipsync.base import default_threads
     from lipdub.lipsync.wav2lip import Wav2LipSyncer, cpu_supports
 
     ckpt = _checkpoint(workdir)
     faces, mels = face_crops()
-    out: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    threads = default_threads()
+    out: dict[str, Any] = {"threads": threads}
     ref: np.ndarray | None = None
     for mode in MODES:
         try:
-            syncer = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision=mode)
+            syncer = Wav2LipSyncer.from_pretrained(
+                ckpt, device="cpu", precision=mode, int8_cache_dir=workdir / "int8"
+            )
+            with syncer.running(threads):  # int8: builds (once) and opens the model
+                gen = np.concatenate(
+                    [
+                        syncer.sync(faces[i : i + BATCH], mels[i : i + BATCH])
+                        for i in range(0, 32, BATCH)
+                    ]
+                )
+                syncer.sync(faces[:BATCH], mels[:BATCH])  # warm-up
+                t0 = time.perf_counter()
+                for _ in range(repeats):
+                    syncer.sync(faces[:BATCH], mels[:BATCH])
+                dt = time.perf_counter() - t0
         except Exception as e:
             out[mode] = {"available": False, "why": str(e).splitlines()[0]}
             continue
-        gen = np.concatenate(
-            [syncer.sync(faces[i : i + BATCH], mels[i : i + BATCH]) for i in range(0, 32, BATCH)]
-        )
-        syncer.sync(faces[:BATCH], mels[:BATCH])  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            syncer.sync(faces[:BATCH], mels[:BATCH])
-        dt = time.perf_counter() - t0
         row: dict[str, Any] = {
             "available": True,
             "native": cpu_supports(mode),
@@ -118,7 +170,16 @@ def generator(workdir: Path, repeats: int) -> dict[str, Any]:
         row["max_err"] = int(diff.max())
         row["mean_err"] = round(float(diff.mean()), 3)
         out[mode] = row
+    out["parity_kit"] = parity_fidelity(workdir, threads)
     return out
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _rss_mib() -> float:
@@ -134,9 +195,13 @@ def worker_e2e(a: argparse.Namespace) -> dict[str, Any]:
     from lipdub.media import load_audio
 
     syncer = Wav2LipSyncer.from_pretrained(
-        _checkpoint(Path(a.workdir)), device="cpu", precision=a.precision
+        _checkpoint(Path(a.workdir)),
+        device="cpu",
+        precision=a.precision,
+        int8_cache_dir=Path(a.workdir) / "int8",
     )
     audio = load_audio(a.clip)
+    cpu0 = _cpu_s()
     t0 = time.perf_counter()
     res = lipsync(
         a.clip,
@@ -147,12 +212,14 @@ def worker_e2e(a: argparse.Namespace) -> dict[str, Any]:
         preset=a.preset,
     )
     wall = time.perf_counter() - t0
+    cpu = _cpu_s() - cpu0
     s = res.stats
     return {
         "precision": a.precision,
         "frames": res.frames_total,
         "frames_synced": res.frames_synced,
         "fps": round(res.frames_total / wall, 2),
+        "cpu_ms_per_frame": round(1000 * cpu / max(1, res.frames_total), 1),
         "peak_rss_mib": round(_rss_mib(), 1),
         "busy_pct": {k: round(100 * v / wall) for k, v in s.stage_busy_s.items()},
         "batch_size": s.batch_size,
@@ -198,12 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     report: dict[str, Any] = {"loadavg_at_start": [round(x, 2) for x in load]}
     if a.skip_generator:
-        gen = {"torch_threads": 0, **{m: {"available": False, "why": "skipped"} for m in MODES}}
+        gen = {"threads": 0, **{m: {"available": False, "why": "skipped"} for m in MODES}}
         gen["fp32"] = {"available": False, "why": "skipped"}
     else:
         gen = generator(Path(a.workdir), a.repeats)
     report["generator"] = gen
-    print(f"generator, batch {BATCH}, {gen['torch_threads']} torch threads (random weights):")
+    print(f"generator, batch {BATCH}, {gen['threads']} threads (random weights, face crops):")
     for mode in MODES:
         row = gen[mode]
         if not row["available"]:
@@ -213,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  {mode:5s} {row['faces_per_s']:6.1f} faces/s  PSNR {row['psnr_db']} dB  "
             f"max err {row['max_err']}  mean err {row['mean_err']}  native {row['native']}"
         )
+    for mode, row in gen.get("parity_kit", {}).items():
+        print(f"  parity kit {mode:5s} PSNR {row['psnr_db']} dB  max err {row['max_err']}")
     passing = [
         m
         for m in MODES
@@ -234,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             r = _run(a, clip, mode)
             report["e2e"][mode] = r
             print(
-                f"end to end {a.size} {a.seconds:g} s, {mode}: {r['fps']} frames/s, peak RSS "
-                f"{r['peak_rss_mib']} MiB, busy % {r['busy_pct']}"
+                f"end to end {a.size} {a.seconds:g} s, {mode}: {r['fps']} frames/s "
+                f"({r['cpu_ms_per_frame']} CPU ms a frame), peak RSS {r['peak_rss_mib']} MiB, "
+                f"busy % {r['busy_pct']}"
             )
     report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"load average: start {report['loadavg_at_start']}, end {report['loadavg_at_end']}")
