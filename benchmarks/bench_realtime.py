@@ -210,6 +210,7 @@ def worker_e2e(a: argparse.Namespace) -> dict[str, Any]:
         syncer=syncer,
         detector=registry.resolve("detector", "retinaface"),
         preset=a.preset,
+        threads=a.threads,
     )
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
@@ -234,6 +235,8 @@ def _run(a: argparse.Namespace, clip: Path, precision: str) -> dict[str, Any]:
         sys.executable, __file__, "--worker", "e2e", "--clip", str(clip),
         "--precision", precision, "--workdir", a.workdir, "--preset", a.preset,
     ]  # fmt: skip
+    if a.threads:
+        cmd += ["--threads", str(a.threads)]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(res.stderr)
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="720p clip length")
     p.add_argument("--preset", default="veryfast", help="x264 preset")
     p.add_argument("--repeats", type=int, default=6, help="timed generator batches per mode")
+    p.add_argument("--threads", type=int, default=None, help="model threads (default: auto)")
     p.add_argument("--json", default=None)
     p.add_argument("--workdir", default=None)
     p.add_argument("--skip-e2e", action="store_true")
