@@ -200,6 +200,8 @@ def worker_e2e(a: argparse.Namespace) -> dict[str, Any]:
         precision=a.precision,
         int8_cache_dir=Path(a.workdir) / "int8",
     )
+    with syncer.running(a.threads):  # int8: a model not in the work folder is built here
+        pass
     audio = load_audio(a.clip)
     cpu0 = _cpu_s()
     t0 = time.perf_counter()
