@@ -163,3 +163,30 @@ def test_deployable_network_computes_the_same_faces() -> None:
     assert float((out - ref).abs().max()) < 1e-5
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in deployable(net).modules())
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in deployable(net).modules())
+
+
+def test_cli_lipsync_with_int8(
+    ckpt: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lipdub lipsync --precision int8` writes the video, with the int8 model from the
+    lipdub cache ($LIPDUB_CACHE) built once and reused."""
+    from lipdub.cli import main
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+    from lipdub.media import probe
+    from lipdub.testing.media import make_speech_wav, sample_portrait_path
+
+    with Wav2LipSyncer.from_pretrained(
+        ckpt, device="cpu", precision="int8", int8_cache_dir=cache
+    ).running():  # built once for the module (opening the model builds it)
+        pass
+    root = tmp_path / "lipdub-cache"
+    shutil.copytree(cache, root / "int8")
+    built = {p.name: p.stat().st_mtime_ns for p in (root / "int8").iterdir()}
+    monkeypatch.setenv("LIPDUB_CACHE", str(root))
+    speech = make_speech_wav(tmp_path / "speech.wav", 0.6)
+    out = tmp_path / "out.mp4"
+    args = ["lipsync", "--face", str(sample_portrait_path()), "--audio", str(speech)]
+    args += ["--checkpoint", str(ckpt), "-o", str(out), "-q", "--device", "cpu"]
+    assert main([*args, "--precision", "int8"]) == 0
+    assert probe(out).fps == 25
+    assert {p.name: p.stat().st_mtime_ns for p in (root / "int8").iterdir()} == built
