@@ -118,6 +118,16 @@ def calibration_batches(count: int = 32, batch: int = 8) -> list[dict[str, npt.N
     ]
 
 
+class _NoPreprocessAdvice(logging.Filter):
+    """Drops the quantiser's advice to "pre-process" the model (shape inference and
+    graph fusion): the exported graph is already the folded one
+    (:func:`~lipdub.models.wav2lip_deploy.deployable`), and the advice is logged as a
+    warning on the root logger, where a CLI user would see it on every build."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
 def _quantize(model: Wav2Lip, dest: Path) -> None:
     """Export ``model`` and quantise it into ``dest`` (atomically)."""
     from onnxruntime.quantization import (
@@ -142,16 +152,22 @@ def _quantize(model: Wav2Lip, dest: Path) -> None:
         fp32 = Path(tmp) / "fp32.onnx"
         export_onnx(model, fp32)
         out = Path(tmp) / "int8.onnx"
-        quantize_static(
-            str(fp32),
-            str(out),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+        advice = _NoPreprocessAdvice()
+        root = logging.getLogger()
+        root.addFilter(advice)
+        try:
+            quantize_static(
+                str(fp32),
+                str(out),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
+        finally:
+            root.removeFilter(advice)
         with atomic_path(dest) as final:
             shutil.move(out, final)
 
