@@ -195,8 +195,17 @@ def _cpu_s() -> float:
 
 
 def _rss_mib() -> float:
+    """Peak resident memory of this process, MiB: ``VmHWM`` (the high-water mark of its
+    own address space; ``ru_maxrss`` would carry the parent's peak across ``exec`` on
+    Linux, and the parent holds every precision's model)."""
     import resource
 
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
