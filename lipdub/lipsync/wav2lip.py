@@ -15,8 +15,8 @@ asked for:
 * ``"int8"`` — the generator quantised to int8 (weights per channel, activations
   calibrated on real face crops) and run by ONNX Runtime on the CPU
   (:mod:`lipdub.lipsync.wav2lip_int8`; the ``int8`` extra). The int8 model is built
-  once per set of weights (about 15 s) and cached. About 2.6x the float32 speed (1.3x
-  bf16) on a 2-core Zen 4 with VNNI, PSNR ~50 dB against float32.
+  once per set of weights (about 15 s) and cached. On a 2-core Zen 4 with VNNI: 2.2-2.7x
+  the float32 speed (1.05-1.3x bf16), PSNR ~50 dB against float32.
 * ``"auto"`` — the fastest mode whose fidelity passes :data:`FIDELITY_MIN_PSNR_DB`
   against float32 (measured by ``benchmarks/bench_realtime.py``): ``"int8"`` where the
   CPU has VNNI/AMX and the int8 extra is installed, else ``"bf16"`` where it has
