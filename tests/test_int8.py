@@ -190,3 +190,17 @@ def test_cli_lipsync_with_int8(
     assert main([*args, "--precision", "int8"]) == 0
     assert probe(out).fps == 25
     assert {p.name: p.stat().st_mtime_ns for p in (root / "int8").iterdir()} == built
+
+
+def test_an_unwritable_cache_is_one_line(ckpt: Path, tmp_path: Path) -> None:
+    from lipdub.errors import ModelError
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", "utf-8")
+    syncer = Wav2LipSyncer.from_pretrained(
+        ckpt, device="cpu", precision="int8", int8_cache_dir=blocker / "int8"
+    )
+    with pytest.raises(ModelError, match="cannot write the int8 model") as e:
+        syncer.sync(*_inputs(1))
+    assert "LIPDUB_CACHE" in (e.value.hint or "")

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from lipdub._deps import require_modules
 from lipdub._fingerprint import file_sha256
 from lipdub._io import atomic_path, atomic_write_text
+from lipdub.errors import LipdubError, ModelError
 
 if TYPE_CHECKING:
     from lipdub.models.wav2lip import Wav2Lip
@@ -231,13 +232,26 @@ class Int8Generator:
         return False
 
     def build(self) -> Path:
-        """Make the int8 model unless a sound one is cached; returns its path."""
+        """Make the int8 model unless a sound one is cached; returns its path.
+
+        Raises:
+            ModelError: the cache folder cannot be written.
+        """
         if self._cached_ok():
             return self.path
         logger.info("building the int8 Wav2Lip model (once for these weights, ~15 s)")
-        _quantize(self._model, self.path)
-        meta = {**self._meta(), "file_sha256": file_sha256(self.path)}
-        atomic_write_text(self._sidecar(), json.dumps(meta, indent=1))
+        try:
+            _quantize(self._model, self.path)
+            meta = {**self._meta(), "file_sha256": file_sha256(self.path)}
+            atomic_write_text(self._sidecar(), json.dumps(meta, indent=1))
+        except OSError as e:
+            if isinstance(e, LipdubError):
+                raise
+            raise ModelError(
+                f"cannot write the int8 model: {e.strerror or e}",
+                path=self.cache_dir,
+                hint="set LIPDUB_CACHE to a writable folder (or pass int8_cache_dir)",
+            ) from e
         return self.path
 
     def _open(self, threads: int) -> Any:
