@@ -154,6 +154,41 @@ class TestWav2LipRandomWeights(LipSyncerConformance):
         )
 
 
+class TestWav2LipInt8(TestWav2LipRandomWeights):
+    """The int8 precision (ONNX Runtime) keeps the lip-syncer contract."""
+
+    @pytest.fixture(autouse=True)
+    def _int8_cache(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxruntime")
+        self.int8_cache = tmp_path_factory.getbasetemp() / "conformance_int8"
+
+    def make_lipsyncer(self):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        return Wav2LipSyncer.from_pretrained(
+            self.path, device="cpu", precision="int8", int8_cache_dir=self.int8_cache
+        )
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        return Wav2LipSyncer.from_pretrained(self.path, device="cpu", precision="fp32")
+
+    def make_same_output_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        # another int8 cache folder, a token, a Hugging Face cache
+        return Wav2LipSyncer.from_pretrained(
+            self.path,
+            device="cpu",
+            precision="int8",
+            int8_cache_dir=self.int8_cache.parent / "elsewhere",
+            token="hf_not_a_real_token",
+            cache_dir=self.path.parent,
+        )
+
+
 class TestDuckingSeparator(SeparatorConformance):
     def make_separator(self):  # type: ignore[no-untyped-def]
         return DuckingSeparator()

@@ -140,6 +140,7 @@ def test_engine_modules_import_no_torch() -> None:
         "import lipdub.lipsync.engine, lipdub.lipsync.syncstream, lipdub.lipsync.blend\n"
         "import lipdub.lipsync.schedule, lipdub.lipsync.sources, lipdub.lipsync.boxes\n"
         "import lipdub.lipsync.options, lipdub.lipsync.results, lipdub.lipsync.base\n"
+        "import lipdub.lipsync.mask, lipdub.lipsync.wav2lip_int8\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -63,14 +63,25 @@ def test_bf16_is_close_to_fp32_and_named_in_the_settings(ckpt: Path) -> None:
     assert bf16.settings()["precision"] == "bf16" and bf16.precision == "bf16"
 
 
-def test_auto_resolves_by_cpu_and_int8_is_refused(ckpt: Path) -> None:
-    from lipdub.lipsync.wav2lip import Wav2LipSyncer, cpu_supports
+def test_auto_resolves_by_cpu_and_int8_is_refused_on_cuda(ckpt: Path) -> None:
+    import torch
+
+    from lipdub.lipsync.wav2lip import (
+        Wav2LipSyncer,
+        _int8_installed,
+        _resolve_precision,
+        cpu_supports,
+    )
 
     auto = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="auto")
-    assert auto.precision == ("bf16" if cpu_supports("bf16") else "fp32")
+    if cpu_supports("int8") and _int8_installed():
+        assert auto.precision == "int8"
+    else:
+        assert auto.precision == ("bf16" if cpu_supports("bf16") else "fp32")
     assert auto.settings()["precision"] == auto.precision
     with pytest.raises(InputError, match="int8"):
-        Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="int8")
+        _resolve_precision("int8", torch.device("cuda"))
+    assert _resolve_precision("auto", torch.device("cuda")) == "fp16"
     with pytest.raises(InputError, match="unknown precision"):
         Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="fp8")
 

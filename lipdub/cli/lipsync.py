@@ -120,9 +120,10 @@ def register(sub: Any) -> None:
     sp.add_argument(
         "--precision",
         choices=["fp32", "bf16", "int8", "auto"],
-        help="model precision: fp32 (the reference), bf16 (CPUs with AVX-512 BF16/AMX, "
-        "about 2x faster), auto (the fastest that passes the fidelity bound); default: "
-        "fp32 on the CPU, fp16 on CUDA",
+        help="model precision: fp32 (the reference), bf16 (CPUs with AVX-512 BF16/AMX), "
+        "int8 (ONNX Runtime on the CPU, the fastest with VNNI; needs lipdub[int8]), auto "
+        "(the fastest that passes the fidelity bound); default: fp32 on the CPU, fp16 on "
+        "CUDA",
     )
     sp.add_argument(
         "--batch-size",
