@@ -130,3 +130,32 @@ def test_each_reference_is_cut_from_its_own_speakers_turns(found: list[SpeakerTu
         f0 = median_f0(r.clip)
         assert f0 is not None
         assert abs(f0 - true_f0[who]) < abs(f0 - true_f0[other])  # type: ignore[operator]
+
+
+def test_cli_dub_clone_with_two_speakers_cuts_each_reference_from_its_own_speaker(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("espeakng_loader")
+    from lipdub.cli import main
+    from lipdub.diarize.speakers import SpeakerMap
+    from lipdub.media.writer import mux_audio
+    from lipdub.testing.media import make_test_video
+
+    audio, ref = recording()
+    silent = make_test_video(
+        tmp_path / "silent.mp4", duration_s=audio.duration_s, fps=10, size=(160, 120), audio=False
+    )
+    talk = mux_audio(silent, audio, tmp_path / "talk.mp4")
+    fakes = ["--transcriber", "fake", "--translator", "fake", "--detector", "fake"]
+    args = ["dub", str(talk), "--to", "es", "--voice", "clone", "--speakers", "2", *fakes]
+    assert main([*args, "--stop-after", "speak", "--offline", "-q"]) == 0
+    wd = tmp_path / "talk.mp4.lipdub"
+    found = SpeakerMap.load(wd / "speakers.json")
+    assert sorted(p.name for p in (wd / "voices").iterdir()) == ["S1.wav", "S2.wav"]
+    mapping = diarization_error(ref, list(found.turns)).mapping
+    assert set(mapping) == {"S1", "S2"} and set(mapping.values()) == set(SPEAKERS)
+    true_print = {who: _print(_alone(audio, ref, who)) for who in SPEAKERS}
+    for label, who in mapping.items():
+        (other,) = [s for s in SPEAKERS if s != who]
+        mine = _print(AudioClip.load_wav(wd / "voices" / f"{label}.wav"))
+        assert mine @ true_print[who] > mine @ true_print[other] + 0.05, label
