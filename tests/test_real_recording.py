@@ -111,6 +111,13 @@ def test_finds_the_two_speakers_and_their_turns(found: list[SpeakerTurn]) -> Non
     assert diarization_error(ref, found, collar_s=0.25).rate < 0.14
 
 
+def test_one_real_voice_alone_is_one_speaker() -> None:
+    audio, _ = recording()
+    alone = audio.slice(21.9, 27.8)  # inside speaker91's long turn, nobody else talks
+    turns = EmbeddedDiarizer().diarize(alone)
+    assert turns and {t.speaker for t in turns} == {"S1"}  # the silhouette count found 3
+
+
 def test_each_reference_is_cut_from_its_own_speakers_turns(found: list[SpeakerTurn]) -> None:
     audio, ref = recording()
     mapping = diarization_error(ref, found).mapping
