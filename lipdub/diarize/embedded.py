@@ -201,6 +201,11 @@ class EmbeddedDiarizer(Diarizer):
         min_speech_db: Frames quieter than the loudest by more than this are not speech.
         max_speakers: Upper bound when the count is found automatically.
         min_turn_s: Shorter turns are merged into their neighbours.
+        relabel_window_s: With two or more speakers, windows this long (every
+            ``relabel_hop_s``) are each given to the nearest speaker found with the long
+            windows, so turns shorter than ``window_s`` (a "yes", an "mm-hm") are kept;
+            None: the long windows' labels are the turns.
+        relabel_hop_s: Step between those windows.
         num_speakers: How many speakers, when known (None: found by clustering);
             ``diarize(num_speakers=)`` overrides it.
         device: Where the encoder runs (``"auto"``, ``"cpu"``, ``"cuda"``).
@@ -219,12 +224,18 @@ class EmbeddedDiarizer(Diarizer):
         hop_s: float = 0.4,
         min_speech_db: float = -35.0,
         max_speakers: int = 8,
-        min_turn_s: float = 0.8,
+        min_turn_s: float = 0.4,
+        relabel_window_s: float | None = 0.8,
+        relabel_hop_s: float = 0.2,
         num_speakers: int | None = None,
         device: str | None = "cpu",
     ) -> None:
         if window_s <= 0 or hop_s <= 0 or max_speakers < 1 or min_turn_s < 0:
             raise InputError("window_s, hop_s > 0, max_speakers >= 1, min_turn_s >= 0")
+        if (relabel_window_s is not None and relabel_window_s <= 0) or relabel_hop_s <= 0:
+            raise InputError("relabel_window_s (or None) and relabel_hop_s must be > 0")
+        self.relabel_window_s = relabel_window_s
+        self.relabel_hop_s = relabel_hop_s
         self.window_s = window_s
         self.hop_s = hop_s
         self.min_speech_db = min_speech_db
@@ -246,6 +257,9 @@ class EmbeddedDiarizer(Diarizer):
             "min_speech_db": self.min_speech_db,
             "max_speakers": self.max_speakers,
             "min_turn_s": self.min_turn_s,
+            "relabel_window_s": self.relabel_window_s,
+            "relabel_hop_s": self.relabel_hop_s,
+            "clustering": "distance-count, centred k-means, v2",
             "num_speakers": self.num_speakers,
         }
 
@@ -262,15 +276,20 @@ class EmbeddedDiarizer(Diarizer):
         out: npt.NDArray[np.bool_] = frame_db > frame_db.max() + self.min_speech_db
         return out
 
-    def embed(self, audio: AudioClip) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``."""
+    def embed(
+        self, audio: AudioClip, *, window_s: float | None = None, hop_s: float | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``.
+
+        ``window_s`` and ``hop_s`` default to the diarizer's own.
+        """
         import torch
 
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
         mel = _mel(x)
         voiced = self._voiced(mel)
-        win = max(1, round(self.window_s * 100))
-        hop = max(1, round(self.hop_s * 100))
+        win = max(1, round((window_s or self.window_s) * 100))
+        hop = max(1, round((hop_s or self.hop_s) * 100))
         starts = [s for s in range(0, max(1, len(mel) - win + 1), hop)]
         keep = [s for s in starts if voiced[s : s + win].mean() >= 0.5]
         if not keep:
@@ -305,12 +324,40 @@ class EmbeddedDiarizer(Diarizer):
             emit(on_event, Progress("diarize", 2, 2, "steps"))
             return []
         labels = cluster(emb, num_speakers, max_speakers=self.max_speakers)
-        turns = _turns(centres, labels, self.hop_s, self.window_s, audio.duration_s)
+        window, hop = self.window_s, self.hop_s
+        if self.relabel_window_s is not None and labels.max() > 0:
+            short = self.embed(audio, window_s=self.relabel_window_s, hop_s=self.relabel_hop_s)
+            if len(short[0]):
+                centres, labels = short[0], _nearest(emb, labels, short[1])
+                window, hop = self.relabel_window_s, self.relabel_hop_s
+        turns = _turns(centres, labels, hop, window, audio.duration_s)
         turns = _merge_short(turns, self.min_turn_s)
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
-        turns = _snap(turns, self._voiced(_mel(x)), search_s=self.window_s / 2 + self.hop_s)
+        turns = _snap(turns, self._voiced(_mel(x)), search_s=window / 2 + hop)
         emit(on_event, Progress("diarize", 2, 2, "steps"))
         return turns
+
+
+def _nearest(
+    emb: npt.NDArray[np.float32], labels: npt.NDArray[np.int_], other: npt.NDArray[np.float32]
+) -> npt.NDArray[np.int_]:
+    """Each of ``other``'s embeddings labelled with the nearest cluster centre of ``emb``
+    (both centred on ``emb``'s mean, as :func:`cluster` splits them)."""
+    mean = emb.astype(np.float64).mean(axis=0)
+
+    def unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = v / np.linalg.norm(v, axis=-1, keepdims=True).clip(1e-12)
+        return out
+
+    x = unit(emb.astype(np.float64) - mean)
+    k = int(labels.max()) + 1
+    centres = unit(np.stack([x[labels == j].mean(axis=0) for j in range(k)]))
+    nearest = np.argmax(unit(other.astype(np.float64) - mean) @ centres.T, axis=1)
+    # labels stay in order of first appearance
+    order: dict[int, int] = {}
+    for r in nearest:
+        order.setdefault(int(r), len(order))
+    return np.array([order[int(r)] for r in nearest], int)
 
 
 def _turns(
