@@ -12,7 +12,7 @@ import pytest
 from lipdub import registry
 from lipdub.diarize import SpeakerTurn, label_segments
 from lipdub.diarize.pyannote import PyannoteDiarizer
-from lipdub.diarize.score import diarization_error
+from lipdub.diarize.score import diarization_error, read_rttm
 from lipdub.errors import CredentialsError, InputError
 from lipdub.testing.conformance import DiarizerConformance
 from lipdub.types import AudioClip, Segment, Transcript, Word
@@ -48,6 +48,18 @@ def test_diarization_error_counts_miss_false_alarm_and_confusion() -> None:
     assert (e.missed_s, e.false_alarm_s, e.confusion_s) == pytest.approx((0.5, 1.0, 1.0))
     assert e.rate == pytest.approx(2.5 / 4.0)
     assert diarization_error(ref, ref).rate == 0.0
+
+
+def test_an_rttm_line_that_is_not_a_turn_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "ref.rttm"
+    p.write_text(";; a comment\nSPEAKER a 1 0.5 1.0 <NA> <NA> x <NA> <NA>\nSPEAKER a 1 2.0 oops\n")
+    with pytest.raises(InputError, match=r"ref\.rttm line 3 is not an RTTM speaker turn"):
+        read_rttm(p)
+    p.write_text("SPEAKER a 1 0.5 1.0 <NA> <NA> x <NA> <NA>\nSPEAKER b 1 0 2 <NA> <NA> y <NA>\n")
+    assert read_rttm(p, file_id="a") == [SpeakerTurn(0.5, 1.5, "x")]
+    assert [t.speaker for t in read_rttm(p)] == ["y", "x"]  # sorted by start
+    with pytest.raises(InputError, match="does not exist"):
+        read_rttm(tmp_path / "none.rttm")
 
 
 def test_turns_are_validated() -> None:

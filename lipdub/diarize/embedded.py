@@ -3,9 +3,10 @@
 The ``resemblyzer`` wheel (Apache-2.0) ships a trained d-vector encoder
 (``pretrained.pt``: a 3-layer LSTM over 40 mel bands, 256-d output). lipdub loads those
 weights into its own small module (so resemblyzer's VAD dependency is never imported),
-embeds overlapping windows of the voiced audio, clusters them (average-linkage
-agglomerative clustering on cosine distance; the number of speakers is given, or picked
-by the silhouette score) and turns the window labels into speaker turns.
+embeds overlapping windows of the voiced audio, clusters them (the number of speakers
+is given, or counted by average-linkage agglomerative clustering on cosine distance;
+the split refined by k-means on mean-centred embeddings, see :func:`cluster`) and turns
+the window labels into speaker turns.
 """
 
 from __future__ import annotations
@@ -103,21 +104,37 @@ def _mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return mel
 
 
-def _silhouette(dist: npt.NDArray[np.float64], labels: npt.NDArray[np.int_]) -> float:
-    ks = np.unique(labels)
-    if len(ks) < 2:
-        return -1.0
-    scores = []
-    for i in range(len(labels)):
-        own = labels == labels[i]
-        own[i] = False
-        if not own.any():
-            scores.append(0.0)
-            continue
-        a = dist[i, own].mean()
-        b = min(dist[i, labels == k].mean() for k in ks if k != labels[i])
-        scores.append((b - a) / max(a, b, 1e-12))
-    return float(np.mean(scores))
+def _big_cut(tree: npt.NDArray[np.float64], k: int, min_size: int) -> npt.NDArray[np.int_]:
+    """Window labels 0..k-1: the ``k`` largest clusters of the first cut holding ``k``
+    clusters of at least ``min_size`` windows, the rest given to the nearest of them
+    later (-1 for now); a plain ``k``-cluster cut when no cut has that many."""
+    from scipy.cluster.hierarchy import fcluster
+
+    n = len(tree) + 1
+    for t in range(k, n + 1):
+        raw = fcluster(tree, t=t, criterion="maxclust")
+        ids, counts = np.unique(raw, return_counts=True)
+        if (counts >= min_size).sum() >= k:
+            keep = ids[np.argsort(-counts, kind="stable")][:k]
+            out = np.full(n, -1, int)
+            for j, c in enumerate(keep):
+                out[raw == c] = j
+            return out
+    return np.asarray(fcluster(tree, t=k, criterion="maxclust"), int) - 1
+
+
+def _refine(
+    x: npt.NDArray[np.float64], labels: npt.NDArray[np.int_], k: int
+) -> npt.NDArray[np.int_]:
+    """Spherical k-means from ``labels`` (-1: unassigned): every window to its nearest centre."""
+    for _ in range(20):
+        centres = np.stack([x[labels == j].mean(axis=0) for j in range(k)])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True).clip(1e-12)
+        new = np.argmax(x @ centres.T, axis=1)
+        if len(np.unique(new)) < k or np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
 
 
 def cluster(
@@ -125,12 +142,22 @@ def cluster(
     num_speakers: int | None = None,
     *,
     max_speakers: int = 8,
-    min_silhouette: float = 0.1,
+    max_distance: float = 0.25,
+    min_share: float = 0.1,
 ) -> npt.NDArray[np.int_]:
     """Cluster L2-normalised embeddings; labels 0..k-1 in order of first appearance.
 
-    With ``num_speakers`` None, k is the count in 2..``max_speakers`` with the best
-    silhouette, or 1 when none reaches ``min_silhouette``.
+    The count, when ``num_speakers`` is None, is how many clusters of average-linkage
+    agglomerative clustering (cosine distance) still hold ``min_share`` of the windows
+    when merging stops at ``max_distance`` (at least 1, at most ``max_speakers``): a
+    few windows across a speaker change, a cough or a laugh make small clusters of
+    their own and are not counted as speakers. Measured with resemblyzer's encoder,
+    windows of one voice stay within ~0.2 of each other and two voices ~0.3 apart.
+
+    The windows are then split in ``k``: embeddings centred on their mean (what all
+    the windows share, the channel and the room, is taken out), the ``k`` largest
+    clusters of the first agglomerative cut that has ``k`` clusters of that size,
+    then every window to its nearest cluster centre (spherical k-means).
 
     Example:
         >>> e = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], np.float32)
@@ -138,23 +165,27 @@ def cluster(
         [0, 0, 1, 1]
     """
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist, squareform
+    from scipy.spatial.distance import pdist
 
     n = len(embeddings)
     if n < 2 or num_speakers == 1:
         return np.zeros(n, int)
-    condensed = pdist(embeddings.astype(np.float64), metric="cosine")
-    tree = linkage(condensed, method="average")
-    if num_speakers is not None:
-        raw = fcluster(tree, t=min(num_speakers, n), criterion="maxclust")
-    else:
-        dist = squareform(condensed)
-        best, raw = min_silhouette, np.ones(n, int)
-        for k in range(2, min(max_speakers, n - 1) + 1):
-            cand = fcluster(tree, t=k, criterion="maxclust")
-            score = _silhouette(dist, cand)
-            if score > best:
-                best, raw = score, cand
+    x = embeddings.astype(np.float64)
+    min_size = max(2, int(np.ceil(min_share * n)))
+    k = num_speakers
+    if k is None:
+        tree = linkage(pdist(x, metric="cosine"), method="average")
+        _, counts = np.unique(
+            fcluster(tree, t=max_distance, criterion="distance"), return_counts=True
+        )
+        k = int(np.clip((counts >= min_size).sum(), 1, max_speakers))
+        if k == 1:
+            return np.zeros(n, int)
+    k = min(k, n)
+    centred = x - x.mean(axis=0)
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True).clip(1e-12)
+    tree = linkage(pdist(centred, metric="cosine"), method="average")
+    raw = _refine(centred, _big_cut(tree, k, min(min_size, n // k)), k)
     order: dict[int, int] = {}
     for r in raw:
         order.setdefault(int(r), len(order))
@@ -170,6 +201,11 @@ class EmbeddedDiarizer(Diarizer):
         min_speech_db: Frames quieter than the loudest by more than this are not speech.
         max_speakers: Upper bound when the count is found automatically.
         min_turn_s: Shorter turns are merged into their neighbours.
+        relabel_window_s: With two or more speakers, windows this long (every
+            ``relabel_hop_s``) are each given to the nearest speaker found with the long
+            windows, so turns shorter than ``window_s`` (a "yes", an "mm-hm") are kept;
+            None: the long windows' labels are the turns.
+        relabel_hop_s: Step between those windows.
         num_speakers: How many speakers, when known (None: found by clustering);
             ``diarize(num_speakers=)`` overrides it.
         device: Where the encoder runs (``"auto"``, ``"cpu"``, ``"cuda"``).
@@ -188,12 +224,18 @@ class EmbeddedDiarizer(Diarizer):
         hop_s: float = 0.4,
         min_speech_db: float = -35.0,
         max_speakers: int = 8,
-        min_turn_s: float = 0.8,
+        min_turn_s: float = 0.4,
+        relabel_window_s: float | None = 0.8,
+        relabel_hop_s: float = 0.2,
         num_speakers: int | None = None,
         device: str | None = "cpu",
     ) -> None:
         if window_s <= 0 or hop_s <= 0 or max_speakers < 1 or min_turn_s < 0:
             raise InputError("window_s, hop_s > 0, max_speakers >= 1, min_turn_s >= 0")
+        if (relabel_window_s is not None and relabel_window_s <= 0) or relabel_hop_s <= 0:
+            raise InputError("relabel_window_s (or None) and relabel_hop_s must be > 0")
+        self.relabel_window_s = relabel_window_s
+        self.relabel_hop_s = relabel_hop_s
         self.window_s = window_s
         self.hop_s = hop_s
         self.min_speech_db = min_speech_db
@@ -215,6 +257,9 @@ class EmbeddedDiarizer(Diarizer):
             "min_speech_db": self.min_speech_db,
             "max_speakers": self.max_speakers,
             "min_turn_s": self.min_turn_s,
+            "relabel_window_s": self.relabel_window_s,
+            "relabel_hop_s": self.relabel_hop_s,
+            "clustering": "distance-count, centred k-means, v2",
             "num_speakers": self.num_speakers,
         }
 
@@ -231,15 +276,20 @@ class EmbeddedDiarizer(Diarizer):
         out: npt.NDArray[np.bool_] = frame_db > frame_db.max() + self.min_speech_db
         return out
 
-    def embed(self, audio: AudioClip) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``."""
+    def embed(
+        self, audio: AudioClip, *, window_s: float | None = None, hop_s: float | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``.
+
+        ``window_s`` and ``hop_s`` default to the diarizer's own.
+        """
         import torch
 
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
         mel = _mel(x)
         voiced = self._voiced(mel)
-        win = max(1, round(self.window_s * 100))
-        hop = max(1, round(self.hop_s * 100))
+        win = max(1, round((window_s or self.window_s) * 100))
+        hop = max(1, round((hop_s or self.hop_s) * 100))
         starts = [s for s in range(0, max(1, len(mel) - win + 1), hop)]
         keep = [s for s in starts if voiced[s : s + win].mean() >= 0.5]
         if not keep:
@@ -274,12 +324,40 @@ class EmbeddedDiarizer(Diarizer):
             emit(on_event, Progress("diarize", 2, 2, "steps"))
             return []
         labels = cluster(emb, num_speakers, max_speakers=self.max_speakers)
-        turns = _turns(centres, labels, self.hop_s, self.window_s, audio.duration_s)
+        window, hop = self.window_s, self.hop_s
+        if self.relabel_window_s is not None and labels.max() > 0:
+            short = self.embed(audio, window_s=self.relabel_window_s, hop_s=self.relabel_hop_s)
+            if len(short[0]):
+                centres, labels = short[0], _nearest(emb, labels, short[1])
+                window, hop = self.relabel_window_s, self.relabel_hop_s
+        turns = _turns(centres, labels, hop, window, audio.duration_s)
         turns = _merge_short(turns, self.min_turn_s)
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
-        turns = _snap(turns, self._voiced(_mel(x)), search_s=self.window_s / 2 + self.hop_s)
+        turns = _snap(turns, self._voiced(_mel(x)), search_s=window / 2 + hop)
         emit(on_event, Progress("diarize", 2, 2, "steps"))
         return turns
+
+
+def _nearest(
+    emb: npt.NDArray[np.float32], labels: npt.NDArray[np.int_], other: npt.NDArray[np.float32]
+) -> npt.NDArray[np.int_]:
+    """Each of ``other``'s embeddings labelled with the nearest cluster centre of ``emb``
+    (both centred on ``emb``'s mean, as :func:`cluster` splits them)."""
+    mean = emb.astype(np.float64).mean(axis=0)
+
+    def unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = v / np.linalg.norm(v, axis=-1, keepdims=True).clip(1e-12)
+        return out
+
+    x = unit(emb.astype(np.float64) - mean)
+    k = int(labels.max()) + 1
+    centres = unit(np.stack([x[labels == j].mean(axis=0) for j in range(k)]))
+    nearest = np.argmax(unit(other.astype(np.float64) - mean) @ centres.T, axis=1)
+    # labels stay in order of first appearance
+    order: dict[int, int] = {}
+    for r in nearest:
+        order.setdefault(int(r), len(order))
+    return np.array([order[int(r)] for r in nearest], int)
 
 
 def _turns(

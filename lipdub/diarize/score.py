@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from lipdub.diarize.base import SpeakerTurn
 
-__all__ = ["DiarizationError", "diarization_error"]
+__all__ = ["DiarizationError", "diarization_error", "read_rttm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +102,48 @@ def diarization_error(
         confusion_s=float(confusion * step_s),
         mapping=mapping,
     )
+
+
+def read_rttm(path: str | os.PathLike[str], *, file_id: str | None = None) -> list[SpeakerTurn]:
+    """The ``SPEAKER`` lines of an RTTM file as turns, sorted by start.
+
+    RTTM (NIST's "rich transcription time marked" format) gives one turn a line:
+    ``SPEAKER <file> <channel> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>``.
+    Turns may overlap (two people talking at once); they are kept as they are.
+
+    Args:
+        path: The RTTM file.
+        file_id: Keep only the lines of this recording (None: every line).
+
+    Raises:
+        InputError: the file is missing, or one of its lines is not a valid turn.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "ref.rttm"
+        >>> _ = p.write_text("SPEAKER call 1 0.50 1.25 <NA> <NA> alice <NA> <NA>\\n")
+        >>> read_rttm(p)
+        [SpeakerTurn(start_s=0.5, end_s=1.75, speaker='alice')]
+    """
+    from lipdub.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"the RTTM file {p.name} does not exist", path=p)
+    turns: list[SpeakerTurn] = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0] != "SPEAKER":
+            continue
+        if file_id is not None and len(fields) > 1 and fields[1] != file_id:
+            continue
+        try:
+            onset, duration, speaker = float(fields[3]), float(fields[4]), fields[7]
+            turns.append(SpeakerTurn(onset, onset + duration, speaker))
+        except (IndexError, ValueError, InputError) as e:
+            raise InputError(
+                f"{p.name} line {n} is not an RTTM speaker turn: {line.strip()!r}",
+                path=p,
+                hint="each SPEAKER line needs: file channel onset duration <NA> <NA> speaker",
+            ) from e
+    return sorted(turns, key=lambda t: (t.start_s, t.end_s))
