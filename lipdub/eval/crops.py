@@ -40,7 +40,7 @@ from lipdub.eval.scorer import CROP_SIZE
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import FaceBox
 
-__all__ = ["CROP_SCALE", "FaceCrops", "crop_face", "cropped_frames", "tracked_crops"]
+__all__ = ["CROP_SCALE", "FaceCrops", "crop_face", "cropped_frames", "fill_gaps", "tracked_crops"]
 
 #: The reference's crop scale around the face box.
 CROP_SCALE = 0.4
@@ -109,7 +109,7 @@ def cropped_frames(
     return FaceCrops(crops, (None,) * len(out), 1.0)
 
 
-def _fill(boxes: list[FaceBox | None]) -> list[FaceBox | None]:
+def fill_gaps(boxes: list[FaceBox | None]) -> list[FaceBox | None]:
     """Each missing box takes the nearest earlier one, else the nearest later one."""
     out = list(boxes)
     last: FaceBox | None = None
@@ -147,7 +147,7 @@ def tracked_crops(
     track = FaceTracker(detector).track(_frames(path), fps=FPS)
     if track.num_faces == 0:
         raise NoFaceError("no face found in any frame", path=path, hint="try another --detector")
-    boxes = _fill(list(track.boxes))
+    boxes = fill_gaps(list(track.boxes))
     out = []
     for i, frame in enumerate(_frames(path)):
         if i >= len(boxes):

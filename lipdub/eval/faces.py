@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,9 @@ from lipdub._io import atomic_write_text
 from lipdub.errors import InputError, MediaError
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import FaceBox
+
+if TYPE_CHECKING:
+    from lipdub.eval.base import SpeakingScorer
 
 __all__ = ["FaceLinks", "find_faces", "score_faces", "score_spans"]
 
@@ -237,24 +240,11 @@ def _frames_25(video: str | os.PathLike[str]) -> Iterator[npt.NDArray[np.uint8]]
         yield from reader
 
 
-def _nearest_filled(boxes: list[FaceBox | None]) -> list[FaceBox | None]:
-    out = list(boxes)
-    last: FaceBox | None = None
-    for i, b in enumerate(out):
-        last = b if b is not None else last
-        out[i] = last
-    nxt: FaceBox | None = None
-    for i in range(len(out) - 1, -1, -1):
-        nxt = out[i] if out[i] is not None else nxt
-        out[i] = out[i] if out[i] is not None else nxt
-    return out
-
-
 def score_spans(
     video: str | os.PathLike[str],
     links: FaceLinks,
     spans: Sequence[tuple[float, float, Sequence[int]]],
-    scorer: object,
+    scorer: SpeakingScorer,
     audio: npt.NDArray[np.int16],
     *,
     max_span_s: float = 5.0,
@@ -272,10 +262,8 @@ def score_spans(
             memory: SyncNet on a CPU takes about 2 s per second of speech and face).
         on_event: Receives :class:`~lipdub.events.Progress` (stage ``"faces"``).
     """
-    from lipdub.eval.base import SpeakingScorer
-    from lipdub.eval.crops import crop_face
+    from lipdub.eval.crops import crop_face, fill_gaps
 
-    assert isinstance(scorer, SpeakingScorer)
     out: list[dict[int, float | None]] = [{} for _ in spans]
     windows: list[tuple[int, int, int, dict[int, list[FaceBox | None]]]] = []
     last = links.num_frames - 1
@@ -283,7 +271,7 @@ def score_spans(
         a = round(start_s * _FPS)
         b = min(round(end_s * _FPS), a + round(max_span_s * _FPS))
         native = [min(last, int(j * links.fps / _FPS + 1e-6)) for j in range(a, b)]
-        boxes = {fid: _nearest_filled([links.faces[fid][f] for f in native]) for fid in cands}
+        boxes = {fid: fill_gaps([links.faces[fid][f] for f in native]) for fid in cands}
         if b - a > 0 and cands:
             windows.append((k, a, b, boxes))
         for fid in cands:
@@ -315,7 +303,7 @@ def score_spans(
 def score_faces(
     video: str | os.PathLike[str],
     links: FaceLinks,
-    scorer: object,
+    scorer: SpeakingScorer,
     audio: npt.NDArray[np.int16],
     *,
     on_event: EventCallback | None = None,
