@@ -28,6 +28,7 @@ import numpy.typing as npt
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError, MediaError
 from lipdub.events import EventCallback, Progress, emit
+from lipdub.faces.facetrack import lerp_box
 from lipdub.types import FaceBox
 
 if TYPE_CHECKING:
@@ -37,18 +38,6 @@ __all__ = ["FaceLinks", "find_faces", "score_faces", "score_spans"]
 
 _FPS = 25
 _SAMPLES_PER_FRAME = 640
-
-
-def _lerp(a: FaceBox, b: FaceBox, t: float) -> FaceBox:
-    pa, pb = a.as_tuple(), b.as_tuple()
-    x1, y1, x2, y2 = (u + (v - u) * t for u, v in zip(pa, pb, strict=True))
-    lm = None
-    if a.landmarks is not None and b.landmarks is not None and len(a.landmarks) == len(b.landmarks):
-        lm = tuple(
-            (xa + (xb - xa) * t, ya + (yb - ya) * t)
-            for (xa, ya), (xb, yb) in zip(a.landmarks, b.landmarks, strict=True)
-        )
-    return FaceBox(x1, y1, x2, y2, min(a.score, b.score), lm)
 
 
 def _box(row: Sequence[Any]) -> FaceBox:
@@ -227,7 +216,7 @@ def _fill_frames(
         for f in range(i + 1, j):
             t = (f - i) / (j - i)
             if box is not None and after is not None:
-                out[f] = _lerp(box, after, t)
+                out[f] = lerp_box(box, after, t)
             else:  # the face appears or leaves: hold the nearer detection
                 out[f] = box if t < 0.5 else after
     return tuple(out)

@@ -1,4 +1,6 @@
-"""A face track as data: :class:`FaceTrack` (a box per frame), its JSON file and cache key.
+"""A face track as data: :class:`FaceTrack` (a box per frame), its JSON file and cache key, and
+:func:`lerp_box`, the box between two boxes (the tracker and the all-faces pass interpolate
+with it).
 
 :class:`~lipdub.faces.track.FaceTracker` makes one; the dub's work directory keeps it as
 ``facetrack.<key>.json`` (:func:`track_cache_key` hashes the video's content and the
@@ -20,7 +22,7 @@ from lipdub.errors import InputError, MediaError
 from lipdub.faces.base import require_face_found
 from lipdub.types import FaceBox
 
-__all__ = ["FaceTrack", "require_face", "track_cache_key"]
+__all__ = ["FaceTrack", "lerp_box", "require_face", "track_cache_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +167,15 @@ def require_face(track: FaceTrack, *, source: str | os.PathLike[str] | None = No
     """
     require_face_found(len(track), track.num_faces, source=source)
     return track
+
+
+def lerp_box(a: FaceBox, b: FaceBox, t: float) -> FaceBox:
+    """Box between ``a`` (t=0) and ``b`` (t=1); landmarks too when both have them."""
+    x1, y1, x2, y2 = (pa + (pb - pa) * t for pa, pb in zip(a.as_tuple(), b.as_tuple(), strict=True))
+    lm = None
+    if a.landmarks is not None and b.landmarks is not None and len(a.landmarks) == len(b.landmarks):
+        lm = tuple(
+            (xa + (xb - xa) * t, ya + (yb - ya) * t)
+            for (xa, ya), (xb, yb) in zip(a.landmarks, b.landmarks, strict=True)
+        )
+    return FaceBox(x1, y1, x2, y2, min(a.score, b.score), lm)

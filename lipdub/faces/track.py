@@ -53,7 +53,7 @@ import numpy.typing as npt
 from lipdub.errors import InputError
 from lipdub.faces._scale import fit_within, unscale_box
 from lipdub.faces.base import FaceDetector, Frame
-from lipdub.faces.facetrack import FaceTrack, require_face, track_cache_key
+from lipdub.faces.facetrack import FaceTrack, lerp_box, require_face, track_cache_key
 from lipdub.types import FaceBox
 from lipdub.typing import check_frame
 
@@ -76,18 +76,6 @@ _CONTINUITY_IOU = 0.3
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _lerp_box(a: FaceBox, b: FaceBox, t: float) -> FaceBox:
-    """Box between ``a`` (t=0) and ``b`` (t=1); landmarks too when both have them."""
-    x1, y1, x2, y2 = (pa + (pb - pa) * t for pa, pb in zip(a.as_tuple(), b.as_tuple(), strict=True))
-    lm = None
-    if a.landmarks is not None and b.landmarks is not None and len(a.landmarks) == len(b.landmarks):
-        lm = tuple(
-            (xa + (xb - xa) * t, ya + (yb - ya) * t)
-            for (xa, ya), (xb, yb) in zip(a.landmarks, b.landmarks, strict=True)
-        )
-    return FaceBox(x1, y1, x2, y2, min(a.score, b.score), lm)
 
 
 def pad_box(
@@ -327,7 +315,7 @@ class FaceTracker:
             return
         if ra.box is None or rb.box is None:
             return  # both empty: the frames between stay empty
-        boxes = [_lerp_box(ra.box, rb.box, (k - a) / (b - a)) for k in range(a + 1, b)]
+        boxes = [lerp_box(ra.box, rb.box, (k - a) / (b - a)) for k in range(a + 1, b)]
         if self.crop_change_threshold is not None:
             ends = (_crop_thumbnail(ra.frame, ra.box), _crop_thumbnail(rb.frame, rb.box))
             for k, box in enumerate(boxes, start=a + 1):
@@ -427,7 +415,7 @@ class FaceTracker:
             if held and last_box is not None and r.scene == last_scene:
                 n = len(held) + 1
                 for k, h in enumerate(held, start=1):
-                    h.box = _lerp_box(last_box, r.box, k / n)
+                    h.box = lerp_box(last_box, r.box, k / n)
                 self.stats.bridged += len(held)
             yield from held
             held = []
