@@ -62,9 +62,11 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
 
 def voice_backend(args: argparse.Namespace) -> str:
     """``--tts``, or with ``--voice clone`` and no ``--tts`` the cloning pick ``"clone"``."""
+    from lipdub.dub.pipeline import DEFAULT_BACKENDS
+
     tts: str | None = args.tts
     if tts is None:
-        return "clone" if getattr(args, "voice", None) == "clone" else "espeak"
+        return "clone" if getattr(args, "voice", None) == "clone" else DEFAULT_BACKENDS["voice"]
     return tts
 
 

@@ -15,15 +15,6 @@ from lipdub.errors import InputError
 
 __all__ = ["register", "serve_review"]
 
-#: What ``lipdub dub`` uses when the manifest does not say (its own defaults).
-_DEFAULTS = {
-    "transcriber": "whisper",
-    "translator": "opus",
-    "voice": "espeak",
-    "detector": "retinaface",
-    "lipsyncer": "wav2lip_gan",
-}
-
 
 def require_review_extra() -> None:
     """Refuse early, naming the extra, when Starlette or uvicorn is missing."""
@@ -76,6 +67,8 @@ def cmd_review(args: argparse.Namespace) -> int:
             path=root,
             hint="run `lipdub dub VIDEO --to LANG --stop-after speak` first",
         )
+    from lipdub.dub.pipeline import DEFAULT_BACKENDS  # what the dub used if the manifest is silent
+
     backends = Workdir(root).meta.get("backends") or {}
     for dest, slot in (
         ("transcriber", "transcriber"),
@@ -85,7 +78,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         ("model", "lipsyncer"),
     ):
         if getattr(args, dest) is None:
-            setattr(args, dest, str(backends.get(slot) or _DEFAULTS[slot]))
+            setattr(args, dest, str(backends.get(slot) or DEFAULT_BACKENDS[slot]))
     pipeline = pipeline_from_args(args)
     options = options_from_args(args)
     return serve_review(

@@ -66,12 +66,13 @@ def _save_audio(clip: Any, output: str) -> None:
 
 def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub import registry
+    from lipdub.dub.pipeline import DEFAULT_BACKENDS
     from lipdub.limits import Limits
     from lipdub.types import check_segments_within
 
     opts = parse_options(args.opt)
     reference = None
-    backend = args.backend or "espeak"
+    backend = args.backend or DEFAULT_BACKENDS["voice"]
     if args.reference:
         from lipdub.dub.stages.voices import pick_cloning_voice
         from lipdub.voice.clone_ref import read_reference
