@@ -28,8 +28,9 @@ what that does to the numbers:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = ["CROP_SCALE", "FaceCrops", "crop_face", "cropped_frames", "fill_gaps"
 
 #: The reference's crop scale around the face box.
 CROP_SCALE = 0.4
+_T = TypeVar("_T")
 _PAD_VALUE = 110
 
 
@@ -109,14 +111,20 @@ def cropped_frames(
     return FaceCrops(crops, (None,) * len(out), 1.0)
 
 
-def fill_gaps(boxes: list[FaceBox | None]) -> list[FaceBox | None]:
-    """Each missing box takes the nearest earlier one, else the nearest later one."""
-    out = list(boxes)
-    last: FaceBox | None = None
+def fill_gaps(items: Sequence[_T | None]) -> list[_T | None]:
+    """Each missing item (a box, a crop) takes the nearest earlier one, else the nearest
+    later one; all None stays all None.
+
+    Example:
+        >>> fill_gaps([None, 1, None, None, 2, None])
+        [1, 1, 1, 1, 2, 2]
+    """
+    out = list(items)
+    last: _T | None = None
     for i, b in enumerate(out):
         last = b if b is not None else last
         out[i] = last
-    nxt: FaceBox | None = None
+    nxt: _T | None = None
     for i in range(len(out) - 1, -1, -1):
         nxt = out[i] if out[i] is not None else nxt
         out[i] = out[i] if out[i] is not None else nxt
@@ -147,7 +155,7 @@ def tracked_crops(
     track = FaceTracker(detector).track(_frames(path), fps=FPS)
     if track.num_faces == 0:
         raise NoFaceError("no face found in any frame", path=path, hint="try another --detector")
-    boxes = fill_gaps(list(track.boxes))
+    boxes = fill_gaps(track.boxes)
     out = []
     for i, frame in enumerate(_frames(path)):
         if i >= len(boxes):

@@ -339,14 +339,7 @@ def score_faces(
 
 def _fill_crops(crops: list[npt.NDArray[np.uint8]]) -> list[npt.NDArray[np.uint8]]:
     """Empty entries take the nearest earlier crop, else the nearest later one."""
-    boxes: list[npt.NDArray[np.uint8] | None] = [c if c.size else None for c in crops]
-    out = list(boxes)
-    last = None
-    for i, c in enumerate(out):
-        last = c if c is not None else last
-        out[i] = last
-    nxt = None
-    for i in range(len(out) - 1, -1, -1):
-        nxt = out[i] if out[i] is not None else nxt
-        out[i] = out[i] if out[i] is not None else nxt
-    return [c for c in out if c is not None]
+    from lipdub.eval.crops import fill_gaps
+
+    filled = fill_gaps([c if c.size else None for c in crops])
+    return [c for c in filled if c is not None]
