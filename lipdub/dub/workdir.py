@@ -14,6 +14,21 @@ The stage runner (:mod:`lipdub.dub.stages`) decides from those states and the ke
 reuse, redo, adopt the user's file, or stop rather than overwrite it. A damaged
 manifest is moved aside (never deleted) and rebuilt. All writes are atomic.
 
+A work directory is shared data (a colleague's folder, a shared disk), so everything in
+it is untrusted input, the manifest's paths included:
+
+* :meth:`Workdir.path` refuses a name that leaves the folder (absolute, ``..``, or through
+  a symlink that points elsewhere);
+* :meth:`Workdir.files_of` returns only recorded files that lie inside it — a manifest
+  entry naming ``/etc/passwd`` or ``../victim.json`` is ignored with a warning, so no
+  stage reads, renames or overwrites it;
+* an artifact that is a symlink, a named pipe, a folder or a device is refused in one
+  line naming it (:class:`~lipdub.errors.InputError`), never read and never replaced;
+* :meth:`Workdir.move_aside` renames only files inside the folder.
+
+Paths outside the folder that lipdub does act on — the input video and the outputs —
+come from the caller (the command line, the SDK's arguments), never from a file here.
+
 Several processes may share one work directory (one per target language, as
 :mod:`lipdub.distributed` does): each change to the manifest re-reads it under a lock
 file (``.manifest.lock``) and merges, so one process's records never erase another's.
@@ -22,6 +37,7 @@ file (``.manifest.lock``) and merges, so one process's records never erase anoth
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -33,7 +49,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lipdub._hashing import content_key, file_sha256, settings_key
-from lipdub._io import atomic_write_text
+from lipdub._io import atomic_write_text, file_kind
 from lipdub.errors import InputError
 
 __all__ = [
@@ -71,11 +87,26 @@ class StageRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StageRecord:
+        """Read a record; file entries of the wrong shape are dropped (the file is then
+        unknown to lipdub: a redo, or the user's if it is an editable text)."""
         files = data.get("files")
         info = data.get("info")
         if not isinstance(data.get("key"), str) or not isinstance(files, dict):
             raise ValueError("not a stage record")
-        return cls(str(data["key"]), dict(files), dict(info) if isinstance(info, dict) else {})
+        kept = {str(name): entry for name, entry in files.items() if _valid_entry(entry)}
+        return cls(str(data["key"]), kept, dict(info) if isinstance(info, dict) else {})
+
+
+def _valid_entry(entry: object) -> bool:
+    """A file entry as :meth:`Workdir.record` writes it (None: recorded as absent)."""
+    if entry is None:
+        return True
+    return (
+        isinstance(entry, dict)
+        and type(entry.get("size")) is int
+        and isinstance(entry.get("sha256"), str)
+        and entry.get("owner") in ("lipdub", "user")
+    )
 
 
 class Workdir:
@@ -120,9 +151,10 @@ class Workdir:
 
     # ------------------------------------------------------------------ manifest
     def _load(self) -> None:
-        if not self._manifest_path.exists():
+        if not self._manifest_path.exists() and not self._manifest_path.is_symlink():
             self.manifest_lost = any(self.root.iterdir())
             return
+        self.check_regular(self._manifest_path)
         try:
             data = json.loads(self._manifest_path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
@@ -178,30 +210,119 @@ class Workdir:
 
     # ------------------------------------------------------------------ artifacts
     def path(self, name: str) -> Path:
-        """Path of an artifact inside the work directory."""
-        return self.root / name
+        """Path of an artifact inside the work directory.
+
+        Raises:
+            InputError: ``name`` is absolute or climbs out (``..``), or a folder on the
+                way is a symlink that leads outside the work directory.
+        """
+        parts = Path(name).parts
+        if not name or "\x00" in name or Path(name).is_absolute() or ".." in parts:
+            raise InputError(
+                f"{name!r} is not a name inside the work directory",
+                path=self.root,
+                hint="artifact names are relative and never contain '..'",
+            )
+        path = self.root / name
+        for step in (path.parent, path):
+            if not self.inside(step):
+                raise InputError(
+                    f"{step.relative_to(self.root)} in the work directory leads outside it "
+                    "(a symlink)",
+                    path=step,
+                    hint="a work directory never points elsewhere: replace the link with a "
+                    "folder or file of its own",
+                )
+        return path
+
+    def inside(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path``, symlinks resolved, lies inside the work directory."""
+        try:
+            resolved = Path(path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            return False
+        return resolved == self._real_root or resolved.is_relative_to(self._real_root)
+
+    @property
+    def _real_root(self) -> Path:
+        return self.root.resolve()
+
+    def check_regular(self, path: Path) -> None:
+        """Refuse a work-directory file that is a symlink, a pipe, a folder or a device.
+
+        Such a file is never read (a pipe would block, a link would read or expose
+        another place) and never replaced (it may be something of the user's).
+
+        Raises:
+            InputError: naming the file and what it is.
+        """
+        if path.is_symlink():
+            what = "a symlink"
+        else:
+            kind = file_kind(path)
+            if kind is None or kind == "missing":
+                return
+            what = kind
+        raise InputError(
+            f"{path.name} in the work directory is {what}, not a regular file; "
+            "lipdub neither reads nor replaces it",
+            path=path,
+            hint="move it away, or put a regular file of that name in its place",
+        )
 
     def _rel(self, path: Path) -> str:
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
+            return path.resolve().relative_to(self._real_root).as_posix()
         except ValueError:
             return str(path.resolve())
-
-    def _abs(self, name: str) -> Path:
-        p = Path(name)
-        return p if p.is_absolute() else self.root / p
 
     def get(self, stage_id: str) -> StageRecord | None:
         """The record of a stage instance, or None."""
         return self._records.get(stage_id)
 
     def files_of(self, stage_id: str) -> list[Path]:
-        """The artifacts recorded for a stage instance."""
+        """The artifacts recorded for a stage instance that lie inside the work directory.
+
+        A recorded name that is absolute, climbs out with ``..`` or leads out through a
+        symlink is skipped with a warning: the manifest is data, never a way to reach
+        other files. (Outputs recorded outside the folder are compared, never listed.)
+        """
         rec = self._records.get(stage_id)
-        return [self._abs(n) for n in rec.files] if rec else []
+        found: list[Path] = []
+        for name in rec.files if rec else ():
+            candidate = Path(name)
+            if candidate.is_absolute() or ".." in candidate.parts or not name:
+                if not self._is_recorded_output(stage_id, candidate):
+                    logger.warning(
+                        "%s names %r for %s, outside the work directory; ignored",
+                        self._manifest_path,
+                        name,
+                        stage_id,
+                    )
+                continue
+            path = self.root / candidate
+            if not self.inside(path.parent):
+                logger.warning(
+                    "%s: %r leads outside the work directory; ignored", self._manifest_path, name
+                )
+                continue
+            found.append(path)
+        return found
+
+    @staticmethod
+    def _is_recorded_output(stage_id: str, path: Path) -> bool:
+        """The lip-sync and subtitle stages record their outputs, which lie elsewhere."""
+        return stage_id.split(":", 1)[0] in ("lipsync", "subtitles") and path.is_absolute()
 
     def state(self, path: Path, record: StageRecord | None) -> ArtifactState:
-        """Whether ``path`` is what lipdub wrote, the user's, or missing."""
+        """Whether ``path`` is what lipdub wrote, the user's, or missing.
+
+        Raises:
+            InputError: a file inside the work directory that is not a regular file
+                (see :meth:`check_regular`).
+        """
+        if self._lexically_inside(path):
+            self.check_regular(path)
         if not path.is_file():
             return "missing"
         entry = record.files.get(self._rel(path)) if record else None
@@ -252,8 +373,25 @@ class Workdir:
 
         self._change(drop)
 
+    def _lexically_inside(self, path: Path) -> bool:
+        """Whether ``path`` is written as a path under the work directory."""
+        absolute = Path(os.path.abspath(path))
+        return absolute.is_relative_to(Path(os.path.abspath(self.root)))
+
     def move_aside(self, path: Path) -> Path:
-        """Rename a user's file to a timestamped backup beside it; returns the backup."""
+        """Rename a user's file to a timestamped backup beside it; returns the backup.
+
+        Raises:
+            InputError: ``path`` is not a regular file inside the work directory (lipdub
+                renames nothing elsewhere).
+        """
+        if not self._lexically_inside(path) or not self.inside(path.parent):
+            raise InputError(
+                f"refusing to move {path}: it is outside the work directory",
+                path=path,
+                hint="lipdub only moves its own work files aside",
+            )
+        self.check_regular(path)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         backup = path.with_name(f"{path.name}.{stamp}.bak")
         n = 1
@@ -284,8 +422,17 @@ def _file_lock(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:  # a read-only folder: saving will fail with its own message
+        # O_NOFOLLOW: a lock file planted as a symlink must not create or open a file
+        # elsewhere
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(
+                f"{path.name} in the work directory is a symlink; lipdub does not follow it",
+                path=path,
+                hint="delete the link (lipdub makes its own lock file)",
+            ) from e
+        # a read-only folder: saving will fail with its own message
         yield
         return
     try:

@@ -41,9 +41,9 @@ class Transcribe(Stage):
         wd = run.wd
         if run.text is not None:
             return [wd.path(f"transcript.{run.source_language or _first_target(run)}.json")]
-        rec = wd.get(self.name)
-        if rec is not None and rec.files:
-            return wd.files_of(self.name)[:1]
+        recorded = wd.files_of(self.name)[:1]  # only files inside the work directory
+        if recorded:
+            return recorded
         if run.source_language:
             return [wd.path(f"transcript.{run.source_language}.json")]
         found = sorted(wd.root.glob("transcript.*.json"))
