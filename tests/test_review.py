@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,6 +358,7 @@ def test_the_url_carries_a_fresh_token(dub: Dub) -> None:
 def test_lipdub_review_command_serves_the_work_directory(dub: Dub) -> None:
     import subprocess
     import sys
+    import urllib.error
     import urllib.request
 
     code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"

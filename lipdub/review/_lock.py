@@ -45,7 +45,9 @@ def save_lock(root: Path) -> Iterator[None]:
         ) from e
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError(f"the save lock {LOCK_NAME} is not a regular file", path=root, hint=hint)
+            raise InputError(
+                f"the save lock {LOCK_NAME} is not a regular file", path=root, hint=hint
+            )
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

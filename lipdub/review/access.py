@@ -37,6 +37,7 @@ _TEXT = re.compile(r"(transcript|translation)\.([^./\\]+)\.json")
 #: The longest path the page may ask for under ``files/``.
 MAX_PATH = 1024
 
+
 class Refused(InputError):
     """A path the page may not use: outside the work directory, or not a regular file."""
 
@@ -110,7 +111,9 @@ class ReviewFiles:
         """
         m = _TEXT.fullmatch(name)
         if m is None or not LANGUAGE.fullmatch(m.group(2)):
-            raise Refused(f"{_name(name)!r} is not a transcript or translation name", path=self.root)
+            raise Refused(
+                f"{_name(name)!r} is not a transcript or translation name", path=self.root
+            )
         self.inside(name)  # resolved, inside, a regular file
         return self.root / name
 
@@ -208,7 +211,8 @@ class ReviewFiles:
             raise Missing(f"no translation {_name(language)!r} in the work directory")
         if self._output_arg is not None:
             return self._readable(self._output(language), True, what="output video")
-        last: InputError = Missing(f"the {language} dub is not made yet")
+        refused: Refused | None = None  # a manifest entry that is not media: say so
+        missing: Missing = Missing(f"the {language} dub is not made yet")
         candidates: list[tuple[Path, bool]] = []
         for path in self._manifest().files_of(f"lipsync:{language}"):
             candidates.append((path, False))
@@ -219,9 +223,11 @@ class ReviewFiles:
         for path, trusted in candidates:
             try:
                 return self._readable(path, trusted, what="output video")
-            except (Missing, Refused) as e:
-                last = e
-        raise last
+            except Refused as e:
+                refused = refused or e
+            except Missing as e:
+                missing = e
+        raise refused or missing
 
     def _output(self, language: str) -> Path:
         assert self._output_arg is not None

@@ -277,7 +277,11 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
     Raises:
         InputError: a token too short to be secret, or a bad ``max_body``.
     """
-    if not isinstance(token, str) or len(token) < 16 or not token.replace("-", "").replace("_", "").isalnum():
+    if (
+        not isinstance(token, str)
+        or len(token) < 16
+        or not token.replace("-", "").replace("_", "").isalnum()
+    ):
         raise InputError("create_app(token=...) must be at least 16 URL-safe characters")
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1024:
         raise InputError("create_app(max_body=...) must be a number of bytes, at least 1024")

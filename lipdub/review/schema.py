@@ -95,7 +95,9 @@ Schema = Mapping[str, tuple[FieldSpec, bool]]
 
 def _show(value: object) -> str:
     """A client's value, short and safe for a one-line message."""
-    text = printable(json.dumps(value) if not isinstance(value, str) else repr(value), newlines=False)
+    text = printable(
+        json.dumps(value) if not isinstance(value, str) else repr(value), newlines=False
+    )
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -123,13 +125,13 @@ def _check_text(name: str, spec: Text, value: object) -> str | None:
     if not isinstance(value, str):
         raise RequestError(f"{name}: must be a string, got {_json_type(value)}")
     if len(value) > spec.max_len:
-        raise RequestError(
-            f"{name}: at most {spec.max_len} characters, got {len(value)}"
-        )
+        raise RequestError(f"{name}: at most {spec.max_len} characters, got {len(value)}")
     if not spec.controls and _CONTROL.search(value):
         raise RequestError(f"{name}: holds control characters")
     if spec.choices is not None and value not in spec.choices:
-        raise RequestError(f"{name}: must be one of {', '.join(sorted(spec.choices))}, got {_show(value)}")
+        raise RequestError(
+            f"{name}: must be one of {', '.join(sorted(spec.choices))}, got {_show(value)}"
+        )
     if spec.pattern is not None and not spec.pattern.fullmatch(value):
         raise RequestError(f"{name}: not a valid value: {_show(value)}")
     return value
@@ -137,7 +139,9 @@ def _check_text(name: str, spec: Text, value: object) -> str | None:
 
 def _check_int(name: str, spec: Int, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f"{name}: must be a whole number, got {_json_type(value)} {_show(value)}")
+        raise RequestError(
+            f"{name}: must be a whole number, got {_json_type(value)} {_show(value)}"
+        )
     if not spec.lo <= value <= spec.hi:
         raise RequestError(f"{name}: must be between {spec.lo} and {spec.hi}, got {_show(value)}")
     return value
@@ -229,7 +233,9 @@ def parse_json(body: bytes) -> object:
     except json.JSONDecodeError as e:
         raise RequestError(f"the request body is not JSON: {e.msg} at character {e.pos}") from None
     except ValueError as e:  # an integer of too many digits
-        raise RequestError(f"the request body is not usable JSON: {printable(e, newlines=False)}") from None
+        raise RequestError(
+            f"the request body is not usable JSON: {printable(e, newlines=False)}"
+        ) from None
 
 
 def _stages() -> frozenset[str]:
@@ -258,4 +264,3 @@ def run_schema() -> Schema:
     """``/api/speak`` and ``/api/finish``: the language, and stages to keep or redo."""
     names = Names(_stages())
     return {"lang": (_LANG, True), "keep": (names, False), "redo": (names, False)}
-

@@ -82,6 +82,11 @@ class Job:
     spoken: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ended: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or ``timeout`` seconds pass); whether it ended."""
+        return self._ended.wait(timeout)
 
     def push(self, event: Event) -> None:
         """Record one pipeline event (the pipeline's ``on_event``)."""
@@ -239,9 +244,13 @@ class ReviewSession:
             if path is None:
                 raise Missing("no transcript in the work directory", path=self.root)
             return path
-        if kind == "target" and isinstance(language, str) and LANGUAGE.fullmatch(language):
-            if language in self.languages():
-                return self.files.translation(language)
+        if (
+            kind == "target"
+            and isinstance(language, str)
+            and LANGUAGE.fullmatch(language)
+            and language in self.languages()
+        ):
+            return self.files.translation(language)
         raise InputError(
             f"nothing to edit for {printable(kind, newlines=False)!r} / "
             f"{printable(language, newlines=False)!r}",
@@ -512,6 +521,7 @@ class ReviewSession:
             # the next run reads the work directory afresh (the manifest changed)
             self.wd = Workdir(self.root)
             job.state = state  # last: the page's event stream ends when it sees it
+            job._ended.set()
 
 
 def _kind(value: object) -> str:
@@ -568,7 +578,9 @@ def _timing_row(row: object) -> dict[str, Any]:
     for key in _TIMING_REQUIRED:
         out[key] = _finite(row, key, None)
     for key, default in _TIMING_OPTIONAL.items():
-        out[key] = _finite(row, key, out["start_s"] + out["speech_s"] if default is None else default)
+        out[key] = _finite(
+            row, key, out["start_s"] + out["speech_s"] if default is None else default
+        )
     return out
 
 
