@@ -248,6 +248,7 @@ MATRIX: list[Row] = [
             ("long-text", _save(text="x" * 5001), 400, "text: at most 5000"),
             ("long-speaker", _save(speaker="x" * 201), 400, "speaker: at most"),
             ("control", _save(text="a\x1b[31mb"), 400, "control characters"),
+            ("surrogate", _save(speaker="\ud800"), 400, "lone surrogate"),
             ("nested", NESTED, 400, "nested too deeply"),
             ("not-json", b"{kind: target", 400, "not JSON"),
             ("not-utf8", b'{"text": "\xff"}', 400, "not UTF-8"),
@@ -334,6 +335,33 @@ def test_a_hostile_request_gets_a_4xx_with_one_line(
     assert (srv.session.root / "translation.es.json").read_bytes() == before
     assert srv.session.job is None  # nothing was started
     victim.assert_unchanged()
+
+
+def test_a_bad_range_header_is_a_json_refusal(
+    matrix_server: tuple[ReviewServer, Victim],
+) -> None:
+    srv, _ = matrix_server
+    answer = _request(srv, "GET", "/files/source.wav", headers={"Range": "bytes=abc"})
+    _refusal(answer, 400, "Range header")
+    answer = _request(srv, "GET", "/files/source.wav", headers={"Range": "bytes=999999999-"})
+    _refusal(answer, 416, "refused")
+    assert answer[2]["content-range"].startswith("bytes */")
+
+
+def test_a_file_holding_a_lone_surrogate_is_shown_and_refused_in_one_line(case: Case) -> None:
+    path = case.wd / "translation.es.json"
+    data = json.loads(path.read_text())
+    data["segments"][0]["text"] = "caf\ud800"
+    path.write_text(json.dumps(data))  # the escape, as an editor could leave it
+    session = ReviewSession(case.wd, _pipeline())
+    with ReviewServer(session) as srv:
+        status, body, _ = _request(srv, "GET", "/api/state")
+        assert status == 200
+        state = json.loads(body)
+        assert state["rows"][0]["target"] == "caf\ud800"
+        save = {"kind": "target", "lang": "es", "index": 1, "version": state["versions"]["target"]}
+        answer = _request(srv, "POST", "/api/save", body={**save, "text": "Uno."})
+        _refusal(answer, 400, "not valid Unicode")
 
 
 # ----------------------------------------------------------------- bodies: capped before read

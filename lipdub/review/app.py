@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import mimetypes
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -83,15 +84,24 @@ _SECURITY_HEADERS = (
         b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     ),
 )
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _TOKEN_HINT = "open the URL lipdub printed (http://127.0.0.1:PORT/<token>/)"
 _CACHE_BUSTER: Schema = {"v": (Text(64), False)}
 _LANG_QUERY: Schema = {"lang": (Text(40, pattern=LANGUAGE), False)}
 
 
+class _JSON(JSONResponse):
+    """JSON as ASCII (a lone surrogate a file holds is escaped, not an encoding error);
+    NaN and infinities are never written."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
 def _error(message: str, status: int, hint: str | None = None) -> JSONResponse:
     """A refusal: one line of reason and a hint."""
     line = printable(message, newlines=False)
-    return JSONResponse({"error": line, "hint": printable(hint or "", newlines=False)}, status)
+    return _JSON({"error": line, "hint": printable(hint or "", newlines=False)}, status)
 
 
 class Guard:
@@ -111,15 +121,32 @@ class Guard:
             await send({"type": "websocket.close", "code": 1008})
             return
         started = False
+        held: Message | None = None  # an error answer that is not JSON yet
+        text = bytearray()
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, held
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                present = {bytes(k).lower() for k, _ in headers}
+                present = {bytes(k).lower(): bytes(v) for k, v in headers}
+                if message["status"] >= 400 and b"json" not in present.get(b"content-type", b""):
+                    held = message  # e.g. Starlette's own 400/416 for a bad Range header
+                    return
                 headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
                 message = {**message, "headers": headers}
+            elif held is not None:
+                text.extend(message.get("body", b"")[:4096])
+                if message.get("more_body", False):
+                    return
+                reason = bytes(text).decode("utf-8", "replace").strip() or "refused"
+                answer = _error(reason.splitlines()[0][:200], held["status"])
+                for key, value in held.get("headers", []):
+                    if bytes(key).lower() not in (b"content-type", b"content-length"):
+                        answer.raw_headers.append((bytes(key), bytes(value)))
+                held = None
+                await answer(scope, receive, send_with_headers)
+                return
             await send(message)
 
         try:
@@ -277,11 +304,7 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
     Raises:
         InputError: a token too short to be secret, or a bad ``max_body``.
     """
-    if (
-        not isinstance(token, str)
-        or len(token) < 16
-        or not token.replace("-", "").replace("_", "").isalnum()
-    ):
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         raise InputError("create_app(token=...) must be at least 16 URL-safe characters")
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1024:
         raise InputError("create_app(max_body=...) must be a number of bytes, at least 1024")
@@ -301,7 +324,7 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
     @_endpoint(_LANG_QUERY)
     async def state(request: Request, q: dict[str, Any]) -> Response:
         data = await asyncio.to_thread(session.state, q.get("lang"))
-        return JSONResponse(data)
+        return _JSON(data)
 
     @_endpoint(_CACHE_BUSTER)
     async def work_file(request: Request, q: dict[str, Any]) -> Response:
@@ -331,7 +354,7 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
             text=body.get("text"),
             speaker=body.get("speaker"),
         )
-        return JSONResponse({"version": version})
+        return _JSON({"version": version})
 
     def starter(kind: str) -> Callable[[Request], Awaitable[Response]]:
         @_endpoint({})
@@ -344,7 +367,7 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
                 keep=body.get("keep", ()),
                 redo=body.get("redo", ()),
             )
-            return JSONResponse(job.summary(), status_code=202)
+            return _JSON(job.summary(), status_code=202)
 
         return start
 
@@ -354,7 +377,7 @@ def create_app(session: ReviewSession, token: str, *, max_body: int = MAX_BODY) 
         job = session.job
         if job is not None:
             job.cancel.set()
-        return JSONResponse({"cancelling": job is not None and job.state == "running"})
+        return _JSON({"cancelling": job is not None and job.state == "running"})
 
     @_endpoint({})
     async def events(request: Request, q: dict[str, Any]) -> Response:

@@ -38,6 +38,7 @@ _VERSION = re.compile(r"[0-9a-f]{64}")
 # C0/C1 controls other than tab and newlines (those are folded to spaces), DEL, and
 # the bidi overrides that make a line read differently from what it holds.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _HINT = "see docs/review.md for the review API"
 
 
@@ -128,6 +129,8 @@ def _check_text(name: str, spec: Text, value: object) -> str | None:
         raise RequestError(f"{name}: at most {spec.max_len} characters, got {len(value)}")
     if not spec.controls and _CONTROL.search(value):
         raise RequestError(f"{name}: holds control characters")
+    if _SURROGATE.search(value):
+        raise RequestError(f"{name}: holds a lone surrogate (not Unicode text)")
     if spec.choices is not None and value not in spec.choices:
         raise RequestError(
             f"{name}: must be one of {', '.join(sorted(spec.choices))}, got {_show(value)}"

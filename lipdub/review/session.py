@@ -310,9 +310,10 @@ class ReviewSession:
                 problems.append(e.message)
             except Missing:
                 pass
+        where = self.files.input
         return {
             "workdir": str(self.root),
-            "input": self.input.name,
+            "input": where.name if where is not None else None,
             "languages": langs,
             "language": lang,
             "source_language": source.language if source is not None else None,
@@ -428,7 +429,14 @@ class ReviewSession:
                     changes["speaker"] = speaker.strip() or None
                 segments = list(transcript.segments)
                 segments[index] = dataclasses.replace(seg, **changes)
-                dataclasses.replace(transcript, segments=tuple(segments)).save(path)
+                try:
+                    dataclasses.replace(transcript, segments=tuple(segments)).save(path)
+                except UnicodeEncodeError as e:  # a lone surrogate the file already held
+                    raise InputError(
+                        f"{path.name} holds text that is not valid Unicode ({e.reason})",
+                        path=path,
+                        hint="fix that line in a text editor, then reload the page",
+                    ) from None
                 return file_sha256(path)
 
     # ------------------------------------------------------------------ running
