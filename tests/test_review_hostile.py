@@ -651,6 +651,38 @@ def test_the_manifests_output_record_is_served_only_if_it_is_media(case: Case, h
     case.victim.assert_unchanged()
 
 
+def test_etc_passwd_in_every_manifest_field_serves_and_changes_nothing(
+    template: Path, tmp_path: Path
+) -> None:
+    case = _case(template, tmp_path, workdir_name="work")  # no naming rule: the manifest counts
+    passwd = Path("/etc/passwd")
+    before = passwd.read_bytes()
+    entry = {"size": 1, "sha256": "0" * 64, "owner": "lipdub"}
+
+    def change(data: dict[str, Any]) -> None:
+        files = data["stages"]["transcribe"]["files"]
+        files[str(passwd)] = files.pop("transcript.en.json")
+        data["stages"]["lipsync:es"] = {"key": "k", "files": {str(passwd): entry}, "info": {}}
+        data["meta"]["input"] = str(passwd)
+
+    _edit_manifest(case.wd, change)
+    session = ReviewSession(case.wd, _pipeline())
+    with ReviewServer(session) as srv:
+        answers = [
+            _request(srv, "GET", path)
+            for path in ("/api/state", "/media/input", "/media/output/es", "/files//etc/passwd")
+        ]
+        assert [a[0] for a in answers] == [200, 403, 403, 403]
+        assert all(b"root:" not in body for _, body, _ in answers)
+        state = json.loads(answers[0][1])
+        save = {"kind": "source", "index": 0, "version": state["versions"]["source"], "text": "x"}
+        assert _request(srv, "POST", "/api/save", body=save)[0] == 200
+        _refusal(_request(srv, "POST", "/api/finish", body={"lang": "es"}), 403, "not media")
+    assert passwd.read_bytes() == before
+    assert json.loads((case.wd / "transcript.en.json").read_text())["segments"][0]["text"] == "x"
+    case.victim.assert_unchanged()
+
+
 def test_finishing_writes_lipdubs_output_not_the_manifests(case: Case) -> None:
     target = case.victim.root / "victim.json"
 

@@ -76,6 +76,15 @@ class ReviewFiles:
         self._output_arg = output
         self._probed: dict[tuple[str, int, int], bool] = {}
         self._probe_lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    def _warn(self, message: str) -> None:
+        """Log a refused work-directory entry once (the page asks for its state often)."""
+        with self._probe_lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        logger.warning("%s", message)
 
     # ------------------------------------------------------------ work directory
     def inside(self, relative: str) -> Path:
@@ -127,7 +136,7 @@ class ReviewFiles:
                     raise Refused(f"{_name(path)} is not in the work directory")
                 return self.text_file(name)
             except (Refused, Missing) as e:
-                logger.warning("the manifest's transcript entry is not used: %s", e.message)
+                self._warn(f"the manifest's transcript entry is not used: {e.message}")
         found = []
         for entry in sorted(os.listdir(self.root)):
             if entry.startswith("transcript."):
@@ -147,7 +156,7 @@ class ReviewFiles:
             try:
                 self.text_file(entry)
             except (Refused, Missing) as e:
-                logger.warning("%s", e.message)
+                self._warn(e.message)
                 continue
             langs.append(m.group(2))
         return langs
@@ -282,7 +291,7 @@ class ReviewFiles:
             probe(path)
             ok = True
         except Exception as e:  # any failure to probe means: not media
-            logger.warning("%s does not probe as media: %s", path, e)
+            self._warn(f"{_name(path)} does not probe as media: {printable(e, newlines=False)}")
             ok = False
         with self._probe_lock:
             self._probed[key] = ok
