@@ -7,13 +7,34 @@ import secrets
 import socket
 import threading
 from types import TracebackType
+from typing import Any
 
 from lipdub.errors import InputError
 from lipdub.review.session import ReviewSession
 
-__all__ = ["ReviewServer"]
+__all__ = ["READ_SIZE", "ReviewServer", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
+
+#: The most bytes read from a connection at once: a request body past the app's cap is
+#: refused after at most this much more was read (asyncio's default is 256 KiB).
+READ_SIZE = 64 * 1024
+
+
+def uvicorn_config(app: Any) -> Any:
+    """The uvicorn settings the review page runs with (h11, reads of :data:`READ_SIZE`)."""
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class SmallReads(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            if hasattr(transport, "max_size"):  # asyncio's socket transports
+                transport.max_size = READ_SIZE
+            super().connection_made(transport)
+
+    return uvicorn.Config(
+        app, http=SmallReads, log_level="warning", timeout_graceful_shutdown=2, lifespan="off"
+    )
 
 
 class ReviewServer:
@@ -71,13 +92,7 @@ class ReviewServer:
             ) from e
         self._socket.listen(64)  # connections wait in the queue until uvicorn serves them
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn_config(app))
         self._thread: threading.Thread | None = None
 
     @property
