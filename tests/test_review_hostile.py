@@ -1032,3 +1032,56 @@ def test_review_server_and_app_arguments_are_checked(case: Case) -> None:
         session.start("delete", "es")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"save_line\(index=\.\.\.\)"):
         session.save_line("target", "es", "0", "0" * 64, text="x")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- the guard's last resort
+
+
+def _through_guard(inner: Any) -> tuple[int, dict[bytes, bytes], dict[str, Any]]:
+    from lipdub.review.app import Guard
+
+    token = "g" * 32
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/{token}/api/state",
+        "raw_path": b"",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:9")],
+    }
+    asyncio.run(Guard(inner, token)(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return sent[0]["status"], dict(sent[0]["headers"]), json.loads(body)
+
+
+def test_an_unexpected_exception_is_a_json_answer_not_a_500() -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise KeyError("a bug")
+
+    status, headers, data = _through_guard(broken)
+    assert status == 422
+    assert data == {"error": "could not handle the request (KeyError)", "hint": ""}
+    assert headers[b"referrer-policy"] == b"no-referrer"
+
+
+def test_a_plain_text_error_becomes_json() -> None:
+    from starlette.responses import PlainTextResponse
+
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("Bad thing\nwith a second line", status_code=400)(
+            scope, receive, send
+        )
+
+    status, headers, data = _through_guard(plain)
+    assert status == 400
+    assert data == {"error": "Bad thing", "hint": ""}
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"x-frame-options"] == b"DENY"

@@ -127,12 +127,12 @@ class Guard:
         async def send_with_headers(message: Message) -> None:
             nonlocal started, held
             if message["type"] == "http.response.start":
-                started = True
                 headers = list(message.get("headers", []))
                 present = {bytes(k).lower(): bytes(v) for k, v in headers}
                 if message["status"] >= 400 and b"json" not in present.get(b"content-type", b""):
                     held = message  # e.g. Starlette's own 400/416 for a bad Range header
                     return
+                started = True
                 headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
                 message = {**message, "headers": headers}
             elif held is not None:
@@ -154,6 +154,7 @@ class Guard:
         except Exception as e:  # a last resort: the real causes are fixed where they arise
             logger.exception("review request failed")
             if not started:
+                held = None
                 answer = _error(f"could not handle the request ({type(e).__name__})", 422)
                 await answer(scope, receive, send_with_headers)
 
