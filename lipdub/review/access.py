@@ -138,7 +138,7 @@ class ReviewFiles:
             except (Refused, Missing) as e:
                 self._warn(f"the manifest's transcript entry is not used: {e.message}")
         found = []
-        for entry in sorted(os.listdir(self.root)):
+        for entry in self._entries():
             if entry.startswith("transcript."):
                 try:
                     found.append(self.text_file(entry))
@@ -149,7 +149,7 @@ class ReviewFiles:
     def languages(self) -> list[str]:
         """Target languages with a usable ``translation.<lang>.json``."""
         langs = []
-        for entry in sorted(os.listdir(self.root)):
+        for entry in self._entries():
             m = _TEXT.fullmatch(entry)
             if m is None or m.group(1) != "translation":
                 continue
@@ -160,6 +160,14 @@ class ReviewFiles:
                 continue
             langs.append(m.group(2))
         return langs
+
+    def _entries(self) -> list[str]:
+        """The work directory's file names, sorted ([] if it cannot be listed)."""
+        try:
+            return sorted(os.listdir(self.root))
+        except OSError as e:
+            self._warn(f"cannot list the work directory: {e.strerror or e}")
+            return []
 
     def translation(self, language: str) -> Path:
         """``translation.<language>.json`` (see :meth:`text_file`)."""
