@@ -11,8 +11,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,6 @@ pytest.importorskip("uvicorn", reason="the review extra (uvicorn) is not install
 
 from lipdub import DubbingPipeline
 from lipdub.dub.workdir import Workdir
-from lipdub.review.app import cookie_name
 from lipdub.review.server import ReviewServer
 from lipdub.review.session import ReviewSession
 from lipdub.testing import FakeFaceDetector, FakeTranscriber, FakeVoiceSynth
@@ -84,11 +81,11 @@ def _request(
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes, dict[str, str]]:
-    """A raw request (no client-side path normalisation), with the token as a cookie."""
+    """A raw request (no client-side path normalisation), under the page's secret path."""
     conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
     h = {"Host": f"127.0.0.1:{srv.port}", **(headers or {})}
     if token:
-        h["Cookie"] = f"{cookie_name(srv.token)}={srv.token}"
+        path = f"/{srv.token}{path}"
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -109,19 +106,30 @@ def _origin(srv: ReviewServer) -> dict[str, str]:
 
 def test_every_request_needs_the_token(server: ReviewServer) -> None:
     for path in ("/", "/api/state", "/files/source.wav", "/media/input", "/static/app.js"):
-        status, body, _ = _request(server, "GET", path, token=False)
+        status, body, headers = _request(server, "GET", path, token=False)
         assert status == 403, path
-        assert b"token" in body
-    bad = f"/api/state?token={'x' * len(server.token)}"
-    assert _request(server, "GET", bad, token=False)[0] == 403
-    # the token in the URL works once and leaves a cookie for the media requests
-    status, _, headers = _request(server, "GET", f"/?token={server.token}", token=False)
+        assert "token" in json.loads(body)["error"]
+        assert headers["referrer-policy"] == "no-referrer"  # headers on refusals too
+        assert headers["x-frame-options"] == "DENY"
+    wrong = "x" * len(server.token)
+    assert _request(server, "GET", f"/{wrong}/api/state", token=False)[0] == 403
+    assert _request(server, "GET", f"/api/state?token={server.token}", token=False)[0] == 403
+    # the secret path is the key: no cookie is ever set
+    status, _, headers = _request(server, "GET", "/")
     assert status == 200
-    assert headers["set-cookie"].startswith(f"{cookie_name(server.token)}={server.token};")
-    assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+    assert "set-cookie" not in headers
     assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert _request(server, "GET", "/api/state")[0] == 200
+    # /<token> leads to /<token>/, so the page's relative URLs stay under it
+    status, _, headers = _request(server, "GET", "")
+    assert status == 307 and headers["location"] == f"{server.token}/"
+    # programs may send the token in a header instead
+    status, body, _ = _request(
+        server, "GET", "/api/state", token=False, headers={"X-Lipdub-Token": server.token}
+    )
+    assert status == 200 and json.loads(body)["languages"] == ["es"]
 
 
 def test_paths_outside_the_work_directory_are_refused(server: ReviewServer, dub: Dub) -> None:
@@ -267,9 +275,9 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
             )
             expect(page.locator("#lane-dub .span")).to_have_count(3)
             expect(rows.nth(1).locator(".status")).to_have_text("ok")
-            assert "token" not in page.url  # dropped from the address bar (cookie now)
+            assert page.context.cookies() == []  # the secret path is the key, no cookie
 
-            # media plays through the page's cookie: the source span of line 1
+            # media plays through the page's relative URLs: the source span of line 1
             rows.nth(1).locator("button.play-source").click()
             page.wait_for_function(
                 "() => { const p = document.querySelector('#player');"
@@ -312,7 +320,7 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
             expect(page.locator("body")).to_have_attribute("data-job", "done", timeout=120000)
             expect(page.locator("#video-label")).to_contain_text("talk.es.mp4")
             src = page.locator("#video").get_attribute("src") or ""
-            assert src.startswith("/media/output/es")
+            assert src.startswith("media/output/es")
             page.wait_for_function(
                 "() => document.querySelector('#video').readyState >= 1", timeout=10000
             )
@@ -335,16 +343,12 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
     assert Workdir(wd).state(translation, Workdir(wd).get("translate:es")) == "edited"
 
 
-def _query(url: str) -> dict[str, list[str]]:
-    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-
-
 def test_the_url_carries_a_fresh_token(dub: Dub) -> None:
     session = ReviewSession(dub.workdir, dub.pipeline)
     a, b = ReviewServer(session), ReviewServer(session)
     try:
-        assert a.url.startswith("http://127.0.0.1:")
-        assert _query(a.url)["token"] != _query(b.url)["token"]
+        assert a.url == f"http://127.0.0.1:{a.port}/{a.token}/"
+        assert a.token != b.token
         assert len(a.token) >= 32
     finally:
         a.close()
@@ -354,6 +358,7 @@ def test_the_url_carries_a_fresh_token(dub: Dub) -> None:
 def test_lipdub_review_command_serves_the_work_directory(dub: Dub) -> None:
     import subprocess
     import sys
+    import urllib.error
     import urllib.request
 
     code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -370,13 +375,13 @@ def test_lipdub_review_command_serves_the_work_directory(dub: Dub) -> None:
         line = proc.stdout.readline()
         assert "review page for" in line, line
         url = line.split(": ", 1)[1].strip()
-        assert url.startswith("http://127.0.0.1:") and "token=" in url
-        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=10) as r:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        with urllib.request.urlopen(url + "api/state", timeout=10) as r:
             state = json.loads(r.read())
         assert state["languages"] == ["es"]
         assert [row["source"] for row in state["rows"]] == TEXTS
         assert state["rows"][0]["timing"]["status"] == "ok"
-        bare = url.split("?")[0] + "api/state"
+        bare = url.rstrip("/").rsplit("/", 1)[0] + "/api/state"
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(bare, timeout=10)
         assert refused.value.code == 403
@@ -417,7 +422,7 @@ def test_lipdub_dub_review_stops_and_serves_the_page(make_video) -> None:  # typ
         assert lines and "review page for" in lines[-1], "".join(lines)
         assert any("stopped early" in x for x in lines)
         url = lines[-1].split(": ", 1)[1].strip()
-        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=10) as r:
+        with urllib.request.urlopen(url + "api/state", timeout=10) as r:
             state = json.loads(r.read())
         assert state["rows"][0]["target"] == "[es] Hello world."
         assert state["rows"][0]["timing"]["status"] == "ok"  # stopped after the speech

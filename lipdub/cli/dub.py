@@ -160,7 +160,13 @@ def cmd_dub(args: argparse.Namespace) -> int:
 
         workdir = results[0].workdir
         return serve_review(
-            workdir, pipeline, options, voice=args.voice, output=args.output, args=args
+            workdir,
+            pipeline,
+            options,
+            voice=args.voice,
+            output=args.output,
+            args=args,
+            input=args.input,  # from the command line: the output may go beside it
         )
     return 0
 

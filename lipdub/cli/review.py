@@ -43,7 +43,7 @@ def serve_review(
     )
     server = ReviewServer(session, port=getattr(args, "port", 0) or 0)
     echo(f"review page for {session.root}: {server.url}")
-    echo("(only this machine can open it; Ctrl-C to stop)")
+    echo("(the address is the page's key: keep it to yourself; Ctrl-C to stop)")
     sys.stdout.flush()
     if not getattr(args, "no_browser", False):
         import webbrowser

@@ -11,14 +11,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from lipdub._hashing import file_sha256
-from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError
+from lipdub._io import file_kind
+from lipdub.dub.report import LineStatus
+from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError, printable
+from lipdub.review._lock import save_lock
+from lipdub.review.access import Missing, Refused, ReviewFiles
+from lipdub.review.schema import LANGUAGE, MAX_SPEAKER, MAX_TEXT, has_controls
 from lipdub.types import Transcript
 
 if TYPE_CHECKING:
@@ -29,6 +37,23 @@ if TYPE_CHECKING:
 __all__ = ["Busy", "Job", "JobKind", "ReviewSession", "StaleVersion"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The largest timing report the page reads.
+MAX_TIMING_BYTES = 64 << 20
+_STATUSES = frozenset(get_args(LineStatus))
+#: Timing fields the page shows: required, then optional with their defaults.
+_TIMING_REQUIRED = ("start_s", "speech_s")
+_TIMING_OPTIONAL = {
+    "end_s": None,
+    "delay_s": 0.0,
+    "speed": 1.0,
+    "rate": 1.0,
+    "stretch": 1.0,
+    "borrowed_s": 0.0,
+    "overflow_s": 0.0,
+}
 
 JobKind = Literal["speak", "finish"]
 
@@ -57,6 +82,11 @@ class Job:
     spoken: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ended: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or ``timeout`` seconds pass); whether it ended."""
+        return self._ended.wait(timeout)
 
     def push(self, event: Event) -> None:
         """Record one pipeline event (the pipeline's ``on_event``)."""
@@ -89,34 +119,64 @@ class Job:
 class ReviewSession:
     """A dub's work directory opened for review.
 
+    Every path it reads or writes goes through :class:`~lipdub.review.access.ReviewFiles`:
+    work-directory files only inside the work directory, the input and outputs only
+    from these arguments or lipdub's naming rule (or, to read, when they probe as
+    media), and saves only to ``transcript.<lang>.json`` / ``translation.<lang>.json``.
+
     Args:
         workdir: The work directory of a dub (it has a ``manifest.json``).
         pipeline: The pipeline that runs the remaining stages; give it the components
             the dub was made with, or every stage they key will be redone.
         options: The dub options of the run (None: the pipeline's).
         voice: The voice name of the run.
-        input: The input video (None: the one the manifest names).
-        output: The output video, ``{lang}`` for the language (None: the one the
-            manifest names, else the pipeline's default beside the input).
+        input: The input video (None: ``NAME`` for a work directory ``NAME.lipdub``,
+            else the one the manifest names, which is read only if it is media).
+        output: The output video, ``{lang}`` for the language (None: lipdub's name
+            beside the input, ``talk.<lang>.mp4``).
 
     Raises:
-        InputError: not a work directory lipdub made, or no transcript in it.
+        InputError: an argument of the wrong type or naming no usable file (the
+            message names the argument), not a work directory lipdub made, or no
+            transcript in it.
     """
 
     def __init__(
         self,
-        workdir: str | Path,
+        workdir: str | os.PathLike[str],
         pipeline: DubbingPipeline,
         *,
         options: DubOptions | None = None,
         voice: str | None = None,
-        input: str | Path | None = None,
-        output: str | None = None,
+        input: str | os.PathLike[str] | None = None,
+        output: str | os.PathLike[str] | None = None,
     ) -> None:
+        from lipdub.dub.options import DubOptions
+        from lipdub.dub.pipeline import DubbingPipeline
         from lipdub.dub.workdir import Workdir
 
-        self.root = Path(workdir).resolve()
-        if not (self.root / "manifest.json").is_file():
+        root = _path_arg("workdir", workdir)
+        if not isinstance(pipeline, DubbingPipeline):
+            raise InputError(
+                f"ReviewSession(pipeline=...) must be a DubbingPipeline, got {_kind(pipeline)}"
+            )
+        if options is not None and not isinstance(options, DubOptions):
+            raise InputError(
+                f"ReviewSession(options=...) must be DubOptions or None, got {_kind(options)}"
+            )
+        if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+            raise InputError(f"ReviewSession(voice=...) must be a voice name, got {_kind(voice)}")
+        in_path = _path_arg("input", input) if input is not None else None
+        if in_path is not None and (why := file_kind(in_path)) is not None:
+            raise InputError(
+                f"ReviewSession(input=...): the input video is {why}",
+                path=in_path,
+                hint="give the dub's input video",
+            )
+        out = str(_path_arg("output", output)) if output is not None else None
+
+        self.root = root.resolve()
+        if file_kind(self.root / "manifest.json") is not None:
             raise InputError(
                 "not a lipdub work directory (no manifest.json)",
                 path=self.root,
@@ -126,19 +186,21 @@ class ReviewSession:
         self.pipeline = pipeline
         self.options = options
         self.voice = voice
-        meta_input = self.wd.meta.get("input")
-        if input is None and not meta_input:
-            raise InputError("the manifest does not name the input video", path=self.root)
-        self.input = Path(input if input is not None else str(meta_input)).resolve()
-        if input is None and not self.input.is_file():
-            # a relative name from another directory: the default work directory lies
-            # beside its input
-            beside = self.root.parent / Path(str(meta_input)).name
-            if beside.is_file():
-                self.input = beside
-        self.output = output
+        self.output = out
+        self.files = ReviewFiles(
+            self.root,
+            lambda: self.wd,
+            input=in_path.resolve() if in_path is not None else None,
+            output=out,
+        )
         self.job: Job | None = None
         self._lock = threading.Lock()
+        if self.files.input is None:
+            raise InputError(
+                "the manifest does not name the input video",
+                path=self.root,
+                hint="pass the input video (lipdub review WORKDIR --input VIDEO)",
+            )
         if self.transcript_path() is None:
             raise InputError(
                 "the work directory has no transcript yet",
@@ -146,71 +208,81 @@ class ReviewSession:
                 hint="run `lipdub dub VIDEO --to LANG --stop-after transcribe` first",
             )
 
+    @property
+    def input(self) -> Path:
+        """The input video (see :class:`~lipdub.review.access.ReviewFiles` for when it
+        may be read or written beside)."""
+        found = self.files.input
+        assert found is not None  # checked when the session opened
+        return found
+
     # ------------------------------------------------------------------ reading
     def transcript_path(self) -> Path | None:
-        """The current source transcript (the one the manifest records, else the only one)."""
-        files = self.wd.files_of("transcribe")
-        if files and files[0].is_file():
-            return files[0]
-        found = sorted(self.root.glob("transcript.*.json"))
-        return found[0] if len(found) == 1 else None
+        """The current source transcript (the manifest's, if it is one inside the work
+        directory; else the only one)."""
+        return self.files.transcript()
 
     def languages(self) -> list[str]:
         """Target languages with a translation in the work directory."""
-        langs = {p.name.split(".")[1] for p in self.root.glob("translation.*.json")}
-        return sorted(langs)
-
-    def output_path(self, language: str) -> Path | None:
-        """Where the dubbed video of ``language`` is (or goes); None for the default."""
-        if self.output is not None:
-            return Path(self.output.replace("{lang}", language))
-        for name in self.wd.files_of(f"lipsync:{language}"):
-            return name
-        return None
-
-    def _default_output(self, language: str) -> Path:
-        return self.output_path(language) or self.input.with_name(
-            f"{self.input.stem}.{language}.mp4"
-        )
+        return self.files.languages()
 
     def existing_output(self, language: str) -> Path | None:
-        """The dubbed video of ``language`` if it exists."""
-        out = self._default_output(language)
-        return out if out.is_file() else None
+        """The dubbed video of ``language`` if it exists and may be read."""
+        try:
+            return self.files.output_video(language)
+        except (Missing, Refused):
+            return None
 
     def text_path(self, kind: str, language: str | None) -> Path:
-        """``"source"``: the transcript; ``"target"``: ``translation.<language>.json``."""
+        """``"source"``: the transcript; ``"target"``: ``translation.<language>.json``.
+
+        Raises:
+            InputError: nothing to edit for ``kind`` / ``language``.
+        """
         if kind == "source":
             path = self.transcript_path()
             if path is None:
-                raise InputError("no transcript in the work directory", path=self.root)
+                raise Missing("no transcript in the work directory", path=self.root)
             return path
-        if kind == "target" and language in self.languages():
-            return self.root / f"translation.{language}.json"
-        raise InputError(f"nothing to edit for {kind!r} / {language!r}", path=self.root)
+        if (
+            kind == "target"
+            and isinstance(language, str)
+            and LANGUAGE.fullmatch(language)
+            and language in self.languages()
+        ):
+            return self.files.translation(language)
+        raise InputError(
+            f"nothing to edit for {printable(kind, newlines=False)!r} / "
+            f"{printable(language, newlines=False)!r}",
+            path=self.root,
+        )
 
     def state(self, language: str | None = None) -> dict[str, Any]:
-        """Everything the page shows, as JSON-ready data."""
+        """Everything the page shows, as JSON-ready data.
+
+        A file that cannot be read (an editor broke it while the page was open) is
+        named in ``problems``, one line each; the rest is shown as far as it can be.
+        """
+        problems: list[str] = []
         langs = self.languages()
         lang = language if language in langs else (langs[0] if langs else None)
-        src_path = self.text_path("source", None)
-        source = Transcript.load(src_path)
+        versions: dict[str, str] = {}
+        source: Transcript | None = None
+        src_path = self.transcript_path()
+        if src_path is None:
+            problems.append("no readable transcript in the work directory")
+        else:
+            source = _attempt(problems, src_path, lambda: Transcript.load(src_path))
+            versions["source"] = _attempt(problems, src_path, lambda: file_sha256(src_path)) or ""
         target: Transcript | None = None
         timing: dict[int, dict[str, Any]] = {}
-        versions = {"source": file_sha256(src_path)}
         if lang is not None:
-            tpath = self.root / f"translation.{lang}.json"
-            target = Transcript.load(tpath, lang)
-            versions["target"] = file_sha256(tpath)
-            timing_path = self.root / f"timing.{lang}.json"
-            if timing_path.is_file():
-                try:
-                    rows = json.loads(timing_path.read_text(encoding="utf-8"))["segments"]
-                    timing = {int(r["index"]): r for r in rows}
-                except (OSError, ValueError, KeyError, TypeError) as e:
-                    logger.warning("cannot read %s: %s", timing_path, e)
+            tpath = self.files.translation(lang)
+            target = _attempt(problems, tpath, lambda: Transcript.load(tpath, lang))
+            versions["target"] = _attempt(problems, tpath, lambda: file_sha256(tpath)) or ""
+            timing = self._timing(lang, problems)
         rows_out = []
-        for i, seg in enumerate(source.segments):
+        for i, seg in enumerate(source.segments if source is not None else ()):
             tseg = target.segments[i] if target is not None and i < len(target.segments) else None
             t = timing.get(i)
             rows_out.append(
@@ -226,42 +298,75 @@ class ReviewSession:
                     "stale": bool(t is not None and tseg is not None and t["text"] != tseg.text),
                 }
             )
-        duration = max([seg.end_s for seg in source.segments] or [0.0])
-        duration = max([duration, *(float(t["end_s"]) for t in timing.values())])
+        ends = [seg.end_s for seg in source.segments] if source is not None else []
+        duration = max([0.0, *ends, *(float(t["end_s"]) for t in timing.values())])
         with self._lock:
             job = self.job.summary() if self.job is not None else None
-        out = self.existing_output(lang) if lang is not None else None
+        out = None
+        if lang is not None:
+            try:
+                out = self.files.output_video(lang)
+            except Refused as e:
+                problems.append(e.message)
+            except Missing:
+                pass
+        where = self.files.input
         return {
             "workdir": str(self.root),
-            "input": self.input.name,
+            "input": where.name if where is not None else None,
             "languages": langs,
             "language": lang,
-            "source_language": source.language,
+            "source_language": source.language if source is not None else None,
             "duration_s": duration,
             "rows": rows_out,
             "versions": versions,
-            "has_speech": lang is not None and (self.root / f"speech.{lang}.wav").is_file(),
-            "has_source_audio": (self.root / "source.wav").is_file(),
+            "has_speech": lang is not None and self._has(f"speech.{lang}.wav"),
+            "has_source_audio": self._has("source.wav"),
             "output": out.name if out is not None else None,
-            "output_mtime": out.stat().st_mtime if out is not None else None,
+            "output_mtime": _mtime(out),
             "job": job,
+            "problems": problems,
         }
+
+    def _has(self, name: str) -> bool:
+        try:
+            self.files.inside(name)
+        except (Missing, Refused):
+            return False
+        return True
+
+    def _timing(self, lang: str, problems: list[str]) -> dict[int, dict[str, Any]]:
+        """The rows of ``timing.<lang>.json`` the page shows, checked; {} if unusable."""
+        name = f"timing.{lang}.json"
+        try:
+            path = self.files.inside(name)
+        except Missing:
+            return {}
+        except Refused as e:
+            problems.append(e.message)
+            return {}
+        try:
+            if path.stat().st_size > MAX_TIMING_BYTES:
+                raise ValueError(f"larger than {MAX_TIMING_BYTES >> 20} MiB")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            rows = data.get("segments") if isinstance(data, dict) else None
+            if not isinstance(rows, list):
+                raise ValueError("no list of segments")
+            return {row["index"]: row for row in map(_timing_row, rows)}
+        except RecursionError:
+            problems.append(f"{name} cannot be read: JSON nested too deeply")
+        except (OSError, ValueError) as e:
+            problems.append(f"{name} cannot be read: {printable(e, newlines=False)}")
+        return {}
 
     # ------------------------------------------------------------------ files
     def work_file(self, relative: str) -> Path:
-        """A file inside the work directory, symlinks resolved.
+        """A regular file inside the work directory, symlinks resolved.
 
         Raises:
             InputError: the path leaves the work directory, or is not a file.
         """
-        if not relative or "\x00" in relative or Path(relative).is_absolute():
-            raise InputError(f"refused path {relative!r}", path=self.root)
-        candidate = (self.root / relative).resolve()
-        if not candidate.is_relative_to(self.root) or candidate == self.root:
-            raise InputError(f"{relative!r} is outside the work directory", path=self.root)
-        if not candidate.is_file():
-            raise InputError(f"no file {relative!r} in the work directory", path=self.root)
-        return candidate
+        return self.files.inside(relative)
 
     # ------------------------------------------------------------------ editing
     def save_line(
@@ -277,32 +382,62 @@ class ReviewSession:
         """Change one line's text (and/or speaker) of the transcript or a translation.
 
         ``version`` is the sha256 of the file the page loaded; a file changed since is
-        refused with :class:`StaleVersion`, never merged. Returns the new version.
+        refused with :class:`StaleVersion`, never merged. The check and the write hold
+        the work directory's save lock, so two processes never both save against one
+        version. Returns the new version.
+
+        Raises:
+            StaleVersion: the file changed since ``version``.
+            Busy: a run is in progress.
+            InputError: a bad argument (named), or the file cannot be read.
         """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise InputError(f"save_line(index=...) must be an integer, got {_kind(index)}")
+        if not isinstance(version, str):
+            raise InputError(f"save_line(version=...) must be a string, got {_kind(version)}")
+        if text is None and speaker is None:
+            raise InputError("save_line needs text= or speaker=")
+        for name, value, limit in (("text", text, MAX_TEXT), ("speaker", speaker, MAX_SPEAKER)):
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InputError(f"save_line({name}=...) must be a string, got {_kind(value)}")
+            if len(value) > limit:
+                raise InputError(f"save_line({name}=...) is longer than {limit} characters")
+            if has_controls(value):
+                raise InputError(f"save_line({name}=...) holds control characters")
         path = self.text_path(kind, language)
         with self._lock:
             if self.job is not None and self.job.state == "running":
                 raise Busy("a run is in progress; save when it ends")
-            current = file_sha256(path)
-            if current != version:
-                raise StaleVersion(
-                    f"{path.name} changed since this page loaded it",
-                    path=path,
-                    hint="reload the page to see the other change, then edit again",
-                )
-            transcript = Transcript.load(path, language if kind == "target" else None)
-            if not 0 <= index < len(transcript.segments):
-                raise InputError(f"no segment {index} in {path.name}", path=path)
-            seg = transcript.segments[index]
-            changes: dict[str, Any] = {}
-            if text is not None:
-                changes["text"] = " ".join(text.split())
-            if speaker is not None:
-                changes["speaker"] = speaker.strip() or None
-            segments = list(transcript.segments)
-            segments[index] = dataclasses.replace(seg, **changes)
-            dataclasses.replace(transcript, segments=tuple(segments)).save(path)
-            return file_sha256(path)
+            with save_lock(self.root):
+                current = file_sha256(path)
+                if current != version:
+                    raise StaleVersion(
+                        f"{path.name} changed since this page loaded it",
+                        path=path,
+                        hint="reload the page to see the other change, then edit again",
+                    )
+                transcript = Transcript.load(path, language if kind == "target" else None)
+                if not 0 <= index < len(transcript.segments):
+                    raise InputError(f"no segment {index} in {path.name}", path=path)
+                seg = transcript.segments[index]
+                changes: dict[str, Any] = {}
+                if text is not None:
+                    changes["text"] = " ".join(text.split())
+                if speaker is not None:
+                    changes["speaker"] = speaker.strip() or None
+                segments = list(transcript.segments)
+                segments[index] = dataclasses.replace(seg, **changes)
+                try:
+                    dataclasses.replace(transcript, segments=tuple(segments)).save(path)
+                except UnicodeEncodeError as e:  # a lone surrogate the file already held
+                    raise InputError(
+                        f"{path.name} holds text that is not valid Unicode ({e.reason})",
+                        path=path,
+                        hint="fix that line in a text editor, then reload the page",
+                    ) from None
+                return file_sha256(path)
 
     # ------------------------------------------------------------------ running
     def start(
@@ -317,17 +452,30 @@ class ReviewSession:
 
         Raises:
             Busy: a job is running.
-            InputError: an unknown language.
+            InputError: an unknown kind or language, or (``"finish"``) an output that
+                would go beside an input only the manifest names.
         """
-        if language not in self.languages():
-            raise InputError(f"no translation for {language!r} in the work directory")
+        if kind not in ("speak", "finish"):
+            raise InputError(f"start(kind=...) must be 'speak' or 'finish', got {_kind(kind)}")
+        if not isinstance(language, str) or language not in self.languages():
+            raise InputError(
+                f"no translation for {printable(language, newlines=False)!r} in the work directory"
+            )
+        for name, stages in (("keep", keep), ("redo", redo)):
+            if not isinstance(stages, tuple) or not all(isinstance(s, str) for s in stages):
+                raise InputError(f"start({name}=...) must be a tuple of stage names")
+        self.files.input_video()  # it may be read
+        output = self.files.run_output(language) if kind == "finish" else None
         with self._lock:
             if self.job is not None and self.job.state == "running":
                 raise Busy("a run is already in progress")
             job = Job(kind, language)
             self.job = job
         thread = threading.Thread(
-            target=self._run, args=(job, keep, redo), name=f"lipdub-review-{kind}", daemon=True
+            target=self._run,
+            args=(job, output, keep, redo),
+            name=f"lipdub-review-{kind}",
+            daemon=True,
         )
         thread.start()
         return job
@@ -336,17 +484,23 @@ class ReviewSession:
         folder = self.root / "speech"
         return {p.name for p in folder.glob("*.wav")} if folder.is_dir() else set()
 
-    def _run(self, job: Job, keep: tuple[str, ...], redo: tuple[str, ...]) -> None:
+    def _run(
+        self, job: Job, output: Path | None, keep: tuple[str, ...], redo: tuple[str, ...]
+    ) -> None:
         before = self._speech_files()
         rec = self.wd.get("transcribe")
-        source_language = rec.info.get("language") if rec is not None else None
+        recorded = rec.info.get("language") if rec is not None else None
+        # the manifest is data: a language only if it looks like one
+        source_language = (
+            recorded if isinstance(recorded, str) and LANGUAGE.fullmatch(recorded) else None
+        )
         t0 = time.perf_counter()
         state: Literal["done", "failed", "cancelled"] = "done"
         try:
             result = self.pipeline.run(
                 self.input,
                 job.language,
-                self.output_path(job.language),
+                output,
                 source_language=source_language,
                 voice=self.voice,
                 workdir=self.root,
@@ -375,3 +529,73 @@ class ReviewSession:
             # the next run reads the work directory afresh (the manifest changed)
             self.wd = Workdir(self.root)
             job.state = state  # last: the page's event stream ends when it sees it
+            job._ended.set()
+
+
+def _kind(value: object) -> str:
+    """A value's type and a short view of it, for an argument error."""
+    text = printable(repr(value), newlines=False)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _path_arg(name: str, value: object) -> Path:
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        text = os.fspath(value)
+        if isinstance(text, str) and text and "\x00" not in text:
+            return Path(text)
+    raise InputError(f"ReviewSession({name}=...) must be a path, got {_kind(value)}")
+
+
+def _attempt(problems: list[str], path: Path, read: Callable[[], T]) -> T | None:
+    """``read()``, or None with one line in ``problems`` saying why it failed."""
+    try:
+        return read()
+    except LipdubError as e:
+        problems.append(f"{path.name} cannot be read: {printable(e.message, newlines=False)}")
+    except RecursionError:
+        problems.append(f"{path.name} cannot be read: JSON nested too deeply")
+    except (OSError, ValueError) as e:
+        problems.append(f"{path.name} cannot be read: {printable(e, newlines=False)}")
+    return None
+
+
+def _finite(row: dict[str, Any], key: str, default: float | None) -> float:
+    value = row.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"segment {row.get('index')!r}: {key!r} is not a finite number")
+    return float(value)
+
+
+def _timing_row(row: object) -> dict[str, Any]:
+    """One row of a timing report, with the types the page needs (ValueError if not)."""
+    if not isinstance(row, dict):
+        raise ValueError("a segment is not a JSON object")
+    index = row.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"a segment's index is not a whole number: {printable(index)[:20]}")
+    text = row.get("text")
+    if not isinstance(text, str):
+        raise ValueError(f"segment {index}: 'text' is not a string")
+    status = row.get("status", "ok")
+    if status not in _STATUSES:
+        raise ValueError(f"segment {index}: unknown status {printable(status)[:20]!r}")
+    warnings = row.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise ValueError(f"segment {index}: 'warnings' is not a list of strings")
+    out: dict[str, Any] = {"index": index, "text": text, "status": status, "warnings": warnings}
+    for key in _TIMING_REQUIRED:
+        out[key] = _finite(row, key, None)
+    for key, default in _TIMING_OPTIONAL.items():
+        out[key] = _finite(
+            row, key, out["start_s"] + out["speech_s"] if default is None else default
+        )
+    return out
+
+
+def _mtime(path: Path | None) -> float | None:
+    if path is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

@@ -5,12 +5,8 @@ const $ = (sel) => document.querySelector(sel);
 let state = null;
 let stopAt = null;
 
-// Drop the token from the address bar once the cookie carries it.
-if (location.search.includes("token=")) {
-  const u = new URL(location.href);
-  const lang = u.searchParams.get("lang");
-  history.replaceState(null, "", "/" + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
-}
+// The page lives under a secret path (http://127.0.0.1:PORT/<token>/): every URL here is
+// relative to it, and no cookie is used, so the token never reaches another origin.
 
 async function api(path, body) {
   const init = body === undefined ? {} : {
@@ -54,13 +50,17 @@ function el(tag, attrs, ...kids) {
 
 async function load() {
   const lang = new URL(location.href).searchParams.get("lang") || (state && state.language) || "";
-  state = await api("/api/state" + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
+  state = await api("api/state" + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
   render();
   if (state.job && state.job.state === "running") follow();
 }
 
 function render() {
   $("#where").textContent = `${state.input} — ${state.workdir}`;
+  // files that cannot be read (an editor broke one while the page was open): say so
+  const problems = state.problems || [];
+  $("#problems").replaceChildren(...problems.map((p) => el("li", {}, p)));
+  $("#problems").hidden = problems.length === 0;
   const sel = $("#lang");
   sel.replaceChildren(...state.languages.map((l) => el("option", { value: l }, l)));
   sel.value = state.language || "";
@@ -144,7 +144,7 @@ async function save(row, kind, span) {
   const tr = span.closest("tr");
   tr.classList.add("saving");
   try {
-    const r = await api("/api/save", body);
+    const r = await api("api/save", body);
     state.versions[file] = r.version;
     span.dataset.saved = text;
     say(`saved line ${row.index} in the ${file === "target" ? "translation" : "transcript"}`);
@@ -170,11 +170,11 @@ $("#player").addEventListener("timeupdate", () => {
   if (stopAt !== null && p.currentTime >= stopAt) { p.pause(); stopAt = null; }
 });
 
-function playSource(r) { playSpan("/files/source.wav", r.start_s, r.end_s, `source line ${r.index}`); }
+function playSource(r) { playSpan("files/source.wav", r.start_s, r.end_s, `source line ${r.index}`); }
 function playDub(r) {
   const t = r.timing;
   if (!t) return;
-  playSpan(`/files/speech.${state.language}.wav?v=${Date.now()}`, t.start_s, t.end_s, `dubbed line ${r.index}`);
+  playSpan(`files/speech.${state.language}.wav?v=${Date.now()}`, t.start_s, t.end_s, `dubbed line ${r.index}`);
 }
 function playVideo(r) {
   const v = $("#video");
@@ -185,7 +185,7 @@ function playVideo(r) {
 function renderVideo() {
   const v = $("#video");
   const out = state.output;
-  const src = out ? `/media/output/${state.language}?v=${state.output_mtime}` : "/media/input";
+  const src = out ? `media/output/${state.language}?v=${state.output_mtime}` : "media/input";
   if (v.dataset.src !== src) { v.dataset.src = src; v.src = src; }
   $("#video-label").textContent = out ? `dubbed video: ${out}` : `input video: ${state.input} (not dubbed yet)`;
 }
@@ -199,7 +199,7 @@ async function start(path, extra) {
 function speak(r) {
   document.querySelectorAll("tr.active").forEach((e) => e.classList.remove("active"));
   document.querySelector(`tr[data-index="${r.index}"]`).classList.add("active");
-  start("/api/speak").then(() => {});
+  start("api/speak").then(() => {});
 }
 
 function busy(on) {
@@ -214,7 +214,7 @@ function follow() {
   busy(true);
   document.body.dataset.job = "running";
   $("#bar").style.width = "0";
-  source = new EventSource("/api/events");
+  source = new EventSource("api/events");
   source.onmessage = (m) => {
     const ev = JSON.parse(m.data);
     if (ev.type === "Progress" && ev.total) {
@@ -259,7 +259,7 @@ function follow() {
 
 // An edited file whose inputs changed: keep the edit, or make it again (moved aside first).
 function offerWaysOn(kind, stage) {
-  const path = kind === "speak" ? "/api/speak" : "/api/finish";
+  const path = kind === "speak" ? "api/speak" : "api/finish";
   const msg = $("#message");
   msg.append(" ",
     el("button", { class: "keep", onclick: () => start(path, { keep: [stage] }) }, `keep my ${stage} edit`),
@@ -267,10 +267,10 @@ function offerWaysOn(kind, stage) {
     el("button", { class: "redo", onclick: () => start(path, { redo: [stage] }) }, `redo ${stage} (mine goes to .bak)`));
 }
 
-$("#finish").addEventListener("click", () => start("/api/finish"));
-$("#cancel").addEventListener("click", () => api("/api/cancel", {}).catch(() => {}));
+$("#finish").addEventListener("click", () => start("api/finish"));
+$("#cancel").addEventListener("click", () => api("api/cancel", {}).catch(() => {}));
 $("#lang").addEventListener("change", (ev) => {
-  history.replaceState(null, "", "/?lang=" + encodeURIComponent(ev.target.value));
+  history.replaceState(null, "", "?lang=" + encodeURIComponent(ev.target.value));
   state.language = ev.target.value;
   load();
 });
