@@ -339,7 +339,10 @@ class ReviewSession:
     def _run(self, job: Job, keep: tuple[str, ...], redo: tuple[str, ...]) -> None:
         before = self._speech_files()
         rec = self.wd.get("transcribe")
-        source_language = rec.info.get("language") if rec is not None else None
+        # the language the dub asked for (its key holds it); older manifests: the found one
+        info = rec.info if rec is not None else {}
+        asked = info["asked"] if "asked" in info else info.get("language")
+        source_language = asked if isinstance(asked, str) else None
         t0 = time.perf_counter()
         state: Literal["done", "failed", "cancelled"] = "done"
         try:
