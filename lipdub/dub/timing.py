@@ -162,7 +162,8 @@ def _speak_all(
             if cache is not None and key is not None:
                 cache.put(key, clip)
                 # what a later run's hit gives (16-bit), so a resumed dub is the same
-                clip = cache.get(key) or clip
+                stored = cache.get(key)
+                clip = stored if stored is not None else clip
             found[a] = clip
         progress.set(base + sum(counts))
     return [found[a] for a in asks]
