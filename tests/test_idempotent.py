@@ -128,7 +128,7 @@ def test_review_then_resume_runs_nothing_and_uses_the_edit(
     again = _lipdub(tmp_path, *base, "--stop-after", "translate")
     assert "ran: nothing" in again.stdout.splitlines()
     assert "your edits used: translate" in again.stdout
-    assert "EditConflict" not in again.stderr and "error" not in again.stderr
+    assert not [x for x in again.stderr.splitlines() if x.startswith("error")]
     assert (wd / "transcript.en.json").read_bytes() == transcript  # Whisper did not run
     assert (wd / "translation.es.json").read_bytes() == edited
 
