@@ -87,14 +87,25 @@ def test_a_language_switch_keeps_the_edited_translation(
     assert (wd / "translation.fr.json").exists()  # both languages live side by side
 
 
-def test_adding_the_source_language_keeps_the_edited_transcript(clip: Path, tmp_path: Path) -> None:
+def test_adding_the_source_language_is_a_new_key_and_keeps_the_edited_transcript(
+    clip: Path, tmp_path: Path
+) -> None:
+    """The transcribe key holds the language asked for (a declared setting), never the one
+    a manifest recorded: asking for ``en`` after a detecting run is a change under the
+    user's edit, so the run stops without touching it; ``keep`` then uses the edit."""
     transcriber = FakeTranscriber.from_texts(TEXTS, start_s=0.3, segment_s=1.0, gap_s=0.4)
     pipe = _pipeline(transcriber=transcriber)
     wd = tmp_path / "wd"
     pipe.run(clip, "es", workdir=wd, stop_after="transcribe")
     _edit_json(wd / "transcript.en.json", 0, "Hello there, dear friend.")
+    edited = (wd / "transcript.en.json").read_bytes()
 
-    result = pipe.run(clip, "es", workdir=wd, source_language="en", stop_after="translate")
+    with pytest.raises(EditConflict, match="--keep transcribe"):
+        pipe.run(clip, "es", workdir=wd, source_language="en", stop_after="translate")
+    assert (wd / "transcript.en.json").read_bytes() == edited
+    result = pipe.run(
+        clip, "es", workdir=wd, source_language="en", stop_after="translate", keep=["transcribe"]
+    )
 
     assert transcriber.calls == 1
     assert result.source.segments[0].text == "Hello there, dear friend."
@@ -295,9 +306,12 @@ def test_a_damaged_output_is_redone(clip: Path, tmp_path: Path) -> None:
     assert "lipsync" in redone.ran
     assert probe(out).frame_count == probe(clip).frame_count
 
+    good = (tmp_path / "wd" / "dub.es.wav").read_bytes()
     (tmp_path / "wd" / "dub.es.wav").write_bytes(b"RIFF junk")
     redone = pipe.run(clip, "es", out, workdir=tmp_path / "wd")
-    assert "mix" in redone.ran and "lipsync" in redone.ran
+    # the mix is remade byte for byte, so the video made from it still holds
+    assert "mix" in redone.ran and "lipsync" in redone.reused
+    assert (tmp_path / "wd" / "dub.es.wav").read_bytes() == good
 
 
 @pytest.mark.parametrize("how", ["same", "relative", "symlink", "hardlink"])

@@ -8,7 +8,8 @@ be reviewed, and resume:
 stage           artifact                          redone when
 ==============  ================================  ===================================
 ``extract``     ``source.wav``                    the input file changes
-``transcribe``  ``transcript.<src>.json``         the audio or transcriber settings
+``transcribe``  ``transcript.<src>.json``         the audio, transcriber settings or
+                                                  the language asked (``--from``)
 ``diarize``     ``speakers.json``                 the audio or diarizer (``diarizer=``)
 ``voices``      ``voices/<speaker>.wav``          the turns (a cloning voice only)
 ``translate``   ``translation.<tgt>.json/.srt``   the transcript or translator settings

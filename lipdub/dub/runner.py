@@ -263,7 +263,8 @@ def _decide_and_do(stage: Stage, run: Run, lang: Lang | None, sid: str) -> str:
 
 def _upstream_word(stage: Stage) -> str:
     return {
-        "transcribe": "audio, the transcriber's settings or the given text",
+        "transcribe": "audio, the language asked (--from), the transcriber's settings "
+        "or the given text",
         "translate": "transcript or the translator's settings",
         "faces": "transcript, the speakers, the scorer or the --face choice",
         "voices": "speaker turns or the voice they are cut from",

@@ -158,10 +158,13 @@ def _speak_all(
             )
         for text, clip in zip(texts, clips, strict=True):
             a = _Ask(text, voice, rate, ref)
-            found[a] = clip
             key = key_of[a]
             if cache is not None and key is not None:
                 cache.put(key, clip)
+                # what a later run's hit gives (16-bit), so a resumed dub is the same
+                stored = cache.get(key)
+                clip = stored if stored is not None else clip
+            found[a] = clip
         progress.set(base + sum(counts))
     return [found[a] for a in asks]
 

@@ -181,6 +181,9 @@ class VideoWriter:
             stream.time_base = Fraction(1, 1) / self.fps
             if codec in ("libx264", "libx265"):
                 stream.options = {"crf": str(crf), "preset": preset}
+                # x264's frame threads give the same bytes for the same frames; its sliced
+                # threads (PyAV's default) now and then do not, and a resumed dub must
+                stream.thread_type = "FRAME"
             if rotation % 360:
                 # PyAV takes the counter-clockwise angle (display-matrix convention).
                 stream.set_display_rotation((-rotation) % 360)

@@ -489,10 +489,12 @@ class ReviewSession:
     ) -> None:
         before = self._speech_files()
         rec = self.wd.get("transcribe")
-        recorded = rec.info.get("language") if rec is not None else None
-        # the manifest is data: a language only if it looks like one
+        # the language the dub asked for (its key holds it); older manifests: the found
+        # one. The manifest is data: a language only if it looks like one.
+        info = rec.info if rec is not None else {}
+        asked = info["asked"] if "asked" in info else info.get("language")
         source_language = (
-            recorded if isinstance(recorded, str) and LANGUAGE.fullmatch(recorded) else None
+            asked if isinstance(asked, str) and LANGUAGE.fullmatch(asked) else None
         )
         t0 = time.perf_counter()
         state: Literal["done", "failed", "cancelled"] = "done"

@@ -261,6 +261,13 @@ class DemucsSeparator(Separator):
         local_files_only: Never download; use the cache only.
         verify: Check the downloaded file against the catalogue.
 
+    Reproducible for a given torch thread count: no random shifts (``shifts=0``) and no
+    other randomness, so the same audio, settings and threads give the same stems, byte
+    for byte. torch's CPU kernels sum in an order that depends on the thread count, so
+    1 and 2 threads may differ in the last bit of some 16-bit samples; a dub never
+    remakes ``background.wav``/``vocals.wav`` while the separate stage's key (audio,
+    settings, speech spans) holds, so a resumed or re-run dub reuses the recorded stems.
+
     Example:
         >>> DemucsSeparator(overlap=0.5).settings()["overlap"]
         0.5

@@ -10,6 +10,17 @@ Word timestamps are grouped into dubbing-sized segments with
 :func:`lipdub.transcribe._segment.words_to_segments` (split at sentence ends, pauses
 and a maximum length), the same splitter the other transcribers use.
 
+Reproducible: the same audio and settings give the same transcript, byte for byte, so
+a work directory's transcript (and the edits made downstream of it) never "changes"
+when it is made again. Decoding is pinned to ``temperature=0`` (beam search, or greedy
+with ``beam_size=1``), with no fallback to sampling: faster-whisper's default retries a
+hard 30 s window by *sampling* at rising temperatures, from CTranslate2's random
+generator, which is seeded once per worker thread and cannot be reset between calls,
+so two runs (or two calls in one process) then disagree on words, end times and
+confidences. ``temperature=(0.0, 0.2, ...)`` brings the fallback back, at that cost.
+CTranslate2's CPU kernels give the same numbers for any ``cpu_threads`` on one machine
+(checked with 1, 2 and 4 threads), so threads are left out of the settings.
+
 Example:
     >>> from lipdub.transcribe.whisper import WhisperTranscriber
     >>> stt = WhisperTranscriber("tiny", device="cpu")  # doctest: +SKIP
@@ -21,8 +32,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -101,6 +114,10 @@ class WhisperTranscriber(Transcriber):
         condition_on_previous_text: Give each 30 s window the previous text as a
             prompt (more consistent; False is more robust against repetition loops
             on repetitive speech).
+        temperature: Decoding temperature, or temperatures to fall back through when
+            a window decodes badly (faster-whisper's ``temperature``). The default,
+            ``0.0``, never samples, so the transcript is reproducible; any value above
+            0 samples at random (see the module docstring).
 
     Raises:
         BackendNotInstalled: faster-whisper is missing.
@@ -131,6 +148,7 @@ class WhisperTranscriber(Transcriber):
         pause_s: float = 0.7,
         cpu_threads: int = 0,
         condition_on_previous_text: bool = True,
+        temperature: float | Sequence[float] = 0.0,
     ) -> None:
         require_modules("whisper", "the whisper transcriber", "faster_whisper", "ctranslate2")
         device = parse_device(device, engine="ctranslate2", check=False)
@@ -140,6 +158,7 @@ class WhisperTranscriber(Transcriber):
             raise InputError(
                 f"max_segment_s and pause_s must be > 0, got {max_segment_s}, {pause_s}"
             )
+        self.temperature = _temperatures(temperature)
         self.model = os.fspath(model)
         self.path: Path | None = None
         self.repo_id: str | None = None
@@ -207,6 +226,7 @@ class WhisperTranscriber(Transcriber):
             "max_segment_s": self.max_segment_s,
             "pause_s": self.pause_s,
             "condition_on_previous_text": self.condition_on_previous_text,
+            "temperature": list(self.temperature),
         }
 
     # ------------------------------------------------------------------ loading
@@ -341,6 +361,7 @@ class WhisperTranscriber(Transcriber):
             vad_filter=self.vad_filter,
             word_timestamps=self.word_timestamps,
             condition_on_previous_text=self.condition_on_previous_text,
+            temperature=list(self.temperature),
         )
         detected = str(info.language)
         if lang is None:
@@ -391,6 +412,21 @@ class WhisperTranscriber(Transcriber):
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else self.repo_id
         return f"WhisperTranscriber(model={self.model!r} [{where}], device={self.device!r})"
+
+
+def _temperatures(value: float | Sequence[float]) -> tuple[float, ...]:
+    """``temperature=`` as a non-empty tuple of finite floats >= 0 (or InputError)."""
+    raw = [value] if isinstance(value, (int, float)) else list(value)
+    try:
+        temps = tuple(float(t) for t in raw if not isinstance(t, bool))
+    except (TypeError, ValueError):
+        temps = ()
+    if not temps or len(temps) != len(raw) or not all(math.isfinite(t) and t >= 0 for t in temps):
+        raise InputError(
+            f"temperature must be a number >= 0 or a list of them, got {value!r}",
+            hint="leave it at 0.0 for a reproducible transcript",
+        )
+    return temps
 
 
 def _looks_like_repo(name: str) -> bool:

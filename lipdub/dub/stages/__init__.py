@@ -5,6 +5,17 @@ decides whether to reuse, adopt or compute it. The text stages (whose artifacts 
 person edits) are in :mod:`.text`, the audio ones in :mod:`.audio`, the picture ones in
 :mod:`.video`, the choice of the speaking face in :mod:`.faces`. Adding a stage is
 one class and one line in :data:`PLAN`.
+
+Two rules make re-runs idempotent (``tests/test_idempotent.py``):
+
+* a key is a pure function of the stage's inputs (content hashes of the files it
+  reads) and declared settings (the components' ``settings()``, the options and
+  arguments it uses), never of what the manifest or an earlier run recorded; so an
+  identical run reuses everything, and an option re-runs only the stages it keys;
+* ``compute`` leaves in the run what ``load`` would read back from the files it wrote
+  (16-bit samples, rounded JSON), so what a later stage sees does not depend on
+  whether the earlier one ran in this process or a killed one: a dub killed anywhere
+  and resumed writes the same bytes as a clean run.
 """
 
 from __future__ import annotations

@@ -42,8 +42,7 @@ class Extract(Stage):
 
         original = load_audio(run.input, run.options.sample_rate_hz)
         path = original.save_wav(run.wd.path("source.wav"))
-        run.values["original"] = original
-        run.values["audio_key"] = content_key(path)
+        self.load(run, lang)  # the 16-bit samples a resumed run reads, not the decoder's floats
         return [path]
 
 
@@ -102,8 +101,9 @@ class Speak(Stage):
             on_event=run.on_event,
             **speak_references(run),
         )
-        lang.values["speech"], lang.values["timing"] = speech, timing
-        return [speech.save_wav(speech_path), timing.save(timing_path)]
+        written = [speech.save_wav(speech_path), timing.save(timing_path)]
+        self.load(run, lang)  # as a resumed run reads them (16-bit samples, rounded times)
+        return written
 
 
 def _source_spans(run: Run) -> list[tuple[float, float]]:
@@ -171,11 +171,10 @@ class Separate(Stage):
         stems = separator.separate(
             run.values["original"], _source_spans(run), on_event=run.on_event
         )
-        run.values["background"] = stems.background
         written = [stems.background.save_wav(run.wd.path("background.wav"))]
         if self._isolates(run):
             written.append(stems.voice.save_wav(run.wd.path("vocals.wav")))
-            self._keep_vocals(run, written[-1])
+        self.load(run, lang)  # the 16-bit stems a resumed run reads, not the floats
         return written
 
 
@@ -216,5 +215,6 @@ class Mix(Stage):
             background=run.values.get("background"),
             keep_background=run.options.keep_background,
         )
-        lang.values["soundtrack"] = soundtrack
-        return [soundtrack.save_wav(self.artifacts(run, lang)[0])]
+        written = [soundtrack.save_wav(self.artifacts(run, lang)[0])]
+        self.load(run, lang)  # the 16-bit track a resumed run reads
+        return written

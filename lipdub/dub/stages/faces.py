@@ -86,7 +86,7 @@ class Faces(Stage):
                     min_seen=int(_FIND["min_seen"]),
                     on_event=run.on_event,
                 )
-                links.save(path)
+                links = FaceLinks.load(links.save(path))  # as a later run reads them
             run.values["face_links"] = links
         found: FaceLinks = run.values["face_links"]
         return found
@@ -141,9 +141,8 @@ class Faces(Stage):
             )
         chosen, speakers = choose_span_faces(links, spans, mode=mode, fixed=fixed, scores=scores)
         faces = [links.summary(fid) for fid in links.ids]
-        facemap = FaceMap(mode, faces, speakers, tuple(chosen))
-        facemap.save(path)
-        self._use(run, facemap, path)
+        FaceMap(mode, faces, speakers, tuple(chosen)).save(path)
+        self.load(run, lang)  # the map as a resumed run reads it (rounded scores)
         return [path]
 
     def _use(self, run: Run, facemap: FaceMap, path: Path) -> None:

@@ -24,18 +24,16 @@ class Transcribe(Stage):
     """The source transcript, ``transcript.<lang>.json`` (editable).
 
     With ``text=`` the transcript is that text over the whole input instead.
+
+    The key is the audio, the transcriber's settings and the language asked for
+    (``source_language``; None: detected), never the language a manifest recorded: a
+    run asking for ``en`` keys alike whether or not an earlier run found ``en``. The
+    manifest keeps the asked language (``info["asked"]``) so that a later run made
+    for the user (the review page's) can ask the same.
     """
 
     name = "transcribe"
     editable = True
-
-    def _language_part(self, run: Run) -> str | None:
-        rec = run.wd.get(self.name)
-        recorded = rec.info.get("language") if rec else None
-        src = run.source_language
-        if src is None or src == recorded:
-            return None  # asking for the language it already has changes nothing
-        return src
 
     def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
         wd = run.wd
@@ -59,7 +57,7 @@ class Transcribe(Stage):
         if run.text is not None:
             return settings_key("text", run.text, run.source_language, _text_end(run))
         transcriber = component_identity(run.pipeline.component("transcriber"))
-        return settings_key(run.values["audio_key"], transcriber, self._language_part(run))
+        return settings_key(run.values["audio_key"], transcriber, run.source_language)
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
         path = self.artifacts(run, lang)[0]
@@ -79,12 +77,13 @@ class Transcribe(Stage):
             )
             source = _within(source, original.duration_s)
         path = source.save(run.wd.path(f"transcript.{source.language}.json"))
-        run.values["source"] = source
+        # as a resumed run reads it (the file's rounding), so what follows is the same
+        run.values["source"] = Transcript.load(path)
         run.values["transcript_path"] = path
         return [path]
 
     def info(self, run: Run, lang: Lang | None) -> dict[str, Any]:
-        return {"language": run.values["source"].language}
+        return {"language": run.values["source"].language, "asked": run.source_language}
 
     def check(self, run: Run, lang: Lang | None) -> None:
         source: Transcript = run.values["source"]
@@ -192,8 +191,9 @@ class Translate(Stage):
         assert lang is not None
         json_path, srt_path = self.artifacts(run, lang)
         translation = run.pipeline.translate(run.values["source"], lang.target)
-        lang.values["translation"] = translation
-        return [translation.save(json_path), translation.save(srt_path)]
+        written = [translation.save(json_path), translation.save(srt_path)]
+        lang.values["translation"] = Transcript.load(json_path, lang.target)  # as resumed
+        return written
 
     def check(self, run: Run, lang: Lang | None) -> None:
         assert lang is not None

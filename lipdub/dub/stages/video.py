@@ -49,8 +49,9 @@ class Track(Stage):
 
     def compute(self, run: Run, lang: Lang | None) -> list[Path]:
         track = run.pipeline.track_faces(run.input, on_event=run.on_event)
-        run.values["track"] = track
-        return [track.save(self.artifacts(run, lang)[0])]
+        written = [track.save(self.artifacts(run, lang)[0])]
+        self.load(run, lang)  # the track as a resumed run reads it (the file's rounding)
+        return written
 
     def check(self, run: Run, lang: Lang | None) -> None:
         if not run.options.allow_no_face:

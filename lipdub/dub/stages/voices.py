@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,11 +201,19 @@ class Voices(Stage):
         only = list(refs.values())
         run.values["reference"] = only[0] if len(only) == 1 and len(_labels(run)) == 1 else None
 
+    def reusable(self, states: Mapping[Path, str]) -> bool:
+        # a speaker with too little clear speech has no clip: "missing" is what was made
+        return bool(states) and all(s in ("ours", "missing") for s in states.values())
+
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
         self._consent(run)  # clips the user placed before the first run
+        rec = run.wd.get(self.name)
+        none = rec.info.get("no_clip") if rec is not None and rec.key == self.key(run, lang) else ()
         written = []
         for speaker in _labels(run):
             path = reference_file(run, speaker)
+            if isinstance(none, list) and speaker in none:
+                continue  # too little speech last time, and the key holds: still none
             if not path.exists():  # a speaker whose clip the user did not give
                 out = self._cut(run, speaker, path)
                 if out is not None:
@@ -227,7 +236,11 @@ class Voices(Stage):
         return written
 
     def info(self, run: Run, lang: Lang | None) -> dict[str, Any]:
-        return {"speakers": _labels(run)}
+        labels = _labels(run)
+        return {
+            "speakers": labels,
+            "no_clip": [s for s in labels if not reference_file(run, s).exists()],
+        }
 
 
 def speak_references(run: Run) -> dict[str, Any]:
