@@ -307,8 +307,11 @@ def _encode(
 ) -> Stage:
     """Write the stream's frames to ``out`` (atomically) with ``mux`` as its sound."""
     from lipdub.media import VideoWriter
+    from lipdub.media.look import VideoLook
 
     encode = Stage("encode")
+    # shown as the input was: pixel aspect ratio, rotation, colour range and tags
+    look = VideoLook.of(face) if isinstance(face, (str, os.PathLike)) else None
     with stream:
         try:
             writer = VideoWriter(
@@ -319,6 +322,7 @@ def _encode(
                 audio=mux,
                 crf=opts.crf,
                 preset=opts.preset,
+                look=look,
             )
         except OSError as e:
             if isinstance(e, LipdubError):

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import check_exists, media_error, open_input
+from lipdub.media.look import VideoLook
 from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
@@ -122,6 +123,13 @@ class VideoWriter:
             frames are stored as given and players (and :class:`VideoReader`) turn
             them on display.
         faststart: Put the MP4 index first so playback can start while downloading.
+        look: Show the output as an input was shown (a
+            :class:`~lipdub.media.look.VideoLook`, e.g. ``VideoLook.of(input)``): its
+            pixel aspect ratio, display rotation, colour range, primaries, transfer and
+            YUV matrix. Frames are then given *upright* (as :class:`VideoReader`
+            delivers them, ``width`` x ``height`` upright) and stored turned back the
+            way the input stored them, under the input's display matrix. Not
+            together with ``rotation``.
 
     Raises:
         InputError: A frame has the wrong size or dtype, or no frame was written.
@@ -152,7 +160,14 @@ class VideoWriter:
         pix_fmt: str = "yuv420p",
         rotation: int = 0,
         faststart: bool = True,
+        look: VideoLook | None = None,
     ) -> None:
+        if look is not None and not isinstance(look, VideoLook):
+            raise InputError(f"look must be a VideoLook or None, got {type(look).__name__}")
+        if look is not None and rotation:
+            raise InputError(
+                "give rotation or look, not both", hint="look carries the input's rotation"
+            )
         if width <= 0 or height <= 0:
             raise InputError(f"VideoWriter size must be positive, got {width}x{height}")
         if not 0 <= crf <= 51:
@@ -164,8 +179,12 @@ class VideoWriter:
         if self.fps <= 0:
             raise InputError(f"fps must be > 0, got {fps}")
         self.width, self.height = int(width), int(height)
+        self.look = look if look is not None and not look.is_default else None
+        #: Quarter turns that store an upright frame the way the input stored it.
+        self._turns = (self.look.rotation // 90) if self.look is not None else 0
+        stored = (self.height, self.width) if self._turns % 2 else (self.width, self.height)
         pad = pix_fmt in _EVEN_FORMATS
-        self.encoded_size = (_even(self.width), _even(self.height)) if pad else (width, height)
+        self.encoded_size = (_even(stored[0]), _even(stored[1])) if pad else stored
         self.frames_written = 0
         self._closed = False
         self._atomic = atomic_path(self.path)
@@ -177,13 +196,21 @@ class VideoWriter:
             stream: Any = self._container.add_stream(codec, rate=self.fps)
             stream.width, stream.height = self.encoded_size
             stream.pix_fmt = pix_fmt
-            self._pix_fmt = pix_fmt
             stream.time_base = Fraction(1, 1) / self.fps
             if codec in ("libx264", "libx265"):
                 stream.options = {"crf": str(crf), "preset": preset}
-            if rotation % 360:
+            shown = self.look.rotation if self.look is not None else rotation
+            if shown % 360:
                 # PyAV takes the counter-clockwise angle (display-matrix convention).
-                stream.set_display_rotation((-rotation) % 360)
+                stream.set_display_rotation((-shown) % 360)
+            if self.look is not None:
+                self.look.tag(stream.codec_context)
+            self._convert: dict[str, Any] = {"format": pix_fmt, "interpolation": ACCURATE}
+            if self.look is not None:
+                if self.look.sws_matrix() is not None:
+                    self._convert["dst_colorspace"] = self.look.sws_matrix()
+                if self.look.color_range:
+                    self._convert["dst_color_range"] = self.look.color_range
             self._video = stream
             self._audio = _AudioTrack(self._container, audio) if audio is not None else None
         except BaseException as e:
@@ -208,13 +235,15 @@ class VideoWriter:
                 f"got {frame.shape} {frame.dtype}",
                 path=self.path,
             )
+        if self._turns:
+            # the reader turned the input's frames upright (np.rot90 by -turns); undo it
+            frame = np.rot90(frame, k=self._turns)
         ew, eh = self.encoded_size
-        if (ew, eh) != (self.width, self.height):
-            frame = np.pad(
-                frame, ((0, eh - self.height), (0, ew - self.width), (0, 0)), mode="edge"
-            )
+        sh, sw = frame.shape[:2]
+        if (ew, eh) != (sw, sh):
+            frame = np.pad(frame, ((0, eh - sh), (0, ew - sw), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
-        vf = vf.reformat(format=self._pix_fmt, interpolation=ACCURATE)
+        vf = vf.reformat(**self._convert)
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
             self._container.mux(packet)
@@ -299,7 +328,7 @@ def write_video(
     """Encode ``frames`` (``(H, W, 3)`` uint8 BGR, all one size) to an MP4 at ``path``.
 
     The size comes from the first frame; ``opts`` go to :class:`VideoWriter` (``crf``,
-    ``preset``, ``codec``, ``pix_fmt``, ``rotation``, ``faststart``). Frames are
+    ``preset``, ``codec``, ``pix_fmt``, ``rotation``, ``faststart``, ``look``). Frames are
     consumed lazily, so a generator of any length works in constant memory.
 
     Returns:
