@@ -49,8 +49,8 @@ def describe(value: object) -> str:
     """``value`` for an error message: its type and a short, printable repr.
 
     Example:
-        >>> describe(None), describe("x" * 100)[:20]
-        ('None', "str 'xxxxxxxxxxxxxxxx")
+        >>> describe(None), describe(42), len(describe("x" * 100))
+        ('None', 'int 42', 64)
     """
     if value is None:
         return "None"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lipdub import DubbingPipeline, InputError
+from lipdub import DubbingPipeline, FaceBox, InputError
 from lipdub.testing import FakeFaceDetector, FakeTranscriber, PassThroughLipSyncer
 from lipdub.types import AudioClip, Segment, Transcript
 
@@ -286,3 +286,23 @@ def test_dub_many_refuses_bad_arguments_before_ray(
     assert not (tmp_path / "wd").exists()
     if not had_ray:  # refused before Ray was even imported
         assert "ray" not in sys.modules
+
+
+# --------------------------------------------------------------------------- constructors
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "words"),
+    [
+        ("device int", lambda: DubbingPipeline(device=5), "device must be a non-empty string"),
+        ("options dict", lambda: DubbingPipeline(options={}), "options must be a DubOptions"),
+        ("to int", lambda: DubbingPipeline().to(5), "device must be a non-empty string"),
+        ("facebox str", lambda: FaceBox("a", 0, 1, 1), "FaceBox.x1 must be a number, got str"),
+        ("facebox None", lambda: FaceBox(0, 0, None, 1), "FaceBox.x2 must be a number"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_constructors_refuse_bad_arguments_by_name(label: str, make: Any, words: str) -> None:
+    with pytest.raises(InputError) as err:
+        make()
+    _assert_one_line(err, words)

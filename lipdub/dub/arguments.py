@@ -9,6 +9,7 @@ checked later by the run itself, with its own messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import get_args
 
 from lipdub._checks import (
@@ -158,7 +159,7 @@ def _total(value: object, name: str) -> None:
 
 
 #: How each argument of the stage methods is checked, by name.
-_STAGE_CHECKS = {
+_STAGE_CHECKS: dict[str, Callable[[object, str], object]] = {
     "audio": _clip,
     "speech": _clip,
     "original": _optional_clip,
@@ -180,6 +181,7 @@ _STAGE_CHECKS = {
     "track": _track,
     "options": _options,
     "on_event": callable_arg,
+    "device": lambda v, n: str_arg(v, n, optional=True, empty=False),
 }
 
 
@@ -187,8 +189,9 @@ def check_stage_args(**arguments: object) -> None:
     """Check the arguments of a :class:`DubbingPipeline` stage method, by name.
 
     Each method (``transcribe``, ``translate``, ``synthesize``, ``mix``, ``lipsync``,
-    ``track_faces``) passes its own arguments as keywords; an :class:`InputError`
-    names the first of a wrong type.
+    ``track_faces``, ``to``, and the constructor's ``device`` and ``options``) passes
+    its own arguments as keywords; an :class:`InputError` names the first of a wrong
+    type.
 
     Example:
         >>> check_stage_args(target_language=5)

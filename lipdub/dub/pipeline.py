@@ -145,6 +145,7 @@ class DubbingPipeline:
         options: DubOptions | None = None,
         speaker_scorer: SpeakingScorer | str | None = "syncnet_v2",
     ) -> None:
+        check_stage_args(device=device, options=options)
         self._specs: dict[str, Any] = {
             "transcriber": transcriber,
             "translator": translator,
@@ -224,6 +225,7 @@ class DubbingPipeline:
 
     def to(self, device: str) -> DubbingPipeline:
         """Move the detector and lip-syncer to ``device`` (now or when they load)."""
+        check_stage_args(device=device)
         self.device = device
         for slot in ("detector", "lipsyncer"):
             if slot in self._resolved:
