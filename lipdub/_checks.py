@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 from lipdub.errors import InputError, printable
@@ -35,6 +36,7 @@ __all__ = [
     "callable_arg",
     "cancel_arg",
     "describe",
+    "fps_arg",
     "instance_arg",
     "int_arg",
     "names_arg",
@@ -144,6 +146,21 @@ def _bounds(low: float | None, high: float | None) -> str:
     if high is not None:
         return f" <= {high:g}"
     return ""
+
+
+def fps_arg(value: object, name: str = "fps") -> Fraction:
+    """A frame rate: a positive, finite ``Fraction``, ``int`` or ``float``, as a ``Fraction``.
+
+    Example:
+        >>> fps_arg(29.97)
+        Fraction(2997, 100)
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        x = float(value)
+        if math.isfinite(x) and x > 0:
+            exact = Fraction(value) if isinstance(value, numbers.Rational) else Fraction(x)
+            return exact.limit_denominator(1_000_000)
+    raise _fail(name, "a frame rate > 0 (e.g. 25 or Fraction(30000, 1001))", value)
 
 
 def callable_arg(value: object, name: str, *, what: str = "a function taking an event") -> None:

@@ -306,3 +306,54 @@ def test_constructors_refuse_bad_arguments_by_name(label: str, make: Any, words:
     with pytest.raises(InputError) as err:
         make()
     _assert_one_line(err, words)
+
+
+# --------------------------------------------------------------------------- lipdub.media
+
+
+def _media_cases(tmp: Path) -> list[tuple[str, Any, str]]:
+    from lipdub import media
+
+    clip, frame = _clip(), np.zeros((8, 8, 3), np.uint8)
+    out = tmp / "o.mp4"
+    return [
+        ("probe None", lambda: media.probe(None), "path must be a file path"),
+        ("load_audio None", lambda: media.load_audio(None), "path must be a file path"),
+        ("load_audio rate", lambda: media.load_audio(out, 16000.0), "sample_rate_hz must be"),
+        ("reader None", lambda: media.VideoReader(None), "path must be a file path"),
+        ("read_image 5", lambda: media.read_image(5), "path must be a file path"),
+        ("is_image None", lambda: media.is_image(None), "path must be a file path"),
+        ("write_audio None", lambda: media.write_audio(None, clip), "path must be a file path"),
+        ("write_audio clip", lambda: media.write_audio(tmp / "a.wav", None), "audio must be"),
+        ("mux None", lambda: media.mux_audio(None, clip, out), "video_path must be"),
+        ("mux audio", lambda: media.mux_audio(out, None, out), "audio must be an AudioClip"),
+        ("write_video None frame", lambda: media.write_video(out, [None], fps=25), "frames must"),
+        ("write_video fps", lambda: media.write_video(out, [frame], fps="a"), "fps must be"),
+        (
+            "writer width",
+            lambda: media.VideoWriter(out, fps=25, width="8", height=8),
+            "width must be a whole number >= 1",
+        ),
+        (
+            "writer crf",
+            lambda: media.VideoWriter(out, fps=25, width=8, height=8, crf="18"),
+            "crf must be a whole number from 0 to 51",
+        ),
+        (
+            "writer audio",
+            lambda: media.VideoWriter(out, fps=25, width=8, height=8, audio=5),
+            "audio must be an AudioClip or None",
+        ),
+        ("iter_frames fps", lambda: list(media.iter_frames(out, fps="x")), "fps must be"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(16))
+def test_media_functions_refuse_bad_arguments_by_name(tmp_path: Path, index: int) -> None:
+    cases = _media_cases(tmp_path)
+    assert len(cases) == 16
+    _label, call, words = cases[index]
+    with pytest.raises(InputError) as err:
+        call()
+    _assert_one_line(err, words)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file

@@ -218,6 +218,8 @@ def load_audio(
             f"sample_rate_hz must be a positive whole number of Hz, got {sample_rate_hz!r}",
             path=path,
         )
+    if limits is not None and not isinstance(limits, Limits):
+        raise InputError(f"limits must be a Limits or None, got {type(limits).__name__}")
     lim = resolve(limits)
     p = check_exists(path)
     container: av.container.InputContainer = open_input(p)

@@ -25,6 +25,15 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from lipdub._checks import (
+    bool_arg,
+    describe,
+    fps_arg,
+    instance_arg,
+    int_arg,
+    path_arg,
+    str_arg,
+)
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import check_exists, media_error, open_input
@@ -162,22 +171,26 @@ class VideoWriter:
         faststart: bool = True,
         look: VideoLook | None = None,
     ) -> None:
-        if look is not None and not isinstance(look, VideoLook):
-            raise InputError(f"look must be a VideoLook or None, got {type(look).__name__}")
+        self.path = path_arg(path, "path")
+        fps = fps_arg(fps)
+        int_arg(width, "width", low=1)
+        int_arg(height, "height", low=1)
+        int_arg(crf, "crf", low=0, high=51)
+        int_arg(rotation, "rotation")
+        for text, label in ((preset, "preset"), (codec, "codec"), (pix_fmt, "pix_fmt")):
+            str_arg(text, label, empty=False)
+        bool_arg(faststart, "faststart")
+        if audio is not None:
+            instance_arg(audio, "audio", AudioClip, "an AudioClip or None")
+        if look is not None:
+            instance_arg(look, "look", VideoLook, "a VideoLook or None")
         if look is not None and rotation:
             raise InputError(
                 "give rotation or look, not both", hint="look carries the input's rotation"
             )
-        if width <= 0 or height <= 0:
-            raise InputError(f"VideoWriter size must be positive, got {width}x{height}")
-        if not 0 <= crf <= 51:
-            raise InputError(f"crf must be between 0 and 51, got {crf}")
         if rotation % 90:
             raise InputError(f"rotation must be a multiple of 90, got {rotation}")
-        self.path = Path(path)
-        self.fps = Fraction(fps).limit_denominator(1_000_000)
-        if self.fps <= 0:
-            raise InputError(f"fps must be > 0, got {fps}")
+        self.fps = fps
         self.width, self.height = int(width), int(height)
         self.look = look if look is not None and not look.is_default else None
         #: Quarter turns that store an upright frame the way the input stored it.
@@ -229,6 +242,12 @@ class VideoWriter:
         """Append one ``(height, width, 3)`` uint8 BGR frame."""
         if self._closed:
             raise InputError("VideoWriter is closed", path=self.path)
+        if not isinstance(frame, np.ndarray):
+            raise InputError(
+                f"frame must be a ({self.height}, {self.width}, 3) uint8 BGR array, "
+                f"got {describe(frame)}",
+                path=self.path,
+            )
         if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
             raise InputError(
                 f"frame must be ({self.height}, {self.width}, 3) uint8 BGR, "
@@ -337,10 +356,19 @@ def write_video(
     Raises:
         InputError: No frames, or frames of different sizes.
     """
+    out = path_arg(path, "path")
+    if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes)):
+        raise InputError(f"frames must be an iterable of frames, got {describe(frames)}")
     it: Iterator[npt.NDArray[np.uint8]] = iter(frames)
-    first = next(it, None)
-    if first is None:
-        raise InputError("write_video got no frames", path=path)
+    empty = object()
+    first: Any = next(it, empty)
+    if first is empty:
+        raise InputError("write_video got no frames", path=out)
+    if not isinstance(first, np.ndarray) or first.ndim != 3:
+        raise InputError(
+            f"frames must be (H, W, 3) uint8 BGR arrays, the first is {describe(first)}",
+            path=out,
+        )
     h, w = first.shape[:2]
     with VideoWriter(path, fps=fps, width=w, height=h, audio=audio, **opts) as writer:
         writer.write(first)
@@ -360,8 +388,10 @@ def mux_audio(video_path: PathLike, audio: AudioClip, out_path: PathLike) -> Pat
     Raises:
         MediaError: The input is unreadable or has no video track.
     """
-    src = check_exists(video_path)
-    out = Path(out_path)
+    path_arg(video_path, "video_path")
+    instance_arg(audio, "audio", AudioClip, "an AudioClip")
+    out = path_arg(out_path, "out_path")
+    src = check_exists(video_path, "video_path")
     inp = open_input(src)
     try:
         if not inp.streams.video:
@@ -433,7 +463,8 @@ def write_audio(path: PathLike, audio: AudioClip) -> Path:
         >>> load_audio(p, 16000).num_samples
         8000
     """
-    out = Path(path)
+    out = path_arg(path, "path")
+    instance_arg(audio, "audio", AudioClip, "an AudioClip")
     suffix = out.suffix.lower()
     if suffix not in _AUDIO_CODECS:
         raise InputError(
