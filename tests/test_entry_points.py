@@ -357,3 +357,23 @@ def test_media_functions_refuse_bad_arguments_by_name(tmp_path: Path, index: int
         call()
     _assert_one_line(err, words)
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"batch_size": "20"}, "batch_size must be a whole number >= 1"),
+        ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
+        ({"vshift": -1}, "vshift must be a whole number >= 0"),
+        ({"device": 0}, "device must be a non-empty string or None"),
+    ],
+)
+def test_syncnet_scorer_refuses_bad_arguments_by_name(kwargs: dict[str, Any], words: str) -> None:
+    from lipdub.eval import SyncNetScorer
+    from lipdub.models.syncnet_v2 import SyncNetV2
+
+    with pytest.raises(InputError) as err:
+        SyncNetScorer(net=SyncNetV2(), **kwargs)
+    _assert_one_line(err, words)
+    with pytest.raises(InputError, match="weights must be a file path"):
+        SyncNetScorer(weights=5)  # type: ignore[arg-type]
