@@ -9,7 +9,7 @@ checked later by the run itself, with its own messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import get_args
 
 from lipdub._checks import (
@@ -19,6 +19,7 @@ from lipdub._checks import (
     describe,
     instance_arg,
     names_arg,
+    number_arg,
     optional_path_arg,
     path_arg,
     str_arg,
@@ -118,20 +119,19 @@ def _options(value: object, name: str) -> None:
 
 
 def _references(value: object, name: str) -> None:
-    from collections.abc import Mapping
-
     if value is None:
         return
-    instance_arg(value, name, Mapping, "a mapping of speaker label to AudioClip, or None")
-    assert isinstance(value, Mapping)
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"{name} must be a mapping of speaker label to AudioClip, or None; "
+            f"got {describe(value)}"
+        )
     for label, clip in value.items():
         str_arg(label, f"a speaker label of {name}")
         _clip(clip, f"{name}[{label!r}]")
 
 
 def _spans(value: object, name: str) -> None:
-    from lipdub._checks import number_arg
-
     if value is None:
         return
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
@@ -153,8 +153,6 @@ def _track(value: object, name: str) -> None:
 
 
 def _total(value: object, name: str) -> None:
-    from lipdub._checks import number_arg
-
     number_arg(value, name, low=0, optional=True)
 
 
