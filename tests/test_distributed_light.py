@@ -95,3 +95,59 @@ def test_two_processes_sharing_a_work_directory_keep_each_others_records(tmp_pat
     assert again.get("translate:fr") is not None
     assert again.meta["backends"] == {"voice": "fake"}
     assert again.state(a, again.get("translate:es")) == "ours"
+
+
+def _missing_inputs_run(tmp_path: Path, rows: list[str]) -> subprocess.CompletedProcess[str]:
+    """``lipdub batch`` on a manifest of ``rows``, in a fresh process that reports
+    whether Ray was imported."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("input\n" + "\n".join(rows) + "\n")
+    code = (
+        "import sys\n"
+        "from lipdub.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print('ray imported' if 'ray' in sys.modules else 'no ray')\n"
+        "sys.exit(rc)\n"
+    )
+    args = ["batch", str(manifest), "--to", "es", "--workdir", str(tmp_path / "wd")]
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_batch_lists_every_missing_input_before_ray_starts(tmp_path: Path) -> None:
+    from lipdub.testing.media import make_test_video
+
+    make_test_video(tmp_path / "ok.mp4", duration_s=0.2, size=(32, 32))
+    (tmp_path / "folder.mp4").mkdir()
+    rows = ["ok.mp4", "gone.mp4", "ok.mp4", "folder.mp4", "sub/also-gone.mp4"]
+    proc = _missing_inputs_run(tmp_path, rows)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == "no ray"  # refused before Ray was even imported
+    err = proc.stderr
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: 3 of 5 inputs cannot be read: ")
+    assert f"{tmp_path / 'gone.mp4'} (not found)" in err
+    assert f"{tmp_path / 'folder.mp4'} (a folder)" in err
+    assert f"{tmp_path / 'sub' / 'also-gone.mp4'} (not found)" in err
+    assert "Nothing was started" in err
+    assert not (tmp_path / "wd").exists()
+
+
+def test_a_10000_row_manifest_with_missing_rows_is_one_line(tmp_path: Path) -> None:
+    from lipdub.testing.media import make_test_video
+
+    make_test_video(tmp_path / "ok.mp4", duration_s=0.2, size=(32, 32))
+    rows = ["ok.mp4"] * 10_000
+    for n in (17, 4000, 9999):
+        rows[n] = f"missing-{n}.mp4"
+    rows += [f"more-{n}.mp4" for n in range(12)]
+    proc = _missing_inputs_run(tmp_path, rows)
+    assert proc.returncode == 1 and proc.stdout.strip() == "no ray"
+    err = proc.stderr
+    assert err.count("\n") == 1
+    assert err.startswith("error: 15 of 10012 inputs cannot be read: ")
+    for n in (17, 4000, 9999):
+        assert f"missing-{n}.mp4 (not found)" in err
+    assert "more-6.mp4" in err and "more-7.mp4" not in err  # ten named
+    assert "and 5 more" in err

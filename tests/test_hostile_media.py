@@ -113,6 +113,97 @@ def test_too_high_rate_and_long_audio_refused(tmp_path: Path) -> None:
     assert load_audio(longer, 8000).num_samples == 24000
 
 
+def make_late_sound_video(path: Path, offset_s: float) -> Path:
+    """A 1 s, 64x48 MP4 whose (1 s) sound track is declared to start ``offset_s`` in."""
+    from fractions import Fraction
+
+    import av
+
+    rate = 16000
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=rate, layout="mono")
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), "bgr24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        tone = (0.2 * np.sin(np.arange(1024) / 8)).astype(np.float32)[None, :]
+        for k in range(16):
+            chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            chunk.sample_rate, chunk.time_base = rate, Fraction(1, rate)
+            chunk.pts = round(offset_s * rate) + k * 1024
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    return path
+
+
+def test_a_sound_track_declared_ten_hours_in_is_refused_before_decoding(tmp_path: Path) -> None:
+    from lipdub.media.audio import check_audio
+
+    late = make_late_sound_video(tmp_path / "late.mp4", 36000.0)
+    for call in (lambda: load_audio(late), lambda: check_audio(late)):
+        with pytest.raises(MediaError) as info:
+            call()
+        msg = str(info.value)
+        assert msg.startswith(f"{late}: the audio is 36001 s long once aligned with the video")
+        assert "its sound starts 36000 s in" in msg and "10800 s limit" in msg
+        assert "\n" not in msg and "LIPDUB_MAX_AUDIO_DURATION_S" in msg
+    # as stored (not aligned), it is the 1 s of sound it holds
+    assert abs(load_audio(late, align_to_video=False).duration_s - 1.024) < 0.07
+    # a small lead within the limits is still padded, as before
+    near = make_late_sound_video(tmp_path / "near.mp4", 0.5)
+    clip = load_audio(near)
+    assert abs(clip.duration_s - 1.524) < 0.07
+    assert float(np.abs(clip.samples[: 16000 * 4 // 10]).max()) == 0.0
+
+
+def test_evaluate_video_refuses_the_late_sound_from_its_header(tmp_path: Path) -> None:
+    from lipdub.eval import evaluate_video
+
+    class Unreached:
+        def score(self, *args: object, **kwargs: object) -> object:  # pragma: no cover
+            raise AssertionError("decoded and scored a file it should have refused")
+
+    late = make_late_sound_video(tmp_path / "late.mp4", 36000.0)
+    with pytest.raises(MediaError, match="its sound starts 36000 s in"):
+        evaluate_video(late, Unreached(), cropped=True)
+    long_limit = Limits(max_audio_duration_s=0.5)
+    with pytest.raises(MediaError, match="the video declares 1 s, over the 0 s limit"):
+        evaluate_video(late, Unreached(), cropped=True, limits=long_limit)
+
+
+def test_cli_eval_of_the_late_sound_is_one_line_under_1_gib(tmp_path: Path) -> None:
+    """The file that grew ``lipdub eval`` to 22 GB: one error line, peak RSS < 1 GiB."""
+    import torch
+
+    from lipdub.models.syncnet_v2 import SyncNetV2
+
+    late = make_late_sound_video(tmp_path / "late.mp4", 36000.0)
+    weights = tmp_path / "syncnet_v2.model"
+    torch.save(SyncNetV2().state_dict(), weights)
+    code = (
+        "import resource, sys\n"
+        # a regression fails with MemoryError here instead of exhausting the machine
+        "resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))\n"
+        "from lipdub.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(int(hwm.split()[1]) * 1024)\n"
+        "sys.exit(rc)\n"
+    )
+    args = ["eval", str(late), "--weights", str(weights), "--cropped", "--device", "cpu", "-q"]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1, proc.stderr
+    err = proc.stderr
+    assert err.count("\n") == 1 and err.startswith(f"error: {late}: the audio is 36001 s")
+    peak = int(proc.stdout.strip())
+    assert peak < 1 << 30, f"peak RSS {peak / 2**20:.0f} MiB"
+
+
 def test_wav_reader_refuses_odd_rates(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "1hz.wav", 1, 100)
     with pytest.raises(MediaError, match="1 Hz"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         max_retries=args.retries,
         api_concurrency=_api_limits(args.api_limit),
         on_event=show,
+        # Ray's own start-up notices (the token-authentication warning...) are noise
+        # on every run; --verbose shows them
+        ray_logging_level=logging.INFO if args.verbose else logging.ERROR,
     )
     path = report.save(args.report or workdir / "report.json")
     echo(report.table())

@@ -73,11 +73,13 @@ def _text(report: Any) -> list[str]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from lipdub import registry
     from lipdub.eval import SyncNetScorer, evaluate_video
+    from lipdub.eval.report import check_eval_inputs
     from lipdub.hub import resolve_weights
-    from lipdub.media import probe
 
     check_device(args.device)
-    probe(args.video)  # a missing or unreadable video fails before any model loads
+    # a missing or unreadable file, or one declaring more than the limits (a sound
+    # track said to start 10 hours in), fails from its header before any model loads
+    check_eval_inputs(args.video, audio=args.audio)
     weights = resolve_weights(
         args.weights,
         hint="lipdub weights download syncnet_v2, or --weights FILE (a local syncnet_v2.model)",

@@ -150,6 +150,7 @@ def dub_many(
     api_concurrency: Mapping[str, int] | None = None,
     on_event: BatchEventCallback | None = None,
     cancel: CancelSignal | None = None,
+    ray_logging_level: int = logging.WARNING,
 ) -> BatchReport:
     """Dub every input into every target language on a Ray cluster (local by default).
 
@@ -178,24 +179,39 @@ def dub_many(
             fail and finish.
         cancel: Set it to stop the batch: running tasks are cancelled and
             :class:`~lipdub.errors.Cancelled` is raised; a re-run resumes.
+        ray_logging_level: The level of Ray's own log lines in this process when
+            this call starts Ray (``logging.ERROR`` hides its start-up warnings, such
+            as the token-authentication notice; the CLI does so unless ``--verbose``).
 
     Returns:
         The :class:`BatchReport` (failed tasks are in it; nothing is raised for them).
 
     Raises:
-        InputError: no inputs, bad languages, or an output pattern without ``{lang}``.
+        InputError: an argument of the wrong type (named), no inputs, an input that
+            is missing or not a file (all of them listed, before Ray starts), bad
+            languages, or an output pattern without ``{lang}``.
         Cancelled: ``cancel`` was set.
         BackendNotInstalled: Ray is not installed (``pip install "lipdub[ray]"``).
     """
     from lipdub._deps import require_modules
-
-    require_modules("ray", "batch dubbing on Ray", "ray", extra="ray")
-    import ray
+    from lipdub.distributed.checks import check_batch_args, check_inputs_exist
 
     t_start = time.perf_counter()
-    items = [BatchItem.of(i) for i in inputs]
-    if not items:
-        raise InputError("no inputs to dub", hint="list at least one video")
+    items = check_batch_args(
+        inputs=inputs,
+        targets=targets,
+        pipeline=pipeline,
+        workdir_root=workdir_root,
+        output_dir=output_dir,
+        address=address,
+        num_cpus=num_cpus,
+        gpus_per_task=gpus_per_task,
+        max_retries=max_retries,
+        api_concurrency=api_concurrency,
+        on_event=on_event,
+        cancel=cancel,
+        ray_logging_level=ray_logging_level,
+    )
     from lipdub.dub.pipeline import parse_targets
 
     langs = parse_targets(targets)
@@ -208,6 +224,10 @@ def dub_many(
         for i, item in enumerate(items)
         for lang in langs
     }
+    check_inputs_exist(items)  # every input, before Ray's start (seconds) is paid for
+
+    require_modules("ray", "batch dubbing on Ray", "ray", extra="ray")
+    import ray
 
     started_ray = False
     if not ray.is_initialized():
@@ -216,7 +236,7 @@ def dub_many(
             num_cpus=num_cpus if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
-            logging_level=logging.WARNING,
+            logging_level=ray_logging_level,
         )
         started_ray = True
     try:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from lipdub import registry
+from lipdub.dub.arguments import check_stage_args
 from lipdub.dub.execute import parse_targets
 from lipdub.dub.result import DubResult
 from lipdub.errors import InputError, LipdubError, NoSpeechError
@@ -145,6 +146,7 @@ class DubbingPipeline:
         options: DubOptions | None = None,
         speaker_scorer: SpeakingScorer | str | None = "syncnet_v2",
     ) -> None:
+        check_stage_args(device=device, options=options)
         self._specs: dict[str, Any] = {
             "transcriber": transcriber,
             "translator": translator,
@@ -224,6 +226,7 @@ class DubbingPipeline:
 
     def to(self, device: str) -> DubbingPipeline:
         """Move the detector and lip-syncer to ``device`` (now or when they load)."""
+        check_stage_args(device=device)
         self.device = device
         for slot in ("detector", "lipsyncer"):
             if slot in self._resolved:
@@ -252,6 +255,7 @@ class DubbingPipeline:
         Raises:
             NoSpeechError: the transcriber found no speech.
         """
+        check_stage_args(audio=audio, language=language, on_event=on_event)
         transcriber = self.component("transcriber")
         transcript: Transcript = transcriber.transcribe(audio, language, on_event=on_event)
         if not any(s.text.strip() for s in transcript.segments):
@@ -263,6 +267,7 @@ class DubbingPipeline:
 
     def translate(self, transcript: Transcript, target_language: str) -> Transcript:
         """Translate every segment, keeping times and speakers (skipped if same language)."""
+        check_stage_args(transcript=transcript, target_language=target_language)
         from lipdub.languages import base_language
 
         if base_language(transcript.language) == base_language(target_language):
@@ -289,6 +294,16 @@ class DubbingPipeline:
         ``references`` (speaker label -> clip) and ``reference`` (for the rest) are the
         voices a cloning backend speaks in (see :mod:`lipdub.dub.stages.voices`).
         """
+        check_stage_args(
+            translation=translation,
+            voice=voice,
+            total_s=total_s,
+            options=options,
+            cache_dir=cache_dir,
+            on_event=on_event,
+            references=references,
+            reference=reference,
+        )
         from lipdub.dub.timing import WavFolderCache, speak_transcript
 
         opts = options or self.options
@@ -316,6 +331,7 @@ class DubbingPipeline:
         options: DubOptions | None = None,
     ) -> AudioClip:
         """The dubbed soundtrack: speech over the original background."""
+        check_stage_args(speech=speech, original=original, source=source, options=options)
         from lipdub.dub.mix import remix
 
         opts = options or self.options
@@ -349,6 +365,17 @@ class DubbingPipeline:
         engine tracks faces while it decodes. ``subtitles`` cues are burned into the
         frames.
         """
+        check_stage_args(
+            input=input,
+            speech=speech,
+            output=output,
+            soundtrack=soundtrack,
+            speech_spans=speech_spans,
+            track=track,
+            subtitles=subtitles,
+            options=options,
+            on_event=on_event,
+        )
         from lipdub.lipsync.engine import lipsync
         from lipdub.media import probe
 
@@ -390,6 +417,7 @@ class DubbingPipeline:
         reused by later calls (re-dubbing the same video into another language skips
         detection). The key hashes the video's content and the tracker's settings.
         """
+        check_stage_args(input=input, cache_dir=cache_dir, on_event=on_event)
         from lipdub.faces.track import FaceTrack, FaceTracker, track_cache_key
         from lipdub.media import VideoReader
 
@@ -524,15 +552,35 @@ class DubbingPipeline:
         Raises:
             MediaError: the input is not a video/image, or a video without audio and
                 no ``text``.
-            InputError: ``output`` is the input, or other bad arguments.
+            InputError: ``output`` is the input, or other bad arguments (an argument
+                of the wrong type is refused by name before anything is written).
             NoSpeechError: nothing to dub.
             UnknownLanguageError: a language code lipdub does not know.
             EditConflict: an edited artifact's inputs changed (``keep`` or ``redo``).
             Cancelled: ``cancel`` was set.
             PipelineError: a stage failed; ``__cause__`` holds the reason.
         """
+        from lipdub.dub.arguments import check_run_args
         from lipdub.dub.execute import run_plan
 
+        check_run_args(
+            input=input,
+            target_language=target_language,
+            output=output,
+            source_language=source_language,
+            voice=voice,
+            workdir=workdir,
+            resume=resume,
+            stop_after=stop_after,
+            text=text,
+            transcript=transcript,
+            translation=translation,
+            redo=redo,
+            keep=keep,
+            options=options,
+            on_event=on_event,
+            cancel=cancel,
+        )
         results = run_plan(
             self,
             input,

@@ -19,8 +19,9 @@ import numpy.typing as npt
 
 from lipdub.eval.protocol import SyncScore
 from lipdub.events import EventCallback, StageFinished, StageStarted, emit
+from lipdub.limits import Limits
 
-__all__ = ["EvalReport", "draw_curve", "evaluate_video", "timing_summary"]
+__all__ = ["EvalReport", "check_eval_inputs", "draw_curve", "evaluate_video", "timing_summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,83 @@ def timing_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
+def check_eval_inputs(
+    video: str | os.PathLike[str],
+    *,
+    audio: str | os.PathLike[str] | None = None,
+    limits: Limits | None = None,
+) -> None:
+    """Refuse now, from the headers alone, what :func:`evaluate_video` could not score.
+
+    The video must be readable and declare at most ``limits.max_audio_duration_s``
+    (its frames are all held as crops at 25 fps); the sound (``audio``, else the
+    video's own track) must pass :func:`~lipdub.media.audio.check_audio`, the check
+    :func:`~lipdub.media.load_audio` makes before decoding, so that a sound track
+    declared to start 10 hours in is one error, not hours of padding.
+
+    Raises:
+        MediaError: An unreadable file, or a declared length or offset over the limits.
+    """
+    from lipdub.errors import MediaError
+    from lipdub.limits import resolve
+    from lipdub.media import probe
+    from lipdub.media.audio import check_audio
+
+    lim = resolve(limits)
+    info = probe(video)
+    if not info.is_image and info.duration_s > lim.max_audio_duration_s:
+        raise MediaError(
+            f"the video declares {info.duration_s:.0f} s, over the "
+            f"{lim.max_audio_duration_s:.0f} s limit on what is scored at once",
+            path=video,
+            hint="cut it into parts; to score it anyway set "
+            f"{Limits.env_var('max_audio_duration_s')}",
+        )
+    check_audio(audio if audio is not None else video, limits=lim)
+
+
+def _check_args(
+    video: object,
+    scorer: object,
+    audio: object,
+    detector: object,
+    cropped: object,
+    reference: object,
+    workdir: object,
+    on_event: object,
+) -> None:
+    from lipdub._checks import (
+        bool_arg,
+        callable_arg,
+        describe,
+        optional_path_arg,
+        path_arg,
+    )
+    from lipdub.errors import InputError
+
+    path_arg(video, "video")
+    if not callable(getattr(scorer, "score", None)):
+        raise InputError(
+            f"scorer must be a SyncNetScorer (an object with score(crops, audio)); "
+            f"got {describe(scorer)}",
+            hint="lipdub.eval.SyncNetScorer('syncnet_v2.model')",
+        )
+    optional_path_arg(audio, "audio")
+    if not bool_arg(cropped, "cropped"):
+        from lipdub.faces.base import FaceDetector
+
+        if detector is None:
+            raise InputError(
+                "detector is needed unless the video is a face crop (cropped=True)",
+                hint="pass a FaceDetector, e.g. lipdub.registry.resolve('detector', 'retinaface')",
+            )
+        if not isinstance(detector, FaceDetector):
+            raise InputError(f"detector must be a FaceDetector; got {describe(detector)}")
+    optional_path_arg(reference, "reference")
+    optional_path_arg(workdir, "workdir")
+    callable_arg(on_event, "on_event")
+
+
 def evaluate_video(
     video: str | os.PathLike[str],
     scorer: Any,
@@ -105,6 +183,7 @@ def evaluate_video(
     reference: str | os.PathLike[str] | None = None,
     workdir: str | os.PathLike[str] | None = None,
     on_event: EventCallback | None = None,
+    limits: Limits | None = None,
 ) -> EvalReport:
     """Score a video's lip-sync with ``scorer`` (a :class:`~lipdub.eval.SyncNetScorer`).
 
@@ -117,21 +196,29 @@ def evaluate_video(
         reference: The original video: adds PSNR/SSIM outside the mouth.
         workdir: A lipdub work directory: adds the dub timing summary.
         on_event: Progress events (stages ``crops``, ``eval``, ``compare``).
+        limits: The longest video and sound scored (``max_audio_duration_s``) and the
+            sound's accepted rates (default: :meth:`~lipdub.limits.Limits.from_env`).
+
+    Raises:
+        InputError: An argument of the wrong type (named in the message).
+        MediaError: An unreadable file, or one whose declared length or sound offset
+            is over ``limits`` (checked from the headers, before anything is decoded;
+            see :func:`check_eval_inputs`).
+        NoFaceError: No face in any frame (unless ``cropped``).
     """
-    from lipdub.errors import InputError
     from lipdub.eval.crops import cropped_frames, tracked_crops
     from lipdub.eval.mfcc import SAMPLE_RATE_HZ
     from lipdub.media import load_audio
 
+    _check_args(video, scorer, audio, detector, cropped, reference, workdir, on_event)
+    check_eval_inputs(video, audio=audio, limits=limits)
     emit(on_event, StageStarted("crops", unit="frames"))
     if cropped:
         crops = cropped_frames(video, on_event=on_event)
     else:
-        if detector is None:
-            raise InputError("a face detector is needed unless the video is a face crop")
         crops = tracked_crops(video, detector, on_event=on_event)
     emit(on_event, StageFinished("crops"))
-    clip = load_audio(audio if audio is not None else video, SAMPLE_RATE_HZ)
+    clip = load_audio(audio if audio is not None else video, SAMPLE_RATE_HZ, limits=limits)
     emit(on_event, StageStarted("eval", unit="windows"))
     sync = scorer.score(crops.crops, clip.to_int16(), on_event=on_event)
     emit(on_event, StageFinished("eval"))

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lipdub._checks import instance_arg, int_arg, optional_path_arg, str_arg
 from lipdub.errors import InputError
 from lipdub.eval.base import SpeakingScorer
 from lipdub.eval.mfcc import mfcc
@@ -70,10 +71,12 @@ class SyncNetScorer(SpeakingScorer):
     ) -> None:
         if (weights is None) == (net is None):
             raise InputError("give exactly one of weights= and net=")
-        if batch_size < 1:
-            raise InputError(f"batch_size must be >= 1, got {batch_size}")
-        if vshift < 0:
-            raise InputError(f"vshift must be >= 0, got {vshift}")
+        optional_path_arg(weights, "weights")
+        if net is not None:
+            instance_arg(net, "net", SyncNetV2, "a SyncNetV2 or None")
+        str_arg(device, "device", optional=True, empty=False)
+        int_arg(batch_size, "batch_size", low=1)
+        int_arg(vshift, "vshift", low=0)
         from lipdub._deps import parse_device
 
         self.device = torch.device(parse_device(device))

@@ -34,6 +34,7 @@ from lipdub.errors import InputError, LipdubError, MediaError, PipelineError
 from lipdub.events import EventCallback
 from lipdub.faces.base import require_face_found
 from lipdub.lipsync._stream import Stage
+from lipdub.lipsync.arguments import check_lipsync_args
 from lipdub.lipsync.base import LipSyncer, default_threads
 from lipdub.lipsync.boxes import FaceBoxes, FixedBox, TrackBoxes, TrackerBoxes
 from lipdub.lipsync.options import LipSyncOptions, auto_batch_size
@@ -128,6 +129,7 @@ def lipsync_stream(
         >>> len(out) == stream.num_frames, stream.stats.frames_synced == len(out)
         (True, True)
     """
+    check_lipsync_args(face=face, audio=audio, syncer=syncer, options=options, on_event=on_event)
     opts = LipSyncOptions.merge(options, overrides)
     if isinstance(syncer, str):
         from lipdub import registry
@@ -264,6 +266,9 @@ def lipsync(
         >>> res.frames_total, res.frames_synced, res.stats.frames_replayed
         (20, 20, 10)
     """
+    check_lipsync_args(
+        face=face, audio=audio, output=output, syncer=syncer, options=options, on_event=on_event
+    )
     opts = LipSyncOptions.merge(options, overrides)
     for given in (face, audio, opts.output_audio):
         if isinstance(given, (str, os.PathLike)) and same_file(given, output):
@@ -302,8 +307,11 @@ def _encode(
 ) -> Stage:
     """Write the stream's frames to ``out`` (atomically) with ``mux`` as its sound."""
     from lipdub.media import VideoWriter
+    from lipdub.media.look import VideoLook
 
     encode = Stage("encode")
+    # shown as the input was: pixel aspect ratio, rotation, colour range and tags
+    look = VideoLook.of(face) if isinstance(face, (str, os.PathLike)) else None
     with stream:
         try:
             writer = VideoWriter(
@@ -314,6 +322,7 @@ def _encode(
                 audio=mux,
                 crf=opts.crf,
                 preset=opts.preset,
+                look=look,
             )
         except OSError as e:
             if isinstance(e, LipdubError):

@@ -13,6 +13,7 @@ from typing import Any
 import av
 import av.container
 
+from lipdub._checks import path_arg
 from lipdub._io import file_kind
 from lipdub.errors import MediaError
 from lipdub.typing import PathLike
@@ -37,13 +38,14 @@ IMAGE_FORMATS = frozenset(
 REENCODE_HINT = "check that it plays in a media player, or re-export it as MP4 (H.264 + AAC)"
 
 
-def check_exists(path: PathLike) -> Path:
+def check_exists(path: PathLike, name: str = "path") -> Path:
     """``path`` as a :class:`Path`, or :class:`MediaError` if it is not a readable file.
 
     Named pipes (FIFOs), devices and sockets are refused without being opened (opening
-    a FIFO would wait forever for a writer).
+    a FIFO would wait forever for a writer). A ``path`` that is not a path at all
+    (None, a number) is an :class:`~lipdub.errors.InputError` naming argument ``name``.
     """
-    p = Path(path)
+    p = path_arg(path, name)
     kind = file_kind(p)
     if kind == "missing":
         raise MediaError("file not found", path=p, hint="check the path and the file name")

@@ -8,18 +8,22 @@ chunk, in-process.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
+from pathlib import Path
+from typing import Any
 
 import av
 import av.container
 import numpy as np
 
-from lipdub.errors import MediaError
+from lipdub.errors import InputError, MediaError
 from lipdub.limits import Limits, resolve
 from lipdub.media._open import check_exists, media_error, open_input
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
 
-__all__ = ["load_audio"]
+__all__ = ["check_audio", "check_extent", "load_audio"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +59,106 @@ def _check_rate(rate: int, path: PathLike, limits: Limits) -> None:
     )
 
 
-def _too_long(duration_s: float, path: PathLike, limits: Limits) -> MediaError:
+def _too_long(duration_s: float, path: PathLike, limits: Limits, why: str = "") -> MediaError:
+    fix = "re-mux it with the sound at the start" if why else "cut the file into parts"
     return MediaError(
-        f"the audio is {duration_s:.0f} s long, over the {limits.max_audio_duration_s:.0f} s "
-        "limit on decoded audio",
+        f"the audio is {duration_s:.0f} s long{why}, over the "
+        f"{limits.max_audio_duration_s:.0f} s limit on decoded audio",
         path=path,
-        hint="cut the file into parts; to accept it anyway set "
+        hint=f"{fix}; to accept it anyway set "
         f"{Limits.env_var('max_audio_duration_s')} or pass "
         "limits=Limits(max_audio_duration_s=...)",
+    )
+
+
+def _stream_start_s(stream: Any) -> float | None:
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
+def _check_declared(
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    path: Path,
+    limits: Limits,
+    align_to_video: bool,
+) -> float:
+    """Check what the header declares against ``limits`` before anything is decoded.
+
+    The declared sample rate, the declared length, and (aligned to a video) the lead
+    of silence that the track's declared start would add: a sound track declared to
+    start 10 hours after the pictures is 10 hours of padding. Returns the lead in
+    seconds (0 when none is declared).
+
+    Raises:
+        MediaError: A rate outside the limits, or a clip longer than the duration limit.
+    """
+    declared_rate = int(stream.codec_context.sample_rate or 0) if stream.codec_context else 0
+    if declared_rate:
+        _check_rate(declared_rate, path, limits)
+    declared_s = _declared_samples(stream, 1)
+    if declared_s is None and container.duration:
+        declared_s = round(float(container.duration) / av.time_base)
+    if declared_s is not None and declared_s > limits.max_audio_duration_s:
+        raise _too_long(declared_s, path, limits)
+    lead = 0.0
+    start = _stream_start_s(stream)
+    video_start = _video_start_s(container) if align_to_video else None
+    if start is not None and video_start is not None:
+        lead = max(0.0, start - video_start)
+    check_extent(lead, float(declared_s or 0), path, limits)
+    return lead
+
+
+def check_extent(lead_s: float, length_s: float, path: PathLike, limits: Limits) -> None:
+    """Raise unless ``lead_s`` of silence then ``length_s`` of sound fit the duration limit.
+
+    The one check of a clip's final length: before decoding (declared values) and while
+    decoding (the first timestamp seen), so neither a header nor a packet can make
+    :func:`load_audio` allocate hours of padding.
+    """
+    if not (math.isfinite(lead_s) and math.isfinite(length_s)):
+        raise MediaError(
+            "the audio declares a start or length that is not a finite number",
+            path=path,
+            hint="re-export the file; its header is damaged",
+        )
+    total = lead_s + length_s
+    if total > limits.max_audio_duration_s:
+        why = f" once aligned with the video (its sound starts {lead_s:.0f} s in)" if lead_s else ""
+        raise _too_long(total, path, limits, why)
+
+
+def check_audio(
+    path: PathLike, *, align_to_video: bool = True, limits: Limits | None = None
+) -> None:
+    """Refuse ``path`` now if :func:`load_audio` would refuse it for what its header declares.
+
+    Opens the file and reads its header only (nothing is decoded): the audio track must
+    exist, and its declared sample rate, length and start (the lead of silence
+    ``align_to_video`` would add) must be within ``limits``. Call it before costly work
+    that needs the sound later (:func:`~lipdub.eval.evaluate_video` does).
+
+    Raises:
+        MediaError: The same errors as :func:`load_audio` raises before decoding.
+    """
+    lim = resolve(limits)
+    p = check_exists(path)
+    container = open_input(p)
+    try:
+        if not container.streams.audio:
+            raise _no_audio(p)
+        _check_declared(container, container.streams.audio[0], p, lim, align_to_video)
+    finally:
+        container.close()
+
+
+def _no_audio(path: Path) -> MediaError:
+    return MediaError(
+        "has no audio track",
+        path=path,
+        hint="pass a file with sound, or give the speech as a separate audio file",
     )
 
 
@@ -100,7 +196,9 @@ def load_audio(
 
     Raises:
         MediaError: The file is missing, unreadable, has no audio track, declares a
-            sample rate outside the limits, or is longer than the duration limit.
+            sample rate outside the limits, or is longer than the duration limit
+            (aligned to the video, the lead of silence before the sound counts: a
+            track declared to start 10 hours in is refused before anything is decoded).
 
     Example:
         >>> from lipdub.testing.media import make_speech_wav
@@ -110,27 +208,28 @@ def load_audio(
         >>> clip.sample_rate_hz, clip.num_samples
         (16000, 16000)
     """
+    if not isinstance(sample_rate_hz, numbers.Integral) or isinstance(sample_rate_hz, bool):
+        raise InputError(
+            f"sample_rate_hz must be a whole number of Hz, got {sample_rate_hz!r}", path=path
+        )
+    sample_rate_hz = int(sample_rate_hz)
     if sample_rate_hz <= 0:
-        raise MediaError(f"sample_rate_hz must be > 0, got {sample_rate_hz}", path=path)
+        raise InputError(
+            f"sample_rate_hz must be a positive whole number of Hz, got {sample_rate_hz!r}",
+            path=path,
+        )
+    if limits is not None and not isinstance(limits, Limits):
+        raise InputError(f"limits must be a Limits or None, got {type(limits).__name__}")
     lim = resolve(limits)
     p = check_exists(path)
     container: av.container.InputContainer = open_input(p)
     try:
         if not container.streams.audio:
-            raise MediaError(
-                "has no audio track",
-                path=p,
-                hint="pass a file with sound, or give the speech as a separate audio file",
-            )
+            raise _no_audio(p)
         stream = container.streams.audio[0]
-        declared_rate = int(stream.codec_context.sample_rate or 0)
-        if declared_rate:
-            _check_rate(declared_rate, p, lim)
-        declared_s = _declared_samples(stream, 1)
-        if declared_s is None and container.duration:
-            declared_s = round(float(container.duration) / av.time_base)
-        if declared_s is not None and declared_s > lim.max_audio_duration_s:
-            raise _too_long(declared_s, p, lim)
+        _check_declared(container, stream, p, lim, align_to_video)
+        declared_rate = int(stream.codec_context.sample_rate or 0) if stream.codec_context else 0
+        video_start_s = _video_start_s(container) if align_to_video else None
         max_out = round(lim.max_audio_duration_s * sample_rate_hz) + sample_rate_hz
         if stream.codec_context is None:  # e.g. a WAV header naming an unknown codec
             raise MediaError(
@@ -147,18 +246,20 @@ def load_audio(
         )
         chunks: list[np.ndarray] = []
         first_s: float | None = None
+        lead_s = 0.0
         decoded_s = 0.0
         held = 0
         try:
             for frame in container.decode(stream):
                 if first_s is None and frame.time is not None:
                     first_s = float(frame.time)
+                    if video_start_s is not None:  # the padding this start would add
+                        lead_s = max(0.0, first_s - video_start_s)
                 rate = int(frame.sample_rate or declared_rate or 0)
                 if rate and rate != declared_rate:
                     _check_rate(rate, p, lim)
                 decoded_s += frame.samples / rate if rate else 0.0
-                if decoded_s > lim.max_audio_duration_s:
-                    raise _too_long(decoded_s, p, lim)
+                check_extent(lead_s, decoded_s, p, lim)
                 frame.pts = None  # resample by count; gaps in timestamps are not inserted
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().mean(axis=0))
@@ -169,7 +270,6 @@ def load_audio(
         except (av.FFmpegError, OSError) as e:
             raise media_error(p, "decoding the audio failed", e) from e
         declared = _declared_samples(stream, sample_rate_hz)
-        video_start_s = _video_start_s(container) if align_to_video else None
     finally:
         container.close()
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)

@@ -28,6 +28,7 @@ import av.video.stream
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from lipdub._checks import fps_arg, path_arg
 from lipdub._io import file_kind
 from lipdub.errors import InputError, MediaError
 from lipdub.limits import Limits, fit_pixels, resolve
@@ -87,7 +88,7 @@ def is_image(path: PathLike) -> bool:
         >>> is_image("face.PNG"), is_image("clip.mp4")
         (True, False)
     """
-    p = Path(path)
+    p = path_arg(path, "path")
     if file_kind(p) is not None:  # never open a FIFO or a device just to peek
         return p.suffix.lower() in IMAGE_SUFFIXES
     try:
@@ -334,6 +335,9 @@ class VideoReader:
         fps: Fraction | float | int | None = None,
         limits: Limits | None = None,
     ) -> None:
+        want = fps_arg(fps) if fps is not None else None
+        if limits is not None and not isinstance(limits, Limits):
+            raise InputError(f"limits must be a Limits or None, got {type(limits).__name__}")
         self.path = check_exists(path)
         info = probe(self.path)
         self.source_info = info
@@ -342,9 +346,6 @@ class VideoReader:
         limit = lim.max_image_pixels if info.is_image else lim.max_frame_pixels
         if info.width * info.height > limit:
             info = self._over_limit(info, lim)
-        want = Fraction(fps).limit_denominator(1_000_000) if fps is not None else None
-        if want is not None and want <= 0:
-            raise InputError(f"requested fps must be > 0, got {fps}", path=self.path)
         if want is not None and not info.is_image and want != info.fps:
             info = dataclasses.replace(
                 info, fps=want, frame_count=max(1, round(info.duration_s * want))

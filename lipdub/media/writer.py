@@ -25,9 +25,19 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from lipdub._checks import (
+    bool_arg,
+    describe,
+    fps_arg,
+    instance_arg,
+    int_arg,
+    path_arg,
+    str_arg,
+)
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import check_exists, media_error, open_input
+from lipdub.media.look import VideoLook
 from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
@@ -122,6 +132,13 @@ class VideoWriter:
             frames are stored as given and players (and :class:`VideoReader`) turn
             them on display.
         faststart: Put the MP4 index first so playback can start while downloading.
+        look: Show the output as an input was shown (a
+            :class:`~lipdub.media.look.VideoLook`, e.g. ``VideoLook.of(input)``): its
+            pixel aspect ratio, display rotation, colour range, primaries, transfer and
+            YUV matrix. Frames are then given *upright* (as :class:`VideoReader`
+            delivers them, ``width`` x ``height`` upright) and stored turned back the
+            way the input stored them, under the input's display matrix. Not
+            together with ``rotation``.
 
     Raises:
         InputError: A frame has the wrong size or dtype, or no frame was written.
@@ -152,20 +169,35 @@ class VideoWriter:
         pix_fmt: str = "yuv420p",
         rotation: int = 0,
         faststart: bool = True,
+        look: VideoLook | None = None,
     ) -> None:
-        if width <= 0 or height <= 0:
-            raise InputError(f"VideoWriter size must be positive, got {width}x{height}")
-        if not 0 <= crf <= 51:
-            raise InputError(f"crf must be between 0 and 51, got {crf}")
+        self.path = path_arg(path, "path")
+        fps = fps_arg(fps)
+        int_arg(width, "width", low=1)
+        int_arg(height, "height", low=1)
+        int_arg(crf, "crf", low=0, high=51)
+        int_arg(rotation, "rotation")
+        for text, label in ((preset, "preset"), (codec, "codec"), (pix_fmt, "pix_fmt")):
+            str_arg(text, label, empty=False)
+        bool_arg(faststart, "faststart")
+        if audio is not None:
+            instance_arg(audio, "audio", AudioClip, "an AudioClip or None")
+        if look is not None:
+            instance_arg(look, "look", VideoLook, "a VideoLook or None")
+        if look is not None and rotation:
+            raise InputError(
+                "give rotation or look, not both", hint="look carries the input's rotation"
+            )
         if rotation % 90:
             raise InputError(f"rotation must be a multiple of 90, got {rotation}")
-        self.path = Path(path)
-        self.fps = Fraction(fps).limit_denominator(1_000_000)
-        if self.fps <= 0:
-            raise InputError(f"fps must be > 0, got {fps}")
+        self.fps = fps
         self.width, self.height = int(width), int(height)
+        self.look = look if look is not None and not look.is_default else None
+        #: Quarter turns that store an upright frame the way the input stored it.
+        self._turns = (self.look.rotation // 90) if self.look is not None else 0
+        stored = (self.height, self.width) if self._turns % 2 else (self.width, self.height)
         pad = pix_fmt in _EVEN_FORMATS
-        self.encoded_size = (_even(self.width), _even(self.height)) if pad else (width, height)
+        self.encoded_size = (_even(stored[0]), _even(stored[1])) if pad else stored
         self.frames_written = 0
         self._closed = False
         self._atomic = atomic_path(self.path)
@@ -177,16 +209,24 @@ class VideoWriter:
             stream: Any = self._container.add_stream(codec, rate=self.fps)
             stream.width, stream.height = self.encoded_size
             stream.pix_fmt = pix_fmt
-            self._pix_fmt = pix_fmt
             stream.time_base = Fraction(1, 1) / self.fps
             if codec in ("libx264", "libx265"):
                 stream.options = {"crf": str(crf), "preset": preset}
                 # x264's frame threads give the same bytes for the same frames; its sliced
                 # threads (PyAV's default) now and then do not, and a resumed dub must
                 stream.thread_type = "FRAME"
-            if rotation % 360:
+            shown = self.look.rotation if self.look is not None else rotation
+            if shown % 360:
                 # PyAV takes the counter-clockwise angle (display-matrix convention).
-                stream.set_display_rotation((-rotation) % 360)
+                stream.set_display_rotation((-shown) % 360)
+            if self.look is not None:
+                self.look.tag(stream.codec_context)
+            self._convert: dict[str, Any] = {"format": pix_fmt, "interpolation": ACCURATE}
+            if self.look is not None:
+                if self.look.sws_matrix() is not None:
+                    self._convert["dst_colorspace"] = self.look.sws_matrix()
+                if self.look.color_range:
+                    self._convert["dst_color_range"] = self.look.color_range
             self._video = stream
             self._audio = _AudioTrack(self._container, audio) if audio is not None else None
         except BaseException as e:
@@ -205,19 +245,27 @@ class VideoWriter:
         """Append one ``(height, width, 3)`` uint8 BGR frame."""
         if self._closed:
             raise InputError("VideoWriter is closed", path=self.path)
+        if not isinstance(frame, np.ndarray):
+            raise InputError(
+                f"frame must be a ({self.height}, {self.width}, 3) uint8 BGR array, "
+                f"got {describe(frame)}",
+                path=self.path,
+            )
         if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
             raise InputError(
                 f"frame must be ({self.height}, {self.width}, 3) uint8 BGR, "
                 f"got {frame.shape} {frame.dtype}",
                 path=self.path,
             )
+        if self._turns:
+            # the reader turned the input's frames upright (np.rot90 by -turns); undo it
+            frame = np.rot90(frame, k=self._turns)
         ew, eh = self.encoded_size
-        if (ew, eh) != (self.width, self.height):
-            frame = np.pad(
-                frame, ((0, eh - self.height), (0, ew - self.width), (0, 0)), mode="edge"
-            )
+        sh, sw = frame.shape[:2]
+        if (ew, eh) != (sw, sh):
+            frame = np.pad(frame, ((0, eh - sh), (0, ew - sw), (0, 0)), mode="edge")
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
-        vf = vf.reformat(format=self._pix_fmt, interpolation=ACCURATE)
+        vf = vf.reformat(**self._convert)
         vf.pts = self.frames_written
         for packet in self._video.encode(vf):
             self._container.mux(packet)
@@ -302,7 +350,7 @@ def write_video(
     """Encode ``frames`` (``(H, W, 3)`` uint8 BGR, all one size) to an MP4 at ``path``.
 
     The size comes from the first frame; ``opts`` go to :class:`VideoWriter` (``crf``,
-    ``preset``, ``codec``, ``pix_fmt``, ``rotation``, ``faststart``). Frames are
+    ``preset``, ``codec``, ``pix_fmt``, ``rotation``, ``faststart``, ``look``). Frames are
     consumed lazily, so a generator of any length works in constant memory.
 
     Returns:
@@ -311,10 +359,19 @@ def write_video(
     Raises:
         InputError: No frames, or frames of different sizes.
     """
+    out = path_arg(path, "path")
+    if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes)):
+        raise InputError(f"frames must be an iterable of frames, got {describe(frames)}")
     it: Iterator[npt.NDArray[np.uint8]] = iter(frames)
-    first = next(it, None)
-    if first is None:
-        raise InputError("write_video got no frames", path=path)
+    empty = object()
+    first: Any = next(it, empty)
+    if first is empty:
+        raise InputError("write_video got no frames", path=out)
+    if not isinstance(first, np.ndarray) or first.ndim != 3:
+        raise InputError(
+            f"frames must be (H, W, 3) uint8 BGR arrays, the first is {describe(first)}",
+            path=out,
+        )
     h, w = first.shape[:2]
     with VideoWriter(path, fps=fps, width=w, height=h, audio=audio, **opts) as writer:
         writer.write(first)
@@ -334,8 +391,10 @@ def mux_audio(video_path: PathLike, audio: AudioClip, out_path: PathLike) -> Pat
     Raises:
         MediaError: The input is unreadable or has no video track.
     """
-    src = check_exists(video_path)
-    out = Path(out_path)
+    path_arg(video_path, "video_path")
+    instance_arg(audio, "audio", AudioClip, "an AudioClip")
+    out = path_arg(out_path, "out_path")
+    src = check_exists(video_path, "video_path")
     inp = open_input(src)
     try:
         if not inp.streams.video:
@@ -407,7 +466,8 @@ def write_audio(path: PathLike, audio: AudioClip) -> Path:
         >>> load_audio(p, 16000).num_samples
         8000
     """
-    out = Path(path)
+    out = path_arg(path, "path")
+    instance_arg(audio, "audio", AudioClip, "an AudioClip")
     suffix = out.suffix.lower()
     if suffix not in _AUDIO_CODECS:
         raise InputError(

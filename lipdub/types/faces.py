@@ -36,7 +36,13 @@ class FaceBox:
 
     def __post_init__(self) -> None:
         for name in ("x1", "y1", "x2", "y2", "score"):
-            value = float(getattr(self, name))
+            raw = getattr(self, name)
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"FaceBox.{name} must be a number, got {type(raw).__name__}"
+                ) from None
             if not math.isfinite(value):
                 raise InputError(f"FaceBox.{name} must be finite, got {value}")
             object.__setattr__(self, name, value)
