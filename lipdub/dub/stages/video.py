@@ -204,6 +204,29 @@ class Subtitles(Stage):
             ),
             "source": subtitle_cues(run.values["source"], None, max_chars_per_line=width),
         }
-        written = [cues[which].save(path) for which, path in self._paths(run, lang)]
+        rec = run.wd.get(self.stage_id(lang))
+        written = []
+        for which, path in self._paths(run, lang):
+            if _not_ours(run, path, rec):
+                continue
+            written.append(cues[which].save(path))
         lang.values["subtitles"] = tuple(written)
         return written
+
+
+def _not_ours(run: Run, path: Path, rec: Any) -> bool:
+    """Whether ``path`` is a file lipdub did not write (or one changed since): kept, and
+    said so; with ``--redo subtitles`` it is moved aside to a ``.bak`` and replaced."""
+    if run.wd.state(path, rec) != "edited":
+        return False
+    if Subtitles.name in run.redo and path.is_file():
+        backup = run.wd.move_aside(path)
+        run.notice(Subtitles.name, f"moved your {path.name} aside to {backup.name} (--redo)")
+        return False
+    run.notice(
+        Subtitles.name,
+        f"kept {path} (not written by lipdub, or edited since): its subtitles of this dub "
+        "were not written; move it away, or pass --redo subtitles to have it moved aside "
+        "to a .bak, and run again",
+    )
+    return True
