@@ -68,7 +68,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub import registry
     from lipdub.dub.pipeline import DEFAULT_BACKENDS
     from lipdub.limits import Limits
-    from lipdub.types import check_segments_within
+    from lipdub.types import check_segment_lengths, check_segments_within
 
     opts = parse_options(args.opt)
     reference = None
@@ -111,6 +111,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
             what=f"the longest audio lipdub makes ({Limits.env_var('max_audio_duration_s')})",
             tolerance_s=0.0,
         )
+        check_segment_lengths(transcript, source=source)
         for i in transcript.blank_segments():
             logging.getLogger("lipdub.cli").warning(
                 "%s: segment %d has no text; it is skipped (silence)", source, i
