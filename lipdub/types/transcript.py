@@ -263,7 +263,7 @@ def check_segment_lengths(
                 f"segment {i} ({preview!r}) is {n} characters long; a segment holds at most "
                 f"{cap} (about five minutes of speech)",
                 path=source,
-                hint="split it into shorter segments (or raise LIPDUB_MAX_SEGMENT_CHARS)",
+                hint="split it into shorter segments, or raise LIPDUB_MAX_SEGMENT_CHARS",
             )
         if total_s is not None:
             rest = max(0.0, total_s - seg.start_s)
@@ -635,8 +635,9 @@ class Transcript:
 
         Raises:
             InputError: one line naming the file (and the line of a subtitle file):
-                unreadable, malformed, overlapping cues, negative times, or a
-                language other than ``language``.
+                unreadable, malformed, overlapping cues, negative times, a segment
+                longer than ``Limits.max_segment_chars``, or a language other than
+                ``language``.
         """
         p = Path(path)
         text = _read_text_file(p, "transcript")
@@ -644,10 +645,11 @@ class Transcript:
         try:
             if suffix == ".json":
                 t = cls.from_json(text)
-                if language is None:
-                    return t
-                _check_language(t.language, language)
-                return dataclasses.replace(t, language=language)
+                if language is not None:
+                    _check_language(t.language, language)
+                    t = dataclasses.replace(t, language=language)
+                check_segment_lengths(t)
+                return t
             if suffix in (".srt", ".vtt"):
                 lang = language or (Path(p.stem).suffix.lstrip(".") or None)
                 if not lang:
@@ -656,7 +658,9 @@ class Transcript:
                         "or name the file like talk.es.srt",
                         path=p,
                     )
-                return cls.from_srt(text, lang, allow_overlap=False)
+                t = cls.from_srt(text, lang, allow_overlap=False)
+                check_segment_lengths(t)
+                return t
         except InputError as e:
             if e.path is None:
                 raise InputError(e.message, path=p, hint=e.hint) from e
