@@ -186,6 +186,19 @@ def test_a_users_sidecar_srt_beside_the_output_is_kept_and_said_so(
     assert set(result.subtitles) == {mine, en}
 
 
+def test_the_shared_source_subtitles_are_lipdubs_whichever_language_wrote_them(
+    clip: Path, tmp_path: Path
+) -> None:
+    pipe = _pipeline(["Hello there.", "How are you?"])
+    out = str(tmp_path / "talk.{lang}.mp4")
+    results = pipe.run(clip, ["es", "fr"], out)
+    assert not [n for r in results for n in r.notices if "kept" in n]
+    again = pipe.run(clip, "fr", tmp_path / "talk.fr.mp4", redo=["subtitles"])
+    assert not [n for n in again.notices if "kept" in n or "aside" in n]
+    assert (tmp_path / "talk.en.srt") in again.subtitles
+    assert not list(tmp_path.glob("*.bak"))
+
+
 # ------------------------------------------------------------------ the terminal
 
 

@@ -177,7 +177,10 @@ class Subtitles(Stage):
 
     def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
         assert lang is not None
-        return [p for _, p in self._paths(run, lang)]
+        paths = [p for _, p in self._paths(run, lang)]
+        # Which of them lipdub wrote, noted now: a --redo forgets the record before compute.
+        lang.values["subtitles_ours"] = frozenset(p for p in paths if _ours(run, p))
+        return paths
 
     def key(self, run: Run, lang: Lang | None) -> str:
         assert lang is not None
@@ -204,22 +207,33 @@ class Subtitles(Stage):
             ),
             "source": subtitle_cues(run.values["source"], None, max_chars_per_line=width),
         }
-        rec = run.wd.get(self.stage_id(lang))
+        ours = lang.values.get("subtitles_ours", frozenset())
         written = []
         for which, path in self._paths(run, lang):
-            if _not_ours(run, path, rec):
+            if path not in ours and _keep_theirs(run, path):
                 continue
             written.append(cues[which].save(path))
         lang.values["subtitles"] = tuple(written)
         return written
 
 
-def _not_ours(run: Run, path: Path, rec: Any) -> bool:
-    """Whether ``path`` is a file lipdub did not write (or one changed since): kept, and
-    said so; with ``--redo subtitles`` it is moved aside to a ``.bak`` and replaced."""
-    if run.wd.state(path, rec) != "edited":
+def _ours(run: Run, path: Path) -> bool:
+    """Whether ``path`` is as lipdub wrote it, by the subtitle records of every language
+    (the source-language file is shared by the dubs of all target languages)."""
+    if not path.is_file():
         return False
-    if Subtitles.name in run.redo and path.is_file():
+    wd = run.wd
+    recorded = (p.name.split(".")[1] for p in wd.root.glob("translation.*.json"))
+    langs = sorted({*run.values["targets"], *recorded})
+    return any(wd.state(path, wd.get(f"{Subtitles.name}:{t}")) == "ours" for t in langs)
+
+
+def _keep_theirs(run: Run, path: Path) -> bool:
+    """Whether ``path`` is there and not lipdub's (a user's file, or one edited since):
+    it is kept, and said so; with ``--redo subtitles`` it is moved aside to a ``.bak``."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if Subtitles.name in run.redo and path.is_file() and not path.is_symlink():
         backup = run.wd.move_aside(path)
         run.notice(Subtitles.name, f"moved your {path.name} aside to {backup.name} (--redo)")
         return False
