@@ -1,10 +1,11 @@
 """What the ``lipdub`` command draws: progress bars from lipdub's events, and lines.
 
 Every text the command prints passes one boundary, :func:`lipdub.errors.printable`:
-:func:`echo` (stdout), :func:`one_line` (error lines) and :class:`PrintableFormatter`
-(the log lines on stderr, warnings included). A speaker label, a transcript line or a
-file name holding ESC or BEL thus reaches the terminal with its escape sequences
-dropped and its other control characters shown as escapes (``\\x07``).
+:func:`echo` (stdout), :func:`one_line` (error lines), :func:`table_cell` (rich
+tables) and :class:`PrintableFormatter` (the log lines on stderr, warnings included).
+A speaker label, a transcript line or a file name holding ESC or BEL thus reaches the
+terminal with its escape sequences dropped and its other control characters shown as
+escapes (``\\x07``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,13 @@ def one_line(text: str) -> str:
 def echo(text: str) -> None:
     """Print ``text`` and a line break on stdout, terminal-safe (line breaks kept)."""
     sys.stdout.write(printable(text) + "\n")
+
+
+def table_cell(text: str) -> str:
+    """``text`` for a rich table cell: one terminal-safe line, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(one_line(text))
 
 
 class PrintableFormatter(logging.Formatter):

@@ -20,7 +20,7 @@ from lipdub.cli._args import (
     output_arg,
     parse_options,
 )
-from lipdub.cli._render import echo
+from lipdub.cli._render import echo, table_cell
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -44,13 +44,14 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
     table = Table("name", "languages", "gender", "rate (Hz)", "family")
     for v in voices:
-        table.add_row(
+        row = (
             v.name,
             ", ".join(v.language_codes),
             v.gender,
             str(v.natural_sample_rate_hz or ""),
             v.family or "",
         )
+        table.add_row(*(table_cell(x) for x in row))
     Console().print(table)
     return 0
 
