@@ -57,6 +57,12 @@ def clip(make_video: Any) -> Path:
     return path
 
 
+def _env() -> dict[str, str]:
+    """The environment of a ``lipdub`` subprocess that imports this checkout."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def _error_line(err: str) -> str:
     """The one ``error:`` line of a failed command (and nothing like a traceback)."""
     assert "Traceback" not in err
@@ -213,13 +219,9 @@ def test_a_speaker_labels_escapes_never_reach_the_terminal(clip: Path, tmp_path:
     code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
     args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), *FAKES]
     args += ["--speakers", "2", "--separator", "duck", "--voice", "clone", "--tts", "match"]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
     done = subprocess.run(
         [sys.executable, "-c", code, *args, "--stop-after", "translate"],
-        env=env,
+        env=_env(),
         capture_output=True,
         timeout=300,
     )
@@ -230,6 +232,24 @@ def test_a_speaker_labels_escapes_never_reach_the_terminal(clip: Path, tmp_path:
     assert "SX" in warning[0] and "\\x07" in warning[0] and "\\x00" in warning[0]
     printed = done.stdout + done.stderr
     assert b"\x1b" not in printed and b"\x07" not in printed and b"\x00" not in printed
+
+
+def test_a_file_names_escapes_never_reach_the_terminal(tmp_path: Path) -> None:
+    from lipdub.testing.media import make_test_video
+
+    video = make_test_video(tmp_path / "talk \x1b[2J\x1b[31mred\x07.mp4", duration_s=0.5)
+    cli = [sys.executable, "-m", "lipdub.cli"]
+    env = _env()
+    done = subprocess.run([*cli, "probe", str(video)], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0
+    assert b"talk red\\x07.mp4" in done.stdout  # the sequences dropped, BEL shown escaped
+    missing = str(tmp_path / "gone\x1b]0;title\x07\x1b[31m.mp4")
+    usage = [*cli, "probe", str(video), "extra\x1b[31m\x07"]
+    for argv in ([*cli, "probe", missing], usage):
+        done = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+        assert done.returncode != 0
+        assert b"\x1b" not in done.stdout + done.stderr and b"\x07" not in done.stderr
+        assert len(done.stderr.decode().strip().splitlines()) == 1, done.stderr
 
 
 # ------------------------------------------------------------------ given and edited files
