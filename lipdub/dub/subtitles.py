@@ -28,7 +28,13 @@ from lipdub.errors import BackendNotInstalled, InputError
 from lipdub.types import Segment, Transcript
 from lipdub.typing import Frame
 
-__all__ = ["SubtitleBurner", "find_font", "subtitle_cues"]
+__all__ = ["CUE_RULES", "SubtitleBurner", "find_font", "subtitle_cues"]
+
+#: The version of the rules that time and write cues (:func:`subtitle_cues`, and the
+#: escaping of :meth:`~lipdub.types.Transcript.to_srt` / ``to_vtt``); part of the keys
+#: of the stages that write subtitles, so files made by older rules are made again.
+#: 2: each cue ends with its line, cues never overlap, text escaped to its format.
+CUE_RULES = 2
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",

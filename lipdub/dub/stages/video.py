@@ -152,9 +152,12 @@ def _faces_part(run: Run) -> tuple[str, ...]:
 def _burned_subtitles_key(run: Run, lang: Lang) -> Any:
     if not run.options.burn_subtitles:
         return None
+    from lipdub.dub.subtitles import CUE_RULES
+
     return [
         content_key(run.wd.path(f"translation.{lang.target}.json")),
         run.options.max_chars_per_line,
+        CUE_RULES,
     ]
 
 
@@ -183,12 +186,15 @@ class Subtitles(Stage):
         return paths
 
     def key(self, run: Run, lang: Lang | None) -> str:
+        from lipdub.dub.subtitles import CUE_RULES
+
         assert lang is not None
         return settings_key(
             content_key(run.values["transcript_path"]),
             content_key(run.wd.path(f"translation.{lang.target}.json")),
             content_key(run.wd.path(f"timing.{lang.target}.json")),
             run.options.max_chars_per_line,
+            CUE_RULES,
         )
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
