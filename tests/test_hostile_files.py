@@ -385,6 +385,35 @@ def test_a_bad_speakers_json_is_one_line_naming_the_turn(
     assert not (wd / "translation.es.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "it is 20 MiB; a speaker map is at most 16 MiB"),
+        ("[" * 100_000, "cannot read it: maximum recursion depth"),
+        ('{"turns": [], "speakers": {"S1": {"voice": 5}}}', "speakers.S1.voice must be"),
+    ],
+    ids=["oversized", "nested", "voice-not-text"],
+)
+def test_an_unreadable_speakers_json_is_one_line(
+    clip: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+    expected: str,
+) -> None:
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    path = wd / "speakers.json"
+    if content is None:
+        with path.open("wb") as f:  # sparse: 20 MiB of NUL bytes, no disk used
+            f.truncate(20 << 20)
+    else:
+        path.write_text(content, encoding="utf-8")
+    args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), *FAKES]
+    line = _dub_refuses([*args, "--speakers", "2", "--stop-after", "translate"], capsys)
+    assert "speakers.json" in line and expected in line, line
+
+
 def _sparse_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
     """A 16-bit mono WAV of ``seconds`` of silence, as a sparse file (no disk used)."""
     data = round(seconds * rate) * 2

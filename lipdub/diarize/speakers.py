@@ -23,7 +23,10 @@ from lipdub._io import atomic_write_text
 from lipdub.diarize.base import SpeakerTurn
 from lipdub.errors import InputError
 
-__all__ = ["SpeakerMap"]
+__all__ = ["MAX_FILE_BYTES", "SpeakerMap"]
+
+#: Largest ``speakers.json`` read (a real one is a few kB: one line per turn).
+MAX_FILE_BYTES = 16 << 20
 
 
 def _seconds(row: dict[str, Any], name: str, i: int, bad: Callable[[str], InputError]) -> float:
@@ -132,7 +135,16 @@ class SpeakerMap:
         """
         p = Path(path)
         try:
+            size = p.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise InputError(
+                    f"it is {size >> 20} MiB; a speaker map is at most {MAX_FILE_BYTES >> 20} MiB",
+                    path=p,
+                    hint="fix the file, or delete it to find the speakers again",
+                )
             data = json.loads(p.read_text(encoding="utf-8-sig"))
+        except InputError:
+            raise
         except (OSError, ValueError, RecursionError) as e:
             why = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0][:200]
             raise InputError(
