@@ -180,9 +180,10 @@ def test_a_vtt_speaker_is_escaped_and_its_tags_read_as_text(tmp_path: Path) -> N
     assert "<v Ana &lt;b&gt;&amp;&lt;/b&gt;>Hola." in text
     assert Transcript.from_srt(text, "es").segments[0].speaker == "Ana <b>&</b>"
     # A VTT from elsewhere: its tags are markup, not words.
-    other = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v.loud Bob>Sí, <i>claro</i> &lt;3\n"
+    other = "WEBVTT\n\n00:01.250 --> 01:02.000 align:start\n<v.loud Bob>Sí, <i>claro</i> &lt;3\n"
     (seg,) = Transcript.from_srt(other, "es").segments
     assert (seg.speaker, seg.text) == ("Bob", "Sí, claro <3")
+    assert (seg.start_s, seg.end_s) == (1.25, 62.0)  # WebVTT times may leave the hours out
 
 
 @pytest.mark.parametrize(

@@ -276,7 +276,7 @@ def check_segment_lengths(
                 )
 
 
-_TS = r"(\d+):(\d{2}):(\d{2})[,.](\d{3})"
+_TS = r"(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})"  # WebVTT may leave the hours out
 # A timing line; each time may carry a minus sign, caught to be refused (never dropped).
 _CUE = re.compile(r"(-?)\s*" + _TS + r"\s*-->\s*(-?)\s*" + _TS)
 # Control characters other than the line break: never written into a subtitle file.
@@ -295,8 +295,8 @@ def _format_ts(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _parse_ts(h: str, m: str, s: str, ms: str) -> float:
-    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+def _parse_ts(h: str | None, m: str, s: str, ms: str) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
 
 
 def _cue_lines(text: str) -> list[str]:
