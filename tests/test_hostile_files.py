@@ -203,6 +203,10 @@ def test_the_shared_source_subtitles_are_lipdubs_whichever_language_wrote_them(
     assert not [n for n in again.notices if "kept" in n or "aside" in n]
     assert (tmp_path / "talk.en.srt") in again.subtitles
     assert not list(tmp_path.glob("*.bak"))
+    # Another work directory writing the very same files: nothing of the user's at stake.
+    other = pipe.run(clip, "es", tmp_path / "talk.es.mp4", workdir=tmp_path / "other")
+    assert not [n for n in other.notices if "kept" in n]
+    assert set(other.subtitles) == {tmp_path / "talk.es.srt", tmp_path / "talk.en.srt"}
 
 
 # ------------------------------------------------------------------ the terminal

@@ -216,7 +216,7 @@ class Subtitles(Stage):
         ours = lang.values.get("subtitles_ours", frozenset())
         written = []
         for which, path in self._paths(run, lang):
-            if path not in ours and _keep_theirs(run, path):
+            if path not in ours and not _same_text(path, cues[which]) and _keep_theirs(run, path):
                 continue
             written.append(cues[which].save(path))
         lang.values["subtitles"] = tuple(written)
@@ -232,6 +232,15 @@ def _ours(run: Run, path: Path) -> bool:
     recorded = (p.name.split(".")[1] for p in wd.root.glob("translation.*.json"))
     langs = sorted({*run.values["targets"], *recorded})
     return any(wd.state(path, wd.get(f"{Subtitles.name}:{t}")) == "ours" for t in langs)
+
+
+def _same_text(path: Path, cues: Transcript) -> bool:
+    """Whether ``path`` already holds exactly what lipdub is about to write there (as
+    when another language's dub, or another work directory, wrote the shared file)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    text = (cues.to_vtt() if path.suffix == ".vtt" else cues.to_srt()).encode("utf-8")
+    return path.stat().st_size == len(text) and path.read_bytes() == text
 
 
 def _keep_theirs(run: Run, path: Path) -> bool:
