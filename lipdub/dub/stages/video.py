@@ -162,7 +162,13 @@ def _burned_subtitles_key(run: Run, lang: Lang) -> Any:
 
 
 class Subtitles(Stage):
-    """Subtitle files beside the output, for the target and the source language."""
+    """Subtitle files beside the output, for the target and the source language.
+
+    A file at one of those paths that lipdub did not write (no subtitle record of this
+    work directory has it as it is now, and it does not already hold the cues) is the
+    user's: it is kept and a notice says so; ``redo=["subtitles"]`` moves it aside to
+    a timestamped ``.bak`` first.
+    """
 
     name = "subtitles"
     per_language = True
