@@ -175,7 +175,9 @@ def read_reference(
             path=p,
             hint=fix,
         )
-    limits = dataclasses.replace(Limits.from_env(), max_audio_duration_s=MAX_REFERENCE_S + 1.0)
+    env = Limits.from_env()  # and a header that lies is stopped while decoding
+    cap = min(env.max_audio_duration_s, MAX_REFERENCE_S + 1.0)
+    limits = dataclasses.replace(env, max_audio_duration_s=cap)
     try:
         clip = load_audio(p, sample_rate_hz, align_to_video=False, limits=limits)
     except LipdubError as e:
