@@ -317,7 +317,7 @@ def test_a_bad_translation_srt_is_one_line_naming_the_line(
 
 
 def test_a_1mb_line_is_refused_before_any_voice_speaks(
-    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     huge = " ".join(["palabra"] * 131072)  # 1 MiB of text in one segment
     given = tmp_path / "mine.json"
@@ -343,6 +343,11 @@ def test_a_1mb_line_is_refused_before_any_voice_speaks(
             total_s=3.0,
         )
     assert voice.calls == []
+
+    # The limit is raised with its environment variable, as the README says.
+    monkeypatch.setenv("LIPDUB_MAX_SEGMENT_CHARS", str(2 << 20))
+    assert len(Transcript.load(given).segments[1].text) == len(huge)
+    monkeypatch.delenv("LIPDUB_MAX_SEGMENT_CHARS")
 
     # A line that is merely long for its place (900 characters 2 s before the end of a
     # 3 s video) is refused as well: no voice says it in time.
