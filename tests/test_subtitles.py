@@ -211,6 +211,16 @@ def test_a_bad_subtitle_file_is_refused_naming_the_line(
     assert what in str(info.value)
 
 
+def test_a_transcript_with_overlapping_segments_saves_a_subtitle_file_lipdub_reads(
+    tmp_path: Path,
+) -> None:
+    t = Transcript("en", (Segment(0.0, 2.0, "A"), Segment(1.5, 3.0, "B"), Segment(1.5, 2.0, "C")))
+    for fmt in ("srt", "vtt"):
+        back = Transcript.load(t.save(tmp_path / f"t.en.{fmt}"))
+        assert _times(back) == [(0.0, 1.5), (1.5, 1.5), (1.5, 2.0)]
+    assert Transcript.load(t.save(tmp_path / "t.json")) == t  # JSON keeps the times
+
+
 def test_cues_that_touch_are_not_an_overlap(tmp_path: Path) -> None:
     srt = "1\n00:00:00,500 --> 00:00:02,000\nA\n\n2\n00:00:02,000 --> 00:00:03,000\nB\n"
     path = tmp_path / "t.es.srt"

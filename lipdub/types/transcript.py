@@ -523,7 +523,8 @@ class Transcript:
 
         The text is made safe for the format: control characters are dropped, blank
         lines inside a segment's text are removed (a blank line would end the cue),
-        and ``-->`` becomes ``->``.
+        and ``-->`` becomes ``->``. A segment that overlaps the next one ends, as a
+        cue, where the next one starts.
 
         Example:
             >>> t = Transcript("es", (Segment(0, 1, "Uno\n\n--> dos\x1b"),))
@@ -535,8 +536,8 @@ class Transcript:
             <BLANKLINE>
         """
         blocks = []
-        for i, s in enumerate(self.segments, 1):
-            ts = f"{_format_ts(s.start_s, ',')} --> {_format_ts(s.end_s, ',')}"
+        for i, (s, end) in enumerate(zip(self.segments, self._cue_ends(), strict=True), 1):
+            ts = f"{_format_ts(s.start_s, ',')} --> {_format_ts(end, ',')}"
             blocks.append(f"{i}\n{ts}\n{_srt_text(s.text)}\n")
         return "\n".join(blocks)
 
@@ -545,7 +546,8 @@ class Transcript:
 
         Text and speaker are escaped for the format (``&amp;``, ``&lt;``, ``&gt;``, so
         no ``-->`` and no tag can appear), control characters are dropped and blank
-        lines inside a segment's text removed. :meth:`from_srt` reads them back.
+        lines inside a segment's text removed; cues never overlap, as in
+        :meth:`to_srt`. :meth:`from_srt` reads them back.
 
         Example:
             >>> t = Transcript("es", (Segment(0, 1, "a <b> & c --> d", speaker="S1"),))
@@ -557,13 +559,19 @@ class Transcript:
             <BLANKLINE>
         """
         out = ["WEBVTT", ""]
-        for s in self.segments:
-            out.append(f"{_format_ts(s.start_s, '.')} --> {_format_ts(s.end_s, '.')}")
+        for s, end in zip(self.segments, self._cue_ends(), strict=True):
+            out.append(f"{_format_ts(s.start_s, '.')} --> {_format_ts(end, '.')}")
             text = "\n".join(_vtt_escape(line) for line in _cue_lines(s.text))
             speaker = _vtt_escape(" ".join(_cue_lines(s.speaker or "")))
             out.append(f"<v {speaker}>{text}" if speaker else text)
             out.append("")
         return "\n".join(out)
+
+    def _cue_ends(self) -> list[float]:
+        """Each segment's end as a cue: cut at the next segment's start, so a subtitle
+        file lipdub writes never has overlapping cues (which :meth:`load` refuses)."""
+        starts = [s.start_s for s in self.segments[1:]] + [math.inf]
+        return [min(s.end_s, nxt) for s, nxt in zip(self.segments, starts, strict=True)]
 
     @classmethod
     def from_srt(cls, text: str, language: str, *, allow_overlap: bool = True) -> Transcript:
