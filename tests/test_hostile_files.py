@@ -326,7 +326,7 @@ def test_a_1mb_line_is_refused_before_any_voice_speaks(
     args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), *FAKES]
     line = _dub_refuses([*args, "--translation", str(given)], capsys)
     assert "mine.json" in line and "segment 1" in line
-    assert f"is {len(huge)} characters long; a segment holds at most 5000" in line
+    assert f"is {len(huge)} characters long; a segment holds at most 20000" in line
     assert not (wd / "speech.es.wav").exists() and not (wd / "speech").exists()
 
     # The SDK, with the voice at hand: it is never called.

@@ -237,7 +237,7 @@ def check_segment_lengths(
     Call it before any synthesis (or translation) of an edited or given transcript: a
     1 MB line would make the voice build hours of speech that the timing fit then
     cuts. A segment may hold at most ``limits.max_segment_chars`` characters (default
-    5000, ``LIPDUB_MAX_SEGMENT_CHARS``); with ``total_s`` (the media's length), also
+    20000, ``LIPDUB_MAX_SEGMENT_CHARS``); with ``total_s`` (the media's length), also
     at most 50 per second from its start to the end of the media (and 500 at least).
 
     Raises:
@@ -261,7 +261,7 @@ def check_segment_lengths(
         if n > cap:
             raise InputError(
                 f"segment {i} ({preview!r}) is {n} characters long; a segment holds at most "
-                f"{cap} (about five minutes of speech)",
+                f"{cap} (about twenty minutes of speech)",
                 path=source,
                 hint="split it into shorter segments, or raise LIPDUB_MAX_SEGMENT_CHARS",
             )
