@@ -344,6 +344,12 @@ def test_a_1mb_line_is_refused_before_any_voice_speaks(
         )
     assert voice.calls == []
 
+    # `lipdub speak TEXT` too, before the voice is made to speak it.
+    out = tmp_path / "said.wav"
+    speak = ["speak", huge, "--lang", "es", "--backend", "fake", "-o", str(out)]
+    line = _dub_refuses(speak, capsys)
+    assert f"the text is {len(huge)} characters long" in line and not out.exists()
+
     # The limit is raised with its environment variable, as the README says.
     monkeypatch.setenv("LIPDUB_MAX_SEGMENT_CHARS", str(2 << 20))
     assert len(Transcript.load(given).segments[1].text) == len(huge)

@@ -129,6 +129,14 @@ def cmd_speak(args: argparse.Namespace) -> int:
         for line in report.describe().splitlines():
             echo(line)
         return 0
+    cap = Limits.from_env().max_segment_chars
+    if len(args.text) > cap:
+        raise InputError(
+            f"the text is {len(args.text)} characters long; one line is at most {cap} "
+            "(about twenty minutes of speech)",
+            hint="split it into a transcript of several segments, or raise "
+            "LIPDUB_MAX_SEGMENT_CHARS",
+        )
     extra = {"reference": reference} if reference is not None else {}
     clip = synth.synthesize(
         args.text, voice=args.voice, language=args.lang, rate=args.rate, **extra
