@@ -18,6 +18,7 @@ limit                          environment variable            default
 ``max_frame_pixels``           ``LIPDUB_MAX_FRAME_PIXELS``     9437184 (4096x2304)
 ``max_image_pixels``           ``LIPDUB_MAX_IMAGE_PIXELS``     4194304 (2048x2048)
 ``segment_tolerance_s``        ``LIPDUB_SEGMENT_TOLERANCE_S``  1.0
+``max_segment_chars``          ``LIPDUB_MAX_SEGMENT_CHARS``    20000
 =============================  ==============================  ==================
 
 Frames: a *video* whose frames are larger than ``max_frame_pixels`` is refused (8K
@@ -55,6 +56,7 @@ _ENV = {
     "max_frame_pixels": "LIPDUB_MAX_FRAME_PIXELS",
     "max_image_pixels": "LIPDUB_MAX_IMAGE_PIXELS",
     "segment_tolerance_s": "LIPDUB_SEGMENT_TOLERANCE_S",
+    "max_segment_chars": "LIPDUB_MAX_SEGMENT_CHARS",
 }
 
 
@@ -73,6 +75,8 @@ class Limits:
             are downscaled to fit.
         segment_tolerance_s: How far past the end of the media a transcript segment
             may end (speech recognisers round segment ends up).
+        max_segment_chars: Longest text of one transcript segment (about twenty
+            minutes of speech); a longer line is refused before any voice speaks it.
     """
 
     min_sample_rate_hz: int = 4000
@@ -81,6 +85,7 @@ class Limits:
     max_frame_pixels: int = 4096 * 2304
     max_image_pixels: int = 2048 * 2048
     segment_tolerance_s: float = 1.0
+    max_segment_chars: int = 20_000
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

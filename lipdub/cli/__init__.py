@@ -24,7 +24,7 @@ from lipdub._version import __version__
 from lipdub.cli import batch, dub, lipsync, probe, review, speech, weights
 from lipdub.cli import eval as eval_cmd
 from lipdub.cli._args import EXIT_ERROR, EXIT_USAGE, OneLineParser
-from lipdub.cli._render import ProgressRenderer, one_line
+from lipdub.cli._render import ProgressRenderer, log_handler, one_line
 from lipdub.errors import LipdubError
 
 __all__ = ["ProgressRenderer", "build_parser", "main", "run"]
@@ -121,8 +121,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if args.verbose else logging.WARNING, handlers=[log_handler()]
     )
     _hub_setup(args)
     try:
@@ -136,7 +135,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.verbose:
             raise
         where = f"{e.filename}: " if e.filename else ""
-        sys.stderr.write(f"error: {where}{one_line(str(e.strerror or e))}\n")
+        sys.stderr.write(f"error: {one_line(f'{where}{e.strerror or e}')}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lipdub.errors import InputError, LipdubError
+from lipdub.errors import InputError, LipdubError, printable
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -46,7 +46,8 @@ class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one ``error:`` line (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+        text = printable(message, newlines=False)
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {text} (see `{self.prog} --help`)\n")
 
 
 def number(

@@ -1,10 +1,20 @@
-"""What the ``lipdub`` command draws: progress bars from lipdub's events, and lines."""
+"""What the ``lipdub`` command draws: progress bars from lipdub's events, and lines.
+
+Every text the command prints passes one boundary, :func:`lipdub.errors.printable`:
+:func:`echo` (stdout), :func:`one_line` (error lines), :func:`table_cell` (rich
+tables) and :class:`PrintableFormatter` (the log lines on stderr, warnings included).
+A speaker label, a transcript line or a file name holding ESC or BEL thus reaches the
+terminal with its escape sequences dropped and its other control characters shown as
+escapes (``\\x07``).
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
+from lipdub.errors import printable
 from lipdub.events import Event, Progress, StageFinished, StageStarted, StageWarning
 
 
@@ -81,8 +91,36 @@ class ProgressRenderer:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split("\n")).strip()
+    r"""``text`` as one terminal-safe line (line breaks become spaces).
+
+    Example:
+        >>> one_line("bad\nfile \x1b[2Jname\x07.mp4")
+        'bad file name\\x07.mp4'
+    """
+    return printable(" ".join(str(text).split("\n")).strip(), newlines=False)
 
 
 def echo(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    """Print ``text`` and a line break on stdout, terminal-safe (line breaks kept)."""
+    sys.stdout.write(printable(text) + "\n")
+
+
+def table_cell(text: str) -> str:
+    """``text`` for a rich table cell: one terminal-safe line, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(one_line(text))
+
+
+class PrintableFormatter(logging.Formatter):
+    """A log formatter whose lines are terminal-safe (see :func:`lipdub.errors.printable`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def log_handler(fmt: str = "%(levelname)s %(name)s: %(message)s") -> logging.Handler:
+    """The stderr handler of the command's log lines, through :class:`PrintableFormatter`."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter(fmt))
+    return handler

@@ -16,7 +16,7 @@ from lipdub.cli._args import (
     device_arg,
     number,
 )
-from lipdub.cli._render import echo
+from lipdub.cli._render import echo, one_line
 from lipdub.cli.dub import component_specs
 from lipdub.errors import InputError
 
@@ -60,7 +60,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         line = f"[{e.done}/{e.total}] {Path(e.input).name} -> {e.language}: {what}"
         if e.message:
             line += f" ({e.message[:120]})"
-        sys.stderr.write(line + (f"  | stage throughput: {rate}" if rate else "") + "\n")
+        line += f"  | stage throughput: {rate}" if rate else ""
+        sys.stderr.write(one_line(line) + "\n")
         sys.stderr.flush()
 
     report = dub_many(

@@ -20,7 +20,7 @@ from lipdub.cli._args import (
     output_arg,
     parse_options,
 )
-from lipdub.cli._render import echo
+from lipdub.cli._render import echo, table_cell
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -44,13 +44,14 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
     table = Table("name", "languages", "gender", "rate (Hz)", "family")
     for v in voices:
-        table.add_row(
+        row = (
             v.name,
             ", ".join(v.language_codes),
             v.gender,
             str(v.natural_sample_rate_hz or ""),
             v.family or "",
         )
+        table.add_row(*(table_cell(x) for x in row))
     Console().print(table)
     return 0
 
@@ -68,7 +69,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from lipdub import registry
     from lipdub.dub.pipeline import DEFAULT_BACKENDS
     from lipdub.limits import Limits
-    from lipdub.types import check_segments_within
+    from lipdub.types import check_segment_lengths, check_segments_within
 
     opts = parse_options(args.opt)
     reference = None
@@ -111,6 +112,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
             what=f"the longest audio lipdub makes ({Limits.env_var('max_audio_duration_s')})",
             tolerance_s=0.0,
         )
+        check_segment_lengths(transcript, source=source)
         for i in transcript.blank_segments():
             logging.getLogger("lipdub.cli").warning(
                 "%s: segment %d has no text; it is skipped (silence)", source, i
@@ -127,6 +129,14 @@ def cmd_speak(args: argparse.Namespace) -> int:
         for line in report.describe().splitlines():
             echo(line)
         return 0
+    cap = Limits.from_env().max_segment_chars
+    if len(args.text) > cap:
+        raise InputError(
+            f"the text is {len(args.text)} characters long; one line is at most {cap} "
+            "(about twenty minutes of speech)",
+            hint="split it into a transcript of several segments, or raise "
+            "LIPDUB_MAX_SEGMENT_CHARS",
+        )
     extra = {"reference": reference} if reference is not None else {}
     clip = synth.synthesize(
         args.text, voice=args.voice, language=args.lang, rate=args.rate, **extra

@@ -12,15 +12,31 @@ turns; lipdub then uses the file as it is and never overwrites it. Format::
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lipdub._io import atomic_write_text
 from lipdub.diarize.base import SpeakerTurn
 from lipdub.errors import InputError
 
-__all__ = ["SpeakerMap"]
+__all__ = ["MAX_FILE_BYTES", "SpeakerMap"]
+
+#: Largest ``speakers.json`` read (a real one is a few kB: one line per turn).
+MAX_FILE_BYTES = 16 << 20
+
+
+def _seconds(row: dict[str, Any], name: str, i: int, bad: Callable[[str], InputError]) -> float:
+    """A turn's time: a finite number >= 0."""
+    v = row.get(name)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise bad(f"turn {i}: {name} must be a number of seconds, got {v!r}")
+    if not math.isfinite(v) or v < 0:
+        raise bad(f"turn {i}: {name} must be finite and >= 0, got {v!r}")
+    return float(v)
 
 
 @dataclass(frozen=True)
@@ -55,44 +71,85 @@ class SpeakerMap:
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "speakers.json") -> SpeakerMap:
-        """Parse (and check) the JSON form."""
+        """Parse and check the JSON form (a person may have edited it).
+
+        Turns need finite, non-negative times with ``start_s <= end_s``, a non-empty
+        speaker label, and must be sorted by start and not overlap (each starts at or
+        after the end of the one before).
+
+        Raises:
+            InputError: one line naming the file and the first bad turn (1-based).
+        """
+        hint = "fix the file, or delete it to find the speakers again"
+
+        def bad(what: str) -> InputError:
+            return InputError(what, path=source, hint=hint)
+
         if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
-            raise InputError(f"{source} must be an object with a 'turns' list")
-        try:
-            turns = tuple(
-                SpeakerTurn(float(t["start_s"]), float(t["end_s"]), str(t["speaker"]))
-                for t in data["turns"]
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(
-                f"{source}: every turn needs start_s, end_s and speaker ({e})",
-                hint="fix the file, or delete it to find the speakers again",
-            ) from e
+            raise bad("must be an object with a 'turns' list")
+        turns: list[SpeakerTurn] = []
+        for i, row in enumerate(data["turns"], 1):
+            if not isinstance(row, dict):
+                raise bad(f"turn {i} must be an object with start_s, end_s and speaker")
+            start, end = (_seconds(row, name, i, bad) for name in ("start_s", "end_s"))
+            label = row.get("speaker")
+            if not isinstance(label, str) or not label.strip():
+                raise bad(f"turn {i}: speaker must be a non-empty string, got {label!r}")
+            if end < start:
+                raise bad(f"turn {i} ends ({end:g} s) before it starts ({start:g} s)")
+            if turns and start < turns[-1].end_s:
+                prev = turns[-1]
+                how = "starts before" if start < prev.start_s else "overlaps"
+                raise bad(
+                    f"turn {i} ({start:g}-{end:g} s) {how} turn {i - 1} "
+                    f"({prev.start_s:g}-{prev.end_s:g} s); turns must be sorted by time "
+                    "and not overlap"
+                )
+            turns.append(SpeakerTurn(start, end, label))
         speakers = data.get("speakers") or {}
         if not isinstance(speakers, dict):
-            raise InputError(f"{source}: 'speakers' must be an object of label -> entry")
+            raise bad("'speakers' must be an object of label -> entry")
         out: dict[str, dict[str, Any]] = {}
         for label in dict.fromkeys([*speakers, *(t.speaker for t in turns)]):
             entry = speakers.get(label) or {}
             if not isinstance(entry, dict):
-                raise InputError(f"{source}: speakers.{label} must be an object")
-            out[label] = {"name": str(entry.get("name") or label), "voice": entry.get("voice")}
-        return cls(turns, out)
+                raise bad(f"speakers.{label} must be an object")
+            voice = entry.get("voice")
+            if voice is not None and not isinstance(voice, str):
+                raise bad(f"speakers.{label}.voice must be a voice name or null, got {voice!r}")
+            out[label] = {"name": str(entry.get("name") or label), "voice": voice}
+        return cls(tuple(turns), out)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the map as JSON (atomically) and return the path."""
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
-        tmp.replace(p)
-        return p
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        return atomic_write_text(Path(path), text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SpeakerMap:
-        """Read a map written by :meth:`save` (or edited by a person)."""
+        """Read a map written by :meth:`save` (or edited by a person), checked.
+
+        Raises:
+            InputError: one line naming the file: unreadable, not JSON, or a bad turn
+                (see :meth:`from_dict`).
+        """
         p = Path(path)
         try:
-            data = json.loads(p.read_text())
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read {p}: {e}", path=p) from e
-        return cls.from_dict(data, source=p.name)
+            size = p.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise InputError(
+                    f"it is {size >> 20} MiB; a speaker map is at most {MAX_FILE_BYTES >> 20} MiB",
+                    path=p,
+                    hint="fix the file, or delete it to find the speakers again",
+                )
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
+        except InputError:
+            raise
+        except (OSError, ValueError, RecursionError) as e:
+            why = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0][:200]
+            raise InputError(
+                f"cannot read it: {why}",
+                path=p,
+                hint="fix the file, or delete it to find the speakers again",
+            ) from e
+        return cls.from_dict(data, source=str(p))

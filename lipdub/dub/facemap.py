@@ -43,6 +43,8 @@ from lipdub.types import FaceBox
 
 __all__ = ["FaceMap", "SpanFace", "choose_span_faces", "lipsync_track"]
 
+#: Largest ``faces.json`` read (a real one is a few kB: one line per span).
+_MAX_FILE_BYTES = 16 << 20
 #: A face must be seen in this share of a span's frames to be chosen for it.
 MIN_PRESENCE = 0.5
 _SAME_FACE_IOU = 0.3
@@ -162,8 +164,18 @@ class FaceMap:
         """
         p = Path(path)
         try:
+            size = p.stat().st_size
+            if size > _MAX_FILE_BYTES:
+                raise InputError(
+                    f"{p.name} is {size >> 20} MiB; a face map is at most "
+                    f"{_MAX_FILE_BYTES >> 20} MiB",
+                    path=p,
+                    hint="fix the file, or regenerate it with --redo faces",
+                )
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
+        except InputError:
+            raise
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
             what = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0]
             raise InputError(
                 f"{p.name} is not readable JSON: {what}",

@@ -12,6 +12,8 @@ onto the frames it covers; frames without a cue are returned as they are.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import math
 import os
 import textwrap
 from fractions import Fraction
@@ -26,7 +28,13 @@ from lipdub.errors import BackendNotInstalled, InputError
 from lipdub.types import Segment, Transcript
 from lipdub.typing import Frame
 
-__all__ = ["SubtitleBurner", "find_font", "subtitle_cues"]
+__all__ = ["CUE_RULES", "SubtitleBurner", "find_font", "subtitle_cues"]
+
+#: The version of the rules that time and write cues (:func:`subtitle_cues`, and the
+#: escaping of :meth:`~lipdub.types.Transcript.to_srt` / ``to_vtt``); part of the keys
+#: of the stages that write subtitles, so files made by older rules are made again.
+#: 2: each cue ends with its line, cues never overlap, text escaped to its format.
+CUE_RULES = 2
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -184,13 +192,22 @@ def subtitle_cues(
     *,
     max_chars_per_line: int = 42,
     max_lines: int = 2,
-    min_cue_s: float = 0.8,
+    min_cue_s: float = 0.0,
 ) -> Transcript:
     """Readable subtitle cues: wrapped lines, long segments split, timed to the speech.
 
     With ``timing``, cues follow the dubbed speech (start, start + speech length);
     otherwise the segment times. A segment longer than ``max_lines`` lines is split
     into several cues whose durations follow their share of the characters.
+
+    Each cue ends when its line ends, and cues never overlap: a cue that would run
+    into the next one ends where the next one starts. ``min_cue_s`` (default 0: off)
+    lengthens a shorter cue, but only into the silence before the next cue.
+
+    Example:
+        >>> t = Transcript("en", (Segment(0.0, 0.46, "Hi."), Segment(0.3, 1.2, "Bye.")))
+        >>> [(c.start_s, c.end_s) for c in subtitle_cues(t, min_cue_s=0.8).segments]
+        [(0.0, 0.3), (0.3, 1.2)]
     """
     cues: list[Segment] = []
     for i, seg in enumerate(transcript.segments):
@@ -200,7 +217,6 @@ def subtitle_cues(
         start, end = seg.start_s, seg.end_s
         if timing is not None and i < len(timing.segments) and timing.segments[i].speech_s > 0:
             start, end = timing.segments[i].start_s, timing.segments[i].end_s
-        end = max(end, start + min_cue_s)
         lines = textwrap.wrap(text, max_chars_per_line) or [text]
         groups = [lines[k : k + max_lines] for k in range(0, len(lines), max_lines)]
         total = sum(len(" ".join(g)) for g in groups)
@@ -210,4 +226,15 @@ def subtitle_cues(
             t_end = end if g is groups[-1] else t + (end - start) * share
             cues.append(Segment(round(t, 3), round(t_end, 3), "\n".join(g), speaker=seg.speaker))
             t = t_end
-    return Transcript(transcript.language, tuple(cues))
+    cues.sort(key=lambda c: c.start_s)
+    return Transcript(transcript.language, tuple(_no_overlap(cues, min_cue_s)))
+
+
+def _no_overlap(cues: list[Segment], min_cue_s: float) -> list[Segment]:
+    """Each cue ends by the next one's start; a short one is lengthened only into silence."""
+    out: list[Segment] = []
+    for k, cue in enumerate(cues):
+        limit = cues[k + 1].start_s if k + 1 < len(cues) else math.inf
+        end = round(min(max(cue.end_s, cue.start_s + min_cue_s), limit), 3)
+        out.append(cue if end == cue.end_s else dataclasses.replace(cue, end_s=end))
+    return out

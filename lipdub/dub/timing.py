@@ -37,7 +37,7 @@ from lipdub.dub.report import SEVERITY, LineStatus, SegmentTiming, TimingReport
 from lipdub.dub.speech_cache import SpeechCache, WavFolderCache, utterance_key, voice_identity
 from lipdub.errors import BackendError
 from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
-from lipdub.types import AudioClip, Segment, Transcript
+from lipdub.types import AudioClip, Segment, Transcript, check_segment_lengths
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -377,6 +377,10 @@ def speak_transcript(
     Returns:
         The speech track and the per-line :class:`TimingReport`.
 
+    Raises:
+        InputError: A segment's text is far too long for any voice (checked before
+            the voice is called; see :func:`~lipdub.types.check_segment_lengths`).
+
     Example:
         >>> from lipdub.testing import FakeVoiceSynth
         >>> from lipdub.types import Segment
@@ -387,6 +391,7 @@ def speak_transcript(
         >>> [s.status for s in report.segments]
         ['ok', 'ok']
     """
+    check_segment_lengths(transcript, total_s=total_s)  # before the voice builds hours
     options = options or FitOptions()
     voice_map = voice_map or {}
     speech_cache = cache

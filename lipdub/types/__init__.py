@@ -14,7 +14,13 @@ Units are in the field names: ``start_s`` (seconds), ``sample_rate_hz``, ``fps``
 from lipdub.types.audio import AudioClip
 from lipdub.types.faces import FaceBox
 from lipdub.types.media import VideoInfo
-from lipdub.types.transcript import Segment, Transcript, Word, check_segments_within
+from lipdub.types.transcript import (
+    Segment,
+    Transcript,
+    Word,
+    check_segment_lengths,
+    check_segments_within,
+)
 from lipdub.types.voice import Gender, Voice
 
 __all__ = [
@@ -26,5 +32,6 @@ __all__ = [
     "VideoInfo",
     "Voice",
     "Word",
+    "check_segment_lengths",
     "check_segments_within",
 ]

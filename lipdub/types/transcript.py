@@ -12,13 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lipdub._io import atomic_write_text, file_kind
 from lipdub.errors import InputError
 from lipdub.text import guess_encoding
 
-__all__ = ["Segment", "Transcript", "Word", "check_segments_within"]
+if TYPE_CHECKING:
+    from lipdub.limits import Limits
+
+__all__ = ["Segment", "Transcript", "Word", "check_segment_lengths", "check_segments_within"]
 
 
 def _check_times(owner: str, start_s: float, end_s: float) -> None:
@@ -214,8 +217,71 @@ def check_segments_within(
             )
 
 
-_TS = r"(\d+):(\d{2}):(\d{2})[,.](\d{3})"
-_CUE = re.compile(_TS + r"\s*-->\s*" + _TS)
+#: Characters a line may hold per second left until the end of the media: about
+#: three times the fastest comfortable speech, so only a line no voice could say in
+#: time is refused.
+_MAX_CHARS_PER_S = 50.0
+#: A line this short is never refused for lack of time (a title at the very end).
+_MIN_CHARS = 500
+
+
+def check_segment_lengths(
+    transcript: Transcript,
+    *,
+    total_s: float | None = None,
+    source: str | os.PathLike[str] | None = None,
+    limits: Limits | None = None,
+) -> None:
+    """Raise unless every segment's text is short enough for a voice to speak.
+
+    Call it before any synthesis (or translation) of an edited or given transcript: a
+    1 MB line would make the voice build hours of speech that the timing fit then
+    cuts. A segment may hold at most ``limits.max_segment_chars`` characters (default
+    20000, ``LIPDUB_MAX_SEGMENT_CHARS``); with ``total_s`` (the media's length), also
+    at most 50 per second from its start to the end of the media (and 500 at least).
+
+    Raises:
+        InputError: the first segment too long, by index, naming ``source``.
+
+    Example:
+        >>> t = Transcript("es", (Segment(0.0, 1.0, "Hola."), Segment(1.0, 2.0, "x" * 900)))
+        >>> check_segment_lengths(t, total_s=5.0, source="translation.es.json")
+        Traceback (most recent call last):
+        ...
+        lipdub.errors.InputError: translation.es.json: segment 1 ('xxxxxxxxxxxx...') is 900 ...
+    """
+    from lipdub.limits import resolve
+
+    cap = resolve(limits).max_segment_chars
+    for i, seg in enumerate(transcript.segments):
+        n = len(seg.text)
+        if n <= _MIN_CHARS and n <= cap:
+            continue
+        preview = f"{seg.text[:12]}..." if n > 15 else seg.text
+        if n > cap:
+            raise InputError(
+                f"segment {i} ({preview!r}) is {n} characters long; a segment holds at most "
+                f"{cap} (about twenty minutes of speech)",
+                path=source,
+                hint="split it into shorter segments, or raise LIPDUB_MAX_SEGMENT_CHARS",
+            )
+        if total_s is not None:
+            rest = max(0.0, total_s - seg.start_s)
+            if n > max(_MIN_CHARS, _MAX_CHARS_PER_S * rest):
+                raise InputError(
+                    f"segment {i} ({preview!r}) is {n} characters long, far more than any "
+                    f"voice can say in the {rest:.1f} s from its start to the end of the media",
+                    path=source,
+                    hint="shorten it, or spread its text over the segments after it",
+                )
+
+
+_TS = r"(?:(\d+):)?(\d{2}):(\d{2})[,.](\d{3})"  # WebVTT may leave the hours out
+# A timing line; each time may carry a minus sign, caught to be refused (never dropped).
+_CUE = re.compile(r"(-?)\s*" + _TS + r"\s*-->\s*(-?)\s*" + _TS)
+# Control characters other than the line break: never written into a subtitle file.
+_CUE_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_VTT_TAG = re.compile(r"<[^>]*>")
 
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z0-9]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
@@ -229,8 +295,68 @@ def _format_ts(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _parse_ts(h: str, m: str, s: str, ms: str) -> float:
-    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+def _parse_ts(h: str | None, m: str, s: str, ms: str) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def _cue_lines(text: str) -> list[str]:
+    r"""A cue's text as the lines a subtitle file may hold.
+
+    Control characters (NUL, ESC, BEL...) are dropped (a tab becomes a space), and
+    blank lines are removed: in SRT and WebVTT a blank line ends the cue.
+
+    Example:
+        >>> _cue_lines("Hola\x1b[31m\n\n  amigo\x00 ")
+        ['Hola[31m', 'amigo']
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    lines = (_CUE_CONTROL.sub("", line).strip() for line in text.split("\n"))
+    return [line for line in lines if line]
+
+
+def _srt_text(text: str) -> str:
+    """Cue text for SubRip: no blank line, no control character, no ``-->``."""
+    return "\n".join(line.replace("-->", "->") for line in _cue_lines(text))
+
+
+def _vtt_escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` as WebVTT character references (so no ``-->`` either)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _vtt_unescape(text: str) -> str:
+    """WebVTT cue text as plain text: tags dropped, character references decoded."""
+    import html
+
+    return html.unescape(_VTT_TAG.sub("", text))
+
+
+def _parse_cue(block: list[tuple[int, str]], vtt: bool) -> tuple[int, Segment] | None:
+    """The segment of one SRT/VTT block (numbered lines), or None if it holds no timing."""
+    for k, (number, line) in enumerate(block):
+        m = _CUE.search(line)
+        if not m:
+            continue
+        sign_a, *a = m.groups()[:5]
+        sign_b, *b = m.groups()[5:]
+        if sign_a or sign_b:
+            raise InputError(
+                f"line {number}: a negative time ({line.strip()[:60]!r})",
+                hint="subtitle times start at 00:00:00,000",
+            )
+        body = " ".join(text for _, text in block[k + 1 :]).strip()
+        speaker = None
+        v = re.match(r"<v(?:\.[^\s>]*)?\s+([^>]+)>(.*)", body)
+        if v:
+            speaker, body = v.group(1).strip(), v.group(2).strip()
+        if vtt:
+            body = _vtt_unescape(body).strip()
+            speaker = _vtt_unescape(speaker).strip() if speaker else None
+        try:
+            return number, Segment(_parse_ts(*a), _parse_ts(*b), body, speaker=speaker or None)
+        except InputError as e:
+            raise InputError(f"line {number}: {e.message}", hint=e.hint) from None
+    return None
 
 
 #: Largest transcript file read (a real one is a few hundred kB).
@@ -393,42 +519,100 @@ class Transcript:
 
     # -- subtitles
     def to_srt(self) -> str:
-        """SubRip text, one cue per segment (speaker labels are not written)."""
+        r"""SubRip text, one cue per segment (speaker labels are not written).
+
+        The text is made safe for the format: control characters are dropped, blank
+        lines inside a segment's text are removed (a blank line would end the cue),
+        and ``-->`` becomes ``->``. A segment that overlaps the next one ends, as a
+        cue, where the next one starts.
+
+        Example:
+            >>> t = Transcript("es", (Segment(0, 1, "Uno\n\n--> dos\x1b"),))
+            >>> print(t.to_srt())
+            1
+            00:00:00,000 --> 00:00:01,000
+            Uno
+            -> dos
+            <BLANKLINE>
+        """
         blocks = []
-        for i, s in enumerate(self.segments, 1):
-            ts = f"{_format_ts(s.start_s, ',')} --> {_format_ts(s.end_s, ',')}"
-            blocks.append(f"{i}\n{ts}\n{s.text.strip()}\n")
+        for i, (s, end) in enumerate(zip(self.segments, self._cue_ends(), strict=True), 1):
+            ts = f"{_format_ts(s.start_s, ',')} --> {_format_ts(end, ',')}"
+            blocks.append(f"{i}\n{ts}\n{_srt_text(s.text)}\n")
         return "\n".join(blocks)
 
     def to_vtt(self) -> str:
-        """WebVTT text, one cue per segment; a speaker becomes a ``<v>`` voice tag."""
+        r"""WebVTT text, one cue per segment; a speaker becomes a ``<v>`` voice tag.
+
+        Text and speaker are escaped for the format (``&amp;``, ``&lt;``, ``&gt;``, so
+        no ``-->`` and no tag can appear), control characters are dropped and blank
+        lines inside a segment's text removed; cues never overlap, as in
+        :meth:`to_srt`. :meth:`from_srt` reads them back.
+
+        Example:
+            >>> t = Transcript("es", (Segment(0, 1, "a <b> & c --> d", speaker="S1"),))
+            >>> print(t.to_vtt())
+            WEBVTT
+            <BLANKLINE>
+            00:00:00.000 --> 00:00:01.000
+            <v S1>a &lt;b&gt; &amp; c --&gt; d
+            <BLANKLINE>
+        """
         out = ["WEBVTT", ""]
-        for s in self.segments:
-            out.append(f"{_format_ts(s.start_s, '.')} --> {_format_ts(s.end_s, '.')}")
-            text = s.text.strip()
-            out.append(f"<v {s.speaker}>{text}" if s.speaker else text)
+        for s, end in zip(self.segments, self._cue_ends(), strict=True):
+            out.append(f"{_format_ts(s.start_s, '.')} --> {_format_ts(end, '.')}")
+            text = "\n".join(_vtt_escape(line) for line in _cue_lines(s.text))
+            speaker = _vtt_escape(" ".join(_cue_lines(s.speaker or "")))
+            out.append(f"<v {speaker}>{text}" if speaker else text)
             out.append("")
         return "\n".join(out)
 
+    def _cue_ends(self) -> list[float]:
+        """Each segment's end as a cue: cut at the next segment's start, so a subtitle
+        file lipdub writes never has overlapping cues (which :meth:`load` refuses)."""
+        starts = [s.start_s for s in self.segments[1:]] + [math.inf]
+        return [min(s.end_s, nxt) for s, nxt in zip(self.segments, starts, strict=True)]
+
     @classmethod
-    def from_srt(cls, text: str, language: str) -> Transcript:
-        """Parse SubRip or WebVTT cues into segments (multi-line cues are joined)."""
-        segments: list[Segment] = []
-        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
-            lines = [ln for ln in block.split("\n") if ln.strip()]
-            for k, line in enumerate(lines):
-                m = _CUE.search(line)
-                if m:
-                    body = " ".join(lines[k + 1 :]).strip()
-                    speaker = None
-                    v = re.match(r"<v\s+([^>]+)>(.*)", body)
-                    if v:
-                        speaker, body = v.group(1).strip(), v.group(2).strip()
-                    start = _parse_ts(*m.groups()[:4])
-                    end = _parse_ts(*m.groups()[4:])
-                    segments.append(Segment(start, end, body, speaker=speaker))
-                    break
-        return cls(language, tuple(sorted(segments, key=lambda s: s.start_s)))
+    def from_srt(cls, text: str, language: str, *, allow_overlap: bool = True) -> Transcript:
+        """Parse SubRip or WebVTT cues into segments (multi-line cues are joined).
+
+        WebVTT text (a file starting ``WEBVTT``) is unescaped and its tags other than
+        the ``<v>`` voice are dropped.
+
+        Args:
+            text: The file's text.
+            language: The language of the cues.
+            allow_overlap: Accept a cue that starts before the one before it ends
+                (False: refuse it, as for a file a user hands lipdub).
+
+        Raises:
+            InputError: naming the line: a negative time, an end before its start, or
+                (with ``allow_overlap=False``) overlapping cues.
+        """
+        vtt = text.lstrip("\ufeff").startswith("WEBVTT")
+        rows: list[tuple[int, Segment]] = []
+        block: list[tuple[int, str]] = []
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for number, line in enumerate([*lines, ""], 1):
+            if line.strip():
+                block.append((number, line))
+                continue
+            if block:
+                row = _parse_cue(block, vtt)
+                if row is not None:
+                    rows.append(row)
+                block = []
+        rows.sort(key=lambda r: r[1].start_s)
+        if not allow_overlap:
+            for (_, a), (line_b, b) in itertools.pairwise(rows):
+                if b.start_s < a.end_s - 0.0005:
+                    raise InputError(
+                        f"line {line_b}: the cue starting at {_format_ts(b.start_s, ',')} "
+                        f"overlaps the one before it (which ends at {_format_ts(a.end_s, ',')})",
+                        hint="make each cue end before the next one starts",
+                    )
+        return cls(language, tuple(seg for _, seg in rows))
 
     # -- files
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -449,10 +633,19 @@ class Transcript:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], language: str | None = None) -> Transcript:
-        """Read a ``.json``, ``.srt`` or ``.vtt`` transcript.
+        """Read a ``.json``, ``.srt`` or ``.vtt`` transcript, checked as any input.
 
         For subtitle files ``language`` is required unless the name carries it as a
-        second suffix (``talk.es.srt``).
+        second suffix (``talk.es.srt``); their cues must not overlap. A JSON file
+        declares its own language: a given ``language`` must name the same one (its
+        region may differ, and ``language`` is then used), so a French file is never
+        taken for Spanish.
+
+        Raises:
+            InputError: one line naming the file (and the line of a subtitle file):
+                unreadable, malformed, overlapping cues, negative times, a segment
+                longer than ``Limits.max_segment_chars``, or a language other than
+                ``language``.
         """
         p = Path(path)
         text = _read_text_file(p, "transcript")
@@ -460,7 +653,11 @@ class Transcript:
         try:
             if suffix == ".json":
                 t = cls.from_json(text)
-                return dataclasses.replace(t, language=language) if language else t
+                if language is not None:
+                    _check_language(t.language, language)
+                    t = dataclasses.replace(t, language=language)
+                check_segment_lengths(t)
+                return t
             if suffix in (".srt", ".vtt"):
                 lang = language or (Path(p.stem).suffix.lstrip(".") or None)
                 if not lang:
@@ -469,9 +666,22 @@ class Transcript:
                         "or name the file like talk.es.srt",
                         path=p,
                     )
-                return cls.from_srt(text, lang)
+                t = cls.from_srt(text, lang, allow_overlap=False)
+                check_segment_lengths(t)
+                return t
         except InputError as e:
             if e.path is None:
                 raise InputError(e.message, path=p, hint=e.hint) from e
             raise
         raise InputError(f"unknown transcript format {suffix!r}; use .json, .srt or .vtt", path=p)
+
+
+def _check_language(declared: str, wanted: str) -> None:
+    """Raise unless ``declared`` and ``wanted`` are the same language (regions aside)."""
+    from lipdub.languages import base_language
+
+    if base_language(declared) != base_language(wanted):
+        raise InputError(
+            f'the file declares "language": "{declared}", but {wanted!r} was asked for',
+            hint=f"give a {wanted} file, or correct its language field if that is wrong",
+        )

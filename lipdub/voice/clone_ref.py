@@ -9,6 +9,7 @@ best first until ``min_s`` is reached and cut at ``max_s``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,12 +19,22 @@ import numpy as np
 
 from lipdub.diarize.base import SpeakerTurn
 from lipdub.errors import InputError, LipdubError
+from lipdub.limits import Limits
 from lipdub.types import AudioClip
 
-__all__ = ["MIN_REFERENCE_S", "Reference", "cleanliness_db", "pick_reference", "read_reference"]
+__all__ = [
+    "MAX_REFERENCE_S",
+    "MIN_REFERENCE_S",
+    "Reference",
+    "cleanliness_db",
+    "pick_reference",
+    "read_reference",
+]
 
 #: The shortest reference clip lipdub uses (6-15 s is best).
 MIN_REFERENCE_S = 1.0
+#: The longest reference clip lipdub reads; a longer one is refused from its header.
+MAX_REFERENCE_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +143,9 @@ def read_reference(
 
     Raises:
         InputError: one line naming the file: it is missing, a folder, empty, not
-            audio, shorter than :data:`MIN_REFERENCE_S` or silent.
+            audio, shorter than :data:`MIN_REFERENCE_S`, longer than
+            :data:`MAX_REFERENCE_S` (judged from its header, before it is decoded; a
+            header that lies is caught while decoding) or silent.
 
     Example:
         >>> import tempfile
@@ -154,8 +167,19 @@ def read_reference(
         raise InputError(f"the {what} {p.name} does not exist", path=p, hint=fix)
     if p.stat().st_size == 0:
         raise InputError(f"the {what} {p.name} is empty", path=p, hint=fix)
+    declared = _declared_duration_s(p)
+    if declared is not None and declared > MAX_REFERENCE_S:
+        raise InputError(
+            f"the {what} {p.name} is {declared:.0f} s long; a reference is at most "
+            f"{MAX_REFERENCE_S:g} s",
+            path=p,
+            hint=fix,
+        )
+    env = Limits.from_env()  # and a header that lies is stopped while decoding
+    cap = min(env.max_audio_duration_s, MAX_REFERENCE_S + 1.0)
+    limits = dataclasses.replace(env, max_audio_duration_s=cap)
     try:
-        clip = load_audio(p, sample_rate_hz, align_to_video=False)
+        clip = load_audio(p, sample_rate_hz, align_to_video=False, limits=limits)
     except LipdubError as e:
         raise InputError(
             f"the {what} {p.name} is not audio lipdub can read ({e.message})", path=p, hint=fix
@@ -170,3 +194,19 @@ def read_reference(
     if clip.rms() < 1e-4:
         raise InputError(f"the {what} {p.name} is silent", path=p, hint=fix)
     return clip
+
+
+def _declared_duration_s(path: Path) -> float | None:
+    """The duration a media file's header declares (nothing decoded), or None."""
+    import av
+
+    try:
+        with av.open(os.fspath(path)) as container:
+            if container.duration:
+                return float(container.duration) / av.time_base
+            for stream in container.streams.audio[:1]:
+                if stream.duration and stream.time_base:
+                    return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, OSError, ValueError):
+        return None  # load_audio says what is wrong with it
+    return None

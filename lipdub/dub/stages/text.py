@@ -225,15 +225,19 @@ def _within(transcript: Transcript, duration_s: float) -> Transcript:
 
 
 def _check_timeline(run: Run, transcript: Transcript, path: Path) -> None:
-    """Segments must lie inside the input (or, for a still, the longest audio allowed)."""
+    """Segments must lie inside the input (or, for a still, the longest audio allowed),
+    and their texts be short enough to speak (checked before translating or speaking)."""
     from lipdub.limits import Limits
-    from lipdub.types import check_segments_within
+    from lipdub.types import check_segment_lengths, check_segments_within
 
     if run.info.is_image:
         limit = Limits.from_env().max_audio_duration_s
         check_segments_within(transcript, limit, source=path, what="the longest audio lipdub makes")
     else:
         check_segments_within(transcript, run.info.duration_s, source=path)
+    check_segment_lengths(
+        transcript, total_s=None if run.info.is_image else run.info.duration_s, source=path
+    )
 
 
 def _first_target(run: Run) -> str:

@@ -153,14 +153,23 @@ def _faces_part(run: Run) -> tuple[str, ...]:
 def _burned_subtitles_key(run: Run, lang: Lang) -> Any:
     if not run.options.burn_subtitles:
         return None
+    from lipdub.dub.subtitles import CUE_RULES
+
     return [
         content_key(run.wd.path(f"translation.{lang.target}.json")),
         run.options.max_chars_per_line,
+        CUE_RULES,
     ]
 
 
 class Subtitles(Stage):
-    """Subtitle files beside the output, for the target and the source language."""
+    """Subtitle files beside the output, for the target and the source language.
+
+    A file at one of those paths that lipdub did not write (no subtitle record of this
+    work directory has it as it is now, and it does not already hold the cues) is the
+    user's: it is kept and a notice says so; ``redo=["subtitles"]`` moves it aside to
+    a timestamped ``.bak`` first.
+    """
 
     name = "subtitles"
     per_language = True
@@ -178,15 +187,21 @@ class Subtitles(Stage):
 
     def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
         assert lang is not None
-        return [p for _, p in self._paths(run, lang)]
+        paths = [p for _, p in self._paths(run, lang)]
+        # Which of them lipdub wrote, noted now: a --redo forgets the record before compute.
+        lang.values["subtitles_ours"] = frozenset(p for p in paths if _ours(run, p))
+        return paths
 
     def key(self, run: Run, lang: Lang | None) -> str:
+        from lipdub.dub.subtitles import CUE_RULES
+
         assert lang is not None
         return settings_key(
             content_key(run.values["transcript_path"]),
             content_key(run.wd.path(f"translation.{lang.target}.json")),
             content_key(run.wd.path(f"timing.{lang.target}.json")),
             run.options.max_chars_per_line,
+            CUE_RULES,
         )
 
     def load(self, run: Run, lang: Lang | None) -> list[Path]:
@@ -205,6 +220,49 @@ class Subtitles(Stage):
             ),
             "source": subtitle_cues(run.values["source"], None, max_chars_per_line=width),
         }
-        written = [cues[which].save(path) for which, path in self._paths(run, lang)]
+        ours = lang.values.get("subtitles_ours", frozenset())
+        written = []
+        for which, path in self._paths(run, lang):
+            if path not in ours and not _same_text(path, cues[which]) and _keep_theirs(run, path):
+                continue
+            written.append(cues[which].save(path))
         lang.values["subtitles"] = tuple(written)
         return written
+
+
+def _ours(run: Run, path: Path) -> bool:
+    """Whether ``path`` is as lipdub wrote it, by the subtitle records of every language
+    (the source-language file is shared by the dubs of all target languages)."""
+    if not path.is_file():
+        return False
+    wd = run.wd
+    recorded = (p.name.split(".")[1] for p in wd.root.glob("translation.*.json"))
+    langs = sorted({*run.values["targets"], *recorded})
+    return any(wd.state(path, wd.get(f"{Subtitles.name}:{t}")) == "ours" for t in langs)
+
+
+def _same_text(path: Path, cues: Transcript) -> bool:
+    """Whether ``path`` already holds exactly what lipdub is about to write there (as
+    when another language's dub, or another work directory, wrote the shared file)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    text = (cues.to_vtt() if path.suffix == ".vtt" else cues.to_srt()).encode("utf-8")
+    return path.stat().st_size == len(text) and path.read_bytes() == text
+
+
+def _keep_theirs(run: Run, path: Path) -> bool:
+    """Whether ``path`` is there and not lipdub's (a user's file, or one edited since):
+    it is kept, and said so; with ``--redo subtitles`` it is moved aside to a ``.bak``."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if Subtitles.name in run.redo and path.is_file() and not path.is_symlink():
+        backup = run.wd.move_aside(path)
+        run.notice(Subtitles.name, f"moved your {path.name} aside to {backup.name} (--redo)")
+        return False
+    run.notice(
+        Subtitles.name,
+        f"kept {path} (not written by lipdub, or edited since): its subtitles of this dub "
+        "were not written; move it away, or pass --redo subtitles to have it moved aside "
+        "to a .bak, and run again",
+    )
+    return True
