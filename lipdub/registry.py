@@ -349,8 +349,9 @@ def option_names(kind: Kind, name: str) -> tuple[str, ...] | None:
         BackendNotInstalled: the backend's extra is not installed.
 
     Example:
-        >>> option_names("voice", "fake")
-        ('sample_rate_hz', 'seconds_per_word')
+        >>> option_names("voice", "espeak")  # doctest: +NORMALIZE_WHITESPACE
+        ('default_voice', 'pitch', 'sample_rate_hz', 'sentence_pause_s', 'volume',
+         'words_per_minute')
     """
     import inspect
 

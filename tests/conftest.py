@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +30,75 @@ def make_video(tmp_path: Path):  # type: ignore[no-untyped-def]
         return make_test_video(tmp_path / name, **kwargs)  # type: ignore[arg-type]
 
     return _make
+
+
+# --------------------------------------------------------------------------- skips
+
+#: Skips expected on every machine like CI's (no GPU, no account, packages that cannot
+#: install next to torch 2.13, conformance hooks a backend has nothing to vary for):
+#: (text found in the skip reason, why it is expected).
+DOCUMENTED_SKIPS: tuple[tuple[str, str], ...] = (
+    ("needs a CUDA GPU", "no GPU on the CI machines"),
+    ("no Google Cloud credentials", "the live Google test needs an account"),
+    ("chatterbox", "the clone extra needs torchaudio, which has no build for torch 2.13"),
+    ("no output-changing option", "a conformance hook: the backend has no such option"),
+    ("no token, device or cache option", "a conformance hook: the backend has none"),
+    ("no native speaking rate", "a conformance hook: the backend has no native rate"),
+    ("no FIFOs here", "a platform without named pipes"),
+    ("root may write anywhere", "permission tests mean nothing to root, which CI runs as"),
+    ("LIPDUB_TEST_NETWORK=1", "opt-in tests that download real models from the hub"),
+    ("skipped by +SKIP option", "a doctest example shown, not run"),
+)
+
+
+#: The undocumented skip reasons found at the end of a CI run.
+_UNDOCUMENTED = pytest.StashKey[list[str]]()
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _undocumented_skips(session: pytest.Session) -> list[str]:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return []
+    reasons = [_skip_reason(r) for r in reporter.stats.get("skipped", [])]
+    return sorted({r for r in reasons if not any(k in r for k, _ in DOCUMENTED_SKIPS)})
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``CI=true``, a skip for anything ``scripts/setup`` installs fails the run."""
+    if os.environ.get("CI", "").lower() != "true":
+        return
+    undocumented = _undocumented_skips(session)
+    session.config.stash[_UNDOCUMENTED] = undocumented
+    if undocumented and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Name every skip reason once, with its count; under CI, the ones that fail the run."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = _skip_reason(report)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section("skip reasons")
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        documented = next((why for k, why in DOCUMENTED_SKIPS if k in reason), None)
+        tail = f"  (expected: {documented})" if documented else ""
+        terminalreporter.write_line(f"{count:4d} x {reason}{tail}")
+    undocumented = config.stash.get(_UNDOCUMENTED, [])
+    if undocumented:
+        terminalreporter.write_line(
+            "CI=true: these skips mean a dependency that scripts/setup installs is "
+            "missing, so the run fails:",
+            red=True,
+        )
+        for reason in undocumented:
+            terminalreporter.write_line(f"  - {reason}", red=True)

@@ -326,6 +326,7 @@ class LipSyncStream:
         p.start()
         done = 0
         last = time.perf_counter()
+        last_done = 0
         try:
             for item in self.q_out.drain():
                 self._count(item.status)
@@ -335,8 +336,10 @@ class LipSyncStream:
                 self._leave_frame()
                 yield frame
                 now = time.perf_counter()
-                if now - last >= 0.2:  # progress, and a point where a caller may cancel
-                    last = now
+                # progress, and a point where a caller may cancel: every 0.2 s, and
+                # every 25 frames however fast they come
+                if now - last >= 0.2 or done - last_done >= 25:
+                    last, last_done = now, done
                     emit(self.on_event, Progress("lipsync", done, self.num_frames, "frames"))
         except Stopped:
             pass
