@@ -493,9 +493,7 @@ class ReviewSession:
         # one. The manifest is data: a language only if it looks like one.
         info = rec.info if rec is not None else {}
         asked = info["asked"] if "asked" in info else info.get("language")
-        source_language = (
-            asked if isinstance(asked, str) and LANGUAGE.fullmatch(asked) else None
-        )
+        source_language = asked if isinstance(asked, str) and LANGUAGE.fullmatch(asked) else None
         t0 = time.perf_counter()
         state: Literal["done", "failed", "cancelled"] = "done"
         try:
