@@ -37,19 +37,19 @@ file (``.manifest.lock``) and merges, so one process's records never erase anoth
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from lipdub._hashing import content_key, file_sha256, settings_key
 from lipdub._io import atomic_write_text, file_kind
+from lipdub._lock import exclusive_lock
 from lipdub.errors import InputError
 
 __all__ = [
@@ -193,7 +193,7 @@ class Workdir:
 
     def _change(self, change: Callable[[], None]) -> None:
         """Apply ``change`` to the records merged with what other processes saved; save."""
-        with self._lock, _file_lock(self.root / ".manifest.lock"):
+        with self._lock, exclusive_lock(self.root / ".manifest.lock", required=False):
             disk = self._read_disk()
             if disk is not None:
                 self._records, self._meta = disk
@@ -411,32 +411,3 @@ class Workdir:
     def meta(self) -> dict[str, Any]:
         """Run-level facts stored by :meth:`set_meta`."""
         return dict(self._meta)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (``flock``; none where there is no fcntl)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows): one process per work directory
-        yield
-        return
-    try:
-        # O_NOFOLLOW: a lock file planted as a symlink must not create or open a file
-        # elsewhere
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise InputError(
-                f"{path.name} in the work directory is a symlink; lipdub does not follow it",
-                path=path,
-                hint="delete the link (lipdub makes its own lock file)",
-            ) from e
-        # a read-only folder: saving will fail with its own message
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from lipdub._hashing import file_sha256
 from lipdub._io import file_kind
+from lipdub._lock import exclusive_lock
 from lipdub.dub.report import LineStatus
 from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError, printable
-from lipdub.review._lock import save_lock
 from lipdub.review.access import Missing, Refused, ReviewFiles
 from lipdub.review.schema import LANGUAGE, MAX_SPEAKER, MAX_TEXT, has_controls
 from lipdub.types import Transcript
@@ -410,7 +410,7 @@ class ReviewSession:
         with self._lock:
             if self.job is not None and self.job.state == "running":
                 raise Busy("a run is in progress; save when it ends")
-            with save_lock(self.root):
+            with exclusive_lock(self.root / ".review.lock"):
                 current = file_sha256(path)
                 if current != version:
                     raise StaleVersion(
