@@ -5,8 +5,9 @@ asks the lip-syncer for everything model-specific through the methods declared h
 the audio features and the window each video frame gets (:meth:`audio_features`,
 :meth:`audio_window`), the crop size (:attr:`face_size`), how a batch is laid out in
 memory (:meth:`make_batch`), the one-time work before a run (:meth:`prepare`), the
-runtime tuning around a run (:meth:`running`), and compilation (:meth:`compile`). The defaults fit the Wav2Lip family (80-band mel at
-16 kHz, 16-column windows, plain numpy batches, nothing to tune); a model with other
+runtime tuning around a run (:meth:`running`), and compilation (:meth:`compile`).
+The defaults fit the Wav2Lip family (80-band mel at 16 kHz, 16-column windows, plain
+numpy batches, nothing to tune); a model with other
 audio features or another crop size overrides them.
 """
 

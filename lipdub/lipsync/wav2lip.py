@@ -79,6 +79,7 @@ from lipdub.lipsync.wav2lip_int8 import (
     INT8_RECIPE,
     Int8Generator,
     calibration_crops,
+    int8_cache_dir,
     require_int8,
 )
 from lipdub.models.wav2lip import FACE_SIZE, MEL_BANDS, MEL_WINDOW, Wav2Lip, expected_shapes
@@ -89,7 +90,10 @@ __all__ = [
     "PRECISIONS",
     "Precision",
     "Wav2LipSyncer",
+    "auto_candidates",
+    "auto_key",
     "cpu_supports",
+    "recorded_auto_choice",
 ]
 
 logger = logging.getLogger(__name__)
@@ -163,6 +167,56 @@ def _check_mode(mode: str, device: torch.device) -> None:
 
 def _default_device() -> str:
     return parse_device(None)
+
+
+def auto_candidates(device: str) -> tuple[list[str], dict[str, str]]:
+    """The modes ``"auto"`` measures on ``device``, and those it leaves out here (with
+    why): on CUDA fp32 and fp16; on the CPU fp32, bf16 where the CPU has native
+    bfloat16, int8 where the ``int8`` extra is installed."""
+    if device.startswith("cuda"):
+        return ["fp32", "fp16"], {}
+    modes, skipped = ["fp32"], {}
+    if cpu_supports("bf16"):
+        modes.append("bf16")
+    else:
+        skipped["bf16"] = "no native bfloat16 (AVX-512 BF16 or AMX) on this CPU"
+    if _int8_installed():
+        modes.append("int8")
+    else:
+        skipped["int8"] = "the int8 extra is not installed: pip install 'lipdub[int8]'"
+    return modes, skipped
+
+
+def auto_key(
+    weights_sha256: str,
+    device: str = "cpu",
+    threads: int | None = None,
+    min_psnr_db: float = FIDELITY_MIN_PSNR_DB,
+) -> str:
+    """The key of the ``"auto"`` measurement of these weights on this machine."""
+    modes, _ = auto_candidates(device)
+    count = threads or default_threads()
+    machine = machine_identity(device, count if device == "cpu" else 0)
+    recipe = INT8_RECIPE if "int8" in modes else ""
+    return choice_key(machine, weights_sha256, modes, min_psnr_db, recipe)
+
+
+def recorded_auto_choice(
+    weights_sha256: str,
+    *,
+    device: str = "cpu",
+    threads: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> AutoChoice | None:
+    """What ``"auto"`` chose for these weights on this machine, if it was measured
+    (``lipdub weights list`` shows it); None otherwise. Measures nothing.
+
+    Example:
+        >>> recorded_auto_choice("0" * 64, cache_dir="/nonexistent") is None
+        True
+    """
+    folder = Path(cache_dir) if cache_dir is not None else int8_cache_dir()
+    return ChoiceCache(folder).get(auto_key(weights_sha256, device, threads))
 
 
 def _parse_dtype_name(dtype: str | torch.dtype, device: torch.device) -> str:
@@ -316,28 +370,14 @@ class Wav2LipSyncer(LipSyncer):
                 self._int8_generator().build(on_event)
 
     def _candidates(self) -> tuple[list[str], dict[str, str]]:
-        """The modes ``"auto"`` measures here, and the ones it leaves out (with why)."""
-        if self._device.type == "cuda":
-            return ["fp32", "fp16"], {}
-        modes, skipped = ["fp32"], {}
-        if cpu_supports("bf16"):
-            modes.append("bf16")
-        else:
-            skipped["bf16"] = "no native bfloat16 (AVX-512 BF16 or AMX) on this CPU"
-        if _int8_installed():
-            modes.append("int8")
-        else:
-            skipped["int8"] = "the int8 extra is not installed: pip install 'lipdub[int8]'"
-        return modes, skipped
+        return auto_candidates(str(self._device))
 
     def auto_key(self, threads: int | None = None) -> str:
         """The key of this syncer's ``"auto"`` measurement (machine, threads, weights,
         modes, bound; see :mod:`lipdub.lipsync.auto_precision`)."""
-        modes, _ = self._candidates()
         count = threads or self._threads or default_threads()
-        machine = machine_identity(str(self._device), count if self._device.type == "cpu" else 0)
-        recipe = INT8_RECIPE if "int8" in modes else ""
-        return choice_key(machine, self._identity.sha256() or "", modes, self._min_psnr_db, recipe)
+        sha = self._identity.sha256() or ""
+        return auto_key(sha, str(self._device), count, self._min_psnr_db)
 
     def _resolve_auto(self, on_event: EventCallback | None, threads: int, timer: Timer) -> str:
         cache = ChoiceCache(self._int8_generator().cache_dir)
