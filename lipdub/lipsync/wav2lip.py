@@ -380,7 +380,8 @@ class Wav2LipSyncer(LipSyncer):
         return auto_key(sha, str(self._device), count, self._min_psnr_db)
 
     def _resolve_auto(self, on_event: EventCallback | None, threads: int, timer: Timer) -> str:
-        cache = ChoiceCache(self._int8_generator().cache_dir)
+        folder = Path(self._int8_dir) if self._int8_dir is not None else int8_cache_dir()
+        cache = ChoiceCache(folder)
         key = self.auto_key(threads)
         found = cache.get(key)
         if found is None:
