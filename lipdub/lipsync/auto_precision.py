@@ -2,8 +2,8 @@
 
 A lip-syncer that offers several precisions (Wav2Lip: ``fp32``, ``bf16``, ``int8`` on
 the CPU, ``fp16`` on CUDA) hands :func:`measure` one runner per mode and a few batches
-of calibration crops. Each mode runs every batch once untimed (warm-up on the first)
-and then timed; its outputs are compared with ``fp32``'s (PSNR over all crops). The
+of calibration crops. After a warm-up the modes take turns batch by batch, each batch
+timed; a mode's outputs are compared with ``fp32``'s (PSNR over all crops). The
 choice (:func:`choose`) is the fastest mode whose PSNR against ``fp32`` is at least the
 bound (:data:`FIDELITY_MIN_PSNR_DB`, 40 dB); ``fp32`` itself always passes, so it is the
 fall-back. On CUDA a preferred mode (``fp16``) wins whenever it passes the bound.
@@ -266,14 +266,16 @@ def measure(
     bound_db: float = FIDELITY_MIN_PSNR_DB,
     timer: Timer = wall_timer,
     skipped: Mapping[str, str] | None = None,
-    on_mode: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[ModeTrial]:
     """Time every mode of ``runners`` on ``batches`` and compare it with ``"fp32"``.
 
-    Each mode runs the first batch once untimed (warm-up: caches, lazy sessions), then
-    every batch timed by ``timer``; its speed is the crops per second of its fastest
-    batch (a burst of other load slows some batches, not the fastest). A mode that
-    raises is recorded as failed with the error, not chosen.
+    Each mode first runs the first batch untimed (warm-up: caches, lazy sessions).
+    Then the modes take turns, batch by batch (fp32, bf16, int8, fp32, bf16, ...), each
+    call timed by ``timer``, so that other load on the machine falls on every mode
+    alike; a mode's speed is the crops per second of its fastest batch (a burst of load
+    slows some batches, not the fastest). A mode that raises is recorded as failed
+    with the error, and never chosen.
 
     Args:
         runners: Mode name -> runner; must hold ``"fp32"`` (the reference).
@@ -281,7 +283,7 @@ def measure(
         bound_db: PSNR a reduced mode needs against ``fp32`` to pass.
         timer: How a batch is timed (default :func:`wall_timer`; tests pass a stub).
         skipped: Modes not tried, with the reason (recorded as trials).
-        on_mode: Called with each mode's name after it was measured (progress).
+        on_progress: Called as ``on_progress(done, total)`` after each timed batch.
 
     Returns:
         One :class:`ModeTrial` per mode, ``fp32`` first, then the skipped ones.
@@ -289,36 +291,50 @@ def measure(
     if "fp32" not in runners or not batches:
         raise ValueError("measure needs an fp32 runner and at least one batch")
     order = ["fp32", *[m for m in runners if m != "fp32"]]
-    reference: list[npt.NDArray[np.uint8]] = []
-    trials: list[ModeTrial] = []
-    for mode in order:
-        run = runners[mode]
+    failed: dict[str, str] = {}
+    outs: dict[str, list[npt.NDArray[np.uint8]]] = {m: [] for m in order}
+    secs: dict[str, list[float]] = {m: [] for m in order}
+
+    def attempt(mode: str, call: Callable[[], object]) -> None:
         try:
-            run(*batches[0])
-            outs, secs = [], []
-            for faces, mels in batches:
-                out, s = timer(mode, functools.partial(run, faces, mels))
-                outs.append(np.asarray(out))
-                secs.append(max(float(s), 1e-9))
+            call()
         except Exception as e:  # a mode that fails is recorded and never chosen
             if mode == "fp32":
                 raise
-            trials.append(ModeTrial(mode, None, None, False, f"failed: {type(e).__name__}: {e}"))
-            if on_mode is not None:
-                on_mode(mode)
+            failed[mode] = f"failed: {type(e).__name__}: {e}"
+
+    for mode in order:
+        attempt(mode, functools.partial(runners[mode], *batches[0]))
+    total, done = len(batches) * len(order), 0
+    for faces, mels in batches:
+        for mode in order:
+            if mode not in failed:
+
+                def timed(m: str = mode, f: Any = faces, w: Any = mels) -> None:
+                    out, sec = timer(m, functools.partial(runners[m], f, w))
+                    outs[m].append(np.asarray(out))
+                    secs[m].append(max(float(sec), 1e-9))
+
+                attempt(mode, timed)
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+    reference = np.concatenate(outs["fp32"])
+    trials: list[ModeTrial] = []
+    for mode in order:
+        if mode in failed:
+            trials.append(ModeTrial(mode, None, None, False, failed[mode]))
             continue
-        speed = max(len(b[0]) / s for b, s in zip(batches, secs, strict=True))
+        speed = round(max(len(b[0]) / s for b, s in zip(batches, secs[mode], strict=True)), 2)
         if mode == "fp32":
-            reference = outs
-            trials.append(ModeTrial(mode, round(speed, 2), math.inf, True))
-        else:
-            value = psnr_db(np.concatenate(outs), np.concatenate(reference))
-            value = value if math.isinf(value) else round(value, 2)
-            ok = value >= bound_db
-            note = "" if ok else f"below the {bound_db:g} dB bound"
-            trials.append(ModeTrial(mode, round(speed, 2), value, ok, note))
-        if on_mode is not None:
-            on_mode(mode)
+            trials.append(ModeTrial(mode, speed, math.inf, True))
+            continue
+        value = psnr_db(np.concatenate(outs[mode]), reference)
+        value = value if math.isinf(value) else round(value, 2)
+        ok = value >= bound_db
+        trials.append(
+            ModeTrial(mode, speed, value, ok, "" if ok else f"below the {bound_db:g} dB bound")
+        )
     for mode, why in (skipped or {}).items():
         trials.append(ModeTrial(mode, None, None, False, why))
     return trials

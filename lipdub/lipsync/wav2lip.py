@@ -414,25 +414,20 @@ class Wav2LipSyncer(LipSyncer):
             (faces[i : i + AUTO_BATCH], mels[i : i + AUTO_BATCH])
             for i in range(0, len(faces), AUTO_BATCH)
         ]
-        done: list[str] = []
         saved = torch.get_num_threads()
         detail = f"timing {', '.join(modes)} on {len(faces)} face crops"
-        with stage(on_event, AUTO_STAGE, total=len(modes), unit="modes", detail=detail) as info:
+        total = len(modes) * len(batches)
+        with stage(on_event, AUTO_STAGE, total=total, unit="batches", detail=detail) as info:
             try:
                 if self._device.type == "cpu":
                     torch.set_num_threads(threads)
-
-                def step(mode: str) -> None:
-                    done.append(mode)
-                    emit(on_event, Progress(AUTO_STAGE, len(done), len(modes), "modes"))
-
                 trials = measure(
                     runners,
                     batches,
                     bound_db=self._min_psnr_db,
                     timer=timer,
                     skipped=skipped,
-                    on_mode=step,
+                    on_progress=lambda n, t: emit(on_event, Progress(AUTO_STAGE, n, t, "batches")),
                 )
             finally:
                 torch.set_num_threads(saved)
