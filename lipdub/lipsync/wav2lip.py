@@ -394,6 +394,8 @@ class Wav2LipSyncer(LipSyncer):
                     except OSError as e:
                         logger.warning("cannot record the auto-precision choice: %s", e)
         self._auto = found
+        if found.precision != "int8":
+            self._int8 = None  # the session opened to measure it is not needed: free it
         logger.info("precision auto -> %s", found.reason())
         return found.precision
 
