@@ -32,6 +32,18 @@ def make_video(tmp_path: Path):  # type: ignore[no-untyped-def]
     return _make
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _lipdub_model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep lipdub's model cache (int8 models, ``precision="auto"`` measurements) out of
+    the user's ``~/.cache``: in one folder beside pytest's temporary folders, kept
+    between sessions so that the one-time build and measurement of the random test
+    weights is paid once per machine. Tests of a cold cache set their own."""
+    if "LIPDUB_CACHE" not in os.environ:
+        root = tmp_path_factory.getbasetemp().parent / "lipdub-test-cache"
+        root.mkdir(parents=True, exist_ok=True)
+        os.environ["LIPDUB_CACHE"] = str(root)
+
+
 # --------------------------------------------------------------------------- skips
 
 #: Skips expected on every machine like CI's (no GPU, no account, packages that cannot

@@ -138,7 +138,7 @@ class TestWav2LipRandomWeights(LipSyncerConformance):
     def make_lipsyncer(self):  # type: ignore[no-untyped-def]
         from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
-        return Wav2LipSyncer.from_pretrained(self.path, device="cpu")
+        return Wav2LipSyncer.from_pretrained(self.path, device="cpu", precision="fp32")
 
     def make_changed_backend(self):  # type: ignore[no-untyped-def]
         from lipdub.lipsync.wav2lip import Wav2LipSyncer
@@ -150,7 +150,11 @@ class TestWav2LipRandomWeights(LipSyncerConformance):
 
         # another device (the meta device exists on every machine), a token, a cache
         return Wav2LipSyncer.from_pretrained(
-            self.path, device="meta", token="hf_not_a_real_token", cache_dir=self.path.parent
+            self.path,
+            device="meta",
+            precision="fp32",
+            token="hf_not_a_real_token",
+            cache_dir=self.path.parent,
         )
 
 

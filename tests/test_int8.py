@@ -119,13 +119,17 @@ def test_a_damaged_cache_file_is_rebuilt(
     assert model.stat().st_size == next(cache.glob("*.onnx")).stat().st_size
 
 
-def test_auto_picks_int8_where_the_cpu_has_vnni(ckpt: Path, cache: Path) -> None:
-    from lipdub.lipsync.wav2lip import Wav2LipSyncer, cpu_supports
+def test_auto_measures_int8_among_the_modes(ckpt: Path, cache: Path) -> None:
+    from lipdub.lipsync.auto_precision import choose
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
     auto = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="auto", int8_cache_dir=cache)
-    expected = "int8" if cpu_supports("int8") else ("bf16" if cpu_supports("bf16") else "fp32")
-    assert auto.precision == expected
-    assert auto.settings()["precision"] == expected
+    auto.prepare(threads=2)
+    choice = auto.auto_choice
+    assert choice is not None
+    trials = {t.mode: t for t in choice.trials}
+    assert trials["int8"].passed and trials["int8"].psnr_db >= INT8_MIN_PSNR_DB  # type: ignore[operator]
+    assert auto.precision == choose(choice.trials) == auto.settings()["precision"]
 
 
 def test_missing_packages_give_the_install_line(
@@ -142,9 +146,12 @@ def test_missing_packages_give_the_install_line(
     with pytest.raises(BackendNotInstalled) as e:
         Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="int8")
     assert "onnx" in str(e.value) and 'pip install "lipdub[int8]"' in (e.value.hint or "")
-    # auto never needs the extra: it falls back to the torch precisions
+    # auto never needs the extra: it measures the torch precisions and says why
     auto = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="auto")
-    assert auto.precision == ("bf16" if cpu_supports("bf16") else "fp32")
+    assert auto.precision in (("fp32", "bf16") if cpu_supports("bf16") else ("fp32",))
+    assert auto.auto_choice is not None
+    skipped = {t.mode: t.note for t in auto.auto_choice.trials if t.faces_per_s is None}
+    assert "lipdub[int8]" in skipped["int8"]
 
 
 def test_deployable_network_computes_the_same_faces() -> None:

@@ -706,7 +706,7 @@ def test_a_hostile_save_lock_refuses_the_save(case: Case) -> None:
     version = session.state("es")["versions"]["target"]
     lock = case.wd / ".review.lock"
     lock.symlink_to(case.victim.root / "made-by-lock")  # a dangling link out
-    with pytest.raises(InputError, match="review.lock.*symlink"):
+    with pytest.raises(InputError, match=r"review\.lock.*symlink"):
         session.save_line("target", "es", 0, version, text="Hola.")
     lock.unlink()
     os.mkfifo(lock)

@@ -168,7 +168,7 @@ def _mels(n: int, seed: int = 0) -> np.ndarray:
 def test_sync_matches_original_preparation(parity_ckpt: Path, parity_net: Wav2Lip) -> None:
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
-    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
     assert syncer.name == "wav2lip" and syncer.model_name == "wav2lip.pth"
     assert syncer.device == "cpu" and syncer.dtype == torch.float32
     faces, mels = _faces(3), _mels(3)
@@ -191,7 +191,7 @@ def test_sync_matches_original_preparation(parity_ckpt: Path, parity_net: Wav2Li
 def test_sync_batch_independent(parity_ckpt: Path) -> None:
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
-    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
     faces, mels = _faces(4, 1), _mels(4, 1)
     whole = syncer.sync(faces, mels)
     parts = np.concatenate([syncer.sync(faces[:1], mels[:1]), syncer.sync(faces[1:], mels[1:])])
@@ -205,7 +205,7 @@ def test_sync_rejects_bad_input(parity_ckpt: Path) -> None:
     from lipdub.errors import InputError
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
-    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    syncer = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
     with pytest.raises(InputError, match="faces"):
         syncer.sync(np.zeros((1, 64, 64, 3), np.uint8), _mels(1))
     with pytest.raises(InputError, match="uint8"):
@@ -236,7 +236,7 @@ def test_from_pretrained_through_the_hub_cache(tmp_path: Path, parity_ckpt: Path
     register_weights(spec, replace=True)
     prefilled_hub_cache(cache, spec, parity_ckpt)
     syncer = Wav2LipSyncer.from_pretrained(
-        "wav2lip-parity-test", cache_dir=cache, local_files_only=True, device="cpu"
+        "wav2lip-parity-test", cache_dir=cache, local_files_only=True, device="cpu", dtype="float32"
     )
     assert syncer.model_name == "wav2lip-parity-test"
     assert syncer.sync(_faces(1), _mels(1)).shape == (1, 96, 96, 3)
@@ -262,23 +262,27 @@ def test_settings_name_the_weights_not_their_place_device_or_token(
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
     from lipdub.testing.checkpoints import prefilled_hub_cache, spec_for_file
 
-    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
     base = cpu.settings()
     assert base == {
         "model": "wav2lip.pth",
         "weights_sha256": sha256_file(parity_ckpt),
-        "dtype": "auto",
+        "precision": "fp32",
     }
     assert cpu.to("meta").settings() == base  # another device (meta exists everywhere)
     moved = shutil.copy(parity_ckpt, tmp_path / "wav2lip.pth")
     same = Wav2LipSyncer.from_pretrained(moved, device="meta", token="hf_not_a_real_token")
-    assert same.settings() == base
+    assert same.settings() == base  # "auto" with nothing to measure on is fp32
     # a published-style name: the digest comes from the spec, whichever cache holds it
     spec = spec_for_file("wav2lip-settings-test", parity_ckpt)
     register_weights(spec, replace=True)
     prefilled_hub_cache(tmp_path / "hf", spec, parity_ckpt)
     named = Wav2LipSyncer.from_pretrained(
-        "wav2lip-settings-test", cache_dir=tmp_path / "hf", local_files_only=True, token="hf_x"
+        "wav2lip-settings-test",
+        cache_dir=tmp_path / "hf",
+        local_files_only=True,
+        token="hf_x",
+        precision="fp32",
     ).settings()
     assert named == {**base, "model": "wav2lip-settings-test"}
 
@@ -288,12 +292,12 @@ def test_settings_of_an_in_memory_network_hash_its_weights() -> None:
 
     torch.manual_seed(0)
     net = Wav2Lip()
-    a = Wav2LipSyncer(net, device="cpu").settings()
-    assert a == Wav2LipSyncer(net, device="cpu").settings()
+    a = Wav2LipSyncer(net, device="cpu", precision="fp32").settings()
+    assert a == Wav2LipSyncer(net, device="cpu", precision="fp32").settings()
     assert len(a["weights_sha256"]) == 64
     with torch.no_grad():
         next(net.parameters()).add_(1.0)
-    assert Wav2LipSyncer(net, device="cpu").settings() != a
+    assert Wav2LipSyncer(net, device="cpu", precision="fp32").settings() != a
 
 
 @pytest.mark.cuda
@@ -303,10 +307,15 @@ def test_cuda_keeps_the_settings(parity_ckpt: Path) -> None:
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
     from lipdub.models.s3fd import S3FD
 
-    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
-    gpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda")
+    # an explicit precision gives the same outputs, so the same settings, on each device
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
+    gpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda", precision="fp32")
     assert gpu.settings() == cpu.settings()
     assert cpu.to("cuda").settings() == gpu.settings()
+    # "auto" resolves per device: float16 on CUDA when it passes the fidelity bound
+    auto = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda")
+    assert auto.precision == "fp16" and auto.settings()["precision"] == "fp16"
+    assert auto.auto_choice is not None and "fp16" in auto.auto_choice.reason()
     torch.manual_seed(0)
     net = S3FD()
     on_cpu = S3FDFaceDetector(net, device="cpu").settings()
@@ -318,7 +327,7 @@ def test_cuda_keeps_the_settings(parity_ckpt: Path) -> None:
 def test_sync_cuda_fp16_close_to_cpu(parity_ckpt: Path) -> None:
     from lipdub.lipsync.wav2lip import Wav2LipSyncer
 
-    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu")
+    cpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cpu", precision="fp32")
     gpu = Wav2LipSyncer.from_pretrained(parity_ckpt, device="cuda")
     assert gpu.dtype == torch.float16 and gpu.suggested_batch_size() == 128
     faces, mels = _faces(8, 2), _mels(8, 2)

@@ -18,6 +18,7 @@ from lipdub.cli._args import (
 )
 from lipdub.cli._render import echo, one_line
 from lipdub.cli.dub import component_specs
+from lipdub.cli.lipsync import add_precision_option
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -144,6 +145,7 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
     sp.add_argument("--model", default="wav2lip_gan", help="lip-sync model (default wav2lip_gan)")
+    add_precision_option(sp)
     sp.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

@@ -19,6 +19,7 @@ from lipdub.cli._args import (
     read_text_file,
 )
 from lipdub.cli._render import ProgressRenderer, echo
+from lipdub.cli.lipsync import add_precision_option, announce_preparation
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -43,6 +44,8 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
         slots[slot][name] = value
     if getattr(args, "checkpoint", None):  # an argparse namespace, not a component
         slots["lipsyncer"]["name_or_path"] = args.checkpoint
+    if getattr(args, "precision", None):  # --precision (default: the syncer's "auto")
+        slots["lipsyncer"]["precision"] = args.precision
     names = {
         "transcriber": args.transcriber,
         "translator": args.translator,
@@ -142,7 +145,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
             redo=_stage_list(args.redo),
             keep=_stage_list(args.keep),
             options=options,
-            on_event=progress,
+            on_event=announce_preparation(progress),
         )
     for result in results:
         if len(results) > 1 and result.translation is not None:
@@ -252,6 +255,7 @@ def register(sub: Any) -> None:
         help="lip-sync model (default wav2lip_gan)",
     )
     sp.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub download")
+    add_precision_option(sp)
     sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")
     sp.add_argument(
         "--stop-after",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,36 @@ from lipdub.cli._args import (
 from lipdub.cli._render import ProgressRenderer, echo
 from lipdub.errors import InputError
 
-__all__ = ["register"]
+__all__ = ["add_precision_option", "announce_preparation", "register"]
+
+#: The stages a lip-syncer's one-time preparation reports (their time is printed once).
+PREPARE_STAGES = ("build int8", "precision")
+
+
+def add_precision_option(sp: Any) -> None:
+    """``--precision`` (``lipsync``, ``dub``, ``batch``, ``review``): default ``auto``."""
+    sp.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "int8"],
+        help="lip-sync model precision: auto (the default: the fastest mode whose faces "
+        "stay within 40 dB PSNR of fp32, measured once per machine and weights; fp16 on "
+        "CUDA), fp32 (the exact reference), bf16 (CPUs with AVX-512 BF16/AMX), int8 "
+        "(ONNX Runtime on the CPU; needs lipdub[int8])",
+    )
+
+
+def announce_preparation(on_event: Any) -> Any:
+    """``on_event`` that also prints, once each, the time of a lip-syncer's one-time
+    work (the int8 build, the ``auto`` measurement) as it finishes."""
+    from lipdub.events import Event, StageFinished
+
+    def callback(event: Event) -> None:
+        on_event(event)
+        if isinstance(event, StageFinished) and event.stage in PREPARE_STAGES:
+            sys.stderr.write(f"{event.stage}: {event.detail} ({event.elapsed_s:.1f} s)\n")
+            sys.stderr.flush()
+
+    return callback
 
 
 def _lipsyncer(args: argparse.Namespace) -> Any:
@@ -72,7 +102,7 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             audio_shorter=args.audio_shorter,
             require_face=not args.allow_no_face,
             speech_spans=spans,
-            on_event=progress,
+            on_event=announce_preparation(progress),
         )
     echo(f"wrote {result.output} ({result.duration_s:.2f} s, {result.frames_total} frames)")
     if spans is not None:
@@ -117,14 +147,7 @@ def register(sub: Any) -> None:
         type=device_arg,
         help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
     )
-    sp.add_argument(
-        "--precision",
-        choices=["fp32", "bf16", "int8", "auto"],
-        help="model precision: fp32 (the reference), bf16 (CPUs with AVX-512 BF16/AMX), "
-        "int8 (ONNX Runtime on the CPU, the fastest with VNNI; needs lipdub[int8]), auto "
-        "(the fastest that passes the fidelity bound); default: fp32 on the CPU, fp16 on "
-        "CUDA",
-    )
+    add_precision_option(sp)
     sp.add_argument(
         "--batch-size",
         type=number(1, 4096, integer=True),

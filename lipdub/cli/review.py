@@ -11,6 +11,7 @@ from typing import Any
 from lipdub.cli._args import add_command, add_offline, check_device, device_arg
 from lipdub.cli._render import echo
 from lipdub.cli.dub import add_face_option, add_separation_options
+from lipdub.cli.lipsync import add_precision_option
 from lipdub.errors import InputError
 
 __all__ = ["register", "serve_review"]
@@ -121,6 +122,7 @@ def register(sub: Any) -> None:
     group.add_argument("--detector", help="face detector (default: the dub's)")
     group.add_argument("--model", help="lip-sync model (default: the dub's)")
     group.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub's")
+    add_precision_option(group)
     group.add_argument("--voice", help="voice name the dub used")
     group.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     add_separation_options(group)

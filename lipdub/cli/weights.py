@@ -10,6 +10,7 @@ from lipdub.cli._args import (
     add_offline,
 )
 from lipdub.cli._render import ProgressRenderer, echo
+from lipdub.cli.lipsync import announce_preparation
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -27,9 +28,14 @@ def cmd_weights(args: argparse.Namespace) -> int:
             )
         specs = [hub.lookup(name) for name in args.name]  # unknown names fail before any download
         for spec in specs:
+            choice = None
             with ProgressRenderer(not args.quiet) as progress:
                 path = hub.download_weights(spec.name, cache_dir=args.cache_dir, on_event=progress)
+                if spec.name in WAV2LIP_NAMES and not args.no_prepare:
+                    choice = _prepare_wav2lip(spec.name, args, announce_preparation(progress))
             echo(f"{spec.name}: {path}")
+            if choice is not None:
+                echo(f"{spec.name}: precision auto here -> {choice}")
         return 0
     if args.action == "convert":
         if not args.input or not args.output:
@@ -57,7 +63,63 @@ def cmd_weights(args: argparse.Namespace) -> int:
         echo(f"{spec.name:<34} {spec.size_text():>10}  {rev:<16} {sha:<8} {state:<12} {where}")
     for pattern, what in hub.PATTERNS:
         echo(f"{pattern:<34} {'':>10}  {'':<16} {'':<8} {'':<12} {what}")
+    _list_auto_choices(args)
     return 0
+
+
+#: The catalogue names of Wav2Lip weights: downloading them prepares ``auto``.
+WAV2LIP_NAMES = ("wav2lip", "wav2lip_gan")
+
+
+def _prepare_wav2lip(name: str, args: argparse.Namespace, on_event: Any) -> str:
+    """Build the int8 model and measure ``auto`` for freshly downloaded weights, so
+    the first dub does neither; returns what ``auto`` resolved to, and why."""
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+    syncer = Wav2LipSyncer.from_pretrained(name, cache_dir=args.cache_dir, local_files_only=True)
+    syncer.prepare(on_event=on_event)
+    choice = syncer.auto_choice
+    return choice.reason() if choice is not None else syncer.precision
+
+
+def _list_auto_choices(args: argparse.Namespace) -> None:
+    """What ``auto`` chose on this machine for each cached Wav2Lip weights, and why."""
+    from lipdub import hub
+    from lipdub.lipsync.auto_precision import cpu_identity
+    from lipdub.lipsync.base import default_threads
+    from lipdub.lipsync.wav2lip import recorded_auto_choice
+
+    rows = []
+    for spec in hub.all_specs():
+        wanted = not args.name or any(n in spec.name for n in args.name)
+        if spec.name not in WAV2LIP_NAMES or not wanted:
+            continue
+        cached = hub.cached_path(spec, cache_dir=args.cache_dir)
+        if cached is None:
+            continue
+        sha = spec.sha256 or hub.sha256_file(cached)
+        choice = recorded_auto_choice(sha)
+        if choice is None:
+            rows.append(
+                f"  {spec.name:<12} not measured yet: `lipdub weights download {spec.name}` "
+                "measures it (or the first run)"
+            )
+        else:
+            rows.append(f"  {spec.name:<12} {choice.reason()} [measured {choice.measured_at}]")
+    if rows:
+        cpu = cpu_identity()
+        flags = [f for f in cpu["flags"].split() if f in _SPEED_FLAGS]
+        echo(
+            f"precision auto on this CPU ({cpu['model_name']}, family {cpu['family']} model "
+            f"{cpu['model']}; {' '.join(flags) or 'no AVX'}; {default_threads()} threads):"
+        )
+        for row in rows:
+            echo(row)
+
+
+_SPEED_FLAGS = frozenset(
+    {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8"}
+)
 
 
 def register(sub: Any) -> None:
@@ -79,5 +141,11 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("--half", action="store_true", help="convert: store float16")
     sp.add_argument("--cache-dir", help="Hugging Face cache folder (default: HF_HUB_CACHE)")
+    sp.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="download: do not build the int8 model nor measure precision auto for Wav2Lip "
+        "weights now (the first run then does it, as a reported step)",
+    )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_offline(sp)

@@ -4,9 +4,10 @@ The whole-video engine (:mod:`lipdub.lipsync.engine`) knows nothing about a mode
 asks the lip-syncer for everything model-specific through the methods declared here —
 the audio features and the window each video frame gets (:meth:`audio_features`,
 :meth:`audio_window`), the crop size (:attr:`face_size`), how a batch is laid out in
-memory (:meth:`make_batch`), the runtime tuning around a run (:meth:`running`), and
-compilation (:meth:`compile`). The defaults fit the Wav2Lip family (80-band mel at
-16 kHz, 16-column windows, plain numpy batches, nothing to tune); a model with other
+memory (:meth:`make_batch`), the one-time work before a run (:meth:`prepare`), the
+runtime tuning around a run (:meth:`running`), and compilation (:meth:`compile`).
+The defaults fit the Wav2Lip family (80-band mel at 16 kHz, 16-column windows, plain
+numpy batches, nothing to tune); a model with other
 audio features or another crop size overrides them.
 """
 
@@ -27,6 +28,7 @@ from lipdub.component import Component
 from lipdub.errors import InputError
 
 if TYPE_CHECKING:
+    from lipdub.events import EventCallback
     from lipdub.types import AudioClip
 
 __all__ = ["LipSyncer", "default_threads"]
@@ -175,6 +177,22 @@ class LipSyncer(Component):
         memory (default :meth:`suggested_batch_size`; a GPU backend may fill its
         free memory)."""
         return self.suggested_batch_size()
+
+    def prepare(self, on_event: EventCallback | None = None, threads: int | None = None) -> None:
+        """Do the slow one-time work before a run's first frame, reported on ``on_event``.
+
+        Building a derived model, or measuring which precision is fastest here, must
+        not happen silently inside the first batch: the engine
+        (:func:`lipdub.lipsync.lipsync`) calls this before it opens the video, and a
+        dub before it computes the lip-sync stage's key (whose :meth:`settings` may
+        depend on the outcome). Each piece of work is a stage of its own
+        (:class:`~lipdub.events.StageStarted` ... :class:`~lipdub.events.StageFinished`
+        with its time). Calling it again must do nothing. Default: nothing to prepare.
+
+        Args:
+            on_event: Progress callback.
+            threads: CPU threads the run will use (None: :func:`default_threads`).
+        """
 
     @contextlib.contextmanager
     def running(self, threads: int | None = None) -> Iterator[None]:

@@ -142,7 +142,8 @@ def lipsync_stream(
         )
     faces = _face_boxes(opts)
     clip = _load_audio(audio, MEL_RATE_HZ)
-    source = open_source(face, opts.fps)
+    source = open_source(face, opts.fps)  # a bad input fails before any slow preparation
+    syncer.prepare(on_event=on_event, threads=opts.threads)  # one-time work, reported
     bs = opts.batch_size or auto_batch_size(syncer, source.width * source.height * 3)
     if opts.compile:
         syncer.compile()

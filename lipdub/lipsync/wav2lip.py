@@ -5,9 +5,16 @@ It prepares the network's 6-channel input the way the original inference does (t
 target crop with its lower half blanked, stacked with the same crop as the identity
 reference, BGR, scaled to [0, 1]), runs it without autograd, and returns uint8 BGR
 crops (``output * 255`` truncated, like the original). On CUDA it runs with float16
-autocast and channels-last memory; on the CPU in float32 unless a ``precision`` is
-asked for:
+autocast and channels-last memory; on the CPU in the ``precision`` asked for:
 
+* ``"auto"`` (the default) — the fastest mode whose generated faces stay within
+  :data:`FIDELITY_MIN_PSNR_DB` (40 dB PSNR) of float32's on real face crops, chosen by
+  measurement (:mod:`lipdub.lipsync.auto_precision`) the first time these weights run
+  on this machine and thread count, then cached: each candidate (``fp32``, ``bf16``
+  where the CPU has native bfloat16, ``int8`` where the ``int8`` extra is installed)
+  runs a few batches of calibration crops. On CUDA, float16 when it passes the same
+  bound. :meth:`Wav2LipSyncer.prepare` does it (and builds the int8 model) ahead, with
+  progress events; :attr:`Wav2LipSyncer.auto_choice` says what was chosen and why.
 * ``"fp32"`` — float32, the reference (parity with the original).
 * ``"bf16"`` — ``torch.autocast("cpu", bfloat16)`` with channels-last memory, on CPUs
   with AVX-512 BF16 or AMX (about 2x the float32 speed on a 2-core Sapphire Rapids;
@@ -17,10 +24,6 @@ asked for:
   (:mod:`lipdub.lipsync.wav2lip_int8`; the ``int8`` extra). The int8 model is built
   once per set of weights (about 15 s) and cached. On a 2-core Zen 4 with VNNI: 2.2-2.7x
   the float32 speed (1.05-1.3x bf16), PSNR ~50 dB against float32.
-* ``"auto"`` — the fastest mode whose fidelity passes :data:`FIDELITY_MIN_PSNR_DB`
-  against float32 (measured by ``benchmarks/bench_realtime.py``): ``"int8"`` where the
-  CPU has VNNI/AMX and the int8 extra is installed, else ``"bf16"`` where it has
-  AVX-512 BF16/AMX, else ``"fp32"``; float16 on CUDA.
 
 The published weights are for research / non-commercial use only (see
 :data:`lipdub.hub.KNOWN_WEIGHTS`).
@@ -30,7 +33,7 @@ Example:
     >>> import numpy as np
     >>> from lipdub.testing.checkpoints import write_random_wav2lip_checkpoint
     >>> ckpt = write_random_wav2lip_checkpoint(pathlib.Path(tempfile.mkdtemp()) / "w.pth")
-    >>> syncer = Wav2LipSyncer.from_pretrained(ckpt, device="cpu")
+    >>> syncer = Wav2LipSyncer.from_pretrained(ckpt, device="cpu", precision="fp32")
     >>> faces = np.full((2, 96, 96, 3), 128, np.uint8)
     >>> out = syncer.sync(faces, np.zeros((2, 80, 16), np.float32))
     >>> out.shape, out.dtype
@@ -42,7 +45,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import math
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -51,28 +56,66 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from lipdub._deps import dtype_name, parse_device, parse_dtype
+from lipdub._deps import parse_device, parse_dtype
 from lipdub._fingerprint import WeightsIdentity, known_sha256
-from lipdub.errors import CheckpointError, InputError
+from lipdub.errors import CheckpointError, InputError, LipdubError
+from lipdub.events import EventCallback, Progress, emit, stage
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
+from lipdub.lipsync.auto_precision import (
+    FIDELITY_MIN_PSNR_DB,
+    AutoChoice,
+    ChoiceCache,
+    Runner,
+    Timer,
+    choice_key,
+    choose,
+    machine_identity,
+    measure,
+    utc_now,
+    wall_timer,
+)
 from lipdub.lipsync.base import LipSyncer, default_threads
-from lipdub.lipsync.wav2lip_int8 import INT8_RECIPE, Int8Generator, require_int8
+from lipdub.lipsync.wav2lip_int8 import (
+    INT8_RECIPE,
+    Int8Generator,
+    calibration_crops,
+    int8_cache_dir,
+    require_int8,
+)
 from lipdub.models.wav2lip import FACE_SIZE, MEL_BANDS, MEL_WINDOW, Wav2Lip, expected_shapes
 
-__all__ = ["FIDELITY_MIN_PSNR_DB", "PRECISIONS", "Precision", "Wav2LipSyncer", "cpu_supports"]
+__all__ = [
+    "AUTO_STAGE",
+    "FIDELITY_MIN_PSNR_DB",
+    "PRECISIONS",
+    "Precision",
+    "Wav2LipSyncer",
+    "auto_candidates",
+    "auto_key",
+    "cpu_supports",
+    "recorded_auto_choice",
+]
 
 logger = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "bf16", "int8", "auto"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8", "auto")
-#: The fidelity bound ``"auto"`` asks of a reduced precision: PSNR of the generated
-#: faces against float32, on real face crops (benchmarks/bench_precision.py).
-FIDELITY_MIN_PSNR_DB = 40.0
-_PRECISION_DTYPE = {"fp32": "float32", "bf16": "bfloat16"}
+_MODE_DTYPE = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+    "int8": torch.float32,
+}
+_DTYPE_MODE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+#: The stage name under which the ``"auto"`` measurement is reported.
+AUTO_STAGE = "precision"
+#: Calibration crops per batch, and batches, of the ``"auto"`` measurement.
+AUTO_BATCH, AUTO_BATCHES = 8, 4
 
 
 def cpu_supports(precision: str) -> bool:
-    """Whether this CPU runs ``precision`` natively (bf16: AVX-512 BF16 or AMX).
+    """Whether this CPU runs ``precision`` natively (bf16: AVX-512 BF16 or AMX; int8:
+    VNNI or AMX; ``"auto"`` measures instead of asking this).
 
     Example:
         >>> cpu_supports("fp32")
@@ -93,37 +136,91 @@ def _int8_installed() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 
-def _resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` made concrete for ``device`` (``"fp16"`` on CUDA)."""
-    if precision not in PRECISIONS:
-        raise InputError(
-            f"unknown precision {precision!r} for Wav2Lip",
-            hint=f"use one of {', '.join(PRECISIONS)}",
-        )
-    if device.type == "cuda":
-        if precision == "int8":
+def _requested(precision: str | None, dtype: str | torch.dtype | None, device: torch.device) -> str:
+    """The mode asked for: ``precision``, else ``dtype``'s, else ``"auto"``."""
+    if precision is not None:
+        if precision not in PRECISIONS:
             raise InputError(
-                "precision 'int8' runs Wav2Lip on the CPU only",
-                hint="use 'auto' (float16) on CUDA, or --device cpu",
+                f"unknown precision {precision!r} for Wav2Lip",
+                hint=f"use one of {', '.join(PRECISIONS)}",
             )
-        return "fp16" if precision == "auto" else precision
-    if precision == "auto":
-        if cpu_supports("int8") and _int8_installed():
-            return "int8"
-        return "bf16" if cpu_supports("bf16") else "fp32"
-    if precision == "bf16" and not cpu_supports("bf16"):
+        return str(precision)
+    if dtype is None or dtype == "auto":
+        return "auto"
+    return _DTYPE_MODE[_parse_dtype_name(dtype, device)]
+
+
+def _check_mode(mode: str, device: torch.device) -> None:
+    """Refuse a mode ``device`` cannot run (int8 on CUDA, float16 on the CPU)."""
+    if device.type == "cuda" and mode == "int8":
+        raise InputError(
+            "precision 'int8' runs Wav2Lip on the CPU only",
+            hint="use 'auto' (float16) on CUDA, or --device cpu",
+        )
+    if device.type != "cuda" and mode == "fp16":
+        _parse_dtype_name("float16", device)  # raises with the one dtype message
+    if mode == "int8":
+        require_int8()
+    if mode == "bf16" and device.type == "cpu" and not cpu_supports("bf16"):
         logger.warning("this CPU has no native bfloat16; 'bf16' will be slow")
-    return precision
 
 
 def _default_device() -> str:
     return parse_device(None)
 
 
-def _parse_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    name = parse_dtype(dtype, str(device), what="Wav2Lip", cpu_dtypes=("float32", "bfloat16"))
-    value: torch.dtype = getattr(torch, name)
-    return value
+def auto_candidates(device: str) -> tuple[list[str], dict[str, str]]:
+    """The modes ``"auto"`` measures on ``device``, and those it leaves out here (with
+    why): on CUDA fp32 and fp16; on the CPU fp32, bf16 where the CPU has native
+    bfloat16, int8 where the ``int8`` extra is installed."""
+    if device.startswith("cuda"):
+        return ["fp32", "fp16"], {}
+    modes, skipped = ["fp32"], {}
+    if cpu_supports("bf16"):
+        modes.append("bf16")
+    else:
+        skipped["bf16"] = "no native bfloat16 (AVX-512 BF16 or AMX) on this CPU"
+    if _int8_installed():
+        modes.append("int8")
+    else:
+        skipped["int8"] = "the int8 extra is not installed: pip install 'lipdub[int8]'"
+    return modes, skipped
+
+
+def auto_key(
+    weights_sha256: str,
+    device: str = "cpu",
+    threads: int | None = None,
+    min_psnr_db: float = FIDELITY_MIN_PSNR_DB,
+) -> str:
+    """The key of the ``"auto"`` measurement of these weights on this machine."""
+    modes, _ = auto_candidates(device)
+    count = threads or default_threads()
+    machine = machine_identity(device, count if device == "cpu" else 0)
+    recipe = INT8_RECIPE if "int8" in modes else ""
+    return choice_key(machine, weights_sha256, modes, min_psnr_db, recipe)
+
+
+def recorded_auto_choice(
+    weights_sha256: str,
+    *,
+    device: str = "cpu",
+    threads: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> AutoChoice | None:
+    """What ``"auto"`` chose for these weights on this machine, if it was measured
+    (``lipdub weights list`` shows it); None otherwise. Measures nothing.
+
+    Example:
+        >>> recorded_auto_choice("0" * 64, cache_dir="/nonexistent") is None
+        True
+    """
+    folder = Path(cache_dir) if cache_dir is not None else int8_cache_dir()
+    return ChoiceCache(folder).get(auto_key(weights_sha256, device, threads))
+
+
+def _parse_dtype_name(dtype: str | torch.dtype, device: torch.device) -> str:
+    return parse_dtype(dtype, str(device), what="Wav2Lip", cpu_dtypes=("float32", "bfloat16"))
 
 
 class Wav2LipSyncer(LipSyncer):
@@ -135,17 +232,20 @@ class Wav2LipSyncer(LipSyncer):
     Args:
         model: The generator (put in eval mode here).
         device: Torch device; None picks ``cuda`` if available, else ``cpu``.
-        dtype: Compute precision: None/``"auto"`` (float16 autocast on CUDA, float32 on
-            the CPU), ``"float32"``, ``"float16"`` (CUDA only) or ``"bfloat16"``.
-            Reduced precisions run under autocast; weights stay float32.
+        dtype: Compute precision as a dtype: ``"float32"``, ``"float16"`` (CUDA only)
+            or ``"bfloat16"``; None/``"auto"`` means ``precision="auto"``. Reduced
+            precisions run under autocast; weights stay float32.
         model_name: What the weights are (``"wav2lip_gan"``, a file name), for logs.
-        precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"`` (see the module
-            docstring); None follows ``dtype``. Given, it overrides ``dtype``.
-        int8_cache_dir: Folder for the int8 models (default
-            :func:`~lipdub.lipsync.wav2lip_int8.int8_cache_dir`).
+        precision: ``"auto"`` (the default), ``"fp32"``, ``"bf16"`` or ``"int8"`` (see
+            the module docstring); given, it overrides ``dtype``.
+        int8_cache_dir: Folder for the int8 models and the ``"auto"`` measurements
+            (default :func:`~lipdub.lipsync.wav2lip_int8.int8_cache_dir`).
+        min_psnr_db: The fidelity bound of ``"auto"`` (default
+            :data:`FIDELITY_MIN_PSNR_DB`): a reduced mode is chosen only if its faces
+            are within this PSNR of float32's.
 
     Raises:
-        InputError: an unknown precision, or int8 on CUDA.
+        InputError: an unknown precision, int8 on CUDA, float16 on the CPU.
         BackendNotInstalled: int8 without the ``int8`` extra.
     """
 
@@ -160,42 +260,76 @@ class Wav2LipSyncer(LipSyncer):
         model_name: str = "wav2lip",
         precision: Precision | str | None = None,
         int8_cache_dir: str | os.PathLike[str] | None = None,
+        min_psnr_db: float = FIDELITY_MIN_PSNR_DB,
     ) -> None:
         self.model = model.eval()
         self._network = self.model
         self.model_name = model_name
-        self._requested_dtype = dtype
-        self._precision = precision
         self._device = torch.device(parse_device(device))
+        given = None if precision is None else str(precision)
+        self._request = _requested(given, dtype, self._device)
+        if math.isnan(min_psnr_db):
+            raise InputError(f"min_psnr_db must be a number of dB, got {min_psnr_db!r}")
+        self._min_psnr_db = float(min_psnr_db)
         self._int8_dir = int8_cache_dir
         self._int8: Int8Generator | None = None
-        self._int8_mode = False
-        self._dtype = self._pick_dtype()
+        self._mode: str | None = None  # the concrete mode, once known
+        self._auto: AutoChoice | None = None
+        self._channels_last_now = False
         self._identity = WeightsIdentity(self.model)
         self._pinned: tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]] | None = None
         self._threads: int | None = None
+        self._prepare_lock = threading.RLock()
         self._place()
 
-    def _pick_dtype(self) -> torch.dtype:
-        """The torch compute dtype; sets whether the int8 runtime is used instead."""
-        self._int8_mode = False
-        if self._precision is None:
-            return _parse_dtype(self._requested_dtype, self._device)
-        mode = _resolve_precision(str(self._precision), self._device)
-        if mode == "int8":
-            require_int8()
-            self._int8_mode = True
-            return torch.float32
-        if self._device.type == "cuda" and mode == "fp16":
-            return torch.float16
-        return _parse_dtype(_PRECISION_DTYPE[mode], self._device)
+    # ------------------------------------------------------------------ precision
+    def _place(self) -> None:
+        """Put the network on the device; fix the mode now unless ``"auto"`` must
+        measure (on the CPU or CUDA: that waits for :meth:`prepare` or first use)."""
+        self._network.to(self._device)
+        self._mode = None
+        self._auto = None
+        if self._request != "auto":
+            _check_mode(self._request, self._device)
+            self._apply(self._request)
+        elif self._device.type not in ("cpu", "cuda"):  # nothing to measure on (meta, mps)
+            self._apply("fp32")
+        else:
+            self._set_channels_last(self._device.type == "cuda")
+
+    def _apply(self, mode: str) -> None:
+        self._mode = mode
+        self._set_channels_last(self._device.type == "cuda" or mode == "bf16")
+
+    def _set_channels_last(self, on: bool) -> None:
+        if on != self._channels_last_now:
+            fmt = torch.channels_last if on else torch.contiguous_format
+            self._network.to(memory_format=fmt)  # type: ignore[call-overload]
+            self._channels_last_now = on
+
+    def _current(self) -> str:
+        """The concrete mode, measuring ``"auto"`` now if it was not prepared."""
+        if self._mode is None:
+            self.prepare()
+        assert self._mode is not None
+        return self._mode
+
+    @property
+    def requested_precision(self) -> str:
+        """The precision asked for (``"auto"`` unless one was given)."""
+        return self._request
 
     @property
     def precision(self) -> str:
-        """The precision in use: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"fp16"``."""
-        if self._int8_mode:
-            return "int8"
-        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._dtype]
+        """The precision in use: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"fp16"``
+        (``"auto"`` resolved: measured now if :meth:`prepare` has not run)."""
+        return self._current()
+
+    @property
+    def auto_choice(self) -> AutoChoice | None:
+        """What ``"auto"`` chose and why (the measurement); None for another
+        precision, or before ``"auto"`` was resolved."""
+        return self._auto
 
     def _int8_generator(self) -> Int8Generator:
         if self._int8 is None:
@@ -203,28 +337,141 @@ class Wav2LipSyncer(LipSyncer):
             self._int8 = Int8Generator(self._network, sha, self._int8_dir)
         return self._int8
 
+    def prepare(
+        self,
+        on_event: EventCallback | None = None,
+        threads: int | None = None,
+        *,
+        timer: Timer | None = None,
+    ) -> None:
+        """Resolve ``"auto"`` and build the int8 model now, before any frame.
+
+        ``"auto"`` reads the cached measurement for this machine, thread count and
+        weights, or measures each candidate mode on a few batches of calibration crops
+        (stage ``"precision"`` on ``on_event``; about 5 s on 2 cores); int8 builds its
+        model first when it is not cached (stage ``"build int8"``, about 15 s). Calling
+        it again does nothing.
+
+        Args:
+            on_event: Progress callback for the two stages.
+            threads: CPU threads the run will use (default: :func:`default_threads`);
+                part of the measurement's key.
+            timer: How a measured batch is timed (default: wall clock; for tests).
+
+        Raises:
+            ModelError: the int8 model cannot be written (explicit ``"int8"`` only;
+                ``"auto"`` then measures without int8).
+        """
+        with self._prepare_lock:
+            count = threads or self._threads or default_threads()
+            if self._mode is None:
+                self._apply(self._resolve_auto(on_event, count, timer or wall_timer))
+            if self._mode == "int8":
+                self._int8_generator().build(on_event)
+
+    def _candidates(self) -> tuple[list[str], dict[str, str]]:
+        return auto_candidates(str(self._device))
+
+    def auto_key(self, threads: int | None = None) -> str:
+        """The key of this syncer's ``"auto"`` measurement (machine, threads, weights,
+        modes, bound; see :mod:`lipdub.lipsync.auto_precision`)."""
+        count = threads or self._threads or default_threads()
+        sha = self._identity.sha256() or ""
+        return auto_key(sha, str(self._device), count, self._min_psnr_db)
+
+    def _resolve_auto(self, on_event: EventCallback | None, threads: int, timer: Timer) -> str:
+        folder = Path(self._int8_dir) if self._int8_dir is not None else int8_cache_dir()
+        cache = ChoiceCache(folder)
+        key = self.auto_key(threads)
+        found = cache.get(key)
+        if found is None:
+            with cache.lock(key):
+                found = cache.get(key)  # measured by another process meanwhile?
+                if found is None:
+                    found = self._measure(key, threads, on_event, timer)
+                    try:
+                        cache.put(found)
+                    except OSError as e:
+                        logger.warning("cannot record the auto-precision choice: %s", e)
+        self._auto = found
+        if found.precision != "int8":
+            self._int8 = None  # the session opened to measure it is not needed: free it
+        logger.info("precision auto -> %s", found.reason())
+        return found.precision
+
+    def _measure(
+        self, key: str, threads: int, on_event: EventCallback | None, timer: Timer
+    ) -> AutoChoice:
+        modes, skipped = self._candidates()
+        if "int8" in modes:
+            try:
+                self._int8_generator().build(on_event)
+            except LipdubError as e:
+                logger.warning("auto precision: int8 left out, its model cannot be built: %s", e)
+                modes.remove("int8")
+                skipped["int8"] = f"its model cannot be built: {e}"
+        runners = {m: self._runner(m, threads) for m in modes}
+        faces, mels = calibration_crops(AUTO_BATCH * AUTO_BATCHES)
+        batches = [
+            (faces[i : i + AUTO_BATCH], mels[i : i + AUTO_BATCH])
+            for i in range(0, len(faces), AUTO_BATCH)
+        ]
+        saved = torch.get_num_threads()
+        detail = f"timing {', '.join(modes)} on {len(faces)} face crops"
+        total = len(modes) * len(batches)
+        with stage(on_event, AUTO_STAGE, total=total, unit="batches", detail=detail) as info:
+            try:
+                if self._device.type == "cpu":
+                    torch.set_num_threads(threads)
+                trials = measure(
+                    runners,
+                    batches,
+                    bound_db=self._min_psnr_db,
+                    timer=timer,
+                    skipped=skipped,
+                    on_progress=lambda n, t: emit(on_event, Progress(AUTO_STAGE, n, t, "batches")),
+                )
+            finally:
+                torch.set_num_threads(saved)
+            prefer = ("fp16",) if self._device.type == "cuda" else ()
+            choice = AutoChoice(
+                choose(trials, prefer=prefer),
+                tuple(trials),
+                self._min_psnr_db,
+                key,
+                machine_identity(str(self._device), threads),
+                utc_now(),
+            )
+            info["detail"] = f"auto -> {choice.reason()}"
+        return choice
+
+    def _runner(self, mode: str, threads: int) -> Runner:
+        if mode == "int8":
+            gen = self._int8_generator()
+            return lambda faces, mels: gen.run(faces, mels, threads)
+        cl = self._device.type == "cuda" or mode == "bf16"
+
+        def run(faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]) -> Any:
+            self._set_channels_last(cl)
+            return self._torch_sync(faces, mels, _MODE_DTYPE[mode])
+
+        return run
+
     def settings(self) -> dict[str, Any]:
         """The options that change the generated mouths (JSON-ready).
 
         The model name, the sha256 of the weights (the published digest, the checkpoint
-        file's, or the in-memory network's, worked out once) and the precision asked
-        for: ``"auto"`` (float16 on CUDA, float32 on the CPU) stays ``"auto"``, so moving
-        the model to another device keeps the cache. Device, cache folder and token
-        are left out.
+        file's, or the in-memory network's, worked out once) and the precision in use:
+        ``"auto"`` resolved (measured first if need be), since int8, bf16 and fp32 give
+        different mouths. Device, cache folder and token are left out.
         """
-        requested = self._requested_dtype
-        auto = requested is None or requested == "auto"
-        precision = "auto" if auto else dtype_name(requested)
         out: dict[str, Any] = {
             "model": self.model_name,
             "weights_sha256": self._identity.sha256(),
-            "dtype": precision,
+            "precision": self.precision,
         }
-        if self._precision is not None:
-            # the precision in use ("auto" resolved: it depends on the CPU)
-            out["precision"] = self.precision
-            if self._int8_mode:
-                out["int8_recipe"] = INT8_RECIPE
+        if out["precision"] == "int8":
+            out["int8_recipe"] = INT8_RECIPE
         return out
 
     # ------------------------------------------------------------------ construction
@@ -241,6 +488,7 @@ class Wav2LipSyncer(LipSyncer):
         dtype: str | torch.dtype | None = None,
         precision: Precision | str | None = None,
         int8_cache_dir: str | os.PathLike[str] | None = None,
+        min_psnr_db: float = FIDELITY_MIN_PSNR_DB,
     ) -> Wav2LipSyncer:
         """Load published or local Wav2Lip weights.
 
@@ -255,9 +503,10 @@ class Wav2LipSyncer(LipSyncer):
             token: Hugging Face token.
             device: Torch device; None picks CUDA when available.
             dtype: See the class docstring.
-            precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"`` (see the module
-                docstring); overrides ``dtype``.
-            int8_cache_dir: Folder for the int8 models (see the class docstring).
+            precision: ``"auto"`` (the default), ``"fp32"``, ``"bf16"`` or ``"int8"`` (see
+                the module docstring); overrides ``dtype``.
+            int8_cache_dir: Folder for the int8 models and ``"auto"`` measurements.
+            min_psnr_db: The fidelity bound of ``"auto"`` (see the class docstring).
 
         Raises:
             ModelNotFoundError: not cached while offline, unknown name, missing file.
@@ -287,6 +536,7 @@ class Wav2LipSyncer(LipSyncer):
             model_name=model_name,
             precision=precision,
             int8_cache_dir=int8_cache_dir,
+            min_psnr_db=min_psnr_db,
         )
         syncer._identity = WeightsIdentity(file=path, sha256=known_sha256(name_or_path))
         logger.info(
@@ -294,20 +544,11 @@ class Wav2LipSyncer(LipSyncer):
             model_name,
             path,
             syncer.device,
-            syncer.precision if precision is not None else str(syncer._dtype)[6:],
+            syncer.requested_precision,
         )
         return syncer
 
     # ------------------------------------------------------------------ device
-    def _place(self) -> None:
-        self._network.to(self._device)
-        if self._channels_last:
-            self._network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
-    @property
-    def _channels_last(self) -> bool:
-        return self._device.type == "cuda" or self._dtype == torch.bfloat16
-
     @property
     def device(self) -> str:
         """The torch device the model runs on (``"cpu"``, ``"cuda:0"``)."""
@@ -316,15 +557,16 @@ class Wav2LipSyncer(LipSyncer):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The compute precision (float32, or float16/bfloat16 under autocast)."""
-        return self._dtype
+        """The torch compute precision (float32, or float16/bfloat16 under autocast;
+        float32 for int8, whose arithmetic ONNX Runtime does)."""
+        return _MODE_DTYPE[self._current()]
 
     def to(self, device: str | torch.device) -> Wav2LipSyncer:
-        """Move the model to ``device``; returns self. The precision follows the device
-        unless one was given explicitly."""
-        self._device = torch.device(parse_device(device))
-        self._dtype = self._pick_dtype()
-        self._place()
+        """Move the model to ``device``; returns self. ``"auto"`` is resolved again
+        for the new device (on first use)."""
+        with self._prepare_lock:
+            self._device = torch.device(parse_device(device))
+            self._place()
         return self
 
     def suggested_batch_size(self) -> int:
@@ -344,18 +586,20 @@ class Wav2LipSyncer(LipSyncer):
     @contextlib.contextmanager
     def running(self, threads: int | None = None) -> Iterator[None]:
         """On the CPU, give the model ``threads`` threads (default
-        :func:`~lipdub.lipsync.base.default_threads`) for the run, then restore. In
-        int8 the ONNX Runtime session for that count is opened (the int8 model built
-        if it is not cached) before the run starts."""
+        :func:`~lipdub.lipsync.base.default_threads`) for the run, then restore.
+        :meth:`prepare` runs first (a no-op when the engine already ran it); in int8
+        the ONNX Runtime session for that count is opened before the run starts."""
         if self._device.type != "cpu":
+            self.prepare(threads=threads)
             yield
             return
         count = threads or default_threads()
+        self.prepare(threads=count)
         saved, saved_threads = torch.get_num_threads(), self._threads
         torch.set_num_threads(count)
         self._threads = count
         try:
-            if self._int8_mode:
+            if self._current() == "int8":
                 self._int8_generator().session(count)
             yield
         finally:
@@ -365,7 +609,7 @@ class Wav2LipSyncer(LipSyncer):
     def compile(self) -> bool:
         """``torch.compile`` the generator for one batch shape (``dynamic=False``);
         in int8 nothing to compile (ONNX Runtime optimises the graph itself)."""
-        if self._int8_mode:
+        if self._current() == "int8":
             logger.info("int8 runs in ONNX Runtime; nothing to compile")
             return False
         compiled: Any = torch.compile(self._network, dynamic=False)
@@ -395,8 +639,10 @@ class Wav2LipSyncer(LipSyncer):
         return faces, mels
 
     def __repr__(self) -> str:
-        dtype = str(self._dtype).removeprefix("torch.")
-        return f"Wav2LipSyncer(model={self.model_name!r}, device={self.device!r}, dtype={dtype})"
+        mode = self._mode or self._request
+        return (
+            f"Wav2LipSyncer(model={self.model_name!r}, device={self.device!r}, precision={mode!r})"
+        )
 
     # ------------------------------------------------------------------ inference
     def sync(
@@ -430,24 +676,32 @@ class Wav2LipSyncer(LipSyncer):
         if len(faces_arr) == 0:
             return np.zeros((0, s, s, 3), np.uint8)
 
-        if self._int8_mode:
+        mode = self._current()
+        if mode == "int8":
             threads = self._threads or default_threads()
             return self._int8_generator().run(faces_arr, mels_arr, threads)
+        return self._torch_sync(faces_arr, mels_arr, _MODE_DTYPE[mode])
+
+    def _torch_sync(
+        self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32], dtype: torch.dtype
+    ) -> npt.NDArray[np.uint8]:
+        """The generator in torch, in ``dtype`` (autocast unless float32)."""
+        s = FACE_SIZE
         dev = self._device
         cuda = dev.type == "cuda"
         with torch.inference_mode():
-            ref = torch.from_numpy(np.ascontiguousarray(faces_arr)).to(dev, non_blocking=cuda)
+            ref = torch.from_numpy(np.ascontiguousarray(faces)).to(dev, non_blocking=cuda)
             ref = ref.permute(0, 3, 1, 2).float().div_(255.0)
             masked = ref.clone()
             masked[:, :, s // 2 :] = 0.0
             x = torch.cat([masked, ref], dim=1)
-            mel = torch.from_numpy(np.ascontiguousarray(mels_arr, dtype=np.float32))
+            mel = torch.from_numpy(np.ascontiguousarray(mels, dtype=np.float32))
             mel = mel.to(dev, non_blocking=cuda).unsqueeze(1)
-            if self._channels_last:
+            if self._channels_last_now:
                 x = x.contiguous(memory_format=torch.channels_last)
             autocast: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-            if self._dtype != torch.float32:
-                autocast = torch.autocast(device_type=dev.type, dtype=self._dtype)
+            if dtype != torch.float32:
+                autocast = torch.autocast(device_type=dev.type, dtype=dtype)
             with autocast:
                 out = self.model(mel, x)
             # (B, 3, S, S) in [0, 1] -> uint8 by truncation, as the original does

@@ -17,8 +17,10 @@ version:
 
 A cached file whose sidecar does not match (another recipe or runtime, a file that was
 changed, cut short or cannot be loaded) is rebuilt, with a warning, never trusted.
-Building takes about 15 s on a 2-core CPU. Needs the ``int8`` extra (``onnx``,
-``onnxruntime``); torch is imported only to export.
+Building takes about 15 s on a 2-core CPU; it happens when the weights are downloaded
+(``lipdub weights download wav2lip_gan``) or, failing that, as a reported step
+(:data:`BUILD_STAGE`) before the first frame of a run, never inside it. Needs the
+``int8`` extra (``onnx``, ``onnxruntime``); torch is imported only to export.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +42,19 @@ import numpy.typing as npt
 from lipdub._deps import require_modules
 from lipdub._fingerprint import file_sha256
 from lipdub._io import atomic_path, atomic_write_text
+from lipdub._lock import exclusive_lock
 from lipdub.errors import LipdubError, ModelError
+from lipdub.events import EventCallback, Progress, emit, stage
 
 if TYPE_CHECKING:
     from lipdub.models.wav2lip import Wav2Lip
 
 __all__ = [
+    "BUILD_STAGE",
     "INT8_RECIPE",
     "Int8Generator",
     "calibration_batches",
+    "calibration_crops",
     "int8_cache_dir",
     "network_inputs",
     "require_int8",
@@ -54,6 +62,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The stage name under which a build is reported (progress events, the CLI).
+BUILD_STAGE = "build int8"
 #: Names the export + quantisation recipe; part of the cache key (bump on any change).
 INT8_RECIPE = "w2l-qdq-u8s8-perchannel-minmax-v1"
 #: The bundled portrait's face box (RetinaFace on lipdub/testing/data/portrait.jpg).
@@ -89,10 +99,11 @@ def network_inputs(
     return {"mel": np.ascontiguousarray(mels[:, None], dtype=np.float32), "face": face}
 
 
-def calibration_batches(count: int = 32, batch: int = 8) -> list[dict[str, npt.NDArray[Any]]]:
-    """Inputs to calibrate the activation ranges on: ``count`` crops of the bundled
-    portrait (shifted up to 6 px, scaled 0.9-1.1, exposure 0.8-1.2, padded 10 px below
-    like the engine's crops) with mel windows of speech-like audio, in batches."""
+def calibration_crops(count: int = 32) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+    """``count`` uint8 BGR face crops ``(count, 96, 96, 3)`` of the bundled portrait
+    (shifted up to 6 px, scaled 0.9-1.1, exposure 0.8-1.2, padded 10 px below like the
+    engine's crops) and their mel windows of speech-like audio ``(count, 80, 16)``.
+    The same every time (seeded)."""
     from lipdub.audio import melspectrogram
     from lipdub.lipsync.blend import crop_face
     from lipdub.media import read_image
@@ -113,7 +124,13 @@ def calibration_batches(count: int = 32, batch: int = 8) -> list[dict[str, npt.N
         crops.append(np.clip(crop.astype(np.float32) * gain, 0, 255).astype(np.uint8))
     mel = melspectrogram(speech_tones(count / 25 + 1.0).resample(16000).samples)
     mels = np.stack([mel[:, 3 * i : 3 * i + 16] for i in range(count)]).astype(np.float32)
-    faces = np.stack(crops)
+    return np.stack(crops), mels
+
+
+def calibration_batches(count: int = 32, batch: int = 8) -> list[dict[str, npt.NDArray[Any]]]:
+    """The network inputs (:func:`network_inputs`) of :func:`calibration_crops`, in
+    batches: what the activation ranges are calibrated on."""
+    faces, mels = calibration_crops(count)
     return [
         network_inputs(faces[i : i + batch], mels[i : i + batch]) for i in range(0, count, batch)
     ]
@@ -129,8 +146,13 @@ class _NoPreprocessAdvice(logging.Filter):
         return "pre-processing before quantization" not in record.getMessage()
 
 
-def _quantize(model: Wav2Lip, dest: Path) -> None:
-    """Export ``model`` and quantise it into ``dest`` (atomically)."""
+def _step(done: int) -> Progress:
+    return Progress(BUILD_STAGE, done, 3, "steps")
+
+
+def _quantize(model: Wav2Lip, dest: Path, step: Callable[[int], None] | None = None) -> None:
+    """Export ``model`` and quantise it into ``dest`` (atomically); ``step(n)`` after
+    the export (1) and the quantisation (2)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -152,6 +174,8 @@ def _quantize(model: Wav2Lip, dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix=".int8-", dir=dest.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         export_onnx(model, fp32)
+        if step is not None:
+            step(1)
         out = Path(tmp) / "int8.onnx"
         advice = _NoPreprocessAdvice()
         root = logging.getLogger()
@@ -171,6 +195,8 @@ def _quantize(model: Wav2Lip, dest: Path) -> None:
             root.removeFilter(advice)
         with atomic_path(dest) as final:
             shutil.move(out, final)
+        if step is not None:
+            step(2)
 
 
 class Int8Generator:
@@ -197,6 +223,8 @@ class Int8Generator:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else int8_cache_dir()
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
+        #: Seconds the last :meth:`build` took here (None: nothing was built).
+        self.build_seconds: float | None = None
 
     @property
     def path(self) -> Path:
@@ -231,19 +259,37 @@ class Int8Generator:
         logger.warning("the cached int8 model %s is damaged or stale; rebuilding it", self.path)
         return False
 
-    def build(self) -> Path:
+    def is_built(self) -> bool:
+        """Whether a sound int8 model for these weights is in the cache (no warning)."""
+        try:
+            meta = json.loads(self._sidecar().read_text("utf-8"))
+        except (OSError, ValueError):
+            return False
+        return (
+            self.path.is_file()
+            and isinstance(meta, dict)
+            and {k: meta.get(k) for k in self._meta()} == self._meta()
+            and meta.get("file_sha256") == file_sha256(self.path)
+        )
+
+    def build(self, on_event: EventCallback | None = None) -> Path:
         """Make the int8 model unless a sound one is cached; returns its path.
+
+        A build is reported on ``on_event`` as the stage :data:`BUILD_STAGE` (three
+        steps: export, quantise, record) and logged with its time. One process builds
+        at a time (a lock beside the model); the others then find it built.
 
         Raises:
             ModelError: the cache folder cannot be written.
         """
         if self._cached_ok():
             return self.path
-        logger.info("building the int8 Wav2Lip model (once for these weights, ~15 s)")
         try:
-            _quantize(self._model, self.path)
-            meta = {**self._meta(), "file_sha256": file_sha256(self.path)}
-            atomic_write_text(self._sidecar(), json.dumps(meta, indent=1))
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with exclusive_lock(self.cache_dir / f".{self.path.name}.lock", required=False):
+                if self.is_built():  # another process built it while this one waited
+                    return self.path
+                self._build(on_event)
         except OSError as e:
             if isinstance(e, LipdubError):
                 raise
@@ -253,6 +299,18 @@ class Int8Generator:
                 hint="set LIPDUB_CACHE to a writable folder (or pass int8_cache_dir)",
             ) from e
         return self.path
+
+    def _build(self, on_event: EventCallback | None) -> None:
+        t0 = time.perf_counter()
+        detail = f"int8 Wav2Lip model for weights {self.weights_sha256[:12]}"
+        with stage(on_event, BUILD_STAGE, total=3, unit="steps", detail=detail) as info:
+            _quantize(self._model, self.path, lambda n: emit(on_event, _step(n)))
+            meta = {**self._meta(), "file_sha256": file_sha256(self.path)}
+            atomic_write_text(self._sidecar(), json.dumps(meta, indent=1))
+            emit(on_event, _step(3))
+            self.build_seconds = time.perf_counter() - t0
+            info["detail"] = f"built once for these weights in {self.build_seconds:.1f} s"
+        logger.info("built the int8 Wav2Lip model in %.1f s: %s", self.build_seconds, self.path)
 
     def _open(self, threads: int) -> Any:
         import onnxruntime as ort
@@ -271,6 +329,11 @@ class Int8Generator:
         with self._lock:
             sess = self._sessions.get(threads)
             if sess is None:
+                if not self.is_built():
+                    logger.warning(
+                        "building the int8 Wav2Lip model now, inside the run (~15 s): "
+                        "prepare() or `lipdub weights download` builds it ahead"
+                    )
                 self.build()
                 try:
                     sess = self._open(threads)

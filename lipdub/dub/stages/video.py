@@ -75,12 +75,16 @@ class LipSync(Stage):
         assert lang is not None
         opts = run.options
         pipe = run.pipeline
+        syncer = pipe.component("lipsyncer")
+        # one-time work the key depends on ("auto" precision measured, int8 built),
+        # done here as reported steps rather than silently inside settings()
+        syncer.prepare(on_event=run.on_event)
         return settings_key(
             run.input_key,
             content_key(run.wd.path(f"speech.{lang.target}.wav")),
             content_key(run.wd.path(f"dub.{lang.target}.wav")),
             run.values.get("track_key"),
-            component_identity(pipe.component("lipsyncer")),
+            component_identity(syncer),
             None if "track" in run.values else component_identity(pipe.component("detector")),
             list(opts.pads),
             opts.crf,
