@@ -309,6 +309,18 @@ class Workdir:
             found.append(path)
         return found
 
+    def recorded(self, stage_id: str) -> list[Path]:
+        """Every file name the record of ``stage_id`` holds, as paths (relative names
+        under the work directory), *unchecked*: the outputs of the lip-sync and subtitle
+        stages lie elsewhere. The caller must check each path before using it (the
+        review page reads one only if it probes as media, and never writes it)."""
+        rec = self._records.get(stage_id)
+        return [
+            Path(name) if Path(name).is_absolute() else self.root / name
+            for name in (rec.files if rec else ())
+            if name and "\x00" not in name
+        ]
+
     @staticmethod
     def _is_recorded_output(stage_id: str, path: Path) -> bool:
         """The lip-sync and subtitle stages record their outputs, which lie elsewhere."""
@@ -378,14 +390,21 @@ class Workdir:
         absolute = Path(os.path.abspath(path))
         return absolute.is_relative_to(Path(os.path.abspath(self.root)))
 
-    def move_aside(self, path: Path) -> Path:
+    def move_aside(self, path: Path, *, given: bool = False) -> Path:
         """Rename a user's file to a timestamped backup beside it; returns the backup.
 
+        Args:
+            path: The file.
+            given: ``path`` came from the caller (an output, or a sidecar named after
+                one by lipdub's naming rule), not from a file in the work directory: it
+                may lie outside the work directory.
+
         Raises:
-            InputError: ``path`` is not a regular file inside the work directory (lipdub
-                renames nothing elsewhere).
+            InputError: ``path`` is not a regular file, or lies outside the work
+                directory without being ``given`` (lipdub renames nothing elsewhere on
+                the word of a work-directory file).
         """
-        if not self._lexically_inside(path) or not self.inside(path.parent):
+        if not given and (not self._lexically_inside(path) or not self.inside(path.parent)):
             raise InputError(
                 f"refusing to move {path}: it is outside the work directory",
                 path=path,

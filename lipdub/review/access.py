@@ -231,7 +231,9 @@ class ReviewFiles:
         refused: Refused | None = None  # a manifest entry that is not media: say so
         missing: Missing = Missing(f"the {language} dub is not made yet")
         candidates: list[tuple[Path, bool]] = []
-        for path in self._manifest().files_of(f"lipsync:{language}"):
+        # the record as it is (untrusted): an output may lie anywhere, so each one is
+        # read only if it probes as media (``_readable``), and never written
+        for path in self._manifest().recorded(f"lipsync:{language}"):
             candidates.append((path, False))
         found = self._input()
         if found is not None:

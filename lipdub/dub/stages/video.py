@@ -260,7 +260,7 @@ def _keep_theirs(run: Run, path: Path) -> bool:
     if not (path.exists() or path.is_symlink()):
         return False
     if Subtitles.name in run.redo and path.is_file() and not path.is_symlink():
-        backup = run.wd.move_aside(path)
+        backup = run.wd.move_aside(path, given=True)  # beside the output: ours to name
         run.notice(Subtitles.name, f"moved your {path.name} aside to {backup.name} (--redo)")
         return False
     run.notice(
