@@ -113,3 +113,15 @@ def test_mypy_rejects_a_stage_that_reads_a_field_no_earlier_stage_made(tmp_path:
     assert len(errors["out_of_order.py"]) == 1
     assert 'Argument 1 to "each" of "Plan"' in errors["out_of_order.py"][0]
     assert '"Speak"' in errors["out_of_order.py"][0]
+
+
+def test_the_plan_alone_names_the_stop_points_and_the_stages() -> None:
+    from lipdub.cli import build_parser
+    from lipdub.dub.stages import NAMES, PLAN, STOPS
+
+    assert STOPS == ("transcribe", "translate", "speak", "lipsync")
+    assert tuple(dict.fromkeys(step.stage.name for step in PLAN.steps)) == NAMES
+    assert set(STOPS) <= set(NAMES)
+    dub = build_parser()._subparsers._group_actions[0].choices["dub"]  # type: ignore[union-attr]
+    (stop_after,) = [a for a in dub._actions if "--stop-after" in a.option_strings]
+    assert tuple(stop_after.choices) == STOPS
