@@ -101,6 +101,7 @@ def _mypy(tmp_path: Path, files: dict[str, str]) -> dict[str, list[str]]:
     return errors
 
 
+@pytest.mark.slow  # a cold mypy run: about 30 s
 def test_mypy_rejects_a_stage_that_reads_a_field_no_earlier_stage_made(tmp_path: Path) -> None:
     errors = _mypy(
         tmp_path,

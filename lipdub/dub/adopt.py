@@ -33,10 +33,9 @@ def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> No
             hint="pass the spoken language with --from LANG",
         )
     loaded = Transcript.load(given, language)
-    if stage == "transcribe":
+    if target is None:  # the source transcript
         name = artifacts.transcript(loaded.language)
     else:
-        assert target is not None
         name = artifacts.translation(target)
     dest = run.wd.path(name)
     rec = run.wd.get(stage_id(stage, target))
@@ -48,8 +47,7 @@ def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> No
         backup = run.wd.move_aside(dest)
         run.notice(stage, f"moved your previous {name} aside to {backup.name}")
     atomic_write_text(dest, loaded.to_json())
-    if stage == "translate":
-        assert target is not None
+    if target is not None:  # a translation, and its SRT copy
         srt = run.wd.path(artifacts.translation_srt(target))
         if srt.is_file() and run.wd.state(srt, rec) == "edited":
             backup = run.wd.move_aside(srt)

@@ -32,7 +32,7 @@ def run_plan(pipeline: DubbingPipeline, request: RunRequest) -> list[DubResult]:
     (``request.on_event`` is already wrapped so that it raises when ``cancel`` is set.)
     """
     from lipdub.dub.runner import Run
-    from lipdub.dub.stages import NAMES, PLAN
+    from lipdub.dub.stages import NAMES, PLAN, Transcribe, Translate
     from lipdub.dub.state import Start, Target
     from lipdub.dub.workdir import Workdir, content_key
     from lipdub.languages import check_language
@@ -96,7 +96,7 @@ def run_plan(pipeline: DubbingPipeline, request: RunRequest) -> list[DubResult]:
     )
     langs: list[object] = [Target(t, o) for t, o in zip(targets, outputs, strict=True)]
     if transcript is not None:
-        adopt_user_file(run, Path(transcript), "transcribe", None)
+        adopt_user_file(run, Path(transcript), Transcribe.name, None)
     if translation is not None:
         if len(targets) != 1:
             raise InputError(
@@ -105,7 +105,7 @@ def run_plan(pipeline: DubbingPipeline, request: RunRequest) -> list[DubResult]:
                 path=Path(translation),
                 hint="dub one language at a time with --translation",
             )
-        adopt_user_file(run, Path(translation), "translate", targets[0])
+        adopt_user_file(run, Path(translation), Translate.name, targets[0])
     run.wd.set_meta(input=str(in_path), versions=versions())
 
     state, langs = PLAN.walk(run, Start(), langs, request.stop_after)

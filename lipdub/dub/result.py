@@ -114,20 +114,19 @@ def result_of(run: Run, state: object, lang: object) -> DubResult:
     by = {"ran": [], "reused": [], "yours": []}  # type: dict[str, list[str]]
     for name, (outcome, _) in mine.items():
         by[outcome].append(name)
-    done = "lipsync" in mine
     speech = run.wd.path(artifacts.speech(target))
     dub = run.wd.path(artifacts.dub(target))
     total = lang.frames_total if isinstance(lang, Synced) else 0
     synced = lang.frames_synced if isinstance(lang, Synced) else 0
     return DubResult(
-        output=lang.output if isinstance(lang, Synced) and done else None,
+        output=lang.output if isinstance(lang, Synced) else None,
         workdir=run.wd.root,
         source=state.source,
         translation=lang.translation if isinstance(lang, Translated) else None,
         timing=lang.timing if isinstance(lang, Spoken) else None,
         subtitles=lang.subtitles if isinstance(lang, Subtitled) else (),
-        speech_audio=speech if "speak" in mine and isinstance(lang, Spoken) else None,
-        dub_audio=dub if "mix" in mine and isinstance(lang, Mixed) else None,
+        speech_audio=speech if isinstance(lang, Spoken) else None,
+        dub_audio=dub if isinstance(lang, Mixed) else None,
         frames_total=total,
         frames_synced=synced,
         frames_passed_through=total - synced,

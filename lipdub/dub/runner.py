@@ -151,6 +151,8 @@ class _Common(ABC):
     editable: ClassVar[bool] = False
     #: The stage reports its own StageStarted/StageFinished events (the lip-sync engine).
     own_events: ClassVar[bool] = False
+    #: What its artifacts are made from, in words (an edit conflict names it).
+    upstream: ClassVar[str] = "inputs"
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
         """Whether the kept files are enough to reuse the stage (all as lipdub wrote)."""
@@ -307,6 +309,7 @@ class _Job(Generic[_Out]):
     detail: str
     editable: bool
     own_events: bool
+    upstream: str
     artifacts: Callable[[], list[Path]]
     key: Callable[[], str]
     load: Callable[[], tuple[_Out, list[Path]]]
@@ -327,6 +330,7 @@ def run_stage(stage: Stage[_In, _Out], run: Run, st: _In) -> _Out:
         detail="",
         editable=stage.editable,
         own_events=stage.own_events,
+        upstream=stage.upstream,
         artifacts=lambda: stage.artifacts(run, st),
         key=lambda: stage.key(run, st),
         load=lambda: stage.load(run, st),
@@ -348,6 +352,7 @@ def run_lang_stage(stage: LangStage[_Src, _In, _Out], run: Run, src: _Src, st: _
         detail=target,
         editable=stage.editable,
         own_events=stage.own_events,
+        upstream=stage.upstream,
         artifacts=lambda: stage.artifacts(run, src, st),
         key=lambda: stage.key(run, src, st),
         load=lambda: stage.load(run, src, st),
@@ -417,7 +422,7 @@ def _decide_and_do(job: _Job[_Out], run: Run) -> tuple[str, _Out]:
             name = edited[0].name
             raise EditConflict(
                 f"{name} has your edits, but what it was made from changed since "
-                f"(the {_upstream_word(job.name)}); lipdub did not overwrite it",
+                f"(the {job.upstream}); lipdub did not overwrite it",
                 path=edited[0],
                 hint=f"keep your edit: --keep {job.name} (SDK: keep=['{job.name}']); "
                 f"or regenerate it: --redo {job.name} (your file is first moved aside "
@@ -450,13 +455,3 @@ def _decide_and_do(job: _Job[_Out], run: Run) -> tuple[str, _Out]:
     out, written = job.compute()
     wd.record(job.sid, key, written, **job.info(out))
     return "ran", out
-
-
-def _upstream_word(stage: str) -> str:
-    return {
-        "transcribe": "audio, the language asked (--from), the transcriber's settings "
-        "or the given text",
-        "translate": "transcript or the translator's settings",
-        "faces": "transcript, the speakers, the scorer or the --face choice",
-        "voices": "speaker turns or the voice they are cut from",
-    }.get(stage, "inputs")

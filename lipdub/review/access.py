@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from lipdub import artifacts
 from lipdub._io import file_kind
+from lipdub.dub.stages import Transcribe
 from lipdub.errors import InputError, printable
 from lipdub.review.schema import LANGUAGE
 
@@ -139,7 +140,7 @@ class ReviewFiles:
     def transcript(self) -> Path | None:
         """The source transcript: the manifest's when it passes :meth:`text_file`, else
         the only ``transcript.<lang>.json`` of the work directory."""
-        for path in self._manifest().files_of("transcribe"):
+        for path in self._manifest().files_of(Transcribe.name):
             name = path.name if path.parent == self.root else None
             try:
                 if name is None:

@@ -25,6 +25,7 @@ from lipdub._hashing import file_sha256
 from lipdub._io import file_kind
 from lipdub._lock import exclusive_lock
 from lipdub.dub.report import LineStatus
+from lipdub.dub.stages import Transcribe
 from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError, printable
 from lipdub.review.access import Missing, Refused, ReviewFiles
 from lipdub.review.schema import LANGUAGE, MAX_SPEAKER, MAX_TEXT, has_controls
@@ -489,7 +490,7 @@ class ReviewSession:
         self, job: Job, output: Path | None, keep: tuple[str, ...], redo: tuple[str, ...]
     ) -> None:
         before = self._speech_files()
-        rec = self.wd.get("transcribe")
+        rec = self.wd.get(Transcribe.name)
         # the language the dub asked for (its key holds it); older manifests: the found
         # one. The manifest is data: a language only if it looks like one.
         info = rec.info if rec is not None else {}

@@ -36,6 +36,7 @@ class Faces(Stage[Tracked, Faced]):
 
     name = "faces"
     editable = True
+    upstream = "transcript, the speakers, the scorer or the --face choice"
 
     def applies(self, run: Run, st: Tracked) -> bool:
         if run.info.is_image:

@@ -43,6 +43,7 @@ class Transcribe(Stage[Extracted, Transcribed]):
 
     name = "transcribe"
     editable = True
+    upstream = "audio, the language asked (--from), the transcriber's settings or the given text"
 
     def artifacts(self, run: Run, st: Extracted) -> list[Path]:
         wd = run.wd
@@ -112,6 +113,7 @@ class Translate(LangStage[Voiced, Target, Translated]):
 
     name = "translate"
     editable = True
+    upstream = "transcript or the translator's settings"
 
     def artifacts(self, run: Run, src: Voiced, st: Target) -> list[Path]:
         return [

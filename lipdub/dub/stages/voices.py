@@ -106,6 +106,7 @@ class Voices(Stage[Diarized, Voiced]):
 
     name = "voices"
     editable = True
+    upstream = "speaker turns or the voice they are cut from"
 
     def applies(self, run: Run, st: Diarized) -> bool:
         return st.original is not None and bool(run.components.voice().clones)
