@@ -10,7 +10,6 @@ where the engine pasted.
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -336,23 +335,19 @@ def test_a_placed_faces_json_is_used_even_without_a_scorer(clip: Path, tmp_path:
 
 
 def test_the_vocals_stem_is_what_mouths_are_scored_against(tmp_path: Path) -> None:
-    from lipdub.dub.runner import Run
     from lipdub.dub.stages.faces import _audio_key, _scoring_audio
-    from lipdub.dub.workdir import Workdir
-    from lipdub.types import AudioClip, VideoInfo
+    from lipdub.dub.state import Extracted, Separated, Transcribed
+    from lipdub.types import AudioClip, Transcript
 
-    info = VideoInfo("x.mp4", Fraction(25), 320, 160, frame_count=75, duration_s=3.0)
-    run = Run(
-        pipeline=_pipeline(), wd=Workdir(tmp_path / "wd"), input=tmp_path / "x.mp4",
-        input_key="k", info=info, options=OPTS, source_language=None, text=None, voice=None,
-        stop_after=None, redo=frozenset(), keep=frozenset(), on_event=None, cancel=None,
-    )  # fmt: skip
     mix, vocals = AudioClip.silence(3.0, 16000), AudioClip(np.full(48000, 0.1, np.float32), 16000)
-    run.values.update(original=mix, audio_key="mix-key")
-    assert _scoring_audio(run) is mix and _audio_key(run) == "mix-key"
-    run.values["vocals"] = vocals  # the separator's stem, when a run has one
-    assert _scoring_audio(run) is vocals
-    assert str(_audio_key(run)).startswith("vocals:")
+    heard = Extracted(original=mix, audio_key="mix-key")
+    assert _scoring_audio(heard) is mix and _audio_key(heard) == "mix-key"
+    said = Transcribed(mix, "mix-key", Transcript("en", ()), tmp_path / "t.json")
+    # the separator's stem, when a run has one
+    stems = Separated(*vars(said).values(), background=None, background_key=None,
+                      vocals=vocals, vocals_key="v")  # fmt: skip
+    assert _scoring_audio(stems) is vocals
+    assert str(_audio_key(stems)).startswith("vocals:")
 
 
 # --------------------------------------------------------------------------- speakers

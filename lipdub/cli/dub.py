@@ -183,6 +183,8 @@ def _stage_list(values: list[str] | None) -> list[str]:
 
 def register(sub: Any) -> None:
     """Add this module's subcommand(s) to the ``lipdub`` parser."""
+    from lipdub.dub.stages import STOPS
+
     sp = add_command(sub, "dub", cmd_dub, "translate a video's speech and lip-sync the speaker")
     sp.add_argument("input", help="video or still portrait")
     sp.add_argument(
@@ -259,7 +261,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")
     sp.add_argument(
         "--stop-after",
-        choices=["transcribe", "translate", "speak", "lipsync"],
+        choices=STOPS,
         help="end after this stage, to review its artifact in the work directory",
     )
     sp.add_argument(

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipdub import artifacts
 from lipdub._io import atomic_write_text
+from lipdub.dub.runner import stage_id
 from lipdub.errors import InputError
 from lipdub.types import Transcript
 
@@ -31,12 +33,12 @@ def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> No
             hint="pass the spoken language with --from LANG",
         )
     loaded = Transcript.load(given, language)
-    if stage == "transcribe":
-        name = f"transcript.{loaded.language}.json"
+    if target is None:  # the source transcript
+        name = artifacts.transcript(loaded.language)
     else:
-        name = f"translation.{target}.json"
+        name = artifacts.translation(target)
     dest = run.wd.path(name)
-    rec = run.wd.get(_stage_id(stage, target))
+    rec = run.wd.get(stage_id(stage, target))
     if (
         dest.is_file()
         and run.wd.state(dest, rec) == "edited"
@@ -45,15 +47,11 @@ def adopt_user_file(run: Run, given: Path, stage: str, target: str | None) -> No
         backup = run.wd.move_aside(dest)
         run.notice(stage, f"moved your previous {name} aside to {backup.name}")
     atomic_write_text(dest, loaded.to_json())
-    if stage == "translate":
-        srt = run.wd.path(f"translation.{target}.srt")
+    if target is not None:  # a translation, and its SRT copy
+        srt = run.wd.path(artifacts.translation_srt(target))
         if srt.is_file() and run.wd.state(srt, rec) == "edited":
             backup = run.wd.move_aside(srt)
             run.notice(stage, f"moved your previous {srt.name} aside to {backup.name}")
         srt.unlink(missing_ok=True)
     run.keep = run.keep | {stage}
     run.notice(stage, f"using {given} as {name}")
-
-
-def _stage_id(stage: str, target: str | None) -> str:
-    return f"{stage}:{target}" if target else stage

@@ -1,24 +1,18 @@
-"""The type checks of :meth:`DubbingPipeline.run <lipdub.dub.pipeline.DubbingPipeline.run>`.
+"""The type checks of :class:`DubbingPipeline <lipdub.dub.pipeline.DubbingPipeline>`'s
+stage methods (``run()``'s are :class:`~lipdub.dub.request.RunRequest`'s).
 
-:func:`check_run_args` runs first in ``run()``, before the work directory is touched:
-a wrong type (``run(None, "es")``, ``run(video, 5)``, ``on_event=42``, a ``cancel``
-without ``is_set()``) is one :class:`~lipdub.errors.InputError` naming the argument.
-What the values mean (a known language, an existing stage name, a readable video) is
-checked later by the run itself, with its own messages.
+A wrong type (``translate(t, 5)``, ``on_event=42``) is one
+:class:`~lipdub.errors.InputError` naming the argument, before anything is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import get_args
 
 from lipdub._checks import (
-    bool_arg,
     callable_arg,
-    cancel_arg,
     describe,
     instance_arg,
-    names_arg,
     number_arg,
     optional_path_arg,
     path_arg,
@@ -26,7 +20,7 @@ from lipdub._checks import (
 )
 from lipdub.errors import InputError
 
-__all__ = ["check_run_args", "check_stage_args", "check_targets"]
+__all__ = ["check_stage_args", "check_targets"]
 
 
 def check_targets(value: object, name: str = "target_language") -> None:
@@ -40,53 +34,6 @@ def check_targets(value: object, name: str = "target_language") -> None:
         f"{name} must be a language code like 'es', or a list of codes; got {describe(value)}",
         hint="e.g. 'es', 'es,fr' or ['es', 'fr']",
     )
-
-
-def check_run_args(
-    *,
-    input: object,
-    target_language: object,
-    output: object,
-    source_language: object,
-    voice: object,
-    workdir: object,
-    resume: object,
-    stop_after: object,
-    text: object,
-    transcript: object,
-    translation: object,
-    redo: object,
-    keep: object,
-    options: object,
-    on_event: object,
-    cancel: object,
-) -> None:
-    """Raise :class:`InputError` naming the first argument of ``run()`` of a wrong type."""
-    from lipdub.dub.options import DubOptions
-    from lipdub.dub.pipeline import StopAfter
-
-    path_arg(input, "input")
-    check_targets(target_language)
-    optional_path_arg(output, "output")
-    str_arg(source_language, "source_language", optional=True, empty=False)
-    str_arg(voice, "voice", optional=True, empty=False)
-    optional_path_arg(workdir, "workdir")
-    bool_arg(resume, "resume")
-    stops: tuple[str, ...] = get_args(StopAfter)
-    if stop_after is not None and stop_after not in stops:
-        raise InputError(
-            f"stop_after must be one of {', '.join(map(repr, stops))} or None; "
-            f"got {describe(stop_after)}"
-        )
-    str_arg(text, "text", optional=True)
-    optional_path_arg(transcript, "transcript")
-    optional_path_arg(translation, "translation")
-    names_arg(redo, "redo")
-    names_arg(keep, "keep")
-    if options is not None:
-        instance_arg(options, "options", DubOptions, "a DubOptions or None")
-    callable_arg(on_event, "on_event")
-    cancel_arg(cancel)
 
 
 def _clip(value: object, name: str) -> None:

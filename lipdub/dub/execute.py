@@ -1,10 +1,10 @@
 """One dub run: check the arguments, lay out the work directory, walk :data:`PLAN`.
 
 :meth:`DubbingPipeline.run <lipdub.dub.pipeline.DubbingPipeline.run>` is the public
-entry point (its docstring lists the arguments); :func:`run_plan` is its body: it turns
-the arguments into a :class:`~lipdub.dub.runner.Run` (targets, outputs, the user's
-files adopted) and hands every stage of :data:`~lipdub.dub.stages.PLAN` to
-:func:`~lipdub.dub.runner.run_stage`, which decides whether to reuse, adopt or compute it.
+entry point (its arguments: :class:`~lipdub.dub.request.RunRequest`); :func:`run_plan`
+is its body: it turns the request into a :class:`~lipdub.dub.runner.Run` (targets,
+outputs, the user's files adopted) and walks :data:`~lipdub.dub.stages.PLAN`, whose
+every stage :func:`~lipdub.dub.runner.run_stage` reuses, adopts or computes.
 """
 
 from __future__ import annotations
@@ -18,54 +18,45 @@ from lipdub._io import same_file
 from lipdub.dub.adopt import adopt_user_file
 from lipdub.dub.result import DubResult, result_of, versions
 from lipdub.errors import InputError, MediaError, NoSpeechError
-from lipdub.events import CancelSignal, EventCallback
 
 if TYPE_CHECKING:
-    from lipdub.dub.options import DubOptions
-    from lipdub.dub.pipeline import DubbingPipeline, StopAfter
+    from lipdub.dub.pipeline import DubbingPipeline
+    from lipdub.dub.request import RunRequest
 
 __all__ = ["parse_targets", "run_plan"]
 
 
-def run_plan(
-    pipeline: DubbingPipeline,
-    input: str | os.PathLike[str],
-    target_language: str | Sequence[str],
-    output: str | os.PathLike[str] | None = None,
-    *,
-    source_language: str | None = None,
-    voice: str | None = None,
-    workdir: str | os.PathLike[str] | None = None,
-    resume: bool = True,
-    stop_after: StopAfter | None = None,
-    text: str | None = None,
-    transcript: str | os.PathLike[str] | None = None,
-    translation: str | os.PathLike[str] | None = None,
-    redo: Sequence[str] = (),
-    keep: Sequence[str] = (),
-    options: DubOptions | None = None,
-    on_event: EventCallback | None = None,
-    cancel: CancelSignal | None = None,
-) -> list[DubResult]:
-    """Run ``pipeline`` on ``input``: one result per target language, in order.
+def run_plan(pipeline: DubbingPipeline, request: RunRequest) -> list[DubResult]:
+    """Run ``pipeline`` as ``request`` asks: one result per target language, in order.
 
-    The arguments are those of :meth:`~lipdub.dub.pipeline.DubbingPipeline.run`
-    (``on_event`` already wrapped so that it raises when ``cancel`` is set).
+    (``request.on_event`` is already wrapped so that it raises when ``cancel`` is set.)
     """
-    from lipdub.dub.runner import Lang, Run, run_stage
-    from lipdub.dub.stages import PLAN
+    from lipdub.dub.runner import Run
+    from lipdub.dub.stages import NAMES, PLAN, Transcribe, Translate
+    from lipdub.dub.state import Start, Target
     from lipdub.dub.workdir import Workdir, content_key
     from lipdub.languages import check_language
     from lipdub.media import probe
 
+    components = pipeline.stage_components()
+    voice, text, transcript, translation = (
+        request.voice,
+        request.text,
+        request.transcript,
+        request.translation,
+    )
     if voice == "clone":  # each speaker in their own voice: needs a cloning backend
         from lipdub.dub.stages.voices import check_clone_request
 
-        check_clone_request(pipeline.component("voice"))
+        check_clone_request(components.voice())
         voice = None
-    targets = parse_targets(target_language)
-    src_lang = check_language(source_language, what="source language") if source_language else None
-    in_path = Path(input)
+    targets = parse_targets(request.target_language)
+    src_lang = (
+        check_language(request.source_language, what="source language")
+        if request.source_language
+        else None
+    )
+    in_path = Path(request.input)
     info = probe(in_path)
     if text is None and transcript is None and (info.is_image or not info.has_audio):
         kind = "still image" if info.is_image else "video without an audio track"
@@ -76,33 +67,36 @@ def run_plan(
         )
     if text is not None and not text.strip():
         raise NoSpeechError("the text to speak is empty", hint="pass non-empty text")
-    outputs = _outputs(in_path, targets, output)
-    stages = {st.name for st, _ in PLAN}
-    for name in (*redo, *keep):
+    outputs = _outputs(in_path, targets, request.output)
+    stages = set(NAMES)
+    for name in (*request.redo, *request.keep):
         if name not in stages:
             raise InputError(
                 f"no stage named {name!r}", hint=f"use one of {', '.join(sorted(stages))}"
             )
     run = Run(
-        pipeline=pipeline,
-        wd=Workdir(Path(workdir) if workdir else in_path.with_name(f"{in_path.name}.lipdub")),
+        components=components,
+        wd=Workdir(
+            Path(request.workdir)
+            if request.workdir
+            else in_path.with_name(f"{in_path.name}.lipdub")
+        ),
         input=in_path,
         input_key=content_key(in_path),
         info=info,
-        options=options or pipeline.options,
+        options=request.options or pipeline.options,
+        targets=tuple(targets),
         source_language=src_lang,
         text=text,
         voice=voice,
-        stop_after=stop_after,
-        redo=frozenset(redo if resume else stages),
-        keep=frozenset(keep),
-        on_event=on_event,
-        cancel=cancel,
+        redo=frozenset(request.redo if request.resume else stages),
+        keep=frozenset(request.keep),
+        on_event=request.on_event,
+        cancel=request.cancel,
     )
-    run.values["targets"] = targets
-    langs = [Lang(t, o) for t, o in zip(targets, outputs, strict=True)]
+    langs: list[object] = [Target(t, o) for t, o in zip(targets, outputs, strict=True)]
     if transcript is not None:
-        adopt_user_file(run, Path(transcript), "transcribe", None)
+        adopt_user_file(run, Path(transcript), Transcribe.name, None)
     if translation is not None:
         if len(targets) != 1:
             raise InputError(
@@ -111,17 +105,17 @@ def run_plan(
                 path=Path(translation),
                 hint="dub one language at a time with --translation",
             )
-        adopt_user_file(run, Path(translation), "translate", targets[0])
+        adopt_user_file(run, Path(translation), Translate.name, targets[0])
     run.wd.set_meta(input=str(in_path), versions=versions())
 
-    for stage, stop_here in PLAN:
-        for lang in langs if stage.per_language else [None]:
-            run_stage(stage, run, lang)
-        if stop_after is not None and stop_here == stop_after:
-            break
+    state, langs = PLAN.walk(run, Start(), langs, request.stop_after)
 
     run.wd.set_meta(backends=pipeline.resolved_backends())
-    return [result_of(run, lang) for lang in langs]
+    return [result_of(run, state, lang) for lang in langs]
+
+
+def _default_workdir(input: Path) -> Path:
+    return input.with_name(f"{input.name}.lipdub")
 
 
 def parse_targets(target_language: str | Sequence[str]) -> list[str]:

@@ -40,22 +40,25 @@ import dataclasses
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from lipdub import registry
+from lipdub import artifacts, registry
+from lipdub.dub import operations
 from lipdub.dub.arguments import check_stage_args
 from lipdub.dub.execute import parse_targets
 from lipdub.dub.result import DubResult
-from lipdub.errors import InputError, LipdubError, NoSpeechError
-from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_cancel
+from lipdub.dub.stages import StopAfter
+from lipdub.dub.state import Components
+from lipdub.errors import InputError
+from lipdub.events import EventCallback, with_cancel
 from lipdub.types import AudioClip, Transcript
 
 if TYPE_CHECKING:
     from lipdub.diarize.base import Diarizer
     from lipdub.dub.options import DubOptions
+    from lipdub.dub.request import RunRequest
     from lipdub.dub.timing import TimingReport
     from lipdub.eval.base import SpeakingScorer
     from lipdub.faces.base import FaceDetector
@@ -80,8 +83,6 @@ DEFAULT_BACKENDS: dict[str, str] = {
 }
 
 logger = logging.getLogger(__name__)
-
-StopAfter = Literal["transcribe", "translate", "speak", "lipsync"]
 
 _KINDS: dict[str, registry.Kind] = {
     "transcriber": "transcriber",
@@ -189,7 +190,7 @@ class DubbingPipeline:
                     if notice:
                         logger.warning(notice)
                 if slot == "voice" and spec == "clone":  # the best cloning voice here
-                    from lipdub.dub.stages.voices import pick_cloning_voice
+                    from lipdub.dub.clone import pick_cloning_voice
 
                     spec, notice = pick_cloning_voice()
                     if notice:
@@ -209,6 +210,14 @@ class DubbingPipeline:
                 scorer: Any = resolve_speaker_scorer(self._scorer_spec, device=self.device)
                 self._scorer.append(scorer)
             return self._scorer[0]
+
+    def stage_components(self) -> Components:
+        """The components as the stages of a run take them (resolved on first use)."""
+        return Components(
+            resolve=self.component,
+            scorer=self.speaker_scorer,
+            has_diarizer=self.diarizer_spec() is not None,
+        )
 
     def resolved_backends(self) -> dict[str, str]:
         """Slot -> backend name of the components loaded so far (for the work directory)."""
@@ -256,26 +265,14 @@ class DubbingPipeline:
             NoSpeechError: the transcriber found no speech.
         """
         check_stage_args(audio=audio, language=language, on_event=on_event)
-        transcriber = self.component("transcriber")
-        transcript: Transcript = transcriber.transcribe(audio, language, on_event=on_event)
-        if not any(s.text.strip() for s in transcript.segments):
-            raise NoSpeechError(
-                "no speech was found in the input",
-                hint="check the audio track, pass --from LANG, or give the text with --text",
-            )
-        return transcript
+        return operations.transcribe(
+            self.stage_components().transcriber(), audio, language=language, on_event=on_event
+        )
 
     def translate(self, transcript: Transcript, target_language: str) -> Transcript:
         """Translate every segment, keeping times and speakers (skipped if same language)."""
         check_stage_args(transcript=transcript, target_language=target_language)
-        from lipdub.languages import base_language
-
-        if base_language(transcript.language) == base_language(target_language):
-            return dataclasses.replace(transcript, language=target_language)
-        out: Transcript = self.component("translator").translate_transcript(
-            transcript, target_language
-        )
-        return out
+        return operations.translate(self.stage_components().translator, transcript, target_language)
 
     def synthesize(
         self,
@@ -304,19 +301,13 @@ class DubbingPipeline:
             references=references,
             reference=reference,
         )
-        from lipdub.dub.timing import WavFolderCache, speak_transcript
-
-        opts = options or self.options
-        cache = WavFolderCache(cache_dir) if cache_dir is not None else None
-        return speak_transcript(
-            self.component("voice"),
+        return operations.synthesize(
+            self.stage_components().voice(),
             translation,
-            voice=voice,
-            voice_map=opts.voice_map,
+            options or self.options,
+            voice_name=voice,
             total_s=total_s,
-            sample_rate_hz=opts.sample_rate_hz,
-            options=opts.fit,
-            cache=cache,
+            cache_dir=cache_dir,
             on_event=on_event,
             references=references,
             reference=reference,
@@ -332,18 +323,12 @@ class DubbingPipeline:
     ) -> AudioClip:
         """The dubbed soundtrack: speech over the original background."""
         check_stage_args(speech=speech, original=original, source=source, options=options)
-        from lipdub.dub.mix import remix
-
-        opts = options or self.options
-        separator = (
-            self.component("separator") if opts.keep_background and original is not None else None
-        )
-        return remix(
+        return operations.mix(
             speech,
             original,
-            source_speech_spans=[(s.start_s, s.end_s) for s in source.segments],
-            separator=separator,
-            keep_background=opts.keep_background,
+            source,
+            keep_background=(options or self.options).keep_background,
+            separator=self.stage_components().separator,
         )
 
     def lipsync(
@@ -376,31 +361,18 @@ class DubbingPipeline:
             options=options,
             on_event=on_event,
         )
-        from lipdub.lipsync.engine import lipsync
-        from lipdub.media import probe
-
-        opts = options or self.options
-        burner = None
-        if subtitles is not None:
-            from lipdub.dub.subtitles import SubtitleBurner
-
-            info = probe(input)
-            burner = SubtitleBurner(subtitles, fps=25 if info.is_image else info.fps)
-        return lipsync(
+        parts = self.stage_components()
+        return operations.lipsync(
+            parts.lipsyncer(),
+            parts.detector,
             input,
             speech,
             output,
-            syncer=self.component("lipsyncer"),
-            detector=None if track is not None else self.component("detector"),
-            track=track,
+            options or self.options,
+            soundtrack=soundtrack,
             speech_spans=speech_spans,
-            output_audio=soundtrack,
-            pads=opts.pads,
-            batch_size=opts.batch_size,
-            crf=opts.crf,
-            audio_shorter="keep",
-            require_face=not opts.allow_no_face,
-            frame_filter=burner,
+            track=track,
+            subtitles=subtitles,
             on_event=on_event,
         )
 
@@ -418,32 +390,15 @@ class DubbingPipeline:
         detection). The key hashes the video's content and the tracker's settings.
         """
         check_stage_args(input=input, cache_dir=cache_dir, on_event=on_event)
-        from lipdub.faces.track import FaceTrack, FaceTracker, track_cache_key
-        from lipdub.media import VideoReader
-
-        tracker = FaceTracker(self.component("detector"))
+        detector = self.stage_components().detector()
         path: Path | None = None
         if cache_dir is not None:
-            key = track_cache_key(input, tracker.settings)
-            path = Path(cache_dir) / f"facetrack.{key}.json"
-            if path.is_file():
-                try:
-                    return FaceTrack.load(path)
-                except LipdubError as e:
-                    logger.warning("ignoring a damaged face-track cache %s: %s", path, e)
-        with VideoReader(input) as reader:
-            total = reader.info.frame_count
-
-            def frames() -> Any:
-                last = time.perf_counter()
-                for i, frame in enumerate(reader, 1):
-                    now = time.perf_counter()
-                    if now - last >= 0.2 or i == total:  # also a point to cancel at
-                        last = now
-                        emit(on_event, Progress("track", i, total, "frames"))
-                    yield frame
-
-            track = tracker.track(frames(), fps=float(reader.info.fps))
+            name = artifacts.facetrack(operations.track_key(detector, input))
+            path = Path(cache_dir) / name
+            kept = operations.load_track(path)
+            if kept is not None:
+                return kept
+        track = operations.track_faces(detector, input, on_event=on_event)
         if path is not None:
             track.save(path)
         return track
@@ -455,20 +410,7 @@ class DubbingPipeline:
         input: str | os.PathLike[str],
         target_language: str,
         output: str | os.PathLike[str] | None = None,
-        *,
-        source_language: str | None = ...,
-        voice: str | None = ...,
-        workdir: str | os.PathLike[str] | None = ...,
-        resume: bool = ...,
-        stop_after: StopAfter | None = ...,
-        text: str | None = ...,
-        transcript: str | os.PathLike[str] | None = ...,
-        translation: str | os.PathLike[str] | None = ...,
-        redo: Sequence[str] = ...,
-        keep: Sequence[str] = ...,
-        options: DubOptions | None = ...,
-        on_event: EventCallback | None = ...,
-        cancel: CancelSignal | None = ...,
+        **keywords: Any,
     ) -> DubResult: ...
 
     @overload
@@ -477,20 +419,7 @@ class DubbingPipeline:
         input: str | os.PathLike[str],
         target_language: list[str] | tuple[str, ...],
         output: str | os.PathLike[str] | None = None,
-        *,
-        source_language: str | None = ...,
-        voice: str | None = ...,
-        workdir: str | os.PathLike[str] | None = ...,
-        resume: bool = ...,
-        stop_after: StopAfter | None = ...,
-        text: str | None = ...,
-        transcript: str | os.PathLike[str] | None = ...,
-        translation: str | os.PathLike[str] | None = ...,
-        redo: Sequence[str] = ...,
-        keep: Sequence[str] = ...,
-        options: DubOptions | None = ...,
-        on_event: EventCallback | None = ...,
-        cancel: CancelSignal | None = ...,
+        **keywords: Any,
     ) -> list[DubResult]: ...
 
     def run(
@@ -498,20 +427,7 @@ class DubbingPipeline:
         input: str | os.PathLike[str],
         target_language: str | Sequence[str],
         output: str | os.PathLike[str] | None = None,
-        *,
-        source_language: str | None = None,
-        voice: str | None = None,
-        workdir: str | os.PathLike[str] | None = None,
-        resume: bool = True,
-        stop_after: StopAfter | None = None,
-        text: str | None = None,
-        transcript: str | os.PathLike[str] | None = None,
-        translation: str | os.PathLike[str] | None = None,
-        redo: Sequence[str] = (),
-        keep: Sequence[str] = (),
-        options: DubOptions | None = None,
-        on_event: EventCallback | None = None,
-        cancel: CancelSignal | None = None,
+        **keywords: Any,
     ) -> DubResult | list[DubResult]:
         """Dub ``input`` into one or several languages and write the output video(s).
 
@@ -519,35 +435,12 @@ class DubbingPipeline:
         the number of target languages. Artifacts the user edited (transcript,
         translation) are used and never overwritten.
 
-        Args:
-            input: A video with speech, or a still image (then ``text`` is required).
-            target_language: BCP-47 code of the dub (``"es"``, ``"pt-BR"``), or a list
-                of codes; a list returns a list of results.
-            output: Output video (default ``<input stem>.<lang>.mp4`` beside the
-                input). With several languages it must contain ``{lang}``.
-            source_language: Spoken language (None: detected by the transcriber; with
-                ``text``, None means the text is already in the target language).
-            voice: Voice name (None: the voice backend's default for the language);
-                ``"clone"``: each speaker in their own voice (needs a cloning backend,
-                e.g. ``DubbingPipeline(voice="clone")``).
-            workdir: Where artifacts go (default ``<input>.lipdub/`` beside the input).
-            resume: Reuse artifacts whose inputs did not change (False redoes every
-                stage, moving the user's edits aside to timestamped backups first).
-            stop_after: End after this stage (``"transcribe"`` to review the transcript,
-                ``"speak"`` to listen to the dub before the slow lip-sync).
-            text: Speak this text instead of transcribing the input.
-            transcript: Use this transcript file (JSON, or SRT with
-                ``source_language``) instead of transcribing.
-            translation: Use this translation file (JSON, or SRT) for the (single)
-                target language instead of translating.
-            redo: Stages to redo even if they could be reused (``"translate"``...);
-                the user's edited artifacts of those stages are moved aside first.
-            keep: Stages whose edited artifact is kept even though its inputs changed.
-            options: Dub options (default: the pipeline's).
-            on_event: Progress callback (see :mod:`lipdub.events`).
-            cancel: Set it (a :class:`threading.Event`) from another thread to stop the
-                run within about a second with :class:`~lipdub.errors.Cancelled`; the
-                finished artifacts stay and the next run resumes from them.
+        The arguments are the fields of :class:`~lipdub.dub.request.RunRequest`
+        (its docstring describes each): ``input``, ``target_language`` (a code, or a
+        list of codes: then a list of results) and ``output`` positionally, the rest
+        (``source_language``, ``voice``, ``workdir``, ``resume``, ``stop_after``,
+        ``text``, ``transcript``, ``translation``, ``redo``, ``keep``, ``options``,
+        ``on_event``, ``cancel``) by keyword; or ``run_request(RunRequest(...))``.
 
         Raises:
             MediaError: the input is not a video/image, or a video without audio and
@@ -560,44 +453,17 @@ class DubbingPipeline:
             Cancelled: ``cancel`` was set.
             PipelineError: a stage failed; ``__cause__`` holds the reason.
         """
-        from lipdub.dub.arguments import check_run_args
+        from lipdub.dub.request import RunRequest
+
+        results = self.run_request(RunRequest.of(input, target_language, output, keywords))
+        return results[0] if isinstance(target_language, str) else results
+
+    def run_request(self, request: RunRequest) -> list[DubResult]:
+        """:meth:`run` with its arguments as one :class:`~lipdub.dub.request.RunRequest`:
+        one result per target language, in order."""
         from lipdub.dub.execute import run_plan
 
-        check_run_args(
-            input=input,
-            target_language=target_language,
-            output=output,
-            source_language=source_language,
-            voice=voice,
-            workdir=workdir,
-            resume=resume,
-            stop_after=stop_after,
-            text=text,
-            transcript=transcript,
-            translation=translation,
-            redo=redo,
-            keep=keep,
-            options=options,
-            on_event=on_event,
-            cancel=cancel,
+        request = dataclasses.replace(
+            request, on_event=with_cancel(request.on_event, request.cancel)
         )
-        results = run_plan(
-            self,
-            input,
-            target_language,
-            output,
-            source_language=source_language,
-            voice=voice,
-            workdir=workdir,
-            resume=resume,
-            stop_after=stop_after,
-            text=text,
-            transcript=transcript,
-            translation=translation,
-            redo=redo,
-            keep=keep,
-            options=options,
-            on_event=with_cancel(on_event, cancel),
-            cancel=cancel,
-        )
-        return results[0] if isinstance(target_language, str) else results
+        return run_plan(self, request)

@@ -9,11 +9,21 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipdub import artifacts
+from lipdub.dub.state import (
+    Mixed,
+    Spoken,
+    Subtitled,
+    Synced,
+    Target,
+    Transcribed,
+    Translated,
+)
 from lipdub.types import Transcript
 
 if TYPE_CHECKING:
     from lipdub.dub.report import TimingReport
-    from lipdub.dub.runner import Lang, Run
+    from lipdub.dub.runner import Run
 
 __all__ = ["DubResult", "result_of", "versions"]
 
@@ -59,7 +69,7 @@ class DubResult:
             lines.append(f"dubbed audio: {self.dub_audio}")
         if self.timing is not None and self.translation is not None:
             lines.append(
-                f"timing report: {self.workdir / f'timing.{self.translation.language}.json'}"
+                f"timing report: {self.workdir / artifacts.timing(self.translation.language)}"
             )
         if self.timing is not None:
             t = self.timing
@@ -91,31 +101,32 @@ def versions() -> dict[str, str]:
     return out
 
 
-def result_of(run: Run, lang: Lang) -> DubResult:
-    """The result for one language from what the run's stages left."""
+def result_of(run: Run, state: object, lang: object) -> DubResult:
+    """The result for one language from the states the run's stages left."""
+    assert isinstance(state, Transcribed), "a run stops at the earliest after transcribe"
+    assert isinstance(lang, Target)
+    target = lang.target
     mine = {
         sid.split(":")[0]: outcome
         for sid, outcome in run.outcomes.items()
-        if ":" not in sid or sid.endswith(f":{lang.target}")
+        if ":" not in sid or sid.endswith(f":{target}")
     }
     by = {"ran": [], "reused": [], "yours": []}  # type: dict[str, list[str]]
     for name, (outcome, _) in mine.items():
         by[outcome].append(name)
-    v = lang.values
-    done = "lipsync" in mine
-    speech = run.wd.path(f"speech.{lang.target}.wav")
-    dub = run.wd.path(f"dub.{lang.target}.wav")
-    total = int(v.get("frames_total", 0))
-    synced = int(v.get("frames_synced", 0))
+    speech = run.wd.path(artifacts.speech(target))
+    dub = run.wd.path(artifacts.dub(target))
+    total = lang.frames_total if isinstance(lang, Synced) else 0
+    synced = lang.frames_synced if isinstance(lang, Synced) else 0
     return DubResult(
-        output=lang.output if done else None,
+        output=lang.output if isinstance(lang, Synced) else None,
         workdir=run.wd.root,
-        source=run.values["source"],
-        translation=v.get("translation"),
-        timing=v.get("timing"),
-        subtitles=tuple(v.get("subtitles", ())),
-        speech_audio=speech if "speak" in mine else None,
-        dub_audio=dub if "mix" in mine else None,
+        source=state.source,
+        translation=lang.translation if isinstance(lang, Translated) else None,
+        timing=lang.timing if isinstance(lang, Spoken) else None,
+        subtitles=lang.subtitles if isinstance(lang, Subtitled) else (),
+        speech_audio=speech if isinstance(lang, Spoken) else None,
+        dub_audio=dub if isinstance(lang, Mixed) else None,
         frames_total=total,
         frames_synced=synced,
         frames_passed_through=total - synced,

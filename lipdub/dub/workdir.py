@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lipdub import artifacts
 from lipdub._hashing import content_key, file_sha256, settings_key
 from lipdub._io import atomic_write_text, file_kind
 from lipdub._lock import exclusive_lock
@@ -141,7 +142,7 @@ class Workdir:
                 path=self.root,
                 hint="pass a writable --workdir",
             ) from e
-        self._manifest_path = self.root / "manifest.json"
+        self._manifest_path = self.root / artifacts.MANIFEST
         self._lock = threading.Lock()
         self._records: dict[str, StageRecord] = {}
         self._meta: dict[str, Any] = {}
@@ -167,7 +168,7 @@ class Workdir:
             self._meta = dict(data.get("meta") or {})
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             # Keep the damaged file for inspection; rebuild what can be rebuilt.
-            aside = self.root / f"manifest.json.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            aside = self.root / f"{artifacts.MANIFEST}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
             with contextlib.suppress(OSError):
                 os.replace(self._manifest_path, aside)
             logger.warning(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from lipdub import artifacts
 from lipdub.eval.protocol import SyncScore
 from lipdub.events import EventCallback, StageFinished, StageStarted, emit
 from lipdub.limits import Limits
@@ -69,8 +70,8 @@ def timing_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
     Start error = placed start minus source start (seconds). Unreadable reports are skipped.
     """
     out: dict[str, Any] = {}
-    for path in sorted(Path(workdir).glob("timing.*.json")):
-        lang = path.name[len("timing.") : -len(".json")]
+    for path in sorted(Path(workdir).glob(artifacts.pattern(artifacts.TIMING))):
+        lang = artifacts.language_of(path.name, artifacts.TIMING) or ""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             rows = [r for r in data["segments"] if isinstance(r, dict)]

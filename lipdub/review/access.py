@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lipdub import artifacts
 from lipdub._io import file_kind
+from lipdub.dub.stages import Transcribe
 from lipdub.errors import InputError, printable
 from lipdub.review.schema import LANGUAGE
 
@@ -33,7 +34,17 @@ __all__ = ["Missing", "Refused", "ReviewFiles"]
 
 logger = logging.getLogger(__name__)
 
-_TEXT = re.compile(r"(transcript|translation)\.([^./\\]+)\.json")
+
+def _text_kind(name: str) -> tuple[str, str] | None:
+    """``("transcript" | "translation", language)`` of a text artifact's name, else None."""
+    kinds = (("transcript", artifacts.TRANSCRIPT), ("translation", artifacts.TRANSLATION))
+    for kind, pattern in kinds:
+        lang = artifacts.language_of(name, pattern)
+        if lang is not None and not any(c in lang for c in "./\\"):
+            return kind, lang
+    return None
+
+
 #: The longest path the page may ask for under ``files/``.
 MAX_PATH = 1024
 
@@ -118,8 +129,8 @@ class ReviewFiles:
             Refused: another name, or not a regular file inside the work directory.
             Missing: no such file.
         """
-        m = _TEXT.fullmatch(name)
-        if m is None or not LANGUAGE.fullmatch(m.group(2)):
+        m = _text_kind(name)
+        if m is None or not LANGUAGE.fullmatch(m[1]):
             raise Refused(
                 f"{_name(name)!r} is not a transcript or translation name", path=self.root
             )
@@ -129,7 +140,7 @@ class ReviewFiles:
     def transcript(self) -> Path | None:
         """The source transcript: the manifest's when it passes :meth:`text_file`, else
         the only ``transcript.<lang>.json`` of the work directory."""
-        for path in self._manifest().files_of("transcribe"):
+        for path in self._manifest().files_of(Transcribe.name):
             name = path.name if path.parent == self.root else None
             try:
                 if name is None:
@@ -139,7 +150,7 @@ class ReviewFiles:
                 self._warn(f"the manifest's transcript entry is not used: {e.message}")
         found = []
         for entry in self._entries():
-            if entry.startswith("transcript."):
+            if artifacts.language_of(entry, artifacts.TRANSCRIPT) is not None:
                 try:
                     found.append(self.text_file(entry))
                 except (Refused, Missing):
@@ -150,15 +161,15 @@ class ReviewFiles:
         """Target languages with a usable ``translation.<lang>.json``."""
         langs = []
         for entry in self._entries():
-            m = _TEXT.fullmatch(entry)
-            if m is None or m.group(1) != "translation":
+            m = _text_kind(entry)
+            if m is None or m[0] != "translation":
                 continue
             try:
                 self.text_file(entry)
             except (Refused, Missing) as e:
                 self._warn(e.message)
                 continue
-            langs.append(m.group(2))
+            langs.append(m[1])
         return langs
 
     def _entries(self) -> list[str]:
@@ -171,7 +182,7 @@ class ReviewFiles:
 
     def translation(self, language: str) -> Path:
         """``translation.<language>.json`` (see :meth:`text_file`)."""
-        return self.text_file(f"translation.{language}.json")
+        return self.text_file(artifacts.translation(language))
 
     # ------------------------------------------------------------ input and outputs
     def _input(self) -> tuple[Path, bool] | None:

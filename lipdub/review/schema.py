@@ -242,9 +242,9 @@ def parse_json(body: bytes) -> object:
 
 
 def _stages() -> frozenset[str]:
-    from lipdub.dub.stages import PLAN
+    from lipdub.dub.stages import NAMES
 
-    return frozenset(st.name for st, _ in PLAN)
+    return frozenset(NAMES)
 
 
 #: The most characters of one line's text, and of a speaker label.

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
+from lipdub import artifacts
 from lipdub._hashing import file_sha256
 from lipdub._io import file_kind
 from lipdub._lock import exclusive_lock
 from lipdub.dub.report import LineStatus
+from lipdub.dub.stages import Transcribe
 from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError, printable
 from lipdub.review.access import Missing, Refused, ReviewFiles
 from lipdub.review.schema import LANGUAGE, MAX_SPEAKER, MAX_TEXT, has_controls
@@ -176,7 +178,7 @@ class ReviewSession:
         out = str(_path_arg("output", output)) if output is not None else None
 
         self.root = root.resolve()
-        if file_kind(self.root / "manifest.json") is not None:
+        if file_kind(self.root / artifacts.MANIFEST) is not None:
             raise InputError(
                 "not a lipdub work directory (no manifest.json)",
                 path=self.root,
@@ -320,8 +322,8 @@ class ReviewSession:
             "duration_s": duration,
             "rows": rows_out,
             "versions": versions,
-            "has_speech": lang is not None and self._has(f"speech.{lang}.wav"),
-            "has_source_audio": self._has("source.wav"),
+            "has_speech": lang is not None and self._has(artifacts.speech(lang)),
+            "has_source_audio": self._has(artifacts.SOURCE_AUDIO),
             "output": out.name if out is not None else None,
             "output_mtime": _mtime(out),
             "job": job,
@@ -337,7 +339,7 @@ class ReviewSession:
 
     def _timing(self, lang: str, problems: list[str]) -> dict[int, dict[str, Any]]:
         """The rows of ``timing.<lang>.json`` the page shows, checked; {} if unusable."""
-        name = f"timing.{lang}.json"
+        name = artifacts.timing(lang)
         try:
             path = self.files.inside(name)
         except Missing:
@@ -481,14 +483,14 @@ class ReviewSession:
         return job
 
     def _speech_files(self) -> set[str]:
-        folder = self.root / "speech"
+        folder = self.root / artifacts.SPEECH_CACHE
         return {p.name for p in folder.glob("*.wav")} if folder.is_dir() else set()
 
     def _run(
         self, job: Job, output: Path | None, keep: tuple[str, ...], redo: tuple[str, ...]
     ) -> None:
         before = self._speech_files()
-        rec = self.wd.get("transcribe")
+        rec = self.wd.get(Transcribe.name)
         # the language the dub asked for (its key holds it); older manifests: the found
         # one. The manifest is data: a language only if it looks like one.
         info = rec.info if rec is not None else {}

@@ -1,10 +1,17 @@
 """The stages of a dub, in order: what each reads, writes and keys on.
 
-Each is a :class:`~lipdub.dub.runner.Stage`; :func:`~lipdub.dub.runner.run_stage`
-decides whether to reuse, adopt or compute it. The text stages (whose artifacts a
-person edits) are in :mod:`.text`, the audio ones in :mod:`.audio`, the picture ones in
-:mod:`.video`, the choice of the speaking face in :mod:`.faces`. Adding a stage is
-one class and one line in :data:`PLAN`.
+Each is a :class:`~lipdub.dub.runner.Stage` (once per run) or a
+:class:`~lipdub.dub.runner.LangStage` (once per target language) that reads one typed
+state of :mod:`lipdub.dub.state` and returns the next; :func:`~lipdub.dub.runner.run_stage`
+decides whether to reuse, adopt or compute it. :data:`PLAN` puts them in order, and
+mypy checks the order: a stage placed before the one that produces what it reads does
+not type-check. It also names the ``stop_after`` points (:data:`STOPS`, the CLI's
+``--stop-after`` choices) and the stages ``redo``/``keep`` take (:data:`NAMES`).
+
+The text stages (whose artifacts a person edits) are in :mod:`.text`, the audio ones
+in :mod:`.audio`, the picture ones in :mod:`.video`, the choice of the speaking face in
+:mod:`.faces`, the speakers' reference clips in :mod:`.voices`. Adding a stage is
+one class (and, if it produces something new, a state) and one line in :data:`PLAN`.
 
 Two rules make re-runs idempotent (``tests/test_idempotent.py``):
 
@@ -20,22 +27,29 @@ Two rules make re-runs idempotent (``tests/test_idempotent.py``):
 
 from __future__ import annotations
 
-from lipdub.dub.runner import Stage
-from lipdub.dub.stages.audio import Extract, Mix, Separate, Speak
+from typing import TypeAlias
+
+from lipdub.dub.runner import Plan
+from lipdub.dub.stages.audio import Extract, Mix, Separate, SeparateLate, Speak
 from lipdub.dub.stages.faces import Faces
 from lipdub.dub.stages.text import Diarize, Transcribe, Translate
 from lipdub.dub.stages.video import LipSync, Subtitles, Track
 from lipdub.dub.stages.voices import Voices
+from lipdub.dub.state import Start, Target
 
 __all__ = [
+    "NAMES",
     "PLAN",
+    "STOPS",
     "Diarize",
     "Extract",
     "Faces",
     "LipSync",
     "Mix",
     "Separate",
+    "SeparateLate",
     "Speak",
+    "StopAfter",
     "Subtitles",
     "Track",
     "Transcribe",
@@ -43,19 +57,27 @@ __all__ = [
     "Voices",
 ]
 
-
-PLAN: tuple[tuple[Stage, str | None], ...] = (
-    (Extract(), None),
-    (Transcribe(), "transcribe"),
-    (Separate(early=True), None),  # only when speaker analysis reads the vocals
-    (Diarize(), None),
-    (Voices(), None),
-    (Translate(), "translate"),
-    (Speak(), None),
-    (Separate(), None),
-    (Mix(), "speak"),
-    (Track(), None),
-    (Faces(), None),
-    (LipSync(), "lipsync"),
-    (Subtitles(), None),
+#: The stages of a dub in order; ``stop=`` marks where each ``stop_after`` ends.
+PLAN = (
+    Plan[Start, Target]()
+    .then(Extract())
+    .then(Transcribe(), stop=Transcribe.name)
+    .then(Separate())  # only when speaker analysis reads the vocals
+    .then(Diarize())
+    .then(Voices())
+    .each(Translate(), stop=Translate.name)
+    .each(Speak())
+    .then(SeparateLate())
+    .each(Mix(), stop=Speak.name)  # "speak": the dub's audio, before the slow lip-sync
+    .then(Track())
+    .then(Faces())
+    .each(LipSync(), stop=LipSync.name)
+    .each(Subtitles())
 )
+
+#: The ``stop_after`` values, in order.
+STOPS: tuple[str, ...] = PLAN.stops
+#: The stage names (``redo`` and ``keep`` take them).
+NAMES: tuple[str, ...] = PLAN.names
+#: A ``stop_after`` value: one of :data:`STOPS` (checked when a run starts).
+StopAfter: TypeAlias = str

@@ -4,217 +4,254 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
-from lipdub.dub.runner import Lang, Run, Stage, component_identity
-from lipdub.dub.stages.text import _voice_map
-from lipdub.dub.stages.voices import references_part, speak_references
+from lipdub.dub import operations
+from lipdub.dub.runner import LangStage, Run, Stage, component_identity
+from lipdub.dub.stages.text import voice_map
+from lipdub.dub.state import (
+    Extracted,
+    Mixed,
+    Separated,
+    Spoken,
+    Start,
+    Transcribed,
+    Translated,
+    Voiced,
+    advance,
+)
 from lipdub.types import AudioClip
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["Extract", "Mix", "Separate", "Speak"]
+__all__ = ["Extract", "Mix", "Separate", "SeparateLate", "Speak"]
 
 
-class Extract(Stage):
+class Extract(Stage[Start, Extracted]):
     """The input's audio track as ``source.wav`` at the dub's sample rate."""
 
     name = "extract"
 
-    def applies(self, run: Run, lang: Lang | None) -> bool:
+    def applies(self, run: Run, st: Start) -> bool:
         return run.info.has_audio and not run.info.is_image
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        return [run.wd.path("source.wav")]
+    def skip(self, run: Run, st: Start) -> Extracted:
+        return Extracted(original=None, audio_key=None)
 
-    def key(self, run: Run, lang: Lang | None) -> str:
+    def artifacts(self, run: Run, st: Start) -> list[Path]:
+        return [run.path(artifacts.SOURCE_AUDIO)]
+
+    def key(self, run: Run, st: Start) -> str:
         return settings_key(run.input_key, run.options.sample_rate_hz)
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        run.values["original"] = AudioClip.load_wav(run.wd.path("source.wav"))
-        run.values["audio_key"] = content_key(run.wd.path("source.wav"))
-        return []
+    def load(self, run: Run, st: Start) -> tuple[Extracted, list[Path]]:
+        path = run.path(artifacts.SOURCE_AUDIO)
+        return Extracted(original=AudioClip.load_wav(path), audio_key=content_key(path)), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+    def compute(self, run: Run, st: Start) -> tuple[Extracted, list[Path]]:
         from lipdub.media import load_audio
 
         original = load_audio(run.input, run.options.sample_rate_hz)
-        path = original.save_wav(run.wd.path("source.wav"))
-        self.load(run, lang)  # the 16-bit samples a resumed run reads, not the decoder's floats
-        return [path]
+        path = original.save_wav(run.path(artifacts.SOURCE_AUDIO))
+        out, _ = self.load(run, st)  # the 16-bit samples a resumed run reads, not the floats
+        return out, [path]
 
 
-class Speak(Stage):
+class Speak(LangStage[Voiced, Translated, Spoken]):
     """The dubbed speech at the source timing: ``speech.<lang>.wav`` + ``timing.<lang>.json``."""
 
     name = "speak"
-    per_language = True
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        return [
-            run.wd.path(f"speech.{lang.target}.wav"),
-            run.wd.path(f"timing.{lang.target}.json"),
-        ]
+    def artifacts(self, run: Run, src: Voiced, st: Translated) -> list[Path]:
+        return [run.path(artifacts.speech(st.target)), run.path(artifacts.timing(st.target))]
 
     def _total_s(self, run: Run) -> float | None:
         return None if run.info.is_image else run.info.duration_s
 
-    def key(self, run: Run, lang: Lang | None) -> str:
-        assert lang is not None
+    def key(self, run: Run, src: Voiced, st: Translated) -> str:
         opts = run.options
         return settings_key(
-            content_key(run.wd.path(f"translation.{lang.target}.json")),
-            component_identity(run.pipeline.component("voice")),
+            content_key(run.path(artifacts.translation(st.target))),
+            component_identity(run.components.voice()),
             run.voice,
-            _voice_map(run),
+            voice_map(run, src),
             dataclasses.asdict(opts.fit),
             self._total_s(run),
             opts.sample_rate_hz,
-            *references_part(run),
+            *((src.references_key,) if src.references_key else ()),
         )
 
-    def progress(self, run: Run, lang: Lang | None) -> tuple[float | None, str]:
-        assert lang is not None
-        return len(lang.values["translation"].segments), "segments"
+    def progress(self, run: Run, src: Voiced, st: Translated) -> tuple[float | None, str]:
+        return len(st.translation.segments), "segments"
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
+    def load(self, run: Run, src: Voiced, st: Translated) -> tuple[Spoken, list[Path]]:
         from lipdub.dub.timing import TimingReport
 
-        assert lang is not None
-        speech_path, timing_path = self.artifacts(run, lang)
-        lang.values["speech"] = AudioClip.load_wav(speech_path)
-        lang.values["timing"] = TimingReport.load(timing_path)
-        return []
+        speech_path, timing_path = self.artifacts(run, src, st)
+        speech, timing = AudioClip.load_wav(speech_path), TimingReport.load(timing_path)
+        return advance(st, Spoken, speech=speech, timing=timing), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        speech_path, timing_path = self.artifacts(run, lang)
-        speech, timing = run.pipeline.synthesize(
-            lang.values["translation"],
-            voice=run.voice,
+    def compute(self, run: Run, src: Voiced, st: Translated) -> tuple[Spoken, list[Path]]:
+        speech_path, timing_path = self.artifacts(run, src, st)
+        cloning = src.references is not None
+        speech, timing = operations.synthesize(
+            run.components.voice(),
+            st.translation,
+            dataclasses.replace(run.options, voice_map=voice_map(run, src)),
+            voice_name=run.voice,
             total_s=self._total_s(run),
-            options=dataclasses.replace(run.options, voice_map=_voice_map(run)),
-            cache_dir=run.wd.path("speech"),
+            cache_dir=run.path(artifacts.SPEECH_CACHE),
             on_event=run.on_event,
-            **speak_references(run),
+            references=src.references if cloning else None,
+            reference=src.reference if cloning else None,
         )
         written = [speech.save_wav(speech_path), timing.save(timing_path)]
-        self.load(run, lang)  # as a resumed run reads them (16-bit samples, rounded times)
+        out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
+        return out, written
+
+
+def _source_spans(st: Transcribed) -> list[tuple[float, float]]:
+    return [(s.start_s, s.end_s) for s in st.source.segments]
+
+
+class _Separation:
+    """What both places of the ``separate`` stage share (see :class:`Separate`)."""
+
+    name = "separate"
+
+    def _isolates(self, run: Run) -> bool:
+        return bool(run.components.separator().isolates_voice)
+
+    def _paths(self, run: Run) -> list[Path]:
+        paths = [run.path(artifacts.BACKGROUND)]
+        if self._isolates(run):
+            paths.append(run.path(artifacts.VOCALS))
+        return paths
+
+    def _key(self, run: Run, st: Extracted, source: Transcribed) -> str:
+        separator = component_identity(run.components.separator())
+        return settings_key(st.audio_key, separator, _source_spans(source))
+
+    def _read(self, run: Run) -> dict[str, AudioClip | str | None]:
+        background = run.path(artifacts.BACKGROUND)
+        out: dict[str, AudioClip | str | None] = {
+            "background": AudioClip.load_wav(background),
+            "background_key": content_key(background),
+            "vocals": None,
+            "vocals_key": None,
+        }
+        if self._isolates(run):
+            vocals = run.path(artifacts.VOCALS)
+            out.update(vocals=AudioClip.load_wav(vocals), vocals_key=content_key(vocals))
+        return out
+
+    def _separate(self, run: Run, original: AudioClip, source: Transcribed) -> list[Path]:
+        stems = run.components.separator().separate(
+            original, _source_spans(source), on_event=run.on_event
+        )
+        written = [stems.background.save_wav(run.path(artifacts.BACKGROUND))]
+        if self._isolates(run):
+            written.append(stems.voice.save_wav(run.path(artifacts.VOCALS)))
         return written
 
 
-def _source_spans(run: Run) -> list[tuple[float, float]]:
-    return [(s.start_s, s.end_s) for s in run.values["source"].segments]
-
-
-class Separate(Stage):
+class Separate(_Separation, Stage[Transcribed, Separated]):
     """The original background without the voice, ``background.wav`` (once per input).
 
     When the separator isolates the voice (:attr:`~lipdub.separate.base.Separator.
     isolates_voice`, a model such as Demucs), its voice stem is kept too, as
-    ``vocals.wav`` and ``run.values["vocals"]``: speaker analysis (diarization, the
-    reference clips) reads it instead of the mix.
+    ``vocals.wav`` (:attr:`~lipdub.dub.state.Separated.vocals`): speaker analysis
+    (diarization, the reference clips) reads it instead of the mix.
 
-    ``early=True`` is the instance placed before the speaker analysis: it runs only
-    when the separator isolates the voice and a diarizer or a cloning voice will read
-    it; otherwise the later instance (after the speech) does the job, so
+    This instance is placed before the speaker analysis: it runs only when the
+    separator isolates the voice and a diarizer or a cloning voice will read it;
+    otherwise :class:`SeparateLate` (after the speech) does the job, so
     ``stop_after="translate"`` does not wait for a separation nobody reads yet.
     """
 
-    name = "separate"
-
-    def __init__(self, *, early: bool = False) -> None:
-        self.early = early
-
-    def applies(self, run: Run, lang: Lang | None) -> bool:
-        if not (run.options.keep_background and run.values.get("original") is not None):
-            return False
-        if self.early:  # worth it only when the voice stem is the voice alone
-            return (
-                run.text is None
-                and (
-                    run.pipeline.diarizer_spec() is not None
-                    or bool(run.pipeline.component("voice").clones)
-                )
-                and self._isolates(run)
-            )
-        return "background" not in run.values
-
-    def _isolates(self, run: Run) -> bool:
-        return bool(run.pipeline.component("separator").isolates_voice)
-
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        paths = [run.wd.path("background.wav")]
-        if self._isolates(run):
-            paths.append(run.wd.path("vocals.wav"))
-        return paths
-
-    def key(self, run: Run, lang: Lang | None) -> str:
-        separator = component_identity(run.pipeline.component("separator"))
-        return settings_key(run.values["audio_key"], separator, _source_spans(run))
-
-    def _keep_vocals(self, run: Run, path: Path) -> None:
-        run.values["vocals"] = AudioClip.load_wav(path)
-        run.values["vocals_key"] = content_key(path)
-
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        run.values["background"] = AudioClip.load_wav(run.wd.path("background.wav"))
-        if self._isolates(run):
-            self._keep_vocals(run, run.wd.path("vocals.wav"))
-        return []
-
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        separator = run.pipeline.component("separator")
-        stems = separator.separate(
-            run.values["original"], _source_spans(run), on_event=run.on_event
+    def applies(self, run: Run, st: Transcribed) -> bool:
+        return (
+            run.options.keep_background
+            and st.original is not None
+            and run.text is None
+            and (run.components.has_diarizer or bool(run.components.voice().clones))
+            and self._isolates(run)
         )
-        written = [stems.background.save_wav(run.wd.path("background.wav"))]
-        if self._isolates(run):
-            written.append(stems.voice.save_wav(run.wd.path("vocals.wav")))
-        self.load(run, lang)  # the 16-bit stems a resumed run reads, not the floats
-        return written
+
+    def skip(self, run: Run, st: Transcribed) -> Separated:
+        return advance(
+            st, Separated, background=None, background_key=None, vocals=None, vocals_key=None
+        )
+
+    def artifacts(self, run: Run, st: Transcribed) -> list[Path]:
+        return self._paths(run)
+
+    def key(self, run: Run, st: Transcribed) -> str:
+        return self._key(run, st, st)
+
+    def load(self, run: Run, st: Transcribed) -> tuple[Separated, list[Path]]:
+        return advance(st, Separated, **self._read(run)), []
+
+    def compute(self, run: Run, st: Transcribed) -> tuple[Separated, list[Path]]:
+        assert st.original is not None  # applies() says so
+        written = self._separate(run, st.original, st)
+        out, _ = self.load(run, st)  # the 16-bit stems a resumed run reads, not the floats
+        return out, written
 
 
-class Mix(Stage):
+class SeparateLate(_Separation, Stage[Voiced, Voiced]):
+    """The ``separate`` stage after the speech, when the early one did not run."""
+
+    def applies(self, run: Run, st: Voiced) -> bool:
+        return run.options.keep_background and st.original is not None and st.background is None
+
+    def skip(self, run: Run, st: Voiced) -> Voiced:
+        return st
+
+    def artifacts(self, run: Run, st: Voiced) -> list[Path]:
+        return self._paths(run)
+
+    def key(self, run: Run, st: Voiced) -> str:
+        return self._key(run, st, st)
+
+    def load(self, run: Run, st: Voiced) -> tuple[Voiced, list[Path]]:
+        return dataclasses.replace(st, **self._read(run)), []  # type: ignore[arg-type]
+
+    def compute(self, run: Run, st: Voiced) -> tuple[Voiced, list[Path]]:
+        assert st.original is not None  # applies() says so
+        written = self._separate(run, st.original, st)
+        out, _ = self.load(run, st)
+        return out, written
+
+
+class Mix(LangStage[Voiced, Spoken, Mixed]):
     """The dubbed soundtrack, ``dub.<lang>.wav``: speech over the kept background."""
 
     name = "mix"
-    per_language = True
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        return [run.wd.path(f"dub.{lang.target}.wav")]
+    def artifacts(self, run: Run, src: Voiced, st: Spoken) -> list[Path]:
+        return [run.path(artifacts.dub(st.target))]
 
-    def key(self, run: Run, lang: Lang | None) -> str:
-        assert lang is not None
-        background = run.wd.path("background.wav") if "background" in run.values else None
+    def key(self, run: Run, src: Voiced, st: Spoken) -> str:
         return settings_key(
-            content_key(run.wd.path(f"speech.{lang.target}.wav")),
-            run.values.get("audio_key"),
-            content_key(background) if background is not None else None,
+            content_key(run.path(artifacts.speech(st.target))),
+            src.audio_key,
+            src.background_key,
             run.options.keep_background,
-            _source_spans(run),
+            _source_spans(src),
         )
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        lang.values["soundtrack"] = AudioClip.load_wav(self.artifacts(run, lang)[0])
-        return []
+    def load(self, run: Run, src: Voiced, st: Spoken) -> tuple[Mixed, list[Path]]:
+        soundtrack = AudioClip.load_wav(self.artifacts(run, src, st)[0])
+        return advance(st, Mixed, soundtrack=soundtrack), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        from lipdub.dub.mix import remix
-
-        assert lang is not None
-        soundtrack = remix(
-            lang.values["speech"],
-            run.values.get("original"),
-            source_speech_spans=_source_spans(run),
-            background=run.values.get("background"),
+    def compute(self, run: Run, src: Voiced, st: Spoken) -> tuple[Mixed, list[Path]]:
+        soundtrack = operations.mix(
+            st.speech,
+            src.original,
+            src.source,
             keep_background=run.options.keep_background,
+            background=src.background,
         )
-        written = [soundtrack.save_wav(self.artifacts(run, lang)[0])]
-        self.load(run, lang)  # the 16-bit track a resumed run reads
-        return written
+        written = [soundtrack.save_wav(self.artifacts(run, src, st)[0])]
+        out, _ = self.load(run, src, st)  # the 16-bit track a resumed run reads
+        return out, written

@@ -5,22 +5,31 @@ Their artifacts are the ones a person edits; the runner never overwrites an edit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
-from lipdub.dub.runner import Lang, Run, Stage, component_identity
+from lipdub.dub import operations
+from lipdub.dub.runner import LangStage, Run, Stage, component_identity
+from lipdub.dub.state import (
+    Diarized,
+    Extracted,
+    Separated,
+    Target,
+    Transcribed,
+    Translated,
+    Voiced,
+    advance,
+)
 from lipdub.errors import InputError, NoSpeechError
-from lipdub.types import AudioClip, Segment, Transcript
+from lipdub.types import Segment, Transcript
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["Diarize", "Transcribe", "Translate"]
+__all__ = ["Diarize", "Transcribe", "Translate", "voice_map"]
 
 
-class Transcribe(Stage):
+class Transcribe(Stage[Extracted, Transcribed]):
     """The source transcript, ``transcript.<lang>.json`` (editable).
 
     With ``text=`` the transcript is that text over the whole input instead.
@@ -34,17 +43,18 @@ class Transcribe(Stage):
 
     name = "transcribe"
     editable = True
+    upstream = "audio, the language asked (--from), the transcriber's settings or the given text"
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
+    def artifacts(self, run: Run, st: Extracted) -> list[Path]:
         wd = run.wd
         if run.text is not None:
-            return [wd.path(f"transcript.{run.source_language or _first_target(run)}.json")]
+            return [wd.path(artifacts.transcript(run.source_language or run.targets[0]))]
         recorded = wd.files_of(self.name)[:1]  # only files inside the work directory
         if recorded:
             return recorded
         if run.source_language:
-            return [wd.path(f"transcript.{run.source_language}.json")]
-        found = sorted(wd.root.glob("transcript.*.json"))
+            return [wd.path(artifacts.transcript(run.source_language))]
+        found = sorted(wd.root.glob(artifacts.pattern(artifacts.TRANSCRIPT)))
         if len(found) > 1:
             raise InputError(
                 f"{len(found)} transcripts in the work directory and no record of which is current",
@@ -53,93 +63,86 @@ class Transcribe(Stage):
             )
         return found
 
-    def key(self, run: Run, lang: Lang | None) -> str:
+    def key(self, run: Run, st: Extracted) -> str:
         if run.text is not None:
             return settings_key("text", run.text, run.source_language, _text_end(run))
-        transcriber = component_identity(run.pipeline.component("transcriber"))
-        return settings_key(run.values["audio_key"], transcriber, run.source_language)
+        transcriber = component_identity(run.components.transcriber())
+        return settings_key(st.audio_key, transcriber, run.source_language)
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        path = self.artifacts(run, lang)[0]
-        run.values["source"] = Transcript.load(path)
-        run.values["transcript_path"] = path
-        return []
+    def _read(self, st: Extracted, path: Path) -> Transcribed:
+        return advance(st, Transcribed, source=Transcript.load(path), transcript_path=path)
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+    def load(self, run: Run, st: Extracted) -> tuple[Transcribed, list[Path]]:
+        return self._read(st, self.artifacts(run, st)[0]), []
+
+    def compute(self, run: Run, st: Extracted) -> tuple[Transcribed, list[Path]]:
         if run.text is not None:
-            language = run.source_language or _first_target(run)
+            language = run.source_language or run.targets[0]
             text = " ".join(run.text.split())
             source = Transcript(language, (Segment(0.0, _text_end(run), text),))
         else:
-            original: AudioClip = run.values["original"]
-            source = run.pipeline.transcribe(
-                original.resample(16000), language=run.source_language, on_event=run.on_event
+            if st.original is None:
+                raise NoSpeechError("the input has no audio to transcribe", path=run.input)
+            source = operations.transcribe(
+                run.components.transcriber(),
+                st.original.resample(16000),
+                language=run.source_language,
+                on_event=run.on_event,
             )
-            source = _within(source, original.duration_s)
-        path = source.save(run.wd.path(f"transcript.{source.language}.json"))
+            source = _within(source, st.original.duration_s)
+        path = source.save(run.wd.path(artifacts.transcript(source.language)))
         # as a resumed run reads it (the file's rounding), so what follows is the same
-        run.values["source"] = Transcript.load(path)
-        run.values["transcript_path"] = path
-        return [path]
+        return self._read(st, path), [path]
 
-    def info(self, run: Run, lang: Lang | None) -> dict[str, Any]:
-        return {"language": run.values["source"].language, "asked": run.source_language}
+    def info(self, run: Run, out: Transcribed) -> dict[str, Any]:
+        return {"language": out.source.language, "asked": run.source_language}
 
-    def check(self, run: Run, lang: Lang | None) -> None:
-        source: Transcript = run.values["source"]
-        path: Path = run.values["transcript_path"]
-        if not any(s.text.strip() for s in source.segments):
+    def check(self, run: Run, out: Transcribed) -> None:
+        path = out.transcript_path
+        if not any(s.text.strip() for s in out.source.segments):
             raise NoSpeechError(
                 f"the transcript {path.name} has no text",
                 path=path,
                 hint="edit it, or pass --text",
             )
-        _check_timeline(run, source, path)
+        _check_timeline(run, out.source, path)
 
 
-class Translate(Stage):
+class Translate(LangStage[Voiced, Target, Translated]):
     """``translation.<lang>.json`` and its SRT copy (both editable)."""
 
     name = "translate"
-    per_language = True
     editable = True
+    upstream = "transcript or the translator's settings"
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
+    def artifacts(self, run: Run, src: Voiced, st: Target) -> list[Path]:
         return [
-            run.wd.path(f"translation.{lang.target}.json"),
-            run.wd.path(f"translation.{lang.target}.srt"),
+            run.path(artifacts.translation(st.target)),
+            run.path(artifacts.translation_srt(st.target)),
         ]
 
-    def _same_language(self, run: Run, lang: Lang) -> bool:
-        from lipdub.languages import base_language
-
-        source: Transcript = run.values["source"]
-        return base_language(source.language) == base_language(lang.target)
-
-    def key(self, run: Run, lang: Lang | None) -> str:
-        assert lang is not None
+    def key(self, run: Run, src: Voiced, st: Target) -> str:
         translator: Any = (
             "same-language"
-            if self._same_language(run, lang)
-            else component_identity(run.pipeline.component("translator"))
+            if operations.same_language(src.source.language, st.target)
+            else component_identity(run.components.translator())
         )
         return settings_key(
-            content_key(run.values["transcript_path"]),
+            content_key(src.transcript_path),
             translator,
-            lang.target,
-            *_speakers_part(run),
+            st.target,
+            *((src.speakers_key,) if src.speakers_key else ()),
         )
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
         primary, *rest = states.values()
         return primary == "ours" and all(s != "edited" for s in rest)
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        json_path, srt_path = self.artifacts(run, lang)
+    def load(self, run: Run, src: Voiced, st: Target) -> tuple[Translated, list[Path]]:
+        lang = st
+        json_path, srt_path = self.artifacts(run, src, st)
         translation = Transcript.load(json_path, lang.target)
-        rec = run.wd.get(self.stage_id(lang))
+        rec = run.wd.get(f"{self.name}:{lang.target}")
         written: list[Path] = []
         srt_new = srt_path.is_file() and run.wd.changed(srt_path, rec)
         json_new = run.wd.changed(json_path, rec)
@@ -184,33 +187,30 @@ class Translate(Stage):
         elif not srt_path.is_file() or json_new:
             # the SRT copy (unchanged since last seen, or none) follows the user's JSON
             written.append(translation.save(srt_path))
-        lang.values["translation"] = translation
-        return written
+        return advance(st, Translated, translation=translation), written
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        json_path, srt_path = self.artifacts(run, lang)
-        translation = run.pipeline.translate(run.values["source"], lang.target)
+    def compute(self, run: Run, src: Voiced, st: Target) -> tuple[Translated, list[Path]]:
+        json_path, srt_path = self.artifacts(run, src, st)
+        translation = operations.translate(run.components.translator, src.source, st.target)
         written = [translation.save(json_path), translation.save(srt_path)]
-        lang.values["translation"] = Transcript.load(json_path, lang.target)  # as resumed
-        return written
+        as_resumed = Transcript.load(json_path, st.target)
+        return advance(st, Translated, translation=as_resumed), written
 
-    def check(self, run: Run, lang: Lang | None) -> None:
-        assert lang is not None
-        translation: Transcript = lang.values["translation"]
-        _check_timeline(run, translation, self.artifacts(run, lang)[0])
+    def check(self, run: Run, src: Voiced, out: Translated) -> None:
+        translation = out.translation
+        name = artifacts.translation(out.target)
+        _check_timeline(run, translation, run.path(name))
         empty = translation.blank_segments()
         if empty and len(empty) == len(translation.segments):
             raise NoSpeechError(
-                f"the translation translation.{lang.target}.json has no text",
-                path=run.wd.path(f"translation.{lang.target}.json"),
+                f"the translation {name} has no text",
+                path=run.path(name),
                 hint="edit it, or re-run with --redo translate",
             )
         if empty:
             run.notice(
                 self.name,
-                f"translation.{lang.target}.json: segment(s) {', '.join(map(str, empty))} "
-                "are empty and will be silent",
+                f"{name}: segment(s) {', '.join(map(str, empty))} are empty and will be silent",
             )
 
 
@@ -240,16 +240,11 @@ def _check_timeline(run: Run, transcript: Transcript, path: Path) -> None:
     )
 
 
-def _first_target(run: Run) -> str:
-    targets: Sequence[str] = run.values["targets"]
-    return targets[0]
-
-
 def _text_end(run: Run) -> float:
     return 0.0 if run.info.is_image else float(run.info.duration_s)
 
 
-class Diarize(Stage):
+class Diarize(Stage[Separated, Diarized]):
     """Who speaks when: ``speakers.json`` (editable), the source segments split and labelled.
 
     Runs when the pipeline has a diarizer. The map's voices join the voice map.
@@ -258,57 +253,47 @@ class Diarize(Stage):
     name = "diarize"
     editable = True
 
-    def applies(self, run: Run, lang: Lang | None) -> bool:
-        return (
-            run.pipeline.diarizer_spec() is not None
-            and run.text is None
-            and run.values.get("original") is not None
-        )
+    def applies(self, run: Run, st: Separated) -> bool:
+        return run.components.has_diarizer and run.text is None and st.original is not None
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        return [run.wd.path("speakers.json")]
+    def skip(self, run: Run, st: Separated) -> Diarized:
+        return advance(st, Diarized, speakers=None, speakers_key=None)
 
-    def key(self, run: Run, lang: Lang | None) -> str:
-        diarizer = component_identity(run.pipeline.component("diarizer"))
-        vocals = run.values.get("vocals_key")  # the isolated voice, when a model separated
-        return settings_key(run.values["audio_key"], diarizer, *((vocals,) if vocals else ()))
+    def artifacts(self, run: Run, st: Separated) -> list[Path]:
+        return [run.path(artifacts.SPEAKERS)]
 
-    def _use(self, run: Run, path: Path) -> None:
+    def key(self, run: Run, st: Separated) -> str:
+        diarizer = component_identity(run.components.diarizer())
+        vocals = st.vocals_key  # the isolated voice, when a model separated
+        return settings_key(st.audio_key, diarizer, *((vocals,) if vocals else ()))
+
+    def _use(self, st: Separated, path: Path) -> Diarized:
         from lipdub.diarize import label_segments
         from lipdub.diarize.speakers import SpeakerMap
 
         speakers = SpeakerMap.load(path)
-        run.values["source"] = label_segments(run.values["source"], speakers.turns)
-        run.values["speakers"] = speakers
-        run.values["speakers_key"] = content_key(path)
+        return advance(
+            st,
+            Diarized,
+            source=label_segments(st.source, speakers.turns),
+            speakers=speakers,
+            speakers_key=content_key(path),
+        )
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        self._use(run, self.artifacts(run, lang)[0])
-        return []
+    def load(self, run: Run, st: Separated) -> tuple[Diarized, list[Path]]:
+        return self._use(st, self.artifacts(run, st)[0]), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+    def compute(self, run: Run, st: Separated) -> tuple[Diarized, list[Path]]:
         from lipdub.diarize.speakers import SpeakerMap
 
-        vocals: AudioClip | None = run.values.get("vocals")
-        voice = vocals if vocals is not None else run.values["original"]
-        turns = run.pipeline.component("diarizer").diarize(
-            voice.resample(16000), on_event=run.on_event
-        )
-        path = SpeakerMap.from_turns(turns).save(self.artifacts(run, lang)[0])
-        self._use(run, path)
-        return [path]
+        voice = st.vocals if st.vocals is not None else st.original
+        assert voice is not None  # applies() says so
+        turns = run.components.diarizer().diarize(voice.resample(16000), on_event=run.on_event)
+        path = SpeakerMap.from_turns(turns).save(self.artifacts(run, st)[0])
+        return self._use(st, path), [path]
 
 
-def _speakers_part(run: Run) -> tuple[str, ...]:
-    """The speaker map's hash for later keys (nothing when no diarizer ran)."""
-    key = run.values.get("speakers_key")
-    return (key,) if key else ()
-
-
-def _voice_map(run: Run) -> dict[str, str]:
+def voice_map(run: Run, st: Diarized) -> dict[str, str]:
     """The voice map: the speaker map's voices, overridden by the options' ``voice_map``."""
-    speakers = run.values.get("speakers")
+    speakers = st.speakers
     return {**(speakers.voices() if speakers else {}), **dict(run.options.voice_map)}
-
-
-#: The stages of a dub in order, and the ``stop_after`` value that ends after each.

@@ -5,136 +5,132 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
-from lipdub.dub.runner import Lang, Run, Stage, component_identity
+from lipdub.dub import operations
+from lipdub.dub.runner import LangStage, Run, Stage, component_identity
+from lipdub.dub.state import Faced, Mixed, Subtitled, Synced, Tracked, Voiced, advance
 from lipdub.types import Transcript
 
 if TYPE_CHECKING:
-    from lipdub.dub.report import TimingReport
+    from lipdub.dub.workdir import StageRecord
 
 __all__ = ["LipSync", "Subtitles", "Track"]
 
 
-class Track(Stage):
-    """The face through the video, ``facetrack.<key>.json`` (once per input and detector)."""
+class Track(Stage[Voiced, Tracked]):
+    """The face through the video, ``facetrack.<key>.json`` (once per input and detector).
+
+    The same file is :meth:`DubbingPipeline.track_faces
+    <lipdub.dub.pipeline.DubbingPipeline.track_faces>`'s cache: a dub of the same video
+    into another language (another work directory) can reuse it.
+    """
 
     name = "track"
 
-    def applies(self, run: Run, lang: Lang | None) -> bool:
+    def applies(self, run: Run, st: Voiced) -> bool:
         return not run.info.is_image
 
+    def skip(self, run: Run, st: Voiced) -> Tracked:
+        return advance(st, Tracked, track=None, track_key=None)
+
     def _key(self, run: Run) -> str:
-        if "track_key" not in run.values:
-            from lipdub.faces.track import FaceTracker, track_cache_key
+        return run.memo(
+            self.name, "key", lambda: operations.track_key(run.components.detector(), run.input)
+        )
 
-            tracker = FaceTracker(run.pipeline.component("detector"))
-            run.values["track_key"] = track_cache_key(run.input, tracker.settings)
-        key: str = run.values["track_key"]
-        return key
+    def artifacts(self, run: Run, st: Voiced) -> list[Path]:
+        return [run.path(artifacts.facetrack(self._key(run)))]
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        return [run.wd.path(f"facetrack.{self._key(run)}.json")]
-
-    def key(self, run: Run, lang: Lang | None) -> str:
+    def key(self, run: Run, st: Voiced) -> str:
         return self._key(run)
 
-    def progress(self, run: Run, lang: Lang | None) -> tuple[float | None, str]:
+    def progress(self, run: Run, st: Voiced) -> tuple[float | None, str]:
         return run.info.frame_count, "frames"
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        from lipdub.faces.track import FaceTrack
+    def load(self, run: Run, st: Voiced) -> tuple[Tracked, list[Path]]:
+        from lipdub.faces.facetrack import FaceTrack
 
-        run.values["track"] = FaceTrack.load(self.artifacts(run, lang)[0])
-        return []
+        track = FaceTrack.load(self.artifacts(run, st)[0])
+        return advance(st, Tracked, track=track, track_key=self._key(run)), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        track = run.pipeline.track_faces(run.input, on_event=run.on_event)
-        written = [track.save(self.artifacts(run, lang)[0])]
-        self.load(run, lang)  # the track as a resumed run reads it (the file's rounding)
-        return written
+    def compute(self, run: Run, st: Voiced) -> tuple[Tracked, list[Path]]:
+        track = operations.track_faces(run.components.detector(), run.input, on_event=run.on_event)
+        written = [track.save(self.artifacts(run, st)[0])]
+        out, _ = self.load(run, st)  # the track as a resumed run reads it (the file's rounding)
+        return out, written
 
-    def check(self, run: Run, lang: Lang | None) -> None:
-        if not run.options.allow_no_face:
+    def check(self, run: Run, out: Tracked) -> None:
+        if not run.options.allow_no_face and out.track is not None:
             from lipdub.faces.track import require_face
 
-            require_face(run.values["track"], source=run.input)
+            require_face(out.track, source=run.input)
 
 
-class LipSync(Stage):
+class LipSync(LangStage[Faced, Mixed, Synced]):
     """The output video: lips synced to the dubbed speech, carrying the soundtrack."""
 
     name = "lipsync"
-    per_language = True
     own_events = True
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        return [lang.output]
+    def artifacts(self, run: Run, src: Faced, st: Mixed) -> list[Path]:
+        return [st.output]
 
-    def key(self, run: Run, lang: Lang | None) -> str:
-        assert lang is not None
+    def key(self, run: Run, src: Faced, st: Mixed) -> str:
         opts = run.options
-        pipe = run.pipeline
-        syncer = pipe.component("lipsyncer")
+        syncer = run.components.lipsyncer()
         # one-time work the key depends on ("auto" precision measured, int8 built),
         # done here as reported steps rather than silently inside settings()
         syncer.prepare(on_event=run.on_event)
         return settings_key(
             run.input_key,
-            content_key(run.wd.path(f"speech.{lang.target}.wav")),
-            content_key(run.wd.path(f"dub.{lang.target}.wav")),
-            run.values.get("track_key"),
+            content_key(run.path(artifacts.speech(st.target))),
+            content_key(run.path(artifacts.dub(st.target))),
+            src.track_key,
             component_identity(syncer),
-            None if "track" in run.values else component_identity(pipe.component("detector")),
+            None if src.track is not None else component_identity(run.components.detector()),
             list(opts.pads),
             opts.crf,
             opts.allow_no_face,
-            _burned_subtitles_key(run, lang),
+            _burned_subtitles_key(run, st),
             _engine_look(),
-            *_faces_part(run),
+            *((src.faces_key,) if src.faces_key else ()),
         )
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        rec = run.wd.get(self.stage_id(lang))
+    def load(self, run: Run, src: Faced, st: Mixed) -> tuple[Synced, list[Path]]:
+        rec = run.wd.get(f"{self.name}:{st.target}")
         info = rec.info if rec else {}
-        lang.values["frames_total"] = int(info.get("frames_total", 0))
-        lang.values["frames_synced"] = int(info.get("frames_synced", 0))
-        return []
+        total, synced = int(info.get("frames_total", 0)), int(info.get("frames_synced", 0))
+        return advance(st, Synced, frames_total=total, frames_synced=synced), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
+    def compute(self, run: Run, src: Faced, st: Mixed) -> tuple[Synced, list[Path]]:
         cues = None
         if run.options.burn_subtitles:
             from lipdub.dub.subtitles import subtitle_cues
 
             cues = subtitle_cues(
-                lang.values["translation"],
-                lang.values["timing"],
-                max_chars_per_line=run.options.max_chars_per_line,
+                st.translation, st.timing, max_chars_per_line=run.options.max_chars_per_line
             )
-        timing: TimingReport = lang.values["timing"]
-        result = run.pipeline.lipsync(
+        result = operations.lipsync(
+            run.components.lipsyncer(),
+            run.components.detector,
             run.input,
-            lang.values["speech"],
-            lang.output,
-            soundtrack=lang.values["soundtrack"],
-            speech_spans=timing.speech_spans,
-            track=run.values.get("lipsync_track", run.values.get("track")),
+            st.speech,
+            st.output,
+            run.options,
+            soundtrack=st.soundtrack,
+            speech_spans=st.timing.speech_spans,
+            track=src.lipsync_track,
             subtitles=cues,
-            options=run.options,
             on_event=run.on_event,
         )
-        lang.values["frames_total"] = result.frames_total
-        lang.values["frames_synced"] = result.frames_synced
-        return [lang.output]
+        out = advance(
+            st, Synced, frames_total=result.frames_total, frames_synced=result.frames_synced
+        )
+        return out, [st.output]
 
-    def info(self, run: Run, lang: Lang | None) -> dict[str, Any]:
-        assert lang is not None
-        return {
-            "frames_total": lang.values["frames_total"],
-            "frames_synced": lang.values["frames_synced"],
-        }
+    def info(self, run: Run, src: Faced, out: Synced) -> dict[str, Any]:
+        return {"frames_total": out.frames_total, "frames_synced": out.frames_synced}
 
 
 def _engine_look() -> dict[str, Any]:
@@ -148,25 +144,19 @@ def _engine_look() -> dict[str, Any]:
     }
 
 
-def _faces_part(run: Run) -> tuple[str, ...]:
-    """The hash of ``faces.json`` when the faces stage ran (nothing otherwise)."""
-    key = run.values.get("faces_key")
-    return (key,) if key else ()
-
-
-def _burned_subtitles_key(run: Run, lang: Lang) -> Any:
+def _burned_subtitles_key(run: Run, lang: Mixed) -> Any:
     if not run.options.burn_subtitles:
         return None
     from lipdub.dub.subtitles import CUE_RULES
 
     return [
-        content_key(run.wd.path(f"translation.{lang.target}.json")),
+        content_key(run.path(artifacts.translation(lang.target))),
         run.options.max_chars_per_line,
         CUE_RULES,
     ]
 
 
-class Subtitles(Stage):
+class Subtitles(LangStage[Faced, Synced, Subtitled]):
     """Subtitle files beside the output, for the target and the source language.
 
     A file at one of those paths that lipdub did not write (no subtitle record of this
@@ -176,73 +166,75 @@ class Subtitles(Stage):
     """
 
     name = "subtitles"
-    per_language = True
 
-    def _paths(self, run: Run, lang: Lang) -> list[tuple[str, Path]]:
-        source: Transcript = run.values["source"]
+    def _paths(self, run: Run, src: Faced, lang: Synced) -> list[tuple[str, Path]]:
+        source = src.source
         stem = lang.output.stem.removesuffix(f".{lang.target}")
         out: list[tuple[str, Path]] = []
         has_source_times = not run.info.is_image and source.segments[-1].end_s > 0
         for fmt in run.options.subtitles:
-            out.append(("target", lang.output.with_name(f"{stem}.{lang.target}.{fmt}")))
+            target = artifacts.subtitle(stem, lang.target, fmt)
+            out.append(("target", lang.output.with_name(target)))
             if has_source_times and source.language != lang.target:
-                out.append(("source", lang.output.with_name(f"{stem}.{source.language}.{fmt}")))
+                name = artifacts.subtitle(stem, source.language, fmt)
+                out.append(("source", lang.output.with_name(name)))
         return out
 
-    def artifacts(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        paths = [p for _, p in self._paths(run, lang)]
-        # Which of them lipdub wrote, noted now: a --redo forgets the record before compute.
-        lang.values["subtitles_ours"] = frozenset(p for p in paths if _ours(run, p))
-        return paths
+    def artifacts(self, run: Run, src: Faced, st: Synced) -> list[Path]:
+        return [p for _, p in self._paths(run, src, st)]
 
-    def key(self, run: Run, lang: Lang | None) -> str:
+    def key(self, run: Run, src: Faced, st: Synced) -> str:
         from lipdub.dub.subtitles import CUE_RULES
 
-        assert lang is not None
         return settings_key(
-            content_key(run.values["transcript_path"]),
-            content_key(run.wd.path(f"translation.{lang.target}.json")),
-            content_key(run.wd.path(f"timing.{lang.target}.json")),
+            content_key(src.transcript_path),
+            content_key(run.path(artifacts.translation(st.target))),
+            content_key(run.path(artifacts.timing(st.target))),
             run.options.max_chars_per_line,
             CUE_RULES,
         )
 
-    def load(self, run: Run, lang: Lang | None) -> list[Path]:
-        assert lang is not None
-        lang.values["subtitles"] = tuple(self.artifacts(run, lang))
-        return []
+    def load(self, run: Run, src: Faced, st: Synced) -> tuple[Subtitled, list[Path]]:
+        return advance(st, Subtitled, subtitles=tuple(self.artifacts(run, src, st))), []
 
-    def compute(self, run: Run, lang: Lang | None) -> list[Path]:
+    def compute(self, run: Run, src: Faced, st: Synced) -> tuple[Subtitled, list[Path]]:
         from lipdub.dub.subtitles import subtitle_cues
 
-        assert lang is not None
         width = run.options.max_chars_per_line
         cues = {
-            "target": subtitle_cues(
-                lang.values["translation"], lang.values["timing"], max_chars_per_line=width
-            ),
-            "source": subtitle_cues(run.values["source"], None, max_chars_per_line=width),
+            "target": subtitle_cues(st.translation, st.timing, max_chars_per_line=width),
+            "source": subtitle_cues(src.source, None, max_chars_per_line=width),
         }
-        ours = lang.values.get("subtitles_ours", frozenset())
         written = []
-        for which, path in self._paths(run, lang):
-            if path not in ours and not _same_text(path, cues[which]) and _keep_theirs(run, path):
+        for which, path in self._paths(run, src, st):
+            if (
+                not _ours(run, path, st.target)
+                and not _same_text(path, cues[which])
+                and _keep_theirs(run, path)
+            ):
                 continue
             written.append(cues[which].save(path))
-        lang.values["subtitles"] = tuple(written)
-        return written
+        return advance(st, Subtitled, subtitles=tuple(written)), written
 
 
-def _ours(run: Run, path: Path) -> bool:
+def _ours(run: Run, path: Path, target: str) -> bool:
     """Whether ``path`` is as lipdub wrote it, by the subtitle records of every language
-    (the source-language file is shared by the dubs of all target languages)."""
+    (the source-language file is shared by the dubs of all target languages), as they
+    were before this language's stage started (a --redo forgets its record first)."""
     if not path.is_file():
         return False
     wd = run.wd
-    recorded = (p.name.split(".")[1] for p in wd.root.glob("translation.*.json"))
-    langs = sorted({*run.values["targets"], *recorded})
-    return any(wd.state(path, wd.get(f"{Subtitles.name}:{t}")) == "ours" for t in langs)
+    recorded = (
+        artifacts.language_of(p.name, artifacts.TRANSLATION)
+        for p in wd.root.glob(artifacts.pattern(artifacts.TRANSLATION))
+    )
+    langs = sorted({*run.targets, *(t for t in recorded if t)})
+    return any(wd.state(path, _record(run, t, target)) == "ours" for t in langs)
+
+
+def _record(run: Run, lang: str, current: str) -> StageRecord | None:
+    sid = f"{Subtitles.name}:{lang}"
+    return run.before.get(sid) if lang == current else run.wd.get(sid)
 
 
 def _same_text(path: Path, cues: Transcript) -> bool:
