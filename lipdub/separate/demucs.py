@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lipdub._deps import parse_device, require_modules
+from lipdub._hashing import file_sha256
 from lipdub.errors import CheckpointError, InputError
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.separate.base import Separation, Separator
@@ -236,12 +237,6 @@ def load_demucs_file(path: str | os.PathLike[str]) -> Any:
     return model
 
 
-def _file_sha256(path: Path) -> str:
-    from lipdub.hub.verify import sha256_file
-
-    return sha256_file(path)
-
-
 # ------------------------------------------------------------------ the separator
 class DemucsSeparator(Separator):
     """Voice and background with Hybrid Transformer Demucs.
@@ -309,7 +304,7 @@ class DemucsSeparator(Separator):
         """The model (catalogue name, or a local file's sha256), overlap and segment."""
         if self._is_path():
             if self._identity is None:
-                self._identity = "sha256:" + _file_sha256(Path(self.model))
+                self._identity = "sha256:" + file_sha256(Path(self.model))
             model = self._identity
         else:
             model = self.model
