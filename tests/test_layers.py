@@ -326,18 +326,20 @@ def test_the_library_runs_without_importing_lipdub_testing() -> None:
 def test_moved_names_keep_their_old_import_paths() -> None:
     from lipdub import hub
     from lipdub._hashing import file_sha256
-    from lipdub.audio import dsp
+    from lipdub.audio import dsp, resample
     from lipdub.data import portrait_path, speech_tones
     from lipdub.dub import audio_ops, facemap
     from lipdub.eval import faces as eval_faces
     from lipdub.eval import speaker
     from lipdub.faces import select
     from lipdub.hub.catalogue import PIPER_VOICES
+    from lipdub.separate import demucs
     from lipdub.testing import media
     from lipdub.voice import piper
 
     assert audio_ops.time_stretch is dsp.time_stretch
     assert audio_ops.integrated_loudness is dsp.integrated_loudness
+    assert demucs.StreamResampler is resample.StreamResampler
     assert eval_faces.FaceLinks is select.FaceLinks and eval_faces.find_faces is select.find_faces
     assert speaker.link_faces is select.link_faces and speaker.chosen_track is select.chosen_track
     assert facemap.choose_span_faces is select.choose_span_faces

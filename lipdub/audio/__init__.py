@@ -1,14 +1,16 @@
 """Audio below the components: Wav2Lip's mel features and the DSP on clips.
 
-==========  ================================================================
-module      job
-==========  ================================================================
-``mel``     the mel spectrogram the lip-sync networks expect, frame windows
-``dsp``     trim silence, time-stretch, loudness (LUFS), mix, peak limit
-==========  ================================================================
+============  ==============================================================
+module        job
+============  ==============================================================
+``mel``       the mel spectrogram the lip-sync networks expect, frame windows
+``dsp``       trim silence, time-stretch, loudness (LUFS), mix, peak limit
+``resample``  long signals resampled in pieces, equal to resampling them whole
+============  ==============================================================
 
-The voices and the dub both use these, so neither imports the other for them. Every
-name is re-exported here (``from lipdub.audio import melspectrogram, time_stretch``).
+The voices, the separators and the dub use these, so none imports another for them.
+Resampling a whole clip is :meth:`AudioClip.resample <lipdub.types.AudioClip.resample>`.
+Every name is re-exported here (``from lipdub.audio import melspectrogram, time_stretch``).
 """
 
 from lipdub.audio.dsp import integrated_loudness, limit_peak, mix_at, time_stretch, trim_silence
@@ -27,6 +29,7 @@ from lipdub.audio.mel import (
     melspectrogram,
     original_window_starts,
 )
+from lipdub.audio.resample import StreamResampler, resample_window
 
 __all__ = [
     "HOP_LENGTH",
@@ -35,6 +38,7 @@ __all__ = [
     "MEL_WINDOW",
     "N_FFT",
     "SAMPLE_RATE_HZ",
+    "StreamResampler",
     "frames_for_audio",
     "integrated_loudness",
     "limit_peak",
@@ -45,6 +49,7 @@ __all__ = [
     "melspectrogram",
     "mix_at",
     "original_window_starts",
+    "resample_window",
     "time_stretch",
     "trim_silence",
 ]
