@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import lipdub.testing  # noqa: F401 (the fakes by name, in this process)
 from lipdub.distributed import PipelineSpec, dub_many
+from lipdub.testing import register_fakes
 from lipdub.testing.checkpoints import write_random_wav2lip_checkpoint
 from lipdub.testing.media import make_test_video
 
@@ -50,6 +50,7 @@ def main() -> None:
             "lipsyncer": ("wav2lip", {"name_or_path": str(ckpt)}),
         },
         device="cpu",
+        setup=register_fakes,  # in each worker: the fakes by name
     )
     rows = []
     for workers in [int(w) for w in args.workers.split(",")]:

@@ -19,8 +19,10 @@ import json
 from pathlib import Path
 
 from lipdub import DubbingPipeline
-from lipdub.testing import FakeFaceDetector, FakeTranscriber
+from lipdub.testing import FakeFaceDetector, FakeTranscriber, register_fakes
 from lipdub.testing.media import make_test_video
+
+register_fakes()  # the test doubles by name ("fake", "passthrough")
 
 
 def main() -> None:

@@ -1,26 +1,128 @@
-"""Content hashing, once for the whole package: files (weights, artifacts, inputs) and
-settings (cache keys)."""
+"""Content hashing, once for the whole package: one name per job.
+
+================================  ==================================================
+function                          what it hashes
+================================  ==================================================
+:func:`file_sha256`               a file (weights, artifacts, inputs): full hex sha256
+:func:`files_sha256`              the matching files of a model folder
+:func:`module_sha256`             a torch module's state dict (a network in memory)
+:class:`WeightsIdentity`          whichever of those names a network's weights
+:func:`content_key`               a file, short, for cache keys (big videos sampled)
+:func:`settings_key`              JSON-serialisable settings, short, for cache keys
+:func:`clip_key`                  an audio clip's samples and rate, short
+================================  ==================================================
+
+Model files are hashed once per process while unchanged (``remember=True``: the digest is
+kept under the file's resolved path, size and modification time; about 1 s per GB the
+first time); other files are read each time.
+Nothing here imports torch at module level.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import torch
+
     from lipdub.types import AudioClip
 
-__all__ = ["clip_key", "content_key", "file_sha256", "settings_key"]
+__all__ = [
+    "WeightsIdentity",
+    "clip_key",
+    "content_key",
+    "file_sha256",
+    "files_sha256",
+    "module_sha256",
+    "settings_key",
+]
 
 _CHUNK = 1 << 20
+_lock = threading.Lock()
+_digests: dict[tuple[str, int, int], str] = {}
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The full sha256 hex digest of a file, read in 1 MiB blocks."""
+def file_sha256(path: str | os.PathLike[str], *, remember: bool = False) -> str:
+    """Hex sha256 of a file's content, read in 1 MiB blocks.
+
+    Args:
+        path: The file.
+        remember: Keep the digest for this process under the file's resolved path, size
+            and modification time, and reuse it while they are unchanged: for model
+            weights, named in every ``settings()`` call. Leave it off for files a user
+            or another program may rewrite (the work directory, downloads to verify).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.bin"
+        >>> _ = p.write_bytes(b"abc")
+        >>> file_sha256(p)[:12], file_sha256(p, remember=True) == file_sha256(p)
+        ('ba7816bf8f01', True)
+    """
+    if not remember:
+        return _read_sha256(Path(path))
+    real = Path(path).resolve()
+    st = real.stat()
+    key = (str(real), st.st_size, st.st_mtime_ns)
+    with _lock:
+        known = _digests.get(key)
+    if known is not None:
+        return known
+    digest = _read_sha256(real)
+    with _lock:
+        _digests[key] = digest
+    return digest
+
+
+def files_sha256(folder: str | os.PathLike[str], patterns: Iterable[str]) -> str:
+    """One hex sha256 over the files of ``folder`` matching ``patterns`` (glob, top level).
+
+    The names (relative to the folder) and contents of the matched files go in, sorted
+    by name, so the digest changes when a file is replaced, added or renamed, and not
+    when the folder moves. Other files (a README, ``.git``) are ignored. Each file's
+    digest is remembered (:func:`file_sha256` with ``remember=True``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "model.bin").write_bytes(b"weights")
+        >>> _ = (d / "notes.txt").write_text("ignored")
+        >>> a = files_sha256(d, ["model.bin", "*.json"])
+        >>> _ = (d / "notes.txt").write_text("still ignored")
+        >>> a == files_sha256(d, ["model.bin", "*.json"])
+        True
+    """
+    root = Path(folder)
+    names = sorted({p.name for pattern in patterns for p in root.glob(pattern) if p.is_file()})
     h = hashlib.sha256()
-    with Path(path).open("rb") as f:
+    for name in names:
+        h.update(name.encode() + b"\0" + file_sha256(root / name, remember=True).encode() + b"\n")
+    return h.hexdigest()
+
+
+def module_sha256(module: torch.nn.Module) -> str:
+    """Hex sha256 of a torch module's state dict (names, dtypes, shapes and values).
+
+    For a network built in memory (no file to name it by). The tensors are copied to
+    the CPU one at a time.
+    """
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(dtype=_byte_dtype()).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _read_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
             h.update(block)
     return h.hexdigest()
@@ -60,3 +162,42 @@ def clip_key(clip: AudioClip) -> str:
     h = hashlib.sha256(clip.samples.tobytes())
     h.update(str(clip.sample_rate_hz).encode())
     return h.hexdigest()[:16]
+
+
+class WeightsIdentity:
+    """The sha256 naming a network's weights, worked out on first use and kept.
+
+    In order of preference: the published digest (``sha256``), the digest of the file
+    the weights were loaded from (``file``), or the digest of the module's state dict.
+
+    Args:
+        module: The network (used only when neither ``sha256`` nor ``file`` is given).
+        file: The checkpoint file the weights came from.
+        sha256: A digest already known (a published one).
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module | None = None,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self._module = module
+        self._file = Path(file) if file is not None else None
+        self._sha256 = sha256
+
+    def sha256(self) -> str | None:
+        """The digest (None when there is neither a file nor a module to hash)."""
+        if self._sha256 is None:
+            if self._file is not None:
+                self._sha256 = file_sha256(self._file, remember=True)
+            elif self._module is not None:
+                self._sha256 = module_sha256(self._module)
+        return self._sha256
+
+
+def _byte_dtype() -> torch.dtype:
+    import torch
+
+    return torch.uint8

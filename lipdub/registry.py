@@ -16,10 +16,10 @@ Third-party packages add backends through entry points, read on the first lookup
 The entry point's value is a ``"module:Class"`` string, so a plugin stays lazy too. A
 plugin cannot shadow a built-in name; :func:`register` with ``replace=True`` can.
 
-Test doubles are not built in: importing :mod:`lipdub.testing` registers its fakes
+Test doubles are not built in: :func:`lipdub.testing.register_fakes` registers them
 (``"fake"`` of every kind but separators, the ``"bright"`` detector and the
-``"passthrough"`` lip-syncer; see :func:`lipdub.testing.register_fakes`), so they are
-listed and resolvable by name only in programs that import it, such as test suites.
+``"passthrough"`` lip-syncer), so they are listed and resolvable by name only in
+programs that call it, such as test suites (importing :mod:`lipdub.testing` does not).
 
 Example:
     >>> from lipdub import registry

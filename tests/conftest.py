@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
-# Registers the test doubles ("fake", "passthrough", ...) by name, for every test.
-import lipdub.testing  # noqa: F401
+from lipdub.testing import FAKE_BACKENDS, register_fakes
+
+# The test doubles ("fake", "passthrough", ...) by name, for every test in this process
+# (importing lipdub.testing registers nothing). Processes a test starts register them
+# themselves: `register_fakes()` in a `-c` driver, or the `fakes_plugin` entry points.
+register_fakes()
 
 
 @pytest.fixture
@@ -30,6 +34,24 @@ def make_video(tmp_path: Path):  # type: ignore[no-untyped-def]
         return make_test_video(tmp_path / name, **kwargs)  # type: ignore[arg-type]
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def fakes_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a test package whose ``lipdub.backends`` entry points name the
+    fakes: put it on the ``PYTHONPATH`` of a process that resolves them by name and
+    cannot call :func:`register_fakes` itself (a Ray worker, ``lipdub batch``)."""
+    root = tmp_path_factory.mktemp("fakes-plugin")
+    dist = root / "lipdub_test_fakes-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: lipdub-test-fakes\nVersion: 1.0\n", encoding="utf-8"
+    )
+    lines = [f"{kind}.{name} = {target}" for kind, name, target in FAKE_BACKENDS]
+    (dist / "entry_points.txt").write_text(
+        "[lipdub.backends]\n" + "\n".join(lines) + "\n", encoding="utf-8"
+    )
+    return root
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -126,7 +126,10 @@ def test_auto_is_active_when_the_syncnet_weights_are_cached(
     cache = tmp_path / "hub"
     prefilled_hub_cache(cache, "syncnet_v2", weights["syncnet"])
     clip = make_two_face_video(tmp_path / "two.mp4", duration_s=1.0, speaking=((0.2, 0.8, 0),))
-    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys, lipdub.testing as t; t.register_fakes(); "
+        "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     args = ["dub", str(clip), "--to", "es", *FAKES, "--detector", "fixed_faces"]
     args += ["--checkpoint", str(weights["wav2lip"]), "--device", "cpu", "-q"]
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}

@@ -44,11 +44,26 @@ ALL_STAGES = {
 }
 
 
+def _with_path(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """``env`` with ``folder`` first on its ``PYTHONPATH``."""
+    rest = env.get("PYTHONPATH")
+    return {**env, "PYTHONPATH": str(folder) + (os.pathsep + rest if rest else "")}
+
+
 @pytest.fixture(scope="module")
-def local_ray() -> Any:
+def local_ray(fakes_plugin: Path) -> Any:
     if ray.is_initialized():  # pragma: no cover (another module left one running)
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # The workers find the fakes by name through the test package's entry points.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = _with_path(dict(os.environ), fakes_plugin)["PYTHONPATH"]
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
     # The killing voice below is defined here; workers cannot import a test module.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield ray
@@ -250,8 +265,11 @@ def test_a_cloud_api_quota_holds_across_workers(local_ray: Any, tmp_path: Path) 
     assert report.api_peak == {"voice.slow": 1, "google": 0}
 
 
-def test_cli_batch_keeps_rays_own_notices_off_the_screen(tmp_path: Path) -> None:
-    """Ray started by ``lipdub batch`` itself (a fresh process): no Ray line on stderr."""
+def test_cli_batch_keeps_rays_own_notices_off_the_screen(
+    tmp_path: Path, fakes_plugin: Path
+) -> None:
+    """Ray started by ``lipdub batch`` itself (a fresh process): no Ray line on stderr.
+    The fakes come by name from the test package's entry points, in every process."""
     import subprocess
 
     _videos(tmp_path / "in", n=1)
@@ -262,7 +280,11 @@ def test_cli_batch_keeps_rays_own_notices_off_the_screen(tmp_path: Path) -> None
         args += [f"--{slot}", "fake"]
     args += ["--model", "passthrough"]
     proc = subprocess.run(
-        [sys.executable, "-m", "lipdub.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "lipdub.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_with_path(dict(os.environ), fakes_plugin),
     )
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -195,18 +195,21 @@ def test_registry_resolves_names_instances_and_options() -> None:
         registry.resolve("voice", 42)
 
 
-def test_fakes_are_registered_by_lipdub_testing_not_built_in() -> None:
+def test_fakes_are_registered_by_register_fakes_not_by_import_nor_built_in() -> None:
     code = (
         "from lipdub import registry; "
         "print([(k, n) for k in registry.KINDS for n in registry.available(k)]); "
         "import lipdub.testing; "
+        "print([(k, n) for k in registry.KINDS for n in registry.available(k)]); "
+        "lipdub.testing.register_fakes(); "
         "print([(k, n, registry.entry(k, n).source) for k in registry.KINDS "
         "for n in registry.available(k) if registry.entry(k, n).source != 'builtin'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, after = (ast.literal_eval(line) for line in out.stdout.splitlines())
+    before, imported, after = (ast.literal_eval(line) for line in out.stdout.splitlines())
     assert ("translator", "identity") in before
     assert not any(n in ("fake", "passthrough", "bright") for _, n in before)
+    assert imported == before  # importing the package registers nothing
     assert sorted(after) == [
         ("detector", "bright", "testing"),
         ("detector", "fake", "testing"),

@@ -220,7 +220,10 @@ def test_a_speaker_labels_escapes_never_reach_the_terminal(clip: Path, tmp_path:
     label = "S\x1b]0;owned\x07\x1b[2J\x1b[31mX\x07\x00"
     turns = [{"start_s": 0.3, "end_s": 0.6, "speaker": label}]
     (wd / "speakers.json").write_text(json.dumps({"turns": turns}), encoding="utf-8")
-    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys, lipdub.testing as t; t.register_fakes(); "
+        "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), *FAKES]
     args += ["--speakers", "2", "--separator", "duck", "--voice", "clone", "--tts", "match"]
     done = subprocess.run(

@@ -28,7 +28,10 @@ from lipdub.testing import FakeTranscriber, FakeVoiceSynth
 from lipdub.types import AudioClip
 
 ROOT = Path(__file__).resolve().parents[1]
-_CLI = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+_CLI = (
+    "import sys, lipdub.testing as t; t.register_fakes(); "
+    "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -218,8 +221,10 @@ import numpy as np
 from lipdub import DubbingPipeline
 from lipdub.dub.options import DubOptions
 from lipdub.events import Progress
-from lipdub.testing import FakeTranscriber, FakeVoiceSynth
+from lipdub.testing import FakeTranscriber, FakeVoiceSynth, register_fakes
 from lipdub.types import AudioClip
+
+register_fakes()
 
 class Hum(FakeVoiceSynth):
     name = "hum"

@@ -361,7 +361,10 @@ def test_lipdub_review_command_serves_the_work_directory(dub: Dub) -> None:
     import urllib.error
     import urllib.request
 
-    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys, lipdub.testing as t; t.register_fakes(); "
+        "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     cmd = [sys.executable, "-c", code, "review", str(dub.workdir), "--no-browser"]
     proc = subprocess.Popen(
         cmd,
@@ -405,7 +408,10 @@ def test_lipdub_dub_review_stops_and_serves_the_page(make_video) -> None:  # typ
     import urllib.request
 
     video = make_video("talk.mp4", duration_s=3.0)
-    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys, lipdub.testing as t; t.register_fakes(); "
+        "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     cmd = [sys.executable, "-c", code, "dub", str(video), "--to", "es", "-q", "--review"]
     cmd += ["--transcriber", "fake", "--translator", "fake", "--tts", "fake", "--detector", "fake"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BROWSER": "true"}  # no browser opens

@@ -914,7 +914,10 @@ def test_in_a_browser_the_token_never_reaches_another_origin(case: Case) -> None
 
 
 def _serve_in_a_process(wd: Path) -> tuple[subprocess.Popen[str], str]:
-    code = "import sys, lipdub.testing; from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys, lipdub.testing as t; t.register_fakes(); "
+        "from lipdub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "review", str(wd), "--no-browser"],
         stdout=subprocess.PIPE,

@@ -27,9 +27,6 @@ __all__ = ["QUOTA_STAGES", "PipelineSpec", "dub_task", "quota_name"]
 SLOTS = ("transcriber", "translator", "voice", "detector", "lipsyncer", "separator")
 
 #: The stages that call a backend which may be a cloud API, and the slot they use.
-#: Names of the :mod:`lipdub.testing` fakes: a worker imports that module to know them.
-_FAKE_NAMES = frozenset({"fake", "passthrough", "bright"})
-
 QUOTA_STAGES = {"transcribe": "transcriber", "translate": "translator", "speak": "voice"}
 
 
@@ -44,8 +41,8 @@ class PipelineSpec:
             has one).
         options: Dub options.
         setup: Called in each worker before the components are built (register your
-            own backends there; must be picklable). The ``lipdub.testing`` fakes are
-            registered automatically when a component names one.
+            own backends there; must be picklable), e.g.
+            :func:`lipdub.testing.register_fakes` for the test doubles.
 
     Example:
         >>> s = PipelineSpec({"voice": ("fake", {"seconds_per_word": 0.2})})
@@ -86,8 +83,6 @@ class PipelineSpec:
         """The pipeline (in the worker)."""
         from lipdub.dub.pipeline import DubbingPipeline
 
-        if any(self.name_of(s) in _FAKE_NAMES for s in SLOTS):
-            import lipdub.testing  # noqa: F401 (registers the fakes by name)
         if self.setup is not None:
             self.setup()
         kwargs: dict[str, Any] = dict(self.components)

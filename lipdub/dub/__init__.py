@@ -20,7 +20,7 @@ module              job
 ``speech_cache``    per-utterance speech kept between runs
 ``mix``             the dubbed soundtrack over the original background
 ``subtitles``       subtitle cues and burning them into frames
-``audio_ops``       the DSP those need: trim, time-stretch, loudness, mixing
+``audio_ops``       (old place of :mod:`lipdub.audio.dsp`, re-exported)
 ``options``         :class:`DubOptions` and :class:`FitOptions`
 ==================  ==========================================================
 """

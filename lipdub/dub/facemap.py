@@ -21,44 +21,44 @@ Each frame of the video belongs to the last span starting at or before it (the
 dubbed speech of a line never starts before its source line, and may run past its
 end), frames before the first span to the first span; its box is the span's face
 there (:func:`lipsync_track`).
+
+How the face of a span is chosen lives in :mod:`lipdub.faces.select` (re-exported
+here); this module is the file.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import os
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError
-from lipdub.eval.faces import FaceLinks
-from lipdub.faces.track import FaceTrack
-from lipdub.types import FaceBox
+from lipdub.faces.select import (
+    MIN_PRESENCE,
+    FaceLinks,
+    SpanFace,
+    candidates,
+    choose_span_faces,
+    describe_ids,
+    lipsync_track,
+)
 
-__all__ = ["FaceMap", "SpanFace", "choose_span_faces", "lipsync_track"]
+__all__ = [
+    "MIN_PRESENCE",
+    "FaceMap",
+    "SpanFace",
+    "candidates",
+    "choose_span_faces",
+    "describe_ids",
+    "lipsync_track",
+]
 
 #: Largest ``faces.json`` read (a real one is a few kB: one line per span).
 _MAX_FILE_BYTES = 16 << 20
-#: A face must be seen in this share of a span's frames to be chosen for it.
-MIN_PRESENCE = 0.5
-_SAME_FACE_IOU = 0.3
-
-
-@dataclass(frozen=True, slots=True)
-class SpanFace:
-    """One source speech span and the face lip-synced in it (None: the face track's)."""
-
-    start_s: float
-    end_s: float
-    face: int | None
-    speaker: str | None = None
-    scores: dict[int, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -210,107 +210,3 @@ def _one_item_a_line(data: dict[str, Any]) -> str:
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def describe_ids(links: FaceLinks) -> str:
-    """``0 (box 42,30-118,130), 1 (...)`` or ``none``."""
-    parts = []
-    for fid in links.ids:
-        box = links.summary(fid).get("box")
-        where = f" (box {box[0]:.0f},{box[1]:.0f}-{box[2]:.0f},{box[3]:.0f})" if box else ""
-        parts.append(f"{fid}{where}")
-    return ", ".join(parts) or "none"
-
-
-def candidates(links: FaceLinks, start_s: float, end_s: float) -> list[int]:
-    """The faces seen in at least :data:`MIN_PRESENCE` of the span's frames."""
-    return [f for f in links.ids if links.presence(f, start_s, end_s) >= MIN_PRESENCE]
-
-
-def choose_span_faces(
-    links: FaceLinks,
-    spans: Sequence[tuple[float, float, str | None]],
-    *,
-    mode: str,
-    fixed: int | None = None,
-    scores: Sequence[dict[int, float | None]] | None = None,
-) -> tuple[list[SpanFace], dict[str, int | None]]:
-    """The face of each span, and each diarized speaker's face.
-
-    ``mode``: ``"fixed"`` (face ``fixed`` everywhere), ``"largest"`` (the largest
-    candidate), ``"active"`` (the best of ``scores``; the largest where no candidate
-    could be scored). With speaker labels, each speaker gets the face that won most of
-    their spans (ties: the higher total score, then the lower id), and every span of
-    that speaker where the face is seen takes it.
-    """
-    chosen: list[SpanFace] = []
-    for k, (start, end, speaker) in enumerate(spans):
-        cands = candidates(links, start, end)
-        got = dict(scores[k]) if scores is not None else {}
-        if mode == "fixed":
-            face: int | None = fixed
-        elif mode == "active" and any(got.get(c) is not None for c in cands):
-            face = max(
-                (c for c in cands if got.get(c) is not None),
-                key=lambda c: (got[c], -c),
-            )
-        else:
-            face = max(cands, key=lambda c: links.mean_area(c, start, end), default=None)
-        chosen.append(SpanFace(start, end, face, speaker, got))
-    speakers: dict[str, int | None] = {}
-    if mode == "fixed":
-        speakers = {s.speaker: fixed for s in chosen if s.speaker is not None}
-        return chosen, speakers
-    labels = list(dict.fromkeys(s.speaker for s in chosen if s.speaker is not None))
-    for label in labels:
-        mine = [s for s in chosen if s.speaker == label]
-        votes = Counter(s.face for s in mine if s.face is not None)
-        if not votes:
-            speakers[label] = None
-            continue
-
-        def total(fid: int, mine: list[SpanFace] = mine) -> float:
-            return sum(v for s in mine if (v := s.scores.get(fid)) is not None)
-
-        speakers[label] = max(votes, key=lambda f: (votes[f], total(f), -f))
-    out = []
-    for s in chosen:
-        face = speakers.get(s.speaker) if s.speaker is not None else None
-        if face is not None and face in candidates(links, s.start_s, s.end_s):
-            s = SpanFace(s.start_s, s.end_s, face, s.speaker, s.scores)
-        out.append(s)
-    return out, speakers
-
-
-def lipsync_track(
-    track: FaceTrack | None, links: FaceLinks, spans: Sequence[SpanFace], num_frames: int
-) -> FaceTrack | None:
-    """The track the lip-sync follows: each frame's box is its span's face there.
-
-    Where the span's face is the one ``track`` follows (IoU >= 0.3) the track's own box
-    is kept, so a video whose chosen face is the tracked one is synced exactly as
-    without ``faces.json``; a span with face None keeps the track's box. Returns
-    ``track`` itself when nothing differs from it.
-    """
-    if not spans or track is None:
-        return track
-    fps = links.fps
-    starts = [s.start_s for s in spans]
-    boxes: list[FaceBox | None] = []
-    for f in range(num_frames):
-        t = (f + 0.5) / fps
-        k = max(0, bisect.bisect_right(starts, t) - 1)
-        face = spans[k].face
-        tracked = track.boxes[f] if f < len(track.boxes) else None
-        if face is None:
-            boxes.append(tracked)
-            continue
-        faces = links.faces[face]
-        mine = faces[f] if f < len(faces) else None
-        if mine is not None and tracked is not None and tracked.iou(mine) >= _SAME_FACE_IOU:
-            boxes.append(tracked)
-        else:
-            boxes.append(mine)
-    if tuple(boxes) == tuple(track.boxes[:num_frames]) and len(track.boxes) == num_frames:
-        return track
-    return FaceTrack(tuple(boxes), track.fps, {**track.settings, "faces": "faces.json"})

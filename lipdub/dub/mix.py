@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lipdub.dub.audio_ops import integrated_loudness, limit_peak, mix_at
+from lipdub.audio.dsp import integrated_loudness, limit_peak, mix_at
 from lipdub.separate.base import Separator
 from lipdub.types import AudioClip
 

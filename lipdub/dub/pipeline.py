@@ -123,8 +123,9 @@ class DubbingPipeline:
             used only when already cached); None: no scorer (the largest face).
 
     Example:
-        >>> from lipdub.testing import FakeTranscriber
+        >>> from lipdub.testing import FakeTranscriber, register_fakes
         >>> from lipdub.types import Segment
+        >>> _ = register_fakes()  # the test doubles' names: "fake", "passthrough"
         >>> p = DubbingPipeline(transcriber=FakeTranscriber(), translator="fake", voice="fake",
         ...                     detector="fake", lipsyncer="passthrough")
         >>> sorted(p.components)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipdub.dub.audio_ops import time_stretch, trim_silence
+from lipdub.audio.dsp import time_stretch, trim_silence
 from lipdub.dub.options import FitOptions
 from lipdub.dub.report import SEVERITY, LineStatus, SegmentTiming, TimingReport
 from lipdub.dub.speech_cache import SpeechCache, WavFolderCache, utterance_key, voice_identity

@@ -1,11 +1,13 @@
 """Active speaker: which of several faces is speaking, per speech span.
 
+Face selection lives in :mod:`lipdub.faces.select` (re-exported here):
+
 1. :func:`link_faces` gives every face a stable id across frames (greedy IoU matching
    of each frame's detections to the faces of the previous frames; ids in order of
    first appearance).
 2. :func:`choose_faces` scores every face inside each speech span with a
    ``score(face_id, first_frame, end_frame) -> float`` (higher: more likely speaking)
-   and picks the best; :func:`syncnet_span_score` makes that function from a
+   and picks the best; :func:`syncnet_span_score`, here, makes that function from a
    :class:`~lipdub.eval.SyncNetScorer` (LSE-C of the face's crops against the source
    audio of the span).
 3. :func:`chosen_track` turns the choice into a :class:`~lipdub.faces.track.FaceTrack`
@@ -22,16 +24,28 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from lipdub.faces.select import (
+    SpanChoice,
+    SpanScore,
+    choose_faces,
+    chosen_track,
+    detect_faces,
+    link_faces,
+)
 from lipdub.types import FaceBox
+
+if TYPE_CHECKING:
+    from lipdub.eval.scorer import SyncNetScorer
 
 __all__ = [
     "SpanChoice",
+    "SpanScore",
     "choose_faces",
     "chosen_track",
     "detect_faces",
@@ -40,131 +54,17 @@ __all__ = [
     "syncnet_span_score",
 ]
 
-#: ``score(face_id, first_frame, end_frame)`` (end exclusive): higher = speaking.
-SpanScore = Callable[[int, int, int], float]
-
-
-def link_faces(
-    detections: Sequence[Sequence[FaceBox]], *, min_iou: float = 0.3, max_gap: int = 12
-) -> dict[int, list[FaceBox | None]]:
-    """Stable face ids: ``{id: box per frame (None where that face is absent)}``.
-
-    Each frame's detections are matched to the known faces by IoU with their last box
-    (largest IoU first, at least ``min_iou``; a face unseen for more than ``max_gap``
-    frames is not matched again); an unmatched detection starts a new id.
-    """
-    faces: dict[int, list[FaceBox | None]] = {}
-    last: dict[int, tuple[int, FaceBox]] = {}
-    n = len(detections)
-    for f, dets in enumerate(detections):
-        pairs = sorted(
-            (
-                (last_box.iou(det), fid, k)
-                for fid, (seen, last_box) in last.items()
-                if f - seen <= max_gap + 1
-                for k, det in enumerate(dets)
-            ),
-            reverse=True,
-        )
-        used_faces: set[int] = set()
-        used_dets: set[int] = set()
-        assigned: dict[int, FaceBox] = {}
-        for iou, fid, k in pairs:
-            if iou < min_iou or fid in used_faces or k in used_dets:
-                continue
-            used_faces.add(fid)
-            used_dets.add(k)
-            assigned[fid] = dets[k]
-        for k, det in enumerate(dets):
-            if k not in used_dets:
-                fid = len(faces)
-                faces[fid] = [None] * n
-                assigned[fid] = det
-        for fid, box in assigned.items():
-            faces[fid][f] = box
-            last[fid] = (f, box)
-    return faces
-
-
-def detect_faces(
-    frames: Sequence[npt.NDArray[np.uint8]], detector: object, *, batch_size: int = 8
-) -> dict[int, list[FaceBox | None]]:
-    """Every face of every frame with a stable id (``detector`` on each frame, then
-    :func:`link_faces`)."""
-    from lipdub.faces import FaceDetector
-
-    assert isinstance(detector, FaceDetector)
-    found: list[list[FaceBox]] = []
-    for start in range(0, len(frames), batch_size):
-        found.extend(detector.detect(list(frames[start : start + batch_size])))
-    return link_faces(found)
-
-
-@dataclass(frozen=True, slots=True)
-class SpanChoice:
-    """The face chosen for one speech span, and every candidate's score."""
-
-    start_s: float
-    end_s: float
-    face_id: int | None
-    scores: dict[int, float]
-
-
-def choose_faces(
-    faces: dict[int, list[FaceBox | None]],
-    spans: Sequence[tuple[float, float]],
-    score: SpanScore,
-    *,
-    fps: float,
-    min_presence: float = 0.5,
-) -> list[SpanChoice]:
-    """The speaking face of each span: the best score among faces present in at least
-    ``min_presence`` of the span's frames (None when no face is)."""
-    out: list[SpanChoice] = []
-    for start_s, end_s in spans:
-        a, b = round(start_s * fps), round(end_s * fps)
-        scores: dict[int, float] = {}
-        for fid, boxes in faces.items():
-            seen = sum(box is not None for box in boxes[a:b])
-            if b > a and seen >= min_presence * (b - a):
-                scores[fid] = float(score(fid, a, b))
-        best = max(scores, key=lambda k: scores[k]) if scores else None
-        out.append(SpanChoice(start_s, end_s, best, scores))
-    return out
-
-
-def chosen_track(
-    faces: dict[int, list[FaceBox | None]],
-    choices: Sequence[SpanChoice],
-    *,
-    fps: float,
-    num_frames: int,
-) -> object:
-    """A :class:`~lipdub.faces.track.FaceTrack`: the chosen face's box in its spans."""
-    from lipdub.faces.track import FaceTrack
-
-    boxes: list[FaceBox | None] = [None] * num_frames
-    for c in choices:
-        if c.face_id is None:
-            continue
-        a, b = round(c.start_s * fps), min(num_frames, round(c.end_s * fps))
-        for f in range(a, b):
-            boxes[f] = faces[c.face_id][f]
-    return FaceTrack(tuple(boxes), fps, {"select": "active"})
-
 
 def syncnet_span_score(
     frames: Sequence[npt.NDArray[np.uint8]],
     audio_int16: npt.NDArray[np.int16],
     faces: dict[int, list[FaceBox | None]],
-    scorer: object,
+    scorer: SyncNetScorer,
 ) -> SpanScore:
     """A :data:`SpanScore` from a SyncNet scorer: LSE-C of the face's crops in the span
     against the span's audio (25 fps frames, 16 kHz audio); -inf when too short."""
     from lipdub.eval.crops import crop_face
-    from lipdub.eval.scorer import SAMPLES_PER_FRAME, SyncNetScorer
-
-    assert isinstance(scorer, SyncNetScorer)
+    from lipdub.eval.scorer import SAMPLES_PER_FRAME
 
     def score(fid: int, a: int, b: int) -> float:
         boxes = faces[fid]

@@ -89,11 +89,11 @@ class HaarFaceDetector(FaceDetector):
     def settings(self) -> dict[str, Any]:
         """The options that change detections (JSON-ready); the cascade by name and the
         sha256 of its file (moving it keeps the cache)."""
-        from lipdub._fingerprint import file_sha256
+        from lipdub._hashing import file_sha256
 
         return {
             "cascade": self.cascade_path.name,
-            "cascade_sha256": file_sha256(self.cascade_path),
+            "cascade_sha256": file_sha256(self.cascade_path, remember=True),
             "scale_factor": self.scale_factor,
             "min_neighbors": self.min_neighbors,
             "min_size": self.min_size,

@@ -32,10 +32,11 @@ import numpy.typing as npt
 import torch
 
 from lipdub._deps import parse_device, parse_dtype
-from lipdub._fingerprint import WeightsIdentity, known_sha256
+from lipdub._hashing import WeightsIdentity
 from lipdub.errors import InputError
 from lipdub.faces._scale import detect_scaled
 from lipdub.faces.base import FaceDetector, Frame
+from lipdub.hub.catalogue import known_sha256
 from lipdub.models.s3fd import S3FD, S3FD_MEAN_RGB, S3FD_STRIDES
 from lipdub.types import FaceBox
 from lipdub.typing import FloatArray

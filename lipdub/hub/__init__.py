@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+from lipdub._hashing import file_sha256
 from lipdub.hub.catalogue import (
     KNOWN_WEIGHTS,
     PATTERNS,
@@ -47,7 +48,10 @@ from lipdub.hub.download import (
     resolve_weights,
 )
 from lipdub.hub.offline import hub_unreachable_reason, is_offline, set_offline
-from lipdub.hub.verify import is_verified, sha256_file, verify_file
+from lipdub.hub.verify import is_verified, verify_file
+
+#: The sha256 of a file: :func:`lipdub._hashing.file_sha256` under its older public name.
+sha256_file = file_sha256
 
 __all__ = [
     "KNOWN_WEIGHTS",

@@ -18,7 +18,7 @@ name                       what
 
 OPUS-MT pairs follow a rule instead of a list: ``opus-<src>-<tgt>`` is the Hub repo
 ``gaudi/opus-mt-<src>-<tgt>-ctranslate2``. :func:`lookup` resolves any name, fixed or
-by rule; Piper voices outside :data:`~lipdub.voice.piper.KNOWN_VOICES` resolve by rule
+by rule; Piper voices outside :data:`PIPER_VOICES` resolve by rule
 as well.
 
 What is pinned: a spec is *pinned* when its ``revision`` is a 40-hex commit
@@ -52,9 +52,15 @@ __all__ = [
     "KNOWN_WEIGHTS",
     "OPUS_REPO_TEMPLATE",
     "PATTERNS",
+    "PIPER_REPO",
+    "PIPER_REVISION",
+    "PIPER_VOICES",
+    "PIPER_VOICE_NAME",
     "WeightsSpec",
+    "known_sha256",
     "lookup",
     "opus_spec",
+    "piper_path",
     "piper_spec",
     "register_weights",
     "whisper_spec",
@@ -349,15 +355,49 @@ def opus_spec(src: str, tgt: str, *, repo_id: str | None = None) -> WeightsSpec:
 PIPER_REPO = "rhasspy/piper-voices"
 #: The release tag of ``rhasspy/piper-voices`` lipdub downloads from by default.
 PIPER_REVISION = "v1.0.0"
-_PIPER_NAME = re.compile(
+#: A Piper voice name: ``<lang>_<REGION>-<name>-<quality>`` (``en_US-lessac-medium``).
+PIPER_VOICE_NAME = re.compile(
     r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z0-9]+)-(?P<name>[^-/]+)-(?P<quality>[^/]+)$"
+)
+#: One good voice per language (the default when only a language is given), then others.
+PIPER_VOICES: tuple[str, ...] = (
+    "en_US-lessac-medium",
+    "en_GB-alan-medium",
+    "es_ES-davefx-medium",
+    "es_MX-ald-medium",
+    "fr_FR-siwis-medium",
+    "de_DE-thorsten-medium",
+    "it_IT-riccardo-x_low",
+    "pt_BR-faber-medium",
+    "nl_NL-mls-medium",
+    "pl_PL-darkman-medium",
+    "ru_RU-dmitri-medium",
+    "uk_UA-ukrainian_tts-medium",
+    "tr_TR-dfki-medium",
+    "sv_SE-nst-medium",
+    "da_DK-talesyntese-medium",
+    "no_NO-talesyntese-medium",
+    "fi_FI-harri-medium",
+    "cs_CZ-jirka-medium",
+    "hu_HU-anna-medium",
+    "ro_RO-mihai-medium",
+    "el_GR-rapunzelina-low",
+    "ca_ES-upc_ona-medium",
+    "ar_JO-kareem-medium",
+    "fa_IR-amir-medium",
+    "vi_VN-vais1000-medium",
+    "zh_CN-huayan-medium",
+    "sw_CD-lanfrica-medium",
+    "en_US-amy-medium",
+    "en_US-ryan-medium",
+    "en_US-joe-medium",
 )
 _PIPER_APPROX = {"x_low": 28_000_000, "low": 63_000_000, "medium": 63_000_000}
 
 
 def piper_path(voice: str) -> str | None:
     """Path of a voice's ``.onnx`` inside ``rhasspy/piper-voices``, or None if not a name."""
-    m = _PIPER_NAME.match(voice)
+    m = PIPER_VOICE_NAME.match(voice)
     if m is None:
         return None
     lang, region = m["lang"], m["region"]
@@ -392,10 +432,8 @@ def piper_spec(voice: str, *, revision: str = PIPER_REVISION) -> WeightsSpec | N
 
 
 def _piper_entries() -> list[WeightsSpec]:
-    from lipdub.voice.piper import KNOWN_VOICES
-
     out = []
-    for voice in KNOWN_VOICES:
+    for voice in PIPER_VOICES:
         spec = piper_spec(voice)
         if spec is not None:
             out.append(spec)
@@ -484,7 +522,6 @@ _lock = threading.Lock()
 
 
 def _ensure_piper() -> None:
-    # The voice list lives in lipdub.voice.piper (a light module; no piper import).
     global _piper_loaded
     if _piper_loaded:
         return
@@ -493,6 +530,22 @@ def _ensure_piper() -> None:
             for spec in _piper_entries():
                 _KNOWN.setdefault(spec.name, spec)
             _piper_loaded = True
+
+
+def known_sha256(name_or_spec: object) -> str | None:
+    """The full published sha256 of a weights name or :class:`~lipdub.hub.WeightsSpec`.
+
+    None for a local path, an unknown name, or a spec that pins only a prefix.
+
+    Example:
+        >>> known_sha256("/tmp/mine.pth") is None
+        True
+    """
+    if isinstance(name_or_spec, WeightsSpec):
+        return name_or_spec.sha256
+    if isinstance(name_or_spec, str) and name_or_spec in KNOWN_WEIGHTS:
+        return KNOWN_WEIGHTS[name_or_spec].sha256
+    return None
 
 
 def register_weights(spec: WeightsSpec, *, replace: bool = False) -> None:

@@ -17,14 +17,9 @@ from lipdub._io import atomic_path
 from lipdub.errors import ChecksumMismatch
 from lipdub.hub.catalogue import WeightsSpec
 
-__all__ = ["is_verified", "sha256_file", "verify_file"]
+__all__ = ["is_verified", "verify_file"]
 
 _MARKER_SUFFIX = ".lipdub-verified"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (see :func:`lipdub._hashing.file_sha256`)."""
-    return file_sha256(path)
 
 
 def _marker_path(path: Path) -> Path:
@@ -94,7 +89,7 @@ def verify_file(path: str | os.PathLike[str], spec: WeightsSpec) -> None:
         return
     if _read_marker(p, spec):
         return
-    digest = sha256_file(p)
+    digest = file_sha256(p)
     if not _hash_ok(digest, spec):
         want = spec.sha256 or f"{spec.sha256_prefix}…"
         raise ChecksumMismatch(

@@ -57,10 +57,11 @@ import numpy.typing as npt
 import torch
 
 from lipdub._deps import parse_device, parse_dtype
-from lipdub._fingerprint import WeightsIdentity, known_sha256
+from lipdub._hashing import WeightsIdentity
 from lipdub.errors import CheckpointError, InputError, LipdubError
 from lipdub.events import EventCallback, Progress, emit, stage
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
+from lipdub.hub.catalogue import known_sha256
 from lipdub.lipsync.auto_precision import (
     FIDELITY_MIN_PSNR_DB,
     AutoChoice,

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lipdub._deps import require_modules
-from lipdub._fingerprint import file_sha256
+from lipdub._hashing import file_sha256
 from lipdub._io import atomic_path, atomic_write_text
 from lipdub._lock import exclusive_lock
 from lipdub.errors import LipdubError, ModelError
@@ -66,8 +66,6 @@ logger = logging.getLogger(__name__)
 BUILD_STAGE = "build int8"
 #: Names the export + quantisation recipe; part of the cache key (bump on any change).
 INT8_RECIPE = "w2l-qdq-u8s8-perchannel-minmax-v1"
-#: The bundled portrait's face box (RetinaFace on lipdub/testing/data/portrait.jpg).
-_PORTRAIT_FACE = (107.0, 57.0, 202.0, 176.0)
 _FACE = 96
 
 
@@ -105,12 +103,12 @@ def calibration_crops(count: int = 32) -> tuple[npt.NDArray[np.uint8], npt.NDArr
     engine's crops) and their mel windows of speech-like audio ``(count, 80, 16)``.
     The same every time (seeded)."""
     from lipdub.audio import melspectrogram
+    from lipdub.data import PORTRAIT_FACE, portrait_path, speech_tones
     from lipdub.lipsync.blend import crop_face
     from lipdub.media import read_image
-    from lipdub.testing.media import sample_portrait_path, speech_tones
 
-    img = read_image(sample_portrait_path())
-    x1, y1, x2, y2 = _PORTRAIT_FACE
+    img = read_image(portrait_path())
+    x1, y1, x2, y2 = PORTRAIT_FACE
     y2 += 10
     rng = np.random.default_rng(0)
     crops = []
@@ -252,7 +250,7 @@ class Int8Generator:
             meta = None
         if (
             isinstance(meta, dict)
-            and meta.get("file_sha256") == file_sha256(self.path)
+            and meta.get("file_sha256") == file_sha256(self.path, remember=True)
             and {k: meta.get(k) for k in self._meta()} == self._meta()
         ):
             return True
@@ -269,7 +267,7 @@ class Int8Generator:
             self.path.is_file()
             and isinstance(meta, dict)
             and {k: meta.get(k) for k in self._meta()} == self._meta()
-            and meta.get("file_sha256") == file_sha256(self.path)
+            and meta.get("file_sha256") == file_sha256(self.path, remember=True)
         )
 
     def build(self, on_event: EventCallback | None = None) -> Path:
@@ -305,7 +303,7 @@ class Int8Generator:
         detail = f"int8 Wav2Lip model for weights {self.weights_sha256[:12]}"
         with stage(on_event, BUILD_STAGE, total=3, unit="steps", detail=detail) as info:
             _quantize(self._model, self.path, lambda n: emit(on_event, _step(n)))
-            meta = {**self._meta(), "file_sha256": file_sha256(self.path)}
+            meta = {**self._meta(), "file_sha256": file_sha256(self.path, remember=True)}
             atomic_write_text(self._sidecar(), json.dumps(meta, indent=1))
             emit(on_event, _step(3))
             self.build_seconds = time.perf_counter() - t0

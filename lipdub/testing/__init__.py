@@ -13,18 +13,23 @@ models, accounts or network:
   :class:`BrightRegionDetector` really finds the bright blob in synthetic frames.
 * :class:`PassThroughLipSyncer` returns the face crops unchanged.
 
-Importing this package registers the fakes by name (:func:`register_fakes`):
-``"fake"`` for transcriber, translator, voice and detector, ``"bright"`` for
-:class:`BrightRegionDetector` and ``"passthrough"`` for :class:`PassThroughLipSyncer`.
-They are not built-in backends, so :func:`lipdub.registry.available` lists them only
-once this package has been imported.
+:func:`register_fakes` registers the fakes by name: ``"fake"`` for transcriber,
+translator, voice and detector, ``"bright"`` for :class:`BrightRegionDetector` and
+``"passthrough"`` for :class:`PassThroughLipSyncer`. Importing this package registers
+nothing: they are not built-in backends, so :func:`lipdub.registry.available` lists
+them only in a program that asked for them (a test suite's conftest, a worker's
+``setup``, or the ``lipdub.backends`` entry points of a test package).
 
 Helpers that write sample media and random-weight checkpoints live in
 :mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
 
 Example:
-    >>> import lipdub.testing
     >>> from lipdub import registry
+    >>> from lipdub.testing import register_fakes
+    >>> "fake" in registry.available("voice")
+    False
+    >>> "voice.fake" in register_fakes()
+    True
     >>> registry.resolve("voice", "fake").name, registry.entry("voice", "fake").source
     ('fake', 'testing')
 """
@@ -51,6 +56,7 @@ from lipdub.types import AudioClip, FaceBox, Segment, Transcript, Voice
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
+    "FAKE_BACKENDS",
     "BrightRegionDetector",
     "FakeFaceDetector",
     "FakeTranscriber",
@@ -291,9 +297,10 @@ FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
 def register_fakes() -> list[str]:
     """Register the fakes of :data:`FAKE_BACKENDS` in :mod:`lipdub.registry` by name.
 
-    Importing :mod:`lipdub.testing` calls it, so code that resolves ``"fake"`` or
-    ``"passthrough"`` by name (tests, ``lipdub dub --transcriber fake`` run from a test)
-    needs only that import. Calling it again is harmless. A name some other backend
+    Call it once in a program that resolves ``"fake"`` or ``"passthrough"`` by name
+    (a test suite, ``lipdub dub --transcriber fake`` run from a test, a Ray worker's
+    ``PipelineSpec(setup=register_fakes)``); importing :mod:`lipdub.testing` does not.
+    Calling it again is harmless. A name some other backend
     already holds (a user registration or a plugin) is left to it, with a warning.
 
     Returns:
@@ -310,6 +317,3 @@ def register_fakes() -> list[str]:
             continue
         added.append(f"{kind}.{name}")
     return added
-
-
-register_fakes()

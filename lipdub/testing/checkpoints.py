@@ -39,9 +39,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
+from lipdub._hashing import file_sha256
 from lipdub._io import atomic_path
 from lipdub.errors import InputError
-from lipdub.hub import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -216,7 +216,7 @@ def spec_for_file(
         revision=None,
         size=p.stat().st_size,
         sha256_prefix=None,
-        sha256=sha256_file(p),
+        sha256=file_sha256(p),
         description="random test weights",
     )
 
@@ -249,7 +249,7 @@ def prefilled_hub_cache(
 
     spec = name if isinstance(name, WeightsSpec) else KNOWN_WEIGHTS[name]
     src = Path(file_path)
-    digest = sha256_file(src)
+    digest = file_sha256(src)
     if commit is None:
         commit = spec.revision if spec.pinned and spec.revision else digest[:40]
     owner, repo = spec.repo_id.split("/")
@@ -347,7 +347,7 @@ class FakeHubServer:
         commit: str = "0123456789abcdef0123456789abcdef01234567",
     ) -> None:
         self._files = {
-            key: (Path(p).read_bytes(), sha256_file(Path(p))) for key, p in files.items()
+            key: (Path(p).read_bytes(), file_sha256(Path(p))) for key, p in files.items()
         }
         self.commit = commit
         self._server: _HubHTTPServer | None = None

@@ -9,6 +9,9 @@
   reference clip for cloning voices.
 * :func:`sample_portrait_path` is a real photo bundled with lipdub (public domain).
 
+:func:`speech_tones` and the photo are the library's own data (:mod:`lipdub.data`),
+re-exported here.
+
 Everything is deterministic: the same arguments give the same pixels and samples.
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lipdub._io import atomic_write_bytes
+from lipdub.data import PAUSE_S, SYLLABLE_S, portrait_path, speech_tones
 from lipdub.errors import InputError
 from lipdub.types import AudioClip
 from lipdub.typing import Frame, PathLike
@@ -41,32 +45,8 @@ SKIN = (150, 185, 235)
 EYE = (40, 30, 30)
 MOUTH = (60, 40, 150)
 
-_SYLLABLE_S = 0.25
-_PAUSE_S = 0.15
-
-
-def speech_tones(duration_s: float, sample_rate_hz: int = 16000) -> AudioClip:
-    """Syllable-like tone bursts: 0.25 s tones (pitch varying) separated by 0.15 s pauses.
-
-    Returns:
-        ``(round(duration_s * sample_rate_hz),)`` float32 samples, peak about 0.4.
-
-    Example:
-        >>> speech_tones(1.0, 8000).num_samples
-        8000
-    """
-    if duration_s < 0:
-        raise InputError(f"duration_s must be >= 0, got {duration_s}")
-    n = round(duration_s * sample_rate_hz)
-    t = np.arange(n, dtype=np.float64) / sample_rate_hz
-    period = _SYLLABLE_S + _PAUSE_S
-    syllable = np.floor(t / period)
-    phase = t - syllable * period
-    on = phase < _SYLLABLE_S
-    env = np.where(on, np.sin(np.pi * np.clip(phase / _SYLLABLE_S, 0, 1)) ** 0.7, 0.0)
-    f0 = 150.0 + 40.0 * np.sin(syllable * 1.7)
-    tone = np.sin(2 * np.pi * f0 * t) + 0.35 * np.sin(4 * np.pi * f0 * t)
-    return AudioClip((0.3 * env * tone).astype(np.float32), sample_rate_hz)
+_SYLLABLE_S = SYLLABLE_S
+_PAUSE_S = PAUSE_S
 
 
 def voice_tones(
@@ -250,10 +230,6 @@ def sample_portrait_path() -> Path:
 
     It is a crop of NASA's portrait of astronaut Eileen Collins (as distributed with
     scikit-image as ``skimage.data.astronaut()``); see ``examples/data/README.md``.
+    The library's own data (:func:`lipdub.data.portrait_path`).
     """
-    path = Path(__file__).with_name("data") / "portrait.jpg"
-    if not path.exists():  # pragma: no cover - only in a broken install
-        raise InputError(
-            "the bundled sample portrait is missing", path=path, hint="reinstall lipdub"
-        )
-    return path
+    return portrait_path()

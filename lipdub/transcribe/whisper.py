@@ -208,7 +208,7 @@ class WhisperTranscriber(Transcriber):
         threads, cache folder, token and ``local_files_only`` are left out.
         """
         if self.path is not None:
-            from lipdub._fingerprint import files_sha256
+            from lipdub._hashing import files_sha256
 
             model: dict[str, Any] = {
                 "files_sha256": files_sha256(self.path, WHISPER_FILES)

@@ -302,7 +302,7 @@ class OpusTranslator(Translator):
         ``compute_type`` is the one asked for (``"auto"`` whatever the device). Device,
         cache folder, token, ``local_files_only`` and ``batch_size`` are left out.
         """
-        from lipdub._fingerprint import files_sha256
+        from lipdub._hashing import files_sha256
 
         models: dict[str, Any] = {}
         for pair, spec in sorted(self.models.items()):

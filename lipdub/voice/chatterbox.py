@@ -223,7 +223,7 @@ class ChatterboxVoiceSynth(VoiceSynth):
         samples = torch.as_tensor(wav).detach().cpu().numpy()
         clip = AudioClip(np.clip(samples.reshape(-1), -1.0, 1.0).astype(np.float32), rate_hz)
         if abs(rate - 1.0) > 1e-3:
-            from lipdub.dub.audio_ops import time_stretch
+            from lipdub.audio.dsp import time_stretch
 
             clip = time_stretch(clip, rate)
         return clip

@@ -27,7 +27,7 @@ import numpy as np
 
 from lipdub import registry
 from lipdub._hashing import clip_key
-from lipdub.dub.audio_ops import time_stretch
+from lipdub.audio.dsp import time_stretch
 from lipdub.errors import InputError
 from lipdub.events import EventCallback
 from lipdub.types import AudioClip, Voice

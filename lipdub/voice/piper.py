@@ -44,6 +44,14 @@ from lipdub.errors import (
     ModelNotFoundError,
     UnknownLanguageError,
 )
+from lipdub.hub.catalogue import (
+    PIPER_REPO,
+    PIPER_REVISION,
+    PIPER_VOICE_NAME,
+    PIPER_VOICES,
+    piper_path,
+    piper_spec,
+)
 from lipdub.types import AudioClip, Voice
 from lipdub.voice.base import VoiceSynth
 
@@ -51,50 +59,14 @@ __all__ = ["KNOWN_VOICES", "PIPER_VOICES_REPO", "PiperVoiceSynth", "hub_path"]
 
 logger = logging.getLogger(__name__)
 
-PIPER_VOICES_REPO = "rhasspy/piper-voices"
-#: The release tag of ``rhasspy/piper-voices`` lipdub downloads from by default.
-PIPER_VOICES_REVISION = "v1.0.0"
-_NAME = re.compile(
-    r"^(?P<lang>[a-z]{2,3})_(?P<region>[A-Za-z0-9]+)-(?P<name>[^-]+)-(?P<quality>.+)$"
-)
-
-#: One good voice per language (the default when only a language is given), then others.
-KNOWN_VOICES: tuple[str, ...] = (
-    "en_US-lessac-medium",
-    "en_GB-alan-medium",
-    "es_ES-davefx-medium",
-    "es_MX-ald-medium",
-    "fr_FR-siwis-medium",
-    "de_DE-thorsten-medium",
-    "it_IT-riccardo-x_low",
-    "pt_BR-faber-medium",
-    "nl_NL-mls-medium",
-    "pl_PL-darkman-medium",
-    "ru_RU-dmitri-medium",
-    "uk_UA-ukrainian_tts-medium",
-    "tr_TR-dfki-medium",
-    "sv_SE-nst-medium",
-    "da_DK-talesyntese-medium",
-    "no_NO-talesyntese-medium",
-    "fi_FI-harri-medium",
-    "cs_CZ-jirka-medium",
-    "hu_HU-anna-medium",
-    "ro_RO-mihai-medium",
-    "el_GR-rapunzelina-low",
-    "ca_ES-upc_ona-medium",
-    "ar_JO-kareem-medium",
-    "fa_IR-amir-medium",
-    "vi_VN-vais1000-medium",
-    "zh_CN-huayan-medium",
-    "sw_CD-lanfrica-medium",
-    "en_US-amy-medium",
-    "en_US-ryan-medium",
-    "en_US-joe-medium",
-)
+#: Where the voices come from, and the known voices: data of the weights catalogue.
+PIPER_VOICES_REPO = PIPER_REPO
+PIPER_VOICES_REVISION = PIPER_REVISION
+KNOWN_VOICES: tuple[str, ...] = PIPER_VOICES
 
 
 def _parse_name(voice: str) -> re.Match[str]:
-    m = _NAME.match(voice)
+    m = PIPER_VOICE_NAME.match(voice)
     if m is None:
         raise InputError(
             f"not a Piper voice name: {voice!r}",
@@ -111,9 +83,10 @@ def hub_path(voice: str) -> str:
     Raises:
         InputError: ``voice`` is not a ``<lang>_<REGION>-<name>-<quality>`` name.
     """
-    m = _parse_name(voice)
-    lang, region = m["lang"], m["region"]
-    return f"{lang}/{lang}_{region}/{m['name']}/{m['quality']}/{voice}.onnx"
+    _parse_name(voice)
+    rel = piper_path(voice)
+    assert rel is not None  # the name parsed
+    return rel
 
 
 def _bcp47(piper_code: str) -> str:
@@ -220,11 +193,14 @@ class PiperVoiceSynth(VoiceSynth):
             path = Path(self.voice).expanduser()
             config = path.with_name(path.name + ".json")
             if path.is_file() and config.is_file():
-                from lipdub._fingerprint import file_sha256
+                from lipdub._hashing import file_sha256
 
                 voice = {
                     "name": path.stem,
-                    "files_sha256": [file_sha256(path), file_sha256(config)],
+                    "files_sha256": [
+                        file_sha256(path, remember=True),
+                        file_sha256(config, remember=True),
+                    ],
                 }
             else:
                 voice = {"name": self.voice}
@@ -299,7 +275,6 @@ class PiperVoiceSynth(VoiceSynth):
         cached = self._cached(text)
         if cached is not None:
             return cached
-        from lipdub.hub.catalogue import piper_spec
         from lipdub.hub.download import fetch
 
         spec = piper_spec(text, revision=self.revision)
