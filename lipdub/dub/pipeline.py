@@ -51,6 +51,7 @@ from lipdub.dub.execute import parse_targets
 from lipdub.dub.result import DubResult
 from lipdub.errors import InputError, LipdubError, NoSpeechError
 from lipdub.events import CancelSignal, EventCallback, Progress, emit, with_cancel
+from lipdub.slots import SLOTS
 from lipdub.types import AudioClip, Transcript
 
 if TYPE_CHECKING:
@@ -69,29 +70,14 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BACKENDS", "DubResult", "DubbingPipeline", "StopAfter", "parse_targets"]
 
-#: The backend each component slot gets when none is given.
-DEFAULT_BACKENDS: dict[str, str] = {
-    "transcriber": "whisper",
-    "translator": "opus",
-    "voice": "espeak",
-    "detector": "retinaface",
-    "lipsyncer": "wav2lip_gan",
-    "separator": "auto",
-}
+#: The backend each component slot gets when none is given (from :data:`lipdub.slots.SLOTS`).
+DEFAULT_BACKENDS: dict[str, str] = {s.kind: s.default for s in SLOTS if s.default is not None}
 
 logger = logging.getLogger(__name__)
 
 StopAfter = Literal["transcribe", "translate", "speak", "lipsync"]
 
-_KINDS: dict[str, registry.Kind] = {
-    "transcriber": "transcriber",
-    "translator": "translator",
-    "voice": "voice",
-    "detector": "detector",
-    "lipsyncer": "lipsyncer",
-    "separator": "separator",
-    "diarizer": "diarizer",
-}
+_KINDS: dict[str, registry.Kind] = {s.kind: s.kind for s in SLOTS}
 
 
 class DubbingPipeline:
@@ -144,7 +130,7 @@ class DubbingPipeline:
         diarizer: Diarizer | str | Any = None,
         device: str | None = None,
         options: DubOptions | None = None,
-        speaker_scorer: SpeakingScorer | str | None = "syncnet_v2",
+        speaker_scorer: SpeakingScorer | str | None = DEFAULT_BACKENDS["scorer"],
     ) -> None:
         check_stage_args(device=device, options=options)
         self._specs: dict[str, Any] = {
