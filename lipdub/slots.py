@@ -160,8 +160,8 @@ SLOTS: tuple[Slot, ...] = (
         ("--syncnet",),
         "syncnet_v2",
         "syncnet_v2",
-        "which face speaks, when several are seen (a name, or a syncnet_v2.model file; "
-        "the syncnet_v2 weights are used only when cached)",
+        "which face speaks when several are seen: a scorer name or a syncnet_v2.model "
+        "file, the syncnet_v2 weights only when already cached",
     ),
 )
 
