@@ -31,7 +31,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
             choice = None
             with ProgressRenderer(not args.quiet) as progress:
                 path = hub.download_weights(spec.name, cache_dir=args.cache_dir, on_event=progress)
-                if spec.slot == "lipsyncer" and not args.no_prepare:
+                if not args.no_prepare:  # a lip-syncer registered under the weights' name
                     choice = _prepare_lipsyncer(spec.name, args, announce_preparation(progress))
             echo(f"{spec.name}: {path}")
             if choice is not None:
