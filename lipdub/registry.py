@@ -11,7 +11,8 @@ Third-party packages add backends through entry points, read on the first lookup
 
 * the group ``lipdub.backends``, entry name ``"<kind>.<name>"`` (``voice.acme``), or
 * one group per kind: ``lipdub.transcribers``, ``lipdub.translators``,
-  ``lipdub.voices``, ``lipdub.face_detectors``, ``lipdub.lipsyncers``.
+  ``lipdub.voices``, ``lipdub.face_detectors``, ``lipdub.lipsyncers``... (each slot's
+  ``group`` in :data:`lipdub.slots.SLOTS`, the one table of kinds).
 
 The entry point's value is a ``"module:Class"`` string, so a plugin stays lazy too. A
 plugin cannot shadow a built-in name; :func:`register` with ``replace=True`` can.
@@ -37,9 +38,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, TypeVar, cast
 
 from lipdub.errors import BackendNotInstalled, InputError, UnknownBackendError
+from lipdub.slots import SLOTS, Kind
 
 __all__ = [
     "KINDS",
@@ -55,30 +57,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal[
-    "transcriber", "translator", "voice", "detector", "lipsyncer", "separator", "diarizer"
-]
-KINDS: tuple[Kind, ...] = get_args(Kind)
+KINDS: tuple[Kind, ...] = tuple(s.kind for s in SLOTS)
 
-_BASES: dict[Kind, str] = {
-    "transcriber": "lipdub.transcribe.base:Transcriber",
-    "translator": "lipdub.translate.base:Translator",
-    "voice": "lipdub.voice.base:VoiceSynth",
-    "detector": "lipdub.faces.base:FaceDetector",
-    "lipsyncer": "lipdub.lipsync.base:LipSyncer",
-    "separator": "lipdub.separate.base:Separator",
-    "diarizer": "lipdub.diarize.base:Diarizer",
-}
+_BASES: dict[Kind, str] = {s.kind: s.interface for s in SLOTS}
 
-_GROUPS: dict[Kind, str] = {
-    "transcriber": "lipdub.transcribers",
-    "translator": "lipdub.translators",
-    "voice": "lipdub.voices",
-    "detector": "lipdub.face_detectors",
-    "lipsyncer": "lipdub.lipsyncers",
-    "separator": "lipdub.separators",
-    "diarizer": "lipdub.diarizers",
-}
+_GROUPS: dict[Kind, str] = {s.kind: s.group for s in SLOTS}
 
 
 @dataclass(frozen=True)
@@ -143,6 +126,9 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
         "diarizer": {
             "resemblyzer": Entry("lipdub.diarize.embedded:EmbeddedDiarizer", extra="speakers"),
             "pyannote": Entry("lipdub.diarize.pyannote:PyannoteDiarizer", extra="pyannote"),
+        },
+        "scorer": {
+            "syncnet_v2": Entry("lipdub.eval.scorer:SyncNetScorer.from_pretrained"),
         },
     }
 
@@ -217,6 +203,8 @@ def _load_plugins() -> None:
         found.extend((kind, ep.name, ep.value) for ep in entry_points(group=group))
     with _lock:
         for kind, name, value in found:
+            if _tables[kind].get(name) == Entry(value, None, {}, source="plugin"):
+                continue  # read before (the entry points are read again)
             if name in _tables[kind]:
                 logger.warning(
                     "plugin %s backend %r (%s) ignored: the name is taken by %s",

@@ -85,8 +85,10 @@ def _render_error(e: LipdubError, command: str) -> str:
     (not ``SLOT.KEY``), so a missing model's hint is written for them."""
     text = str(e)
     if command in ("transcribe", "translate", "speak", "voices") and e.hint:
-        for slot in ("transcriber", "translator", "voice", "detector"):
-            text = text.replace(f"--opt {slot}.", "--opt ")
+        from lipdub.slots import SLOTS
+
+        for slot in SLOTS:
+            text = text.replace(f"--opt {slot.kind}.", "--opt ")
     return text
 
 

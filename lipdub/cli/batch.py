@@ -16,9 +16,13 @@ from lipdub.cli._args import (
     device_arg,
     number,
 )
+from lipdub.cli._components import (
+    add_checkpoint_option,
+    add_precision_option,
+    add_slot_options,
+    component_specs,
+)
 from lipdub.cli._render import echo, one_line
-from lipdub.cli.dub import component_specs
-from lipdub.cli.lipsync import add_precision_option
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -138,13 +142,10 @@ def register(sub: Any) -> None:
     sp.add_argument(
         "--report", metavar="FILE", help="JSON report file (default: WORKDIR/report.json)"
     )
-    sp.add_argument("--transcriber", default="whisper", help="whisper (default), google, ...")
-    sp.add_argument("--translator", default="opus", help="opus (default), google, identity, ...")
-    sp.add_argument(
-        "--tts", default="espeak", help="voice backend: espeak (default), piper, google"
+    add_slot_options(
+        sp, ["transcriber", "translator", "voice", "detector", "lipsyncer", "separator"]
     )
-    sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
-    sp.add_argument("--model", default="wav2lip_gan", help="lip-sync model (default wav2lip_gan)")
+    add_checkpoint_option(sp)
     add_precision_option(sp)
     sp.add_argument(
         "--keep-background",

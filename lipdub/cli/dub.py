@@ -11,84 +11,30 @@ from lipdub.cli._args import (
     add_command,
     add_offline,
     check_device,
-    check_options,
     check_workdir,
     device_arg,
     output_arg,
-    parse_options,
     read_text_file,
 )
+from lipdub.cli._components import (
+    add_checkpoint_option,
+    add_precision_option,
+    add_slot_options,
+    component_specs,
+    pipeline_from_args,
+)
 from lipdub.cli._render import ProgressRenderer, echo
-from lipdub.cli.lipsync import add_precision_option, announce_preparation
+from lipdub.cli.lipsync import announce_preparation
 from lipdub.errors import InputError
+from lipdub.slots import SLOTS
 
-__all__ = ["register"]
-
-
-SLOTS = ("transcriber", "translator", "voice", "detector", "lipsyncer")
-
-
-def component_specs(args: argparse.Namespace) -> dict[str, Any]:
-    """Slot -> backend name, or ``(name, options)``, from the backend flags, ``--opt
-    SLOT.KEY=VALUE`` (keys checked against each backend) and ``--checkpoint`` where the
-    command has it (``dub``, ``review``, ``batch``)."""
-    slots: dict[str, dict[str, Any]] = {s: {} for s in SLOTS}
-    for key, value in parse_options(args.opt).items():
-        slot, dot, name = key.partition(".")
-        slot = "voice" if slot == "tts" else slot
-        if not dot or slot not in slots:
-            raise InputError(
-                f"--opt for {args.command} takes SLOT.KEY=VALUE with SLOT one of "
-                f"{', '.join(slots)}; got {key!r}"
-            )
-        slots[slot][name] = value
-    if getattr(args, "checkpoint", None):  # an argparse namespace, not a component
-        slots["lipsyncer"]["name_or_path"] = args.checkpoint
-    if getattr(args, "precision", None):  # --precision (default: the syncer's "auto")
-        slots["lipsyncer"]["precision"] = args.precision
-    names = {
-        "transcriber": args.transcriber,
-        "translator": args.translator,
-        "voice": voice_backend(args),
-        "detector": args.detector,
-        "lipsyncer": args.model,
-    }
-    for slot, opts in slots.items():
-        name = names[slot]
-        if slot == "voice" and name == "clone" and opts:  # check against what it stands for
-            from lipdub.dub.stages.voices import pick_cloning_voice
-
-            name = pick_cloning_voice()[0]
-        check_options(slot, name, opts, flag=f"--opt {slot}.*")
-    return {slot: (names[slot], opts) if opts else names[slot] for slot, opts in slots.items()}
+# component_specs and pipeline_from_args lived here: kept importable from this module
+__all__ = ["component_specs", "pipeline_from_args", "register"]
 
 
-def voice_backend(args: argparse.Namespace) -> str:
-    """``--tts``, or with ``--voice clone`` and no ``--tts`` the cloning pick ``"clone"``."""
-    from lipdub.dub.pipeline import DEFAULT_BACKENDS
-
-    tts: str | None = args.tts
-    if tts is None:
-        return "clone" if getattr(args, "voice", None) == "clone" else DEFAULT_BACKENDS["voice"]
-    return tts
-
-
-def pipeline_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`DubbingPipeline` the component options of ``args`` name."""
-    from lipdub.dub.pipeline import DubbingPipeline
-
-    specs = component_specs(args)
-    return DubbingPipeline(
-        transcriber=specs["transcriber"],
-        translator=specs["translator"],
-        voice=specs["voice"],
-        detector=specs["detector"],
-        lipsyncer=specs["lipsyncer"],
-        separator=args.separator,
-        diarizer=_diarizer_spec(args),
-        device=args.device,
-        speaker_scorer=args.syncnet,
-    )
+#: The slots whose flags ``dub`` adds beside the options they go with (``--speakers``,
+#: ``--face``); the other slots' flags come first.
+_GROUPED = ("separator", "diarizer", "scorer")
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -232,31 +178,8 @@ def register(sub: Any) -> None:
         "cloned from the input (you need the speakers' consent; see docs/speakers.md)",
     )
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
-    sp.add_argument(
-        "--transcriber",
-        default="whisper",
-        help="whisper (default; model small, change with --opt transcriber.model=base), "
-        "google, ...",
-    )
-    sp.add_argument(
-        "--translator",
-        default="opus",
-        help="opus (default; the OPUS-MT model for the language pair), google, identity, ...",
-    )
-    sp.add_argument(
-        "--tts",
-        help="voice backend: espeak (default), piper, google, match (offline "
-        "reference-matched voice), chatterbox (neural cloning); with --voice clone the "
-        "default is chatterbox when installed with its weights, else match",
-    )
-    sp.add_argument("--detector", default="retinaface", help="retinaface (default), s3fd, haar")
-    sp.add_argument(
-        "--model",
-        default="wav2lip_gan",
-        choices=["wav2lip", "wav2lip_gan"],
-        help="lip-sync model (default wav2lip_gan)",
-    )
-    sp.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub download")
+    add_slot_options(sp, [s.kind for s in SLOTS if s.kind not in _GROUPED])
+    add_checkpoint_option(sp)
     add_precision_option(sp)
     sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")
     sp.add_argument(
@@ -306,14 +229,9 @@ def register(sub: Any) -> None:
     add_offline(sp)
 
 
-def add_separation_options(sp: Any) -> None:
+def add_separation_options(sp: Any, *, defaults: bool = True) -> None:
     """``--separator``, ``--speakers`` and ``--diarizer`` (``dub`` and ``review``)."""
-    sp.add_argument(
-        "--separator",
-        default="auto",
-        help="background separator: auto (default: demucs when installed with its weights, "
-        "else duck), demucs, duck, spectral",
-    )
+    add_slot_options(sp, ["separator"], defaults=defaults, default_help="the dub's")
     sp.add_argument(
         "--speakers",
         metavar="N|auto",
@@ -321,16 +239,12 @@ def add_separation_options(sp: Any) -> None:
         help="find who speaks when and split the transcript by speaker (N speakers, or "
         "auto); writes the editable speakers.json",
     )
-    sp.add_argument(
-        "--diarizer",
-        default="resemblyzer",
-        help="who-speaks-when backend for --speakers: resemblyzer (default; local, no "
-        "token), pyannote (needs HF_TOKEN)",
-    )
+    add_slot_options(sp, ["diarizer"], defaults=defaults, default_help="the dub's")
 
 
-def add_face_option(sp: Any) -> None:
-    """``--face``: which face is lip-synced when several are seen (``dub`` and ``review``)."""
+def add_face_option(sp: Any, *, defaults: bool = True) -> None:
+    """``--face`` and ``--scorer``: which face is lip-synced when several are seen
+    (``dub`` and ``review``)."""
     sp.add_argument(
         "--face",
         type=_face_arg,
@@ -341,13 +255,7 @@ def add_face_option(sp: Any) -> None:
         "face id from faces.json, or auto (default: active when the syncnet_v2 weights "
         "are cached, else the face track as before); the choice is the editable faces.json",
     )
-    sp.add_argument(
-        "--syncnet",
-        metavar="FILE",
-        default="syncnet_v2",
-        help="the syncnet_v2.model that scores who speaks for --face active/auto "
-        "(default: the cached syncnet_v2 weights, `lipdub weights download syncnet_v2`)",
-    )
+    add_slot_options(sp, ["scorer"], defaults=defaults, default_help="the dub's")
 
 
 def _face_arg(text: str) -> str:
@@ -373,12 +281,3 @@ def _speakers_arg(text: str) -> int | str:
             f"expected a number of speakers >= 1 or 'auto', got {text!r}"
         )
     return n
-
-
-def _diarizer_spec(args: argparse.Namespace) -> Any:
-    """The pipeline's diarizer: None without ``--speakers``."""
-    if args.speakers is None:
-        return None
-    if args.speakers == "auto":
-        return args.diarizer
-    return (args.diarizer, {"num_speakers": args.speakers})

@@ -15,25 +15,20 @@ from lipdub.cli._args import (
     number,
     output_arg,
 )
+from lipdub.cli._components import (
+    add_checkpoint_option,
+    add_precision_option,
+    add_slot_options,
+    component_specs,
+)
 from lipdub.cli._render import ProgressRenderer, echo
 from lipdub.errors import InputError
 
+# add_precision_option lived here: kept importable from this module
 __all__ = ["add_precision_option", "announce_preparation", "register"]
 
 #: The stages a lip-syncer's one-time preparation reports (their time is printed once).
 PREPARE_STAGES = ("build int8", "precision")
-
-
-def add_precision_option(sp: Any) -> None:
-    """``--precision`` (``lipsync``, ``dub``, ``batch``, ``review``): default ``auto``."""
-    sp.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "int8"],
-        help="lip-sync model precision: auto (the default: the fastest mode whose faces "
-        "stay within 40 dB PSNR of fp32, measured once per machine and weights; fp16 on "
-        "CUDA), fp32 (the exact reference), bf16 (CPUs with AVX-512 BF16/AMX), int8 "
-        "(ONNX Runtime on the CPU; needs lipdub[int8])",
-    )
 
 
 def announce_preparation(on_event: Any) -> Any:
@@ -50,15 +45,16 @@ def announce_preparation(on_event: Any) -> Any:
     return callback
 
 
-def _lipsyncer(args: argparse.Namespace) -> Any:
-    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+def _components(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The lip-syncer (any registered name, with ``--opt lipsyncer.KEY=V``,
+    ``--checkpoint`` and ``--precision``) and the face detector."""
+    from lipdub import registry
 
-    return Wav2LipSyncer.from_pretrained(
-        args.checkpoint or args.model,
-        device=args.device,
-        local_files_only=args.offline,
-        precision=args.precision,
-    )
+    specs = component_specs(args)
+    syncer = registry.resolve("lipsyncer", specs["lipsyncer"])
+    if args.device:
+        syncer = syncer.to(args.device)
+    return syncer, registry.resolve("detector", specs["detector"])
 
 
 def cmd_lipsync(args: argparse.Namespace) -> int:
@@ -73,10 +69,9 @@ def cmd_lipsync(args: argparse.Namespace) -> int:
             path=Path(args.output),
             hint="choose another output name (-o)",
         )
-    syncer = _lipsyncer(args)
     check_device(args.device)
+    syncer, detector = _components(args)
     probe(args.face)  # a missing or unreadable face file fails before any model loads
-    detector = registry.resolve("detector", args.detector)
     separator = registry.resolve("separator", args.isolate_voice) if args.isolate_voice else None
     from lipdub.media.speech_spans import detect_speech_spans
 
@@ -130,17 +125,14 @@ def register(sub: Any) -> None:
         type=output_arg(VIDEO_SUFFIXES, "a video"),
         help=f"output video: {', '.join(VIDEO_SUFFIXES)}",
     )
+    add_slot_options(sp, ["lipsyncer", "detector"])
+    add_checkpoint_option(sp)
     sp.add_argument(
-        "--model",
-        default="wav2lip_gan",
-        choices=["wav2lip", "wav2lip_gan"],
-        help="lip-sync model (default: wav2lip_gan)",
-    )
-    sp.add_argument("--checkpoint", help="local .pth/.pt/.safetensors checkpoint")
-    sp.add_argument(
-        "--detector",
-        default="retinaface",
-        help="face detector: retinaface (default), s3fd, haar",
+        "--opt",
+        action="append",
+        metavar="SLOT.KEY=VALUE",
+        help="component option (repeatable), e.g. --opt lipsyncer.min_psnr_db=38 or "
+        "--opt detector.score_threshold=0.6",
     )
     sp.add_argument(
         "--device",

@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from lipdub.cli._args import add_command, add_offline, check_device, device_arg
+from lipdub.cli._components import (
+    add_checkpoint_option,
+    add_precision_option,
+    add_slot_options,
+    slots_of,
+)
 from lipdub.cli._render import echo
 from lipdub.cli.dub import add_face_option, add_separation_options
-from lipdub.cli.lipsync import add_precision_option
 from lipdub.errors import InputError
 
 __all__ = ["register", "serve_review"]
@@ -56,7 +61,8 @@ def serve_review(
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from lipdub.cli.dub import options_from_args, pipeline_from_args
+    from lipdub.cli._components import pipeline_from_args
+    from lipdub.cli.dub import options_from_args
     from lipdub.dub.workdir import Workdir
 
     require_review_extra()
@@ -68,18 +74,10 @@ def cmd_review(args: argparse.Namespace) -> int:
             path=root,
             hint="run `lipdub dub VIDEO --to LANG --stop-after speak` first",
         )
-    from lipdub.dub.pipeline import DEFAULT_BACKENDS  # what the dub used if the manifest is silent
-
     backends = Workdir(root).meta.get("backends") or {}
-    for dest, slot in (
-        ("transcriber", "transcriber"),
-        ("translator", "translator"),
-        ("tts", "voice"),
-        ("detector", "detector"),
-        ("model", "lipsyncer"),
-    ):
-        if getattr(args, dest) is None:
-            setattr(args, dest, str(backends.get(slot) or DEFAULT_BACKENDS[slot]))
+    for s in slots_of(args):  # the backends the dub used; the defaults if it is silent
+        if getattr(args, s.dest) is None:
+            setattr(args, s.dest, str(backends.get(s.kind) or s.cli_default or s.default))
     pipeline = pipeline_from_args(args)
     options = options_from_args(args)
     return serve_review(
@@ -116,17 +114,18 @@ def register(sub: Any) -> None:
         "give the ones the dub was made with, or the stages they change are redone; the "
         "backends default to those the work directory names",
     )
-    group.add_argument("--transcriber", help="transcriber backend (default: the dub's)")
-    group.add_argument("--translator", help="translator backend (default: the dub's)")
-    group.add_argument("--tts", help="voice backend (default: the dub's)")
-    group.add_argument("--detector", help="face detector (default: the dub's)")
-    group.add_argument("--model", help="lip-sync model (default: the dub's)")
-    group.add_argument("--checkpoint", help="local Wav2Lip checkpoint instead of the Hub's")
+    add_slot_options(
+        group,
+        ["transcriber", "translator", "voice", "detector", "lipsyncer"],
+        defaults=False,
+        default_help="the dub's",
+    )
+    add_checkpoint_option(group)
     add_precision_option(group)
     group.add_argument("--voice", help="voice name the dub used")
     group.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
-    add_separation_options(group)
-    add_face_option(group)
+    add_separation_options(group, defaults=False)
+    add_face_option(group, defaults=False)
     group.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

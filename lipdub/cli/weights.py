@@ -31,8 +31,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
             choice = None
             with ProgressRenderer(not args.quiet) as progress:
                 path = hub.download_weights(spec.name, cache_dir=args.cache_dir, on_event=progress)
-                if spec.name in WAV2LIP_NAMES and not args.no_prepare:
-                    choice = _prepare_wav2lip(spec.name, args, announce_preparation(progress))
+                if not args.no_prepare:  # a lip-syncer registered under the weights' name
+                    choice = _prepare_lipsyncer(spec.name, args, announce_preparation(progress))
             echo(f"{spec.name}: {path}")
             if choice is not None:
                 echo(f"{spec.name}: precision auto here -> {choice}")
@@ -67,19 +67,28 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The catalogue names of Wav2Lip weights: downloading them prepares ``auto``.
+#: The catalogue names of Wav2Lip weights (``weights list`` shows their ``auto`` choice).
 WAV2LIP_NAMES = ("wav2lip", "wav2lip_gan")
 
 
-def _prepare_wav2lip(name: str, args: argparse.Namespace, on_event: Any) -> str:
-    """Build the int8 model and measure ``auto`` for freshly downloaded weights, so
-    the first dub does neither; returns what ``auto`` resolved to, and why."""
-    from lipdub.lipsync.wav2lip import Wav2LipSyncer
+def _prepare_lipsyncer(name: str, args: argparse.Namespace, on_event: Any) -> str | None:
+    """Run the one-time preparation of the lip-syncer registered under the weights'
+    name, if any (Wav2Lip: build the int8 model and measure ``auto``), so the first dub
+    does none of it; returns what ``auto`` resolved to and why, or None."""
+    from lipdub import registry
 
-    syncer = Wav2LipSyncer.from_pretrained(name, cache_dir=args.cache_dir, local_files_only=True)
+    if name not in registry.available("lipsyncer"):
+        return None
+    taken = registry.option_names("lipsyncer", name)
+    wanted = {"cache_dir": args.cache_dir, "local_files_only": True}
+    opts = {k: v for k, v in wanted.items() if taken is None or k in taken}
+    syncer = registry.resolve("lipsyncer", name, **opts)
     syncer.prepare(on_event=on_event)
-    choice = syncer.auto_choice
-    return choice.reason() if choice is not None else syncer.precision
+    choice = getattr(syncer, "auto_choice", None)
+    if choice is not None:
+        return str(choice.reason())
+    precision = getattr(syncer, "precision", None)
+    return None if precision is None else str(precision)
 
 
 def _list_auto_choices(args: argparse.Namespace) -> None:
@@ -144,8 +153,9 @@ def register(sub: Any) -> None:
     sp.add_argument(
         "--no-prepare",
         action="store_true",
-        help="download: do not build the int8 model nor measure precision auto for Wav2Lip "
-        "weights now (the first run then does it, as a reported step)",
+        help="download: skip the lip-syncer's one-time preparation now (Wav2Lip: build the "
+        "int8 model and measure precision auto); the first run then does it, as a "
+        "reported step",
     )
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_offline(sp)

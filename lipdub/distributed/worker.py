@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lipdub.errors import InputError
 from lipdub.events import Event, StageFinished, StageStarted
+from lipdub.slots import SLOTS as _SLOTS
+from lipdub.slots import slot as _slot
 
 if TYPE_CHECKING:
     from lipdub.dub.options import DubOptions
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["QUOTA_STAGES", "PipelineSpec", "dub_task", "quota_name"]
 
-SLOTS = ("transcriber", "translator", "voice", "detector", "lipsyncer", "separator")
+#: The slots a spec may name (every slot of :data:`lipdub.slots.SLOTS`).
+SLOTS = tuple(s.kind for s in _SLOTS)
 
 #: The stages that call a backend which may be a cloud API, and the slot they use.
 QUOTA_STAGES = {"transcribe": "transcriber", "translate": "translator", "speak": "voice"}
@@ -58,7 +61,9 @@ class PipelineSpec:
     def __post_init__(self) -> None:
         for slot, spec in self.components.items():
             if slot not in SLOTS:
-                raise InputError(f"no component slot {slot!r}", hint=f"use one of {SLOTS}")
+                raise InputError(
+                    f"no component slot {slot!r}", hint=f"use one of {', '.join(SLOTS)}"
+                )
             if not isinstance(spec, str | tuple | Mapping):
                 raise InputError(
                     f"the {slot} of a distributed pipeline must be a registry name or "
@@ -67,12 +72,11 @@ class PipelineSpec:
                 )
 
     def name_of(self, slot: str) -> str:
-        """The registry name in ``slot``."""
-        from lipdub.dub.pipeline import DEFAULT_BACKENDS
-
+        """The registry name in ``slot`` (``""`` for a slot left empty, as the diarizer
+        is by default)."""
         spec = self.components.get(slot)
         if spec is None:
-            return DEFAULT_BACKENDS[slot]
+            return _slot(slot).default or ""
         if isinstance(spec, tuple):
             return str(spec[0])
         if isinstance(spec, Mapping):
@@ -85,7 +89,7 @@ class PipelineSpec:
 
         if self.setup is not None:
             self.setup()
-        kwargs: dict[str, Any] = dict(self.components)
+        kwargs = {_slot(s).argument: spec for s, spec in self.components.items()}
         return DubbingPipeline(**kwargs, device=self.device, options=self.options)
 
 

@@ -53,6 +53,7 @@ from lipdub.dub.stages import StopAfter
 from lipdub.dub.state import Components
 from lipdub.errors import InputError
 from lipdub.events import EventCallback, with_cancel
+from lipdub.slots import SLOTS
 from lipdub.types import AudioClip, Transcript
 
 if TYPE_CHECKING:
@@ -72,27 +73,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BACKENDS", "DubResult", "DubbingPipeline", "StopAfter", "parse_targets"]
 
-#: The backend each component slot gets when none is given.
-DEFAULT_BACKENDS: dict[str, str] = {
-    "transcriber": "whisper",
-    "translator": "opus",
-    "voice": "espeak",
-    "detector": "retinaface",
-    "lipsyncer": "wav2lip_gan",
-    "separator": "auto",
-}
+#: The backend each component slot gets when none is given (from :data:`lipdub.slots.SLOTS`).
+DEFAULT_BACKENDS: dict[str, str] = {s.kind: s.default for s in SLOTS if s.default is not None}
 
 logger = logging.getLogger(__name__)
 
-_KINDS: dict[str, registry.Kind] = {
-    "transcriber": "transcriber",
-    "translator": "translator",
-    "voice": "voice",
-    "detector": "detector",
-    "lipsyncer": "lipsyncer",
-    "separator": "separator",
-    "diarizer": "diarizer",
-}
+_KINDS: dict[str, registry.Kind] = {s.kind: s.kind for s in SLOTS}
 
 
 class DubbingPipeline:
@@ -146,7 +132,7 @@ class DubbingPipeline:
         diarizer: Diarizer | str | Any = None,
         device: str | None = None,
         options: DubOptions | None = None,
-        speaker_scorer: SpeakingScorer | str | None = "syncnet_v2",
+        speaker_scorer: SpeakingScorer | str | None = DEFAULT_BACKENDS["scorer"],
     ) -> None:
         check_stage_args(device=device, options=options)
         self._specs: dict[str, Any] = {

@@ -90,6 +90,35 @@ class SyncNetScorer(SpeakingScorer):
         self.vshift = vshift
         self.weights = None if weights is None else os.fspath(weights)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str] = "syncnet_v2",
+        *,
+        local_files_only: bool = False,
+        device: str | None = None,
+        batch_size: int = 20,
+        vshift: int = VSHIFT,
+    ) -> SyncNetScorer:
+        """The scorer with catalogue weights (``"syncnet_v2"``) or a local file: what the
+        registry's ``"syncnet_v2"`` scorer builds.
+
+        Args:
+            name_or_path: A weights name of :mod:`lipdub.hub.catalogue` or the path of
+                a ``syncnet_v2.model`` file.
+            local_files_only: Use the Hugging Face cache only (never download).
+            device, batch_size, vshift: As for the class.
+
+        Raises:
+            ModelNotFoundError: not cached while offline (or ``local_files_only``), an
+                unknown name, or a missing file.
+            CheckpointError: the file does not hold SyncNet weights.
+        """
+        from lipdub.hub.download import resolve_weights
+
+        path = resolve_weights(name_or_path, local_files_only=local_files_only)
+        return cls(path, device=device, batch_size=batch_size, vshift=vshift)
+
     def settings(self) -> dict[str, Any]:
         """Options that change the numbers."""
         return {"vshift": self.vshift, "weights": self.weights}

@@ -80,44 +80,56 @@ def syncnet_span_score(
 def resolve_speaker_scorer(spec: object, *, device: str | None = None) -> object | None:
     """The :class:`~lipdub.eval.base.SpeakingScorer` a dub's ``speaker_scorer`` names.
 
-    An instance is used as is; None means no scorer; a path names a
-    ``syncnet_v2.model`` file; another string names weights of the catalogue
-    (``"syncnet_v2"``), used only when already in the Hugging Face cache (nothing is
-    downloaded to decide), else None.
+    An instance is used as is; None means no scorer. Other specs go through the
+    registry's ``"scorer"`` kind: a registered name (``"syncnet_v2"``, or a plugin's),
+    ``(name, {options})``, or a path of a ``syncnet_v2.model`` file (the ``syncnet_v2``
+    scorer with that file). Weights are used only when already in the Hugging Face
+    cache (nothing is downloaded to decide); when they are not, there is no scorer
+    (None).
 
     Raises:
-        InputError: a spec of another type.
+        InputError: a spec of another type, or a path that names no file.
     """
+    import logging
     import os
+    from collections.abc import Mapping
+    from pathlib import Path
 
-    from lipdub.errors import InputError
+    from lipdub import registry
+    from lipdub.errors import InputError, ModelNotFoundError
     from lipdub.eval.base import SpeakingScorer
 
     if spec is None or isinstance(spec, SpeakingScorer):
         return spec
-    if not isinstance(spec, (str, os.PathLike)):
+    if isinstance(spec, tuple | Mapping):
+        named: object = spec
+        name = str(spec[0] if isinstance(spec, tuple) else spec.get("name"))
+    elif isinstance(spec, str | os.PathLike):
+        text = os.fspath(spec)
+        if text in registry.available("scorer"):
+            named = name = text
+        else:
+            path = Path(text)
+            if not path.is_file() and ("/" in text or os.sep in text or path.suffix):
+                raise InputError(
+                    "no such syncnet_v2.model file",
+                    path=path,
+                    hint="give the path of a syncnet_v2.model, or leave it out to use the "
+                    "cached weights",
+                )
+            name = "syncnet_v2"
+            named = (name, {"name_or_path": text})  # a file, or catalogue weights
+    else:
         raise InputError(
-            f"speaker_scorer must be a SpeakingScorer, a syncnet_v2.model path, a weights "
-            f"name or None, got {type(spec).__name__}"
+            f"speaker_scorer must be a SpeakingScorer, a scorer name, a syncnet_v2.model "
+            f"path or None, got {type(spec).__name__}"
         )
-    from pathlib import Path
-
-    from lipdub.eval.scorer import SyncNetScorer
-
-    path = Path(spec)
-    text = os.fspath(spec)
-    if not path.is_file() and ("/" in text or os.sep in text or path.suffix):
-        raise InputError(
-            "no such syncnet_v2.model file",
-            path=path,
-            hint="give the path of a syncnet_v2.model, or leave it out to use the cached weights",
-        )
-    if not path.is_file():
-        from lipdub.hub.catalogue import lookup
-        from lipdub.hub.download import cached_path
-
-        found = cached_path(lookup(os.fspath(spec)))
-        if found is None:
-            return None
-        path = found
-    return SyncNetScorer(path, device=device)
+    taken = registry.option_names("scorer", name)
+    extra = {"device": device, "local_files_only": True}
+    overrides = {k: v for k, v in extra.items() if taken is None or k in taken}
+    try:
+        scorer: object = registry.resolve("scorer", named, **overrides)
+    except ModelNotFoundError as e:
+        logging.getLogger(__name__).info("no speaker scorer: %s", e)
+        return None
+    return scorer
