@@ -15,8 +15,8 @@ from lipdub.cli._components import (
     add_slot_options,
     slots_of,
 )
+from lipdub.cli._dub_options import add_face_option, add_separation_options
 from lipdub.cli._render import echo
-from lipdub.cli.dub import add_face_option, add_separation_options
 from lipdub.errors import InputError
 
 __all__ = ["register", "serve_review"]
@@ -62,7 +62,7 @@ def serve_review(
 
 def cmd_review(args: argparse.Namespace) -> int:
     from lipdub.cli._components import pipeline_from_args
-    from lipdub.cli.dub import options_from_args
+    from lipdub.cli._dub_options import options_from_args
     from lipdub.dub.workdir import Workdir
 
     require_review_extra()

@@ -1,0 +1,89 @@
+"""The dub's options shared by ``lipdub dub`` and ``lipdub review`` (the review page
+finishes a dub with the same options): ``--separator``/``--speakers``/``--diarizer``,
+``--face``/``--scorer``, and the :class:`~lipdub.dub.options.DubOptions` they ask for.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lipdub.cli._components import add_slot_options
+from lipdub.errors import InputError
+
+__all__ = ["add_face_option", "add_separation_options", "options_from_args"]
+
+
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`DubOptions` the options of ``args`` ask for."""
+    from lipdub.dub.options import DubOptions
+
+    voice_map = {}
+    for pair in (args.voice_map or "").split(","):
+        if pair.strip():
+            speaker, sep, voice = pair.partition("=")
+            if not sep:
+                raise InputError(f"--voice-map takes SPEAKER=VOICE pairs, got {pair!r}")
+            voice_map[speaker.strip()] = voice.strip()
+    return DubOptions(
+        keep_background=args.keep_background,
+        subtitles=tuple(s for s in args.subtitles.split(",") if s),
+        voice_map=voice_map,
+        allow_no_face=args.allow_no_face,
+        burn_subtitles=args.burn_subtitles,
+        face=args.face,
+    )
+
+
+def add_separation_options(sp: Any, *, defaults: bool = True) -> None:
+    """``--separator``, ``--speakers`` and ``--diarizer`` (``dub`` and ``review``)."""
+    add_slot_options(sp, ["separator"], defaults=defaults, default_help="the dub's")
+    sp.add_argument(
+        "--speakers",
+        metavar="N|auto",
+        type=_speakers_arg,
+        help="find who speaks when and split the transcript by speaker (N speakers, or "
+        "auto); writes the editable speakers.json",
+    )
+    add_slot_options(sp, ["diarizer"], defaults=defaults, default_help="the dub's")
+
+
+def add_face_option(sp: Any, *, defaults: bool = True) -> None:
+    """``--face`` and ``--scorer``: which face is lip-synced when several are seen
+    (``dub`` and ``review``)."""
+    sp.add_argument(
+        "--face",
+        type=_face_arg,
+        default="auto",
+        metavar="active|largest|auto|ID",
+        help="which face to lip-sync when several are seen: active (the one speaking in "
+        "each span, scored with SyncNet; the largest without its weights), largest, a "
+        "face id from faces.json, or auto (default: active when the syncnet_v2 weights "
+        "are cached, else the face track as before); the choice is the editable faces.json",
+    )
+    add_slot_options(sp, ["scorer"], defaults=defaults, default_help="the dub's")
+
+
+def _face_arg(text: str) -> str:
+    """``--face``: active, largest, auto or a face id."""
+    value = text.strip().lower()
+    if value in ("active", "largest", "auto") or (value.isascii() and value.isdigit()):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected active, largest, auto or a face id (0, 1, ...), got {text!r}"
+    )
+
+
+def _speakers_arg(text: str) -> int | str:
+    """``--speakers``: a count >= 1 or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of speakers >= 1 or 'auto', got {text!r}"
+        )
+    return n
