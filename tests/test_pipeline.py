@@ -308,3 +308,20 @@ def test_transcriber_progress_reaches_the_callers_callback(clip: Path, tmp_path:
     )
     assert [e for e in rec.of_type(Progress) if e.stage == "transcribe"]
     assert {k: v for k, v in vars(transcriber).items() if k != "calls"} == before
+
+
+def test_the_work_directory_records_the_registry_name_asked_for() -> None:
+    """A backend registered under another name than its ``name`` (``wav2lip_gan`` is a
+    ``Wav2LipSyncer`` named ``wav2lip``) is recorded by the name a later run resolves."""
+    from lipdub import registry
+    from lipdub.testing import FakeVoiceSynth
+
+    registry.register("voice", "voice-under-another-name", FakeVoiceSynth, replace=True)
+    pipe = DubbingPipeline(voice="voice-under-another-name", translator=("fake", {}))
+    pipe.component("voice")
+    pipe.component("translator")
+    assert pipe.component("voice").name == "fake"
+    recorded = pipe.resolved_backends()
+    assert recorded["voice"] == "voice-under-another-name"
+    assert recorded["translator"] == "fake"
+    assert DubbingPipeline(voice=FakeVoiceSynth()).resolved_backends() == {}

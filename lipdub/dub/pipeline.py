@@ -207,9 +207,17 @@ class DubbingPipeline:
         )
 
     def resolved_backends(self) -> dict[str, str]:
-        """Slot -> backend name of the components loaded so far (for the work directory)."""
+        """Slot -> backend name of the components loaded so far (for the work directory).
+
+        The registry name the component was asked for by (``"wav2lip_gan"``), so that a
+        later run resolving that name gets the same backend; the component's own
+        ``name`` for an instance given as such.
+        """
         with self._lock:
-            return {slot: comp.name for slot, comp in self._resolved.items()}
+            return {
+                slot: _registry_name(self._specs.get(slot)) or comp.name
+                for slot, comp in self._resolved.items()
+            }
 
     @property
     def components(self) -> dict[str, Any]:
@@ -454,3 +462,14 @@ class DubbingPipeline:
             request, on_event=with_cancel(request.on_event, request.cancel)
         )
         return run_plan(self, request)
+
+
+def _registry_name(spec: object) -> str | None:
+    """The registry name in a component spec (a name, ``(name, options)``, a mapping)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, tuple) and spec and isinstance(spec[0], str):
+        return spec[0]
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        return str(spec["name"])
+    return None
