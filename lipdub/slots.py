@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["SLOTS", "Kind", "Slot", "markdown_table", "slot", "slot_of_opt"]
+__all__ = ["CORE", "OPTIONAL", "SLOTS", "Kind", "Slot", "markdown_table", "slot", "slot_of_opt"]
 
 #: A slot's name, which is also its registry kind (for mypy; a test keeps it equal to
 #: the kinds of :data:`SLOTS`).
@@ -166,6 +166,13 @@ SLOTS: tuple[Slot, ...] = (
 )
 
 _BY_KIND: dict[str, Slot] = {s.kind: s for s in SLOTS}
+
+#: The optional slots (separation, who speaks, the speaking face): the commands show
+#: their flags beside the options they go with (``--speakers``, ``--face``).
+OPTIONAL: tuple[Kind, ...] = ("separator", "diarizer", "scorer")
+
+#: The slots every dub fills, in the order of :data:`SLOTS`.
+CORE: tuple[Kind, ...] = tuple(s.kind for s in SLOTS if s.kind not in OPTIONAL)
 
 
 def slot(kind: str) -> Slot:

@@ -24,6 +24,7 @@ from lipdub.cli._components import (
 )
 from lipdub.cli._render import echo, one_line
 from lipdub.errors import InputError
+from lipdub.slots import CORE
 
 __all__ = ["register"]
 
@@ -142,9 +143,7 @@ def register(sub: Any) -> None:
     sp.add_argument(
         "--report", metavar="FILE", help="JSON report file (default: WORKDIR/report.json)"
     )
-    add_slot_options(
-        sp, ["transcriber", "translator", "voice", "detector", "lipsyncer", "separator"]
-    )
+    add_slot_options(sp, [*CORE, "separator"])  # no --speakers / --face in a batch
     add_checkpoint_option(sp)
     add_precision_option(sp)
     sp.add_argument(

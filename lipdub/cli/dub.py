@@ -27,7 +27,7 @@ from lipdub.cli._dub_options import add_face_option, add_separation_options, opt
 from lipdub.cli._render import ProgressRenderer, echo
 from lipdub.cli.lipsync import announce_preparation
 from lipdub.errors import InputError
-from lipdub.slots import SLOTS
+from lipdub.slots import OPTIONAL, SLOTS
 
 # component_specs and pipeline_from_args lived here: kept importable from this module
 __all__ = ["component_specs", "pipeline_from_args", "register"]
@@ -35,7 +35,7 @@ __all__ = ["component_specs", "pipeline_from_args", "register"]
 
 #: The slots whose flags ``dub`` adds beside the options they go with (``--speakers``,
 #: ``--face``); the other slots' flags come first.
-_GROUPED = ("separator", "diarizer", "scorer")
+_GROUPED = OPTIONAL
 
 
 def cmd_dub(args: argparse.Namespace) -> int:

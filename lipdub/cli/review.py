@@ -18,6 +18,7 @@ from lipdub.cli._components import (
 from lipdub.cli._dub_options import add_face_option, add_separation_options
 from lipdub.cli._render import echo
 from lipdub.errors import InputError
+from lipdub.slots import CORE
 
 __all__ = ["register", "serve_review"]
 
@@ -116,7 +117,7 @@ def register(sub: Any) -> None:
     )
     add_slot_options(
         group,
-        ["transcriber", "translator", "voice", "detector", "lipsyncer"],
+        list(CORE),
         defaults=False,
         default_help="the dub's",
     )
