@@ -105,8 +105,10 @@ def test_dub_takes_the_plugin_by_name(plugin: Any, tmp_path: Path, make_video: A
 
 
 def test_batch_takes_the_plugin_by_name(
-    plugin: Any, tmp_path: Path, make_video: Any, env: dict[str, str]
+    plugin: Any, tmp_path: Path, make_video: Any, env: dict[str, str], fakes_plugin: Path
 ) -> None:
+    # the batch's workers find the fakes through their test package's entry points
+    env = {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(fakes_plugin)])}
     video = make_video("clip0.mp4", duration_s=1.2, size=(64, 48))
     weights = plugin.write_weights(tmp_path / "grey.safetensors", 0)
     manifest = tmp_path / "m.csv"
