@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -439,11 +438,9 @@ def test_lipdub_dub_review_stops_and_serves_the_page(make_video) -> None:  # typ
 
 
 def _wait(session: ReviewSession) -> None:
-    for _ in range(1200):
-        if session.job is not None and session.job.state != "running":
-            return
-        time.sleep(0.05)
-    raise AssertionError("the job did not end")
+    job = session.job
+    assert job is not None, "no job was started"
+    assert job.wait(60), "the job did not end"
 
 
 def test_an_edit_under_an_edit_stops_with_the_ways_on(dub: Dub) -> None:
@@ -507,10 +504,7 @@ def test_cancel_in_the_browser_stops_the_run(dub: Dub) -> None:
             expect(page.locator("#cancel")).to_be_visible()
             expect(page.locator("#finish")).to_be_disabled()
             page.locator("#cancel").click()
-            for _ in range(200):
-                if session.job is not None and session.job.cancel.is_set():
-                    break
-                time.sleep(0.05)
+            assert session.job is not None and session.job.cancel.wait(10)
             voice.gate.set()
             expect(page.locator("body")).to_have_attribute("data-job", "cancelled", timeout=30000)
             expect(page.locator("#message")).to_contain_text("cancelled")
