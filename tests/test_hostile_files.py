@@ -406,8 +406,8 @@ def test_a_bad_speakers_json_is_one_line_naming_the_turn(
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (None, "it is 20 MiB; a speaker map is at most 16 MiB"),
-        ("[" * 100_000, "cannot read it: maximum recursion depth"),
+        (None, "is 20 MiB; a speaker map is at most 16 MiB"),
+        ("[" * 100_000, "not readable JSON: nested too deeply"),
         ('{"turns": [], "speakers": {"S1": {"voice": 5}}}', "speakers.S1.voice must be"),
     ],
     ids=["oversized", "nested", "voice-not-text"],

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lipdub._io import atomic_write_text
+from lipdub._io import atomic_write_text, read_json_file
 from lipdub.diarize.base import SpeakerTurn
 from lipdub.errors import InputError
 
@@ -134,22 +134,10 @@ class SpeakerMap:
                 (see :meth:`from_dict`).
         """
         p = Path(path)
-        try:
-            size = p.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise InputError(
-                    f"it is {size >> 20} MiB; a speaker map is at most {MAX_FILE_BYTES >> 20} MiB",
-                    path=p,
-                    hint="fix the file, or delete it to find the speakers again",
-                )
-            data = json.loads(p.read_text(encoding="utf-8-sig"))
-        except InputError:
-            raise
-        except (OSError, ValueError, RecursionError) as e:
-            why = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0][:200]
-            raise InputError(
-                f"cannot read it: {why}",
-                path=p,
-                hint="fix the file, or delete it to find the speakers again",
-            ) from e
+        data = read_json_file(
+            p,
+            "speaker map",
+            max_bytes=MAX_FILE_BYTES,
+            hint="fix the file, or delete it to find the speakers again",
+        )
         return cls.from_dict(data, source=str(p))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lipdub._io import atomic_write_text
+from lipdub._io import atomic_write_text, read_json_file
 from lipdub.errors import InputError
 from lipdub.faces.select import (
     MIN_PRESENCE,
@@ -163,25 +163,12 @@ class FaceMap:
             InputError: unreadable, not UTF-8 JSON, or malformed; one line.
         """
         p = Path(path)
-        try:
-            size = p.stat().st_size
-            if size > _MAX_FILE_BYTES:
-                raise InputError(
-                    f"{p.name} is {size >> 20} MiB; a face map is at most "
-                    f"{_MAX_FILE_BYTES >> 20} MiB",
-                    path=p,
-                    hint="fix the file, or regenerate it with --redo faces",
-                )
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except InputError:
-            raise
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-            what = e.strerror if isinstance(e, OSError) else str(e).splitlines()[0]
-            raise InputError(
-                f"{p.name} is not readable JSON: {what}",
-                path=p,
-                hint="fix the file, or regenerate it with --redo faces",
-            ) from e
+        data = read_json_file(
+            p,
+            "face map",
+            max_bytes=_MAX_FILE_BYTES,
+            hint="fix the file, or regenerate it with --redo faces",
+        )
         return cls.from_dict(data, source=p.name, duration_s=duration_s)
 
     def check_ids(self, links: FaceLinks, path: Path) -> None:

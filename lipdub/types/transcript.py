@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lipdub._io import atomic_write_text, file_kind
+from lipdub._io import atomic_write_text, read_text_file
 from lipdub.errors import InputError
-from lipdub.text import guess_encoding
 
 if TYPE_CHECKING:
     from lipdub.limits import Limits
@@ -359,41 +358,6 @@ def _parse_cue(block: list[tuple[int, str]], vtt: bool) -> tuple[int, Segment] |
     return None
 
 
-#: Largest transcript file read (a real one is a few hundred kB).
-_MAX_TEXT_FILE_BYTES = 64 << 20
-
-
-def _read_text_file(p: Path, what: str) -> str:
-    """UTF-8 text of ``p`` (BOM allowed), or one :class:`InputError` saying why not."""
-    kind = file_kind(p)
-    if kind == "missing":
-        raise InputError(f"{what} file not found", path=p, hint="check the path")
-    if kind is not None:
-        raise InputError(f"cannot read the {what}: it is {kind}", path=p)
-    try:
-        size = p.stat().st_size
-        if size > _MAX_TEXT_FILE_BYTES:
-            raise InputError(
-                f"the {what} file is {size >> 20} MiB; a {what} is at most "
-                f"{_MAX_TEXT_FILE_BYTES >> 20} MiB",
-                path=p,
-            )
-        data = p.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read the {what}: {e.strerror}", path=p) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        guess = guess_encoding(data, sniff=64)
-        seen = f" (it looks like {guess[0]})" if guess else ""
-        raise InputError(
-            f"the {what} is not UTF-8 text{seen}: undecodable byte 0x{data[e.start]:02x} "
-            f"at offset {e.start}",
-            path=p,
-            hint="save it again as UTF-8",
-        ) from None
-
-
 @dataclass(frozen=True, slots=True)
 class Transcript:
     """Timed segments of speech in one language.
@@ -648,7 +612,7 @@ class Transcript:
                 ``language``.
         """
         p = Path(path)
-        text = _read_text_file(p, "transcript")
+        text = read_text_file(p, "transcript")
         suffix = p.suffix.lower()
         try:
             if suffix == ".json":
