@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lipdub._io import atomic_write_bytes
-from lipdub.data import PAUSE_S, SYLLABLE_S, portrait_path, speech_tones
+from lipdub.data import PAUSE_S, SYLLABLE_S, portrait_path, speech_tones, syllables
 from lipdub.errors import InputError
 from lipdub.types import AudioClip
 from lipdub.typing import Frame, PathLike
@@ -44,9 +44,6 @@ BACKGROUND = (32, 26, 22)
 SKIN = (150, 185, 235)
 EYE = (40, 30, 30)
 MOUTH = (60, 40, 150)
-
-_SYLLABLE_S = SYLLABLE_S
-_PAUSE_S = PAUSE_S
 
 
 def voice_tones(
@@ -70,14 +67,8 @@ def voice_tones(
     if not 40.0 <= f0_hz <= 600.0 or duration_s < 0 or brightness <= 0:
         raise InputError(f"voice_tones needs 40 <= f0_hz <= 600, got {f0_hz}")
     n = round(duration_s * sample_rate_hz)
-    t = np.arange(n, dtype=np.float64) / sample_rate_hz
-    period = _SYLLABLE_S + _PAUSE_S
-    syllable = np.floor(t / period)
-    phase = t - syllable * period
-    env = np.where(
-        phase < _SYLLABLE_S, np.sin(np.pi * np.clip(phase / _SYLLABLE_S, 0, 1)) ** 0.7, 0.0
-    )
-    f0 = f0_hz * (1.0 + 0.04 * np.sin(syllable * 1.3) + 0.03 * (phase / _SYLLABLE_S - 0.5))
+    _, syllable, phase, env = syllables(n, sample_rate_hz)
+    f0 = f0_hz * (1.0 + 0.04 * np.sin(syllable * 1.3) + 0.03 * (phase / SYLLABLE_S - 0.5))
     theta = 2 * np.pi * np.cumsum(f0) / sample_rate_hz
     nyquist = sample_rate_hz / 2
     tone = np.zeros(n)
@@ -89,11 +80,11 @@ def voice_tones(
 
 def _mouth_open(t_s: float) -> float:
     """0..1 mouth opening matching the loudness of :func:`speech_tones` at ``t_s``."""
-    period = _SYLLABLE_S + _PAUSE_S
+    period = SYLLABLE_S + PAUSE_S
     phase = t_s % period
-    if phase >= _SYLLABLE_S:
+    if phase >= SYLLABLE_S:
         return 0.0
-    return float(math.sin(math.pi * phase / _SYLLABLE_S) ** 0.7)
+    return float(math.sin(math.pi * phase / SYLLABLE_S) ** 0.7)
 
 
 def draw_face(
