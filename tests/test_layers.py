@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "lipdub.retry",
         "lipdub.events",
         "lipdub._io",
+        "lipdub._userfiles",
         "lipdub._lock",
         "lipdub._checks",
         "lipdub._deps",

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lipdub._io import atomic_write_text, read_json_file
+from lipdub._io import atomic_write_text
+from lipdub._userfiles import read_json_file
 from lipdub.diarize.base import SpeakerTurn
 from lipdub.errors import InputError
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lipdub._io import atomic_write_text, read_json_file
+from lipdub._io import atomic_write_text
+from lipdub._userfiles import read_json_file
 from lipdub.errors import InputError
 from lipdub.faces.select import (
     MIN_PRESENCE,

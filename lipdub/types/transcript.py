@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lipdub._io import atomic_write_text, read_text_file
+from lipdub._io import atomic_write_text
+from lipdub._userfiles import read_text_file
 from lipdub.errors import InputError
 
 if TYPE_CHECKING:
