@@ -13,6 +13,7 @@ Units are in the field names: ``start_s`` (seconds), ``sample_rate_hz``, ``fps``
 
 from lipdub.types.audio import AudioClip
 from lipdub.types.faces import FaceBox
+from lipdub.types.fit import FitRequest, LineBudget, SpeechLength
 from lipdub.types.media import VideoInfo
 from lipdub.types.transcript import (
     Segment,
@@ -26,8 +27,11 @@ from lipdub.types.voice import Gender, Voice
 __all__ = [
     "AudioClip",
     "FaceBox",
+    "FitRequest",
     "Gender",
+    "LineBudget",
     "Segment",
+    "SpeechLength",
     "Transcript",
     "VideoInfo",
     "Voice",
