@@ -8,6 +8,7 @@ the fixtures that build them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from lipdub.testing import (
     FakeVoiceSynth,
     IdentityTranslator,
     PassThroughLipSyncer,
+    ScriptedNBestTranslator,
 )
 from lipdub.testing.cloning import FakeChatterboxEngine
 from lipdub.testing.conformance import (
@@ -73,6 +75,22 @@ class TestIdentityTranslator(TranslatorConformance):
 
     def make_changed_backend(self) -> None:
         return None  # no options
+
+
+class TestScriptedNBestTranslator(TranslatorConformance):
+    """The length-aware kind: one text per line under a FitRequest."""
+
+    script: ClassVar[dict[str, list[tuple[str, float]]]] = {
+        "Good morning.": [("Buenos días.", -0.2), ("Buen día.", -0.5)],
+        "How are you today?": [("¿Cómo estás hoy?", -0.1), ("¿Qué tal?", -0.6)],
+        "Thank you very much.": [("Muchísimas gracias.", -0.3), ("Gracias.", -0.4)],
+    }
+
+    def make_translator(self):  # type: ignore[no-untyped-def]
+        return ScriptedNBestTranslator(self.script)
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        return ScriptedNBestTranslator({**self.script, "Good morning.": [("Hola.", 0.0)]})
 
 
 class TestFakeTranscriber(TranscriberConformance):

@@ -31,8 +31,10 @@ import pytest
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.testing.conformance import TranslatorConformance
+from lipdub.translate.nbest import choose_fitting
 from lipdub.translate.opus import OpusModel, OpusTranslator, language_code
 from lipdub.types import Segment, Transcript
+from lipdub.types.fit import FitRequest, LineBudget, SpeechLength
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 spm = pytest.importorskip("sentencepiece")
@@ -221,6 +223,121 @@ def test_source_language_is_required() -> None:
         mt.translate(["Hello"], None, "es")
 
 
+# ---------------------------------------------------------------- n-best, chosen to fit
+
+
+@dataclass
+class _ScoredResult:
+    hypotheses: list[list[str]]
+    scores: list[float]
+
+
+class NBestEngine:
+    """Stand-in for ``ctranslate2.Translator`` asked for n-best lists: each sentence
+    ``W`` gets ``<W W W>`` (score -0.1), ``<W W>`` (-0.5) and ``<W>`` (-0.9), the longest
+    best, cut to ``num_hypotheses``; it records the options."""
+
+    def __init__(self) -> None:
+        self.options: list[dict[str, object]] = []
+
+    def translate_batch(self, tokens: list[list[str]], **options: object) -> list[_ScoredResult]:
+        self.options.append(options)
+        n = int(options.get("num_hypotheses", 1))  # type: ignore[call-overload]
+        out = []
+        for t in tokens:
+            word = "".join(t[:-1]).replace("▁", " ").strip().rstrip(".").upper()
+            hyps = [[f"▁{' '.join([word] * k)}.".replace(" ", "▁"), "</s>"] for k in (3, 2, 1)]
+            out.append(_ScoredResult(hyps[:n], [-0.1, -0.5, -0.9][:n]))
+        return out
+
+
+def _nbest_translator(**options: object) -> tuple[OpusTranslator, NBestEngine]:
+    engine = NBestEngine()
+    model = OpusModel(engine, PieceTokenizer(), PieceTokenizer())
+    return OpusTranslator(models={"en-es": model}, **options), engine  # type: ignore[arg-type]
+
+
+def _fit(*seconds: float) -> FitRequest:
+    """Budgets in seconds for a voice of 10 characters a second."""
+    length = SpeechLength("test", per_unit_s=0.1)
+    return FitRequest(tuple(LineBudget(s, s) for s in seconds), length, max_rate=1.2)
+
+
+def test_opus_is_length_aware_and_google_is_not() -> None:
+    from lipdub.translate.google import GoogleTranslator
+
+    assert OpusTranslator.length_aware and not GoogleTranslator.length_aware
+
+
+def test_fitted_lines_get_the_best_scoring_hypothesis_that_fits() -> None:
+    mt, engine = _nbest_translator(n_best=3, beam_size=2)
+    # "HI HI HI." 9 chars, "HI HI." 6, "HI." 3; budgets 1.0 s (10 chars), 0.7 s, 0.35 s
+    out = mt.translate_fitted(["Hi.", "Hi.", "Hi."], "en", "es", _fit(1.0, 0.7, 0.35))
+    assert out == ["HI HI HI.", "HI HI.", "HI."]
+    assert engine.options[0]["num_hypotheses"] == 3
+    assert engine.options[0]["return_scores"] is True
+    assert engine.options[0]["beam_size"] == 3  # widened to the n-best asked
+    # nothing fits 0.1 s: the closest, the shortest here
+    assert mt.translate_fitted(["Hi."], "en", "es", _fit(0.1)) == ["HI."]
+    # without budgets: the plain beam's first hypothesis, no n-best asked
+    assert mt.translate(["Hi."], "en", "es") == ["HI HI HI."]
+    assert "num_hypotheses" not in engine.options[-1]
+
+
+def test_a_line_of_several_sentences_combines_their_hypotheses() -> None:
+    mt, _ = _nbest_translator(n_best=3)
+    text = "Yes. No."
+    # 2.0 s (20 chars): both long ("YES YES YES. NO NO NO.", 22 chars) do not fit;
+    # "YES YES YES. NO NO." (19 chars) and "YES YES. NO NO NO." (18) both score -0.6,
+    # better than any other that fits: of the two, the shorter
+    assert mt.translate_fitted([text], "en", "es", _fit(2.0)) == ["YES YES. NO NO NO."]
+    assert mt.translate_fitted([text], "en", "es", _fit(3.0)) == ["YES YES YES. NO NO NO."]
+    assert mt.translate_fitted([text], "en", "es", _fit(0.8)) == ["YES. NO."]
+
+
+def test_fitted_translation_keeps_blanks_and_the_same_language() -> None:
+    mt, engine = _nbest_translator()
+    assert mt.translate_fitted(["", "  "], "en", "es", _fit(1.0, 1.0)) == ["", ""]
+    assert mt.translate_fitted(["Hi."], "en-GB", "en", _fit(0.1)) == ["Hi."]
+    assert engine.options == []
+    out = mt.translate_fitted(["Hi.", ""], "en", "es", _fit(1.0, 1.0))
+    assert out == ["HI HI HI.", ""]
+    with pytest.raises(InputError, match="2 time budgets for 1 texts"):
+        mt.translate_fitted(["Hi."], "en", "es", _fit(1.0, 1.0))
+
+
+def test_n_best_one_takes_the_beam_s_best() -> None:
+    mt, engine = _nbest_translator(n_best=1)
+    assert mt.translate_fitted(["Hi."], "en", "es", _fit(0.1)) == ["HI HI HI."]
+    assert engine.options[0]["num_hypotheses"] == 1
+    with pytest.raises(InputError, match="n_best"):
+        OpusTranslator(n_best=0)
+
+
+def test_the_tiny_model_returns_scored_n_best_lists(tiny_model_dir: Path) -> None:
+    """The real CTranslate2 path: n-best lists with scores, best first, and the line
+    choice made among them for the budget (random weights: the method, not quality)."""
+    mt = OpusTranslator(models={"en-es": tiny_model_dir}, device="cpu", n_best=4)
+    model = mt.model_for("en", "es")
+    texts = ["hello world", "the train is very late", "good morning everybody"]
+    nbest = model.translate_sentences_nbest(texts, num_hypotheses=4)
+    assert len(nbest) == 3
+    for hyps in nbest:
+        assert 1 <= len(hyps) <= 4
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        assert all(h.score <= 0 for h in hyps)  # log-probabilities
+        assert len({h.text for h in hyps}) == len(hyps)
+    for seconds in (0.2, 1.0, 3.0, 30.0):
+        fit = _fit(seconds, seconds, seconds)
+        out = mt.translate_fitted(texts, "en", "es", fit)
+        assert out == [choose_fitting(i, nbest[i], fit).text for i in range(3)]
+    # a generous budget takes the best score, a tight one no longer text than that
+    loose = mt.translate_fitted(texts, "en", "es", _fit(30.0, 30.0, 30.0))
+    tight = mt.translate_fitted(texts, "en", "es", _fit(0.2, 0.2, 0.2))
+    assert loose == [hyps[0].text for hyps in nbest]
+    assert all(len(t) <= len(lo) for t, lo in zip(tight, loose, strict=True))
+
+
 # ---------------------------------------------------------------- model selection
 
 
@@ -322,6 +439,7 @@ def test_token_device_and_cache_do_not_change_the_settings(tmp_path: Path) -> No
         {"beam_size": 2},
         {"max_decoding_length": 64},
         {"split_sentences": False},
+        {"n_best": 4},
     ):
         assert OpusTranslator(**changed).settings() != base, changed  # type: ignore[arg-type]
 

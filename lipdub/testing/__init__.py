@@ -8,6 +8,8 @@ models, accounts or network:
   (:class:`IdentityTranslator`, which returns texts unchanged, is the built-in
   ``"identity"`` backend :class:`lipdub.translate.identity.IdentityTranslator`,
   re-exported here).
+* :class:`ScriptedNBestTranslator` (:mod:`lipdub.testing.nbest`) is length-aware: it
+  picks among n-best hypotheses the test writes, for each line's time budget.
 * :class:`FakeVoiceSynth` speaks a tone whose length follows the number of words.
 * :class:`FakeFaceDetector` returns a fixed box (or none on dark frames);
   :class:`BrightRegionDetector` really finds the bright blob in synthetic frames.
@@ -48,6 +50,7 @@ from lipdub.errors import InputError
 from lipdub.events import EventCallback
 from lipdub.faces.base import FaceDetector, Frame
 from lipdub.lipsync.base import LipSyncer
+from lipdub.testing.nbest import ScriptedNBestTranslator
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
 from lipdub.translate.identity import IdentityTranslator
@@ -63,6 +66,7 @@ __all__ = [
     "FakeVoiceSynth",
     "IdentityTranslator",
     "PassThroughLipSyncer",
+    "ScriptedNBestTranslator",
     "register_fakes",
 ]
 

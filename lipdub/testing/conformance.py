@@ -47,7 +47,8 @@ from lipdub.separate.base import Separation, Separator
 from lipdub.testing.media import draw_face, speech_tones, voice_tones
 from lipdub.transcribe.base import Transcriber
 from lipdub.translate.base import Translator
-from lipdub.types import AudioClip, FaceBox, Transcript, Voice
+from lipdub.types import AudioClip, FaceBox, Segment, Transcript, Voice
+from lipdub.types.fit import FitRequest, LineBudget, SpeechLength
 from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -231,6 +232,37 @@ class TranslatorConformance(SettingsConformance):
 
     def test_empty_batch(self) -> None:
         assert self.make_translator().translate([], self.source, self.target) == []
+
+    def fit_request(self) -> FitRequest:
+        """Time budgets for :attr:`texts`: 2 s a line, at 14 characters a second."""
+        return FitRequest(
+            tuple(LineBudget(1.5, 2.0) for _ in self.texts), SpeechLength("conformance")
+        )
+
+    def _transcript(self) -> Transcript:
+        segments = tuple(Segment(2.0 * i, 2.0 * i + 1.5, t) for i, t in enumerate(self.texts))
+        return Transcript(self.source, segments)
+
+    def test_time_budgets_are_as_declared(self) -> None:
+        """A length-aware backend writes one text per line under a FitRequest; any
+        other refuses :meth:`~lipdub.Translator.translate_fitted` and translates a
+        transcript with budgets exactly as without them."""
+        translator = self.make_translator()
+        fit = self.fit_request()
+        if translator.length_aware:
+            out = translator.translate_fitted(list(self.texts), self.source, self.target, fit)
+            assert isinstance(out, list) and len(out) == len(self.texts)
+            assert all(isinstance(t, str) and t.strip() for t in out)
+            done = translator.translate_transcript(self._transcript(), self.target, fit=fit)
+            assert len(done.segments) == len(self.texts) and done.language == self.target
+        else:
+            with pytest.raises(NotImplementedError, match="not length-aware"):
+                translator.translate_fitted(list(self.texts), self.source, self.target, fit)
+            plain = translator.translate_transcript(self._transcript(), self.target)
+            budgeted = self.make_translator().translate_transcript(
+                self._transcript(), self.target, fit=fit
+            )
+            assert budgeted == plain
 
 
 class TranscriberConformance(SettingsConformance):

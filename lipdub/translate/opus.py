@@ -36,7 +36,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +46,8 @@ from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.hub.catalogue import OPUS_FILES, OPUS_REPO_TEMPLATE
 from lipdub.text import split_sentences
 from lipdub.translate.base import Translator
+from lipdub.translate.nbest import Hypothesis, choose_fitting, combine_sentences
+from lipdub.types.fit import FitRequest
 
 __all__ = ["OpusModel", "OpusTranslator", "language_code"]
 
@@ -77,7 +79,9 @@ class OpusModel:
 
     This is also the seam for tests and custom engines: anything with
     ``translate_batch(list[list[str]], **options)`` returning results that have
-    ``.hypotheses[0]`` (a token list) works as ``translator``, and anything with
+    ``.hypotheses[0]`` (a token list) works as ``translator`` (for n-best lists,
+    :meth:`translate_sentences_nbest`, it is also asked for ``num_hypotheses`` and
+    ``return_scores``, and reads ``.hypotheses`` and ``.scores``), and anything with
     SentencePiece's ``encode(text, out_type=str)`` / ``decode(pieces)`` works as a
     tokenizer.
 
@@ -179,6 +183,59 @@ class OpusModel:
     ) -> list[str]:
         """Translate sentences, ``batch_size`` at a time; one output per input."""
         out: list[str] = []
+        for results in self._batches(
+            sentences, batch_size, beam_size=beam_size, max_decoding_length=max_decoding_length
+        ):
+            out.extend(self._decode(r.hypotheses[0]) for r in results)
+        return out
+
+    def translate_sentences_nbest(
+        self,
+        sentences: Sequence[str],
+        *,
+        num_hypotheses: int,
+        batch_size: int = 16,
+        beam_size: int = 4,
+        max_decoding_length: int = 256,
+    ) -> list[list[Hypothesis]]:
+        """Up to ``num_hypotheses`` translations of each sentence, best score first.
+
+        The beam is widened to ``num_hypotheses`` when narrower. A score is the
+        engine's (CTranslate2: the log-probability per token under its default
+        ``length_penalty=1``); an engine that returns no scores gets its order as the
+        score (0, -1, -2...). Hypotheses that decode to the same text are kept once.
+        """
+        if num_hypotheses < 1:
+            raise InputError(f"num_hypotheses must be >= 1, got {num_hypotheses}")
+        out: list[list[Hypothesis]] = []
+        for results in self._batches(
+            sentences,
+            batch_size,
+            beam_size=max(beam_size, num_hypotheses),
+            max_decoding_length=max_decoding_length,
+            num_hypotheses=num_hypotheses,
+            return_scores=True,
+        ):
+            for r in results:
+                scores = list(getattr(r, "scores", None) or [])
+                if len(scores) != len(r.hypotheses):
+                    scores = [-float(i) for i in range(len(r.hypotheses))]
+                seen: dict[str, Hypothesis] = {}
+                for tokens, score in zip(r.hypotheses, scores, strict=True):
+                    text = self._decode(tokens)
+                    if text not in seen or seen[text].score < score:
+                        seen[text] = Hypothesis(text, float(score))
+                if not seen:
+                    raise InputError(
+                        "the translation engine returned no hypothesis", backend="opus"
+                    )
+                out.append(sorted(seen.values(), key=lambda h: -h.score))
+        return out
+
+    def _batches(
+        self, sentences: Sequence[str], batch_size: int, **options: Any
+    ) -> Iterator[list[Any]]:
+        """The engine's results, ``batch_size`` sentences at a time, one per sentence."""
         for start in range(0, len(sentences), batch_size):
             batch = sentences[start : start + batch_size]
             tokens = []
@@ -189,22 +246,17 @@ class OpusModel:
                 if self.eos_token:
                     pieces.append(self.eos_token)
                 tokens.append(pieces)
-            results = self.translator.translate_batch(
-                tokens,
-                beam_size=beam_size,
-                max_batch_size=batch_size,
-                max_decoding_length=max_decoding_length,
-            )
+            results = self.translator.translate_batch(tokens, max_batch_size=batch_size, **options)
             if len(results) != len(batch):
                 raise InputError(
                     f"the translation engine returned {len(results)} results for "
                     f"{len(batch)} sentences",
                     backend="opus",
                 )
-            for r in results:
-                hyp = [t for t in r.hypotheses[0] if t != self.eos_token]
-                out.append(self.target_tokenizer.decode(hyp).strip())
-        return out
+            yield list(results)
+
+    def _decode(self, tokens: Sequence[str]) -> str:
+        return str(self.target_tokenizer.decode([t for t in tokens if t != self.eos_token])).strip()
 
 
 def _vocabulary(folder: Path) -> set[str]:
@@ -217,6 +269,10 @@ def _vocabulary(folder: Path) -> set[str]:
         if p.is_file():
             return set(p.read_text(encoding="utf-8").splitlines())
     return set()
+
+
+def _joiner(target: str) -> str:
+    return "" if language_code(target) in _NO_SPACES else " "
 
 
 class OpusTranslator(Translator):
@@ -243,6 +299,9 @@ class OpusTranslator(Translator):
         max_decoding_length: Longest translation of one sentence, in tokens.
         split_sentences: Translate sentence by sentence (recommended: OPUS-MT was
             trained on single sentences and may drop the rest of a long input).
+        n_best: Hypotheses asked of the beam per sentence when the dub gives time
+            budgets (:meth:`translate_fitted`); 1 turns the choice off. The beam is
+            widened to ``n_best`` there.
 
     Raises:
         BackendNotInstalled: ctranslate2 or sentencepiece is missing.
@@ -250,6 +309,7 @@ class OpusTranslator(Translator):
     """
 
     name: ClassVar[str] = "opus"
+    length_aware: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -266,12 +326,13 @@ class OpusTranslator(Translator):
         beam_size: int = 4,
         max_decoding_length: int = 256,
         split_sentences: bool = True,
+        n_best: int = 8,
     ) -> None:
         require_modules("opus", "the opus translator", "ctranslate2", "sentencepiece")
-        if batch_size < 1 or beam_size < 1 or max_decoding_length < 1:
+        if batch_size < 1 or beam_size < 1 or max_decoding_length < 1 or n_best < 1:
             raise InputError(
-                "batch_size, beam_size and max_decoding_length must be >= 1, got "
-                f"{batch_size}, {beam_size}, {max_decoding_length}"
+                "batch_size, beam_size, max_decoding_length and n_best must be >= 1, got "
+                f"{batch_size}, {beam_size}, {max_decoding_length}, {n_best}"
             )
         if "{src}" not in repo_template or "{tgt}" not in repo_template:
             raise InputError(f"repo_template needs {{src}} and {{tgt}}, got {repo_template!r}")
@@ -290,6 +351,7 @@ class OpusTranslator(Translator):
         self.beam_size = beam_size
         self.max_decoding_length = max_decoding_length
         self.split_sentences = split_sentences
+        self.n_best = n_best
         self._loaded: dict[str, OpusModel] = {}
         self._lock = threading.Lock()
 
@@ -321,6 +383,7 @@ class OpusTranslator(Translator):
             "beam_size": self.beam_size,
             "max_decoding_length": self.max_decoding_length,
             "split_sentences": self.split_sentences,
+            "n_best": self.n_best,
         }
 
     @staticmethod
@@ -403,26 +466,13 @@ class OpusTranslator(Translator):
             InputError: ``source`` is None (OPUS-MT cannot detect the language).
             ModelNotFoundError: see :meth:`model_for`.
         """
-        if source is None:
-            raise InputError(
-                "the opus translator needs the source language",
-                backend=self.name,
-                hint="pass source= (the transcript's language)",
-            )
+        source = self._check_source(source)
         if language_code(source) == language_code(target):
             return list(texts)
         if not any(t.strip() for t in texts):
             return ["" for _ in texts]
-        model = self.model_for(source, target)
-        pieces: list[str] = []
-        owner: list[int] = []
-        for i, text in enumerate(texts):
-            parts = split_sentences(text) if self.split_sentences else [text.strip()]
-            for p in parts:
-                if p.strip():
-                    pieces.append(p)
-                    owner.append(i)
-        translated = model.translate_sentences(
+        pieces, owner = self._sentences(texts)
+        translated = self.model_for(source, target).translate_sentences(
             pieces,
             batch_size=self.batch_size,
             beam_size=self.beam_size,
@@ -431,8 +481,83 @@ class OpusTranslator(Translator):
         joined: list[list[str]] = [[] for _ in texts]
         for i, t in zip(owner, translated, strict=True):
             joined[i].append(t)
-        joiner = "" if language_code(target) in _NO_SPACES else " "
+        joiner = _joiner(target)
         return [joiner.join(parts) for parts in joined]
+
+    def translate_fitted(
+        self, texts: Sequence[str], source: str | None, target: str, fit: FitRequest
+    ) -> list[str]:
+        """Translate ``texts``, choosing for each line among ``n_best`` hypotheses.
+
+        Each sentence gets up to ``n_best`` hypotheses from the beam; a line's
+        candidates are the combinations of its sentences' (scores added), and it gets
+        the best-scoring candidate predicted (by ``fit.length``) to fit its budget, else
+        the best that fits at ``fit.max_rate``, else the one closest to fitting
+        (:func:`lipdub.translate.nbest.choose_fitting`). Blank texts and same-language
+        pairs are handled as :meth:`translate` handles them.
+
+        Raises:
+            InputError: ``source`` is None, or ``fit`` has not one budget per text.
+            ModelNotFoundError: see :meth:`model_for`.
+        """
+        source = self._check_source(source)
+        if len(fit.budgets) != len(texts):
+            raise InputError(
+                f"{len(fit.budgets)} time budgets for {len(texts)} texts", backend=self.name
+            )
+        if language_code(source) == language_code(target):
+            return list(texts)
+        if not any(t.strip() for t in texts):
+            return ["" for _ in texts]
+        pieces, owner = self._sentences(texts)
+        nbest = self.model_for(source, target).translate_sentences_nbest(
+            pieces,
+            num_hypotheses=self.n_best,
+            batch_size=self.batch_size,
+            beam_size=self.beam_size,
+            max_decoding_length=self.max_decoding_length,
+        )
+        per_line: list[list[list[Hypothesis]]] = [[] for _ in texts]
+        for i, hyps in zip(owner, nbest, strict=True):
+            per_line[i].append(hyps)
+        out = []
+        for i, sentences in enumerate(per_line):
+            if not sentences:
+                out.append("")
+                continue
+            candidates = combine_sentences(sentences, fit.length, joiner=_joiner(target))
+            chosen = choose_fitting(i, candidates, fit)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "line %d: %d candidates, chose score %.3f, %.2f of its budget",
+                    i,
+                    len(candidates),
+                    chosen.score,
+                    fit.ratio(i, chosen.text),
+                )
+            out.append(chosen.text)
+        return out
+
+    def _check_source(self, source: str | None) -> str:
+        if source is None:
+            raise InputError(
+                "the opus translator needs the source language",
+                backend=self.name,
+                hint="pass source= (the transcript's language)",
+            )
+        return source
+
+    def _sentences(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
+        """The non-blank sentences of ``texts`` and the index of the text each is from."""
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            parts = split_sentences(text) if self.split_sentences else [text.strip()]
+            for p in parts:
+                if p.strip():
+                    pieces.append(p)
+                    owner.append(i)
+        return pieces, owner
 
     def __repr__(self) -> str:
         return f"OpusTranslator(repo_template={self.repo_template!r}, device={self.device!r})"
