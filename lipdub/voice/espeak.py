@@ -33,7 +33,7 @@ from lipdub.text import split_sentences
 from lipdub.types import AudioClip, Gender, Voice
 from lipdub.voice.base import VoiceSynth
 
-__all__ = ["EspeakVoiceSynth", "espeak_to_bcp47"]
+__all__ = ["EspeakVoiceSynth", "espeak_to_bcp47", "phonemize"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ _PARAM_RATE = 1
 _PARAM_VOLUME = 2
 _PARAM_PITCH = 3
 _EE_OK = 0
+# espeak_TextToPhonemes' phoneme mode: IPA, with "_" between the phonemes of a word.
+_PHONEMES_IPA = 0x02 | (ord("_") << 8)
+_STRESS = str.maketrans("", "", "ˈˌ")
 
 #: Speaking rates espeak-ng accepts, in words per minute.
 MIN_WPM = 80
@@ -155,6 +158,12 @@ def _load() -> _Library:
     ]
     lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_EspeakVoiceStruct))
     lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+    lib.espeak_TextToPhonemes.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.c_int,
+        ctypes.c_int,
+    ]
 
     rate = lib.espeak_Initialize(
         _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), _INITIALIZE_DONT_EXIT
@@ -451,6 +460,42 @@ class EspeakVoiceSynth(VoiceSynth):
             f"EspeakVoiceSynth(sample_rate_hz={self.sample_rate_hz}, "
             f"words_per_minute={self.words_per_minute}, pitch={self.pitch}, volume={self.volume})"
         )
+
+
+def phonemize(text: str, voice: str) -> list[list[str]]:
+    """The IPA phonemes espeak-ng's ``voice`` would say for ``text``, clause by clause.
+
+    Each clause (espeak-ng pauses between clauses: at commas, full stops...) is the list
+    of its phonemes, stress marks left out; numbers and abbreviations are read out as
+    the voice reads them.
+
+    Raises:
+        BackendNotInstalled: espeakng-loader is missing.
+        InputError: espeak-ng has no voice named ``voice``.
+
+    Example:
+        >>> phonemize("Hola, amigo.", "es")
+        [['o', 'l', 'a'], ['a', 'm', 'i', 'ɣ', 'o']]
+    """
+    data = text.encode("utf-8")
+    clauses: list[list[str]] = []
+    with _LOCK:
+        lib = _load().lib
+        if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != _EE_OK:
+            raise InputError(
+                f"espeak-ng has no voice named {voice!r}",
+                backend="espeak",
+                hint="pick one from EspeakVoiceSynth().list_voices(), e.g. 'es' or 'en-US'",
+            )
+        buf = ctypes.create_string_buffer(data)
+        ptr = ctypes.c_void_p(ctypes.addressof(buf))
+        while ptr.value:  # one clause a call; espeak-ng sets ptr to NULL at the end
+            raw = lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, _PHONEMES_IPA)
+            found = (raw or b"").decode("utf-8", "replace").translate(_STRESS)
+            phones = [p for word in found.split() for p in word.split("_") if p]
+            if phones:
+                clauses.append(phones)
+    return clauses
 
 
 def _native_rate() -> int:
