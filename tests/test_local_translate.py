@@ -18,19 +18,17 @@ A real OPUS-MT pair is exercised only by the ``network`` test (``LIPDUB_TEST_NET
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lipdub import registry
 from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.testing.conformance import TranslatorConformance
+from lipdub.testing.opus import write_tiny_opus_model
 from lipdub.translate.nbest import choose_fitting
 from lipdub.translate.opus import OpusModel, OpusTranslator, language_code
 from lipdub.types import Segment, Transcript
@@ -38,85 +36,6 @@ from lipdub.types.fit import FitRequest, LineBudget, SpeechLength
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 spm = pytest.importorskip("sentencepiece")
-
-_CORPUS = [
-    "hello world",
-    "good morning everybody",
-    "the train is very late",
-    "please be on time",
-    "how are you today",
-    "hola mundo",
-    "buenos dias a todos",
-    "el tren llega muy tarde",
-]
-
-
-def _train_spm() -> bytes:
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(_CORPUS * 20),
-        model_writer=buf,
-        vocab_size=40,
-        model_type="unigram",
-        character_coverage=1.0,
-        unk_id=0,
-        eos_id=1,
-        bos_id=-1,
-        pad_id=-1,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
-    return buf.getvalue()
-
-
-def write_tiny_opus_model(folder: Path, *, extra_tokens: Sequence[str] = ()) -> Path:
-    """A random-weight one-layer CTranslate2 transformer in the OPUS-MT folder layout."""
-    from ctranslate2 import specs
-
-    folder.mkdir(parents=True, exist_ok=True)
-    proto = _train_spm()
-    (folder / "source.spm").write_bytes(proto)
-    (folder / "target.spm").write_bytes(proto)
-    sp = spm.SentencePieceProcessor(model_proto=proto)
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(extra_tokens)
-    d, ff, v = 16, 32, len(vocab)
-    spec = specs.TransformerSpec.from_config(num_layers=(1, 1), num_heads=2)
-    rng = np.random.default_rng(0)
-    for name, value in list(spec.variables().items()):
-        if value is not None:
-            continue
-        if name.endswith(("gamma", "beta")):
-            shape: tuple[int, ...] = (d,)
-        elif "embeddings" in name or "projection" in name:
-            shape = (v, d)
-        elif "self_attention/linear_0" in name:
-            shape = (3 * d, d)  # fused query/key/value
-        elif "/attention/linear_1" in name:
-            shape = (2 * d, d)  # fused key/value of the encoder-decoder attention
-        elif "ffn/linear_0" in name:
-            shape = (ff, d)
-        elif "ffn/linear_1" in name:
-            shape = (d, ff)
-        else:
-            shape = (d, d)
-        obj = spec
-        parts = name.split("/")
-        for p in parts[:-1]:
-            if hasattr(obj, p):
-                obj = getattr(obj, p)
-            else:
-                base, index = p.rsplit("_", 1)
-                obj = getattr(obj, base)[int(index)]
-        setattr(obj, parts[-1], (rng.standard_normal(shape) * 0.1).astype(np.float32))
-    spec.config.unk_token = "<unk>"
-    spec.config.eos_token = "</s>"
-    spec.config.decoder_start_token = "</s>"
-    spec.register_source_vocabulary(vocab)
-    spec.register_target_vocabulary(vocab)
-    spec.validate()
-    spec.optimize(quantization=None)
-    spec.save(str(folder))
-    return folder
 
 
 @pytest.fixture(scope="module")
