@@ -282,6 +282,10 @@ class OpusTranslator(Translator):
     downloaded once from the Hub (``repo_template``), ~155 MB, into the Hugging Face
     cache (``cache_dir``, ``HF_HUB_CACHE``).
 
+    It is :attr:`~lipdub.Translator.length_aware`: given time budgets
+    (:meth:`translate_fitted`), it chooses each line among ``n_best`` hypotheses of the
+    beam, the best-scoring one predicted to fit.
+
     Args:
         models: Pair -> model overrides: ``{"en-es": "/models/en-es"}``; values are a
             local CTranslate2 folder, a Hub repo id, or an :class:`OpusModel`. Pairs
