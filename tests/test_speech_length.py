@@ -202,3 +202,16 @@ def test_phoneme_lengths_convert_to_characters() -> None:
     assert length.units("") == 0 and length.seconds("  ") == 0.0
     with pytest.raises(ValueError, match="counts phonemes"):
         PhonemeLength("v", "char", 0.07, 0.2)
+
+
+def test_a_matched_voice_is_calibrated_apart_from_its_base(tmp_path: Path) -> None:
+    from lipdub.voice.match import MatchedVoiceSynth
+
+    base = FakeVoiceSynth()
+    plain = predictor_for(base, language="en", cache_dir=tmp_path)
+    matched = predictor_for(MatchedVoiceSynth(base), language="en", cache_dir=tmp_path)
+    assert len(_cache_files(tmp_path)) == 2
+    assert matched.voice == "match:en"
+    # the matching keeps the base's length, so the fit is the same line
+    assert matched.per_unit_s == pytest.approx(plain.per_unit_s, rel=1e-6)
+    assert matched.overhead_s == pytest.approx(plain.overhead_s, abs=1e-6)
