@@ -169,3 +169,24 @@ def test_without_speaker_analysis_every_line_names_the_one_reference(make_video:
         (None, "voices/S1.wav", sha),
         (None, "voices/S1.wav", sha),
     ]
+
+
+def test_a_speaker_map_without_turns_is_said(make_video: Any) -> None:
+    from lipdub.testing import FakeVoiceSynth
+
+    clip = make_video("talk.mp4", duration_s=4.0)
+    source = Transcript("en", (Segment(0.5, 3.0, "Only me."),))
+    pipe = DubbingPipeline(
+        transcriber=FakeTranscriber(source),
+        translator=IdentityTranslator(),
+        voice=FakeVoiceSynth(),
+        detector=FakeFaceDetector(),
+        lipsyncer=PassThroughLipSyncer(),
+        separator="duck",
+        diarizer=FixedTurnsDiarizer([]),
+    )
+    result = pipe.run(clip, "es", workdir=clip.with_name("wd"), stop_after="translate")
+    assert (
+        "speakers.json has no speaker turns, so no line has a speaker; add the turns there, "
+        "or delete it to find the speakers again"
+    ) in result.notices

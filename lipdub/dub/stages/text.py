@@ -279,6 +279,12 @@ class Diarize(Stage[Separated, Diarized]):
         labelled = assign_speakers(st.source, speakers.turns)
         if labelled.estimated:
             run.notice(self.name, guessed_splits(st.transcript_path.name, labelled.estimated))
+        if not speakers.turns and any(s.text.strip() for s in st.source.segments):
+            run.notice(
+                self.name,
+                f"{path.name} has no speaker turns, so no line has a speaker; add the turns "
+                "there, or delete it to find the speakers again",
+            )
         return advance(
             st,
             Diarized,
