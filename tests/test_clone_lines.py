@@ -190,3 +190,11 @@ def test_a_speaker_map_without_turns_is_said(make_video: Any) -> None:
         "speakers.json has no speaker turns, so no line has a speaker; add the turns there, "
         "or delete it to find the speakers again"
     ) in result.notices
+
+
+def test_cloning_with_a_speaker_map_without_turns_stops(make_video: Any) -> None:
+    clip = make_video("talk.mp4", duration_s=4.0)
+    source = Transcript("en", (Segment(0.5, 3.0, "Only me."),))
+    pipe = _pipe(RecordingCloneVoice(), source, turns=[])
+    with pytest.raises(InputError, match=r"found: none \(no turns\)"):
+        pipe.run(clip, "es", workdir=clip.with_name("wd"), stop_after="speak")
