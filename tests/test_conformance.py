@@ -342,6 +342,20 @@ class TestChatterboxAdapter(VoiceSynthConformance):
         return ChatterboxVoiceSynth(engine=FakeChatterboxEngine(), temperature=0.5)
 
 
+class TestRecordingCloneVoice(VoiceSynthConformance):
+    """The cloning test double that records each line's reference (lipdub.testing.cloning)."""
+
+    def make_voice(self):  # type: ignore[no-untyped-def]
+        from lipdub.testing.cloning import RecordingCloneVoice
+
+        return RecordingCloneVoice()
+
+    def make_changed_backend(self):  # type: ignore[no-untyped-def]
+        from lipdub.testing.cloning import RecordingCloneVoice
+
+        return RecordingCloneVoice(seconds_per_word=0.4)
+
+
 def test_chatterbox_prepares_each_reference_once_and_restores_its_own_voice() -> None:
     from lipdub.testing.media import voice_tones
     from lipdub.voice.chatterbox import ChatterboxVoiceSynth

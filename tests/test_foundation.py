@@ -218,6 +218,7 @@ def test_fakes_are_registered_by_register_fakes_not_by_import_nor_built_in() -> 
         ("transcriber", "fake", "testing"),
         ("translator", "fake", "testing"),
         ("voice", "fake", "testing"),
+        ("voice", "fake_clone", "testing"),
     ]
 
 

@@ -1,5 +1,6 @@
 """Who speaks when: the :class:`Diarizer` interface and speaker labels for transcripts."""
 
-from lipdub.diarize.base import Diarizer, SpeakerTurn, label_segments
+from lipdub.diarize.assign import SpeakerAssignment, assign_speakers, label_segments
+from lipdub.diarize.base import Diarizer, SpeakerTurn
 
-__all__ = ["Diarizer", "SpeakerTurn", "label_segments"]
+__all__ = ["Diarizer", "SpeakerAssignment", "SpeakerTurn", "assign_speakers", "label_segments"]

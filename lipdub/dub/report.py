@@ -55,6 +55,9 @@ class SegmentTiming:
         cut_s: Speech cut off at the end of the media (not heard).
         status: The worst thing that happened to it (:data:`LineStatus`).
         warnings: Sentences for a reviewer, one per problem.
+        reference: The reference clip a cloning voice spoke it in (a work-directory
+            file, ``voices/S1.wav``); None when no clip was used.
+        reference_sha256: That file's sha256.
     """
 
     index: int
@@ -76,6 +79,8 @@ class SegmentTiming:
     cut_s: float = 0.0
     status: LineStatus = "ok"
     warnings: tuple[str, ...] = ()
+    reference: str | None = None
+    reference_sha256: str | None = None
 
     @property
     def end_s(self) -> float:

@@ -38,6 +38,7 @@ from lipdub.types import AudioClip, Transcript
 if TYPE_CHECKING:
     from lipdub.diarize.base import Diarizer
     from lipdub.diarize.speakers import SpeakerMap
+    from lipdub.dub.clone import ReferenceFiles
     from lipdub.dub.facemap import FaceMap
     from lipdub.dub.report import TimingReport
     from lipdub.eval.base import SpeakingScorer
@@ -169,6 +170,8 @@ class Voiced(Diarized):
     references_key: str | None
     #: The one clip for every line, when there is a single speaker.
     reference: AudioClip | None
+    #: The files of those clips (named in ``timing.<lang>.json``); None as ``references``.
+    reference_files: ReferenceFiles | None
 
 
 @dataclass(frozen=True)

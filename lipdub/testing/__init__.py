@@ -17,10 +17,12 @@ models, accounts or network:
 
 :func:`register_fakes` registers the fakes by name: ``"fake"`` for transcriber,
 translator, voice and detector, ``"bright"`` for :class:`BrightRegionDetector` and
-``"passthrough"`` for :class:`PassThroughLipSyncer`. Importing this package registers
-nothing: they are not built-in backends, so :func:`lipdub.registry.available` lists
-them only in a program that asked for them (a test suite's conftest, a worker's
-``setup``, or the ``lipdub.backends`` entry points of a test package).
+``"passthrough"`` for :class:`PassThroughLipSyncer` (and ``"fake_clone"`` for the cloning
+voice of :mod:`lipdub.testing.cloning`, which records each line's reference).
+Importing this package registers nothing: they are not built-in backends, so
+:func:`lipdub.registry.available` lists them only in a program that asked for them (a
+test suite's conftest, a worker's ``setup``, or the ``lipdub.backends`` entry points of
+a test package).
 
 Helpers that write sample media and random-weight checkpoints live in
 :mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
@@ -290,6 +292,7 @@ FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
     ("transcriber", "fake", "lipdub.testing:FakeTranscriber"),
     ("translator", "fake", "lipdub.testing:FakeTranslator"),
     ("voice", "fake", "lipdub.testing:FakeVoiceSynth"),
+    ("voice", "fake_clone", "lipdub.testing.cloning:RecordingCloneVoice"),
     ("detector", "fake", "lipdub.testing:FakeFaceDetector"),
     ("detector", "bright", "lipdub.testing:BrightRegionDetector"),
     ("detector", "fixed_faces", "lipdub.testing.speaker:FixedFacesDetector"),

@@ -1,4 +1,12 @@
-"""A stand-in for the Chatterbox engine, so the cloning adapter runs without its weights.
+"""Cloning stand-ins: a voice that records the reference each line got, and a fake
+Chatterbox engine, so the cloning paths run without a model.
+
+:class:`RecordingCloneVoice` (registered as ``"fake_clone"`` by
+:func:`~lipdub.testing.register_fakes`) is a cloning :class:`~lipdub.voice.base.VoiceSynth`
+that speaks a tone per word whose pitch follows the reference it was given, and records
+``(text, reference hash)`` for every line it speaks: in :attr:`RecordingCloneVoice.heard`,
+and as JSON lines in the file ``log`` names (for a dub run from the command line, where
+the test never holds the instance).
 
 :class:`FakeChatterboxEngine` has the part of ``ChatterboxMultilingualTTS``'s API that
 :class:`~lipdub.voice.chatterbox.ChatterboxVoiceSynth` uses (``sr``, ``conds``,
@@ -9,11 +17,86 @@ torch-seeded jitter, so a test can tell which reference a line was spoken in.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import zlib
+from pathlib import Path
+from typing import Any, ClassVar
 
-from lipdub.types import AudioClip
+import numpy as np
 
-__all__ = ["FakeChatterboxEngine"]
+from lipdub._hashing import clip_key
+from lipdub.types import AudioClip, Voice
+from lipdub.voice.base import VoiceSynth
+
+__all__ = ["FakeChatterboxEngine", "RecordingCloneVoice"]
+
+
+class RecordingCloneVoice(VoiceSynth):
+    """A cloning voice for tests: records which reference clip each line was spoken in.
+
+    Each word is 0.3 s of tone at 24 kHz, at a pitch taken from the reference's hash
+    (its own 150 Hz without one), so two references give two voices. Every call appends
+    ``(text, clip_key(reference) or None)`` to :attr:`heard` and, when ``log`` is given,
+    a JSON line ``{"text": ..., "reference": ...}`` to that file (the hash is
+    :func:`lipdub._hashing.clip_key` of the clip as the voice got it). No native rate:
+    the dub fits its lines by time-stretch, as it does a real cloning voice's.
+
+    Args:
+        log: A file to append a JSON line to per line spoken (None: :attr:`heard` only).
+            Where the record goes does not change the speech: not a setting.
+        seconds_per_word: Speech length per word.
+
+    Example:
+        >>> voice = RecordingCloneVoice()
+        >>> ref = AudioClip.silence(1.0, 24000)
+        >>> round(voice.synthesize("hola a todos", reference=ref).duration_s, 2)
+        0.9
+        >>> voice.heard == [("hola a todos", clip_key(ref))]
+        True
+    """
+
+    name: ClassVar[str] = "fake_clone"
+    clones: ClassVar[bool] = True
+    sample_rate_hz: ClassVar[int] = 24000
+
+    def __init__(self, log: str | None = None, seconds_per_word: float = 0.3) -> None:
+        self.log = Path(log) if log else None
+        self.seconds_per_word = float(seconds_per_word)
+        #: ``(text, reference hash or None)`` per line spoken, in order.
+        self.heard: list[tuple[str, str | None]] = []
+
+    def settings(self) -> dict[str, Any]:
+        """Speech length per word (the log's place changes no output)."""
+        return {"seconds_per_word": self.seconds_per_word}
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        language: str | None = None,
+        rate: float = 1.0,
+        reference: AudioClip | None = None,
+    ) -> AudioClip:
+        """A tone per word at the reference's pitch; the reference recorded."""
+        key = clip_key(reference) if reference is not None else None
+        self.heard.append((text, key))
+        if self.log is not None:
+            with self.log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"text": text, "reference": key}, ensure_ascii=False) + "\n")
+        f0 = 150.0 if key is None else 100.0 + zlib.crc32(key.encode()) % 150
+        n = round(self.seconds_per_word * self.sample_rate_hz) * max(1, len(text.split()))
+        t = np.arange(n, dtype=np.float32) / self.sample_rate_hz
+        wave = (
+            0.3
+            * np.sin(2 * np.pi * f0 * t)
+            * np.sin(np.pi * (t % self.seconds_per_word) / self.seconds_per_word) ** 2
+        )
+        return AudioClip(wave.astype(np.float32), self.sample_rate_hz)
+
+    def list_voices(self, language: str | None = None) -> list[Voice]:
+        """One voice, ``"fake-clone"`` (the reference's, when given), for every language."""
+        return [Voice("fake-clone", ("en", "es", "fr", "de"), "neutral", 24000, "tone", "fake")]
 
 
 class FakeChatterboxEngine:

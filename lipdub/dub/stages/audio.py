@@ -8,6 +8,7 @@ from pathlib import Path
 from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
 from lipdub.dub import operations
+from lipdub.dub.clone import check_clone_lines, name_references
 from lipdub.dub.runner import LangStage, Run, Stage, component_identity
 from lipdub.dub.stages.text import voice_map
 from lipdub.dub.state import (
@@ -93,6 +94,11 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
     def compute(self, run: Run, src: Voiced, st: Translated) -> tuple[Spoken, list[Path]]:
         speech_path, timing_path = self.artifacts(run, src, st)
         cloning = src.references is not None
+        if cloning and src.speakers is not None:  # each speaker's lines in their own voice
+            lines = artifacts.translation(st.target)
+            said = check_clone_lines(st.translation, list(src.speakers.speakers), source=lines)
+            if said:
+                run.notice(self.name, said)
         speech, timing = operations.synthesize(
             run.components.voice(),
             st.translation,
@@ -104,6 +110,8 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             references=src.references if cloning else None,
             reference=src.reference if cloning else None,
         )
+        if cloning and src.reference_files is not None:
+            timing = name_references(timing, src.reference_files)
         written = [speech.save_wav(speech_path), timing.save(timing_path)]
         out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
         return out, written

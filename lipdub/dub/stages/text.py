@@ -5,9 +5,9 @@ Their artifacts are the ones a person edits; the runner never overwrites an edit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
@@ -25,6 +25,9 @@ from lipdub.dub.state import (
 )
 from lipdub.errors import InputError, NoSpeechError
 from lipdub.types import Segment, Transcript
+
+if TYPE_CHECKING:
+    from lipdub.diarize.assign import EstimatedSplit
 
 __all__ = ["Diarize", "Transcribe", "Translate", "voice_map"]
 
@@ -267,21 +270,31 @@ class Diarize(Stage[Separated, Diarized]):
         vocals = st.vocals_key  # the isolated voice, when a model separated
         return settings_key(st.audio_key, diarizer, *((vocals,) if vocals else ()))
 
-    def _use(self, st: Separated, path: Path) -> Diarized:
-        from lipdub.diarize import label_segments
+    def _use(self, run: Run, st: Separated, path: Path) -> Diarized:
+        from lipdub.diarize.assign import assign_speakers
         from lipdub.diarize.speakers import SpeakerMap
 
         speakers = SpeakerMap.load(path)
+        # a pure function of the transcript and the turns, so an edit of either is read again
+        labelled = assign_speakers(st.source, speakers.turns)
+        if labelled.estimated:
+            run.notice(self.name, guessed_splits(st.transcript_path.name, labelled.estimated))
+        if not speakers.turns and any(s.text.strip() for s in st.source.segments):
+            run.notice(
+                self.name,
+                f"{path.name} has no speaker turns, so no line has a speaker; add the turns "
+                "there, or delete it to find the speakers again",
+            )
         return advance(
             st,
             Diarized,
-            source=label_segments(st.source, speakers.turns),
+            source=labelled.transcript,
             speakers=speakers,
             speakers_key=content_key(path),
         )
 
     def load(self, run: Run, st: Separated) -> tuple[Diarized, list[Path]]:
-        return self._use(st, self.artifacts(run, st)[0]), []
+        return self._use(run, st, self.artifacts(run, st)[0]), []
 
     def compute(self, run: Run, st: Separated) -> tuple[Diarized, list[Path]]:
         from lipdub.diarize.speakers import SpeakerMap
@@ -290,7 +303,22 @@ class Diarize(Stage[Separated, Diarized]):
         assert voice is not None  # applies() says so
         turns = run.components.diarizer().diarize(voice.resample(16000), on_event=run.on_event)
         path = SpeakerMap.from_turns(turns).save(self.artifacts(run, st)[0])
-        return self._use(st, path), [path]
+        return self._use(run, st, path), [path]
+
+
+def guessed_splits(name: str, estimated: Sequence[EstimatedSplit]) -> str:
+    r"""One line naming the segments split at a speaker change without word times.
+
+    Example:
+        >>> from lipdub.diarize.assign import EstimatedSplit
+        >>> line = guessed_splits("t.json", [EstimatedSplit(2, 1.0, 4.0, (2.5,), "punctuation")])
+        >>> print(line.replace("; ", ";\n"))
+        t.json: segment 2 (1.00-4.00 s, no word times) split at 2.50 s, its text at punctuation;
+        check where its words were divided (or edit speakers.json)
+    """
+    shown = "; ".join(e.describe() for e in estimated[:3])
+    more = f"; and {len(estimated) - 3} more" if len(estimated) > 3 else ""
+    return f"{name}: {shown}{more}; check where its words were divided (or edit speakers.json)"
 
 
 def voice_map(run: Run, st: Diarized) -> dict[str, str]:

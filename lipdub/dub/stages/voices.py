@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lipdub import artifacts
-from lipdub._hashing import content_key, settings_key
-from lipdub.dub.clone import CLONE, pick_cloning_voice
+from lipdub._hashing import content_key, file_sha256, settings_key
+from lipdub.dub.clone import CLONE, ReferenceFile, ReferenceFiles, pick_cloning_voice
 from lipdub.dub.runner import Run, Stage
 from lipdub.dub.state import Diarized, Voiced, advance
 from lipdub.errors import InputError
@@ -112,7 +112,9 @@ class Voices(Stage[Diarized, Voiced]):
         return st.original is not None and bool(run.components.voice().clones)
 
     def skip(self, run: Run, st: Diarized) -> Voiced:
-        return advance(st, Voiced, references=None, references_key=None, reference=None)
+        return advance(
+            st, Voiced, references=None, references_key=None, reference=None, reference_files=None
+        )
 
     def artifacts(self, run: Run, st: Diarized) -> list[Path]:
         return [reference_file(run, s) for s in _labels(st)]
@@ -158,20 +160,24 @@ class Voices(Stage[Diarized, Voiced]):
         from lipdub.voice.clone_ref import read_reference
 
         refs: dict[str, AudioClip] = {}
+        files: dict[str, ReferenceFile] = {}
         keys: list[tuple[str, str]] = []
         labels = _labels(st)
         for speaker in labels:
             path = reference_file(run, speaker)
             if path.exists():
                 refs[speaker] = read_reference(path, sample_rate_hz=_SAMPLE_RATE)
+                name = path.relative_to(run.wd.root).as_posix()
+                files[speaker] = ReferenceFile(name, file_sha256(path))
                 keys.append((speaker, content_key(path)))
-        only = list(refs.values())
+        single = len(refs) == 1 and len(labels) == 1
         return advance(
             st,
             Voiced,
             references=refs,
             references_key=settings_key(keys),
-            reference=only[0] if len(only) == 1 and len(labels) == 1 else None,
+            reference=next(iter(refs.values())) if single else None,
+            reference_files=ReferenceFiles(files, next(iter(files.values())) if single else None),
         )
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
