@@ -12,6 +12,7 @@ import pytest
 
 from lipdub.errors import InputError, MediaError
 from lipdub.media import (
+    AudioFile,
     VideoReader,
     VideoWriter,
     is_image,
@@ -491,9 +492,8 @@ def test_speech_wav(tmp_path: Path) -> None:
     assert levels.max() > 0.1 and (levels < 1e-3).sum() > 10
 
 
-def test_load_audio_aligns_late_sound_with_the_video(tmp_path: Path) -> None:
-    """Sound stored 0.5 s after the first frame reads back with 0.5 s of lead-in silence."""
-    path = tmp_path / "late.mp4"
+def _late_sound_video(path: Path) -> Path:
+    """40 frames at 25 fps with 1 s of tone-burst sound stored 0.5 s after the first."""
     container = av.open(str(path), "w")
     video = container.add_stream("libx264", rate=25)
     video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
@@ -516,7 +516,12 @@ def test_load_audio_aligns_late_sound_with_the_video(tmp_path: Path) -> None:
     for packet in sound.encode(None):
         container.mux(packet)
     container.close()
+    return path
 
+
+def test_load_audio_aligns_late_sound_with_the_video(tmp_path: Path) -> None:
+    """Sound stored 0.5 s after the first frame reads back with 0.5 s of lead-in silence."""
+    path = _late_sound_video(tmp_path / "late.mp4")
     aligned = load_audio(path, 16000)
     assert aligned.duration_s == pytest.approx(1.5, abs=0.07)
     assert aligned.slice(0.0, 0.4).rms() < 1e-3
@@ -705,3 +710,54 @@ def test_dub_cli_output_keeps_the_anamorphic_look(
     assert main([*args, "--device", "cpu", "-q"]) == 0, capsys.readouterr().err
     # a random Wav2Lip redraws the face box (the middle half): compare above it
     _assert_same_look(tmp_path / "talk.es.mp4", src, rows=slice(0, 20))
+
+
+@pytest.mark.parametrize("kind", ["wav", "m4a", "late-mp4", "stored-late-mp4"])
+def test_audio_file_streams_exactly_what_load_audio_returns(tmp_path: Path, kind: str) -> None:
+    """Chunk by chunk, the same samples: alignment, encoder-padding trim and all."""
+    if kind == "wav":
+        path = make_speech_wav(tmp_path / "s.wav", 1.3, 22050)
+    elif kind == "m4a":  # AAC pads its last frame: the trim to the declared length
+        path = write_audio(tmp_path / "s.m4a", speech_tones(1.3, 48000))
+    else:
+        path = _late_sound_video(tmp_path / "late.mp4")
+    align = kind != "stored-late-mp4"
+    for rate in (16000, 48000):
+        whole = load_audio(path, rate, align_to_video=align).samples
+        streamed = np.concatenate(list(AudioFile(path, rate, align_to_video=align).chunks()))
+        assert streamed.dtype == np.float32
+        np.testing.assert_array_equal(streamed, whole)
+    padded = list(AudioFile(path, 16000, align_to_video=align, pad_to_s=3.0).chunks())
+    assert sum(len(c) for c in padded) == 48000 and not padded[-1].any()
+
+
+def test_video_writer_muxes_an_audio_file_as_it_would_the_clip(tmp_path: Path) -> None:
+    """The same sound track from a file read as the video goes as from the whole clip."""
+    wav = write_audio(tmp_path / "s.wav", speech_tones(2.0, 48000))
+    outs = []
+    for name, audio in (("clip", load_audio(wav, 48000)), ("file", AudioFile(wav, 48000))):
+        out = tmp_path / f"{name}.mp4"
+        with VideoWriter(out, fps=25, width=64, height=48, audio=audio, preset="ultrafast") as w:
+            for _ in range(20):  # 0.8 s of video, 2 s of sound: the rest at close
+                w.write(_grey(90))
+        outs.append(load_audio(out, 48000, align_to_video=False).samples)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert len(outs[1]) == 96000
+
+
+def test_video_writer_never_holds_a_long_audio_file(tmp_path: Path) -> None:
+    """Two minutes of 48 kHz sound (23 MB as float32) muxed with under 4 MB traced."""
+    import tracemalloc
+
+    wav = write_audio(tmp_path / "long.wav", AudioClip.silence(120.0, 48000))
+    sound = AudioFile(wav, 48000)
+    tracemalloc.start()
+    try:
+        with VideoWriter(tmp_path / "o.mp4", fps=25, width=64, height=48, audio=sound) as w:
+            for _ in range(5):
+                w.write(_grey(90))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, peak
+    assert load_audio(tmp_path / "o.mp4", 16000).duration_s == pytest.approx(120.0, abs=0.01)

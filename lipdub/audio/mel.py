@@ -75,7 +75,7 @@ _PREEMPHASIS = 0.97
 _MIN_LEVEL_DB = -100.0
 _REF_LEVEL_DB = 20.0
 _MAX_ABS = 4.0
-_CHUNK_FRAMES = 4096  # STFT frames per block: bounds memory for long audio
+_CHUNK_FRAMES = 512  # STFT frames per block (6.4 s): bounds memory for long audio
 
 PadMode = Literal["reflect", "constant"]
 Fps = float | int | Fraction
@@ -187,39 +187,74 @@ def melspectrogram(
     Raises:
         InputError: empty or non-1-D input, or an unknown ``pad_mode``.
     """
-    x = np.asarray(wav, dtype=np.float64)
+    x = np.asarray(wav)
     if x.ndim != 1:
         raise InputError(f"melspectrogram needs mono (N,) samples, got shape {x.shape}")
     if x.size == 0:
         raise InputError("melspectrogram got no samples (empty audio)")
     if pad_mode not in ("reflect", "constant"):
         raise InputError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise InputError(f"melspectrogram needs real samples, got {x.dtype}")
     if not np.all(np.isfinite(x)):
         raise InputError("melspectrogram got NaN or infinite samples")
 
-    y = np.empty_like(x)
-    y[0] = x[0]
-    y[1:] = x[1:] - _PREEMPHASIS * x[:-1]
-
-    half = N_FFT // 2
-    if pad_mode == "reflect" and y.size > 1:
-        padded = np.pad(y, half, mode="reflect")
-    else:
-        padded = np.pad(y, half, mode="constant")
-    num_frames = 1 + y.size // HOP_LENGTH
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:num_frames]
+    # Block by block, so that long audio never has whole-signal float64 copies (the
+    # pre-emphasised, padded signal of two minutes would be 3 x 15 MB at once).
+    num_frames = 1 + x.size // HOP_LENGTH
     window = _hann(N_FFT)
     basis = _mel_basis64(SAMPLE_RATE_HZ, N_FFT, MEL_BANDS, _FMIN_HZ, _FMAX_HZ)
-    out = np.empty((MEL_BANDS, num_frames), dtype=np.float64)
+    out = np.empty((MEL_BANDS, num_frames), dtype=np.float32)
+    signal = _Padded(x, reflect=pad_mode == "reflect" and x.size > 1)
     for a in range(0, num_frames, _CHUNK_FRAMES):
-        block = frames[a : a + _CHUNK_FRAMES] * window
+        b = min(num_frames, a + _CHUNK_FRAMES)
+        seg = signal.span(a * HOP_LENGTH, (b - 1) * HOP_LENGTH + N_FFT)
+        block = np.lib.stride_tricks.sliding_window_view(seg, N_FFT)[::HOP_LENGTH] * window
         spec = np.fft.rfft(block, axis=1)
         if complex64:
             spec = spec.astype(np.complex64)
-        out[:, a : a + len(block)] = basis @ np.abs(spec).T
-    db = 20.0 * np.log10(np.maximum(1e-5, out)) - _REF_LEVEL_DB
-    norm = (2 * _MAX_ABS) * ((db - _MIN_LEVEL_DB) / -_MIN_LEVEL_DB) - _MAX_ABS
-    return np.clip(norm, -_MAX_ABS, _MAX_ABS).astype(np.float32)
+        mel = basis @ np.abs(spec).T
+        db = 20.0 * np.log10(np.maximum(1e-5, mel)) - _REF_LEVEL_DB
+        norm = (2 * _MAX_ABS) * ((db - _MIN_LEVEL_DB) / -_MIN_LEVEL_DB) - _MAX_ABS
+        out[:, a:b] = np.clip(norm, -_MAX_ABS, _MAX_ABS)
+    return out
+
+
+class _Padded:
+    """The pre-emphasised signal ``y[n] = x[n] - 0.97 x[n-1]``, padded by ``N_FFT // 2``
+    samples each side (reflected, or zeros), read a span at a time in float64."""
+
+    def __init__(self, x: npt.NDArray[np.generic], *, reflect: bool) -> None:
+        self.x = x
+        self.reflect = reflect
+        self.whole: npt.NDArray[np.float64] | None = None
+        half = N_FFT // 2
+        if x.size <= 2 * N_FFT:  # short: numpy's padding (it reflects more than once)
+            y = self._emphasis(np.arange(x.size))
+            self.whole = np.pad(y, half, mode="reflect" if reflect else "constant")
+
+    def _emphasis(self, idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        here = self.x[idx].astype(np.float64)
+        before = self.x[np.maximum(idx - 1, 0)].astype(np.float64)
+        y = here - _PREEMPHASIS * before
+        first = idx == 0
+        y[first] = here[first]
+        return y
+
+    def span(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        """Samples ``start:stop`` of the padded signal."""
+        if self.whole is not None:
+            return self.whole[start:stop]
+        n = self.x.size
+        idx = np.arange(start, stop) - N_FFT // 2
+        if self.reflect:
+            idx = np.abs(idx)
+            idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+            return self._emphasis(idx)
+        inside = (idx >= 0) & (idx < n)
+        y = np.zeros(idx.size, np.float64)
+        y[inside] = self._emphasis(idx[inside])
+        return y
 
 
 def mel_from_clip(clip: AudioClip, *, pad_mode: PadMode = "reflect") -> FloatArray:

@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lipdub._io import same_file
 from lipdub.errors import InputError, LipdubError, MediaError, PipelineError
@@ -44,6 +44,9 @@ from lipdub.lipsync.sources import FaceInput, open_source
 from lipdub.lipsync.syncstream import LipSyncStream
 from lipdub.types import AudioClip, FaceBox
 from lipdub.typing import PathLike
+
+if TYPE_CHECKING:
+    from lipdub.media.audio import AudioFile
 
 __all__ = [
     "LipSyncOptions",
@@ -279,13 +282,19 @@ def lipsync(
                 hint="choose another output name (-o)",
             )
     stream = lipsync_stream(face, audio, syncer=syncer, options=opts, on_event=on_event)
-    mux = stream.audio
-    if opts.output_audio is not None:
-        mux = _load_audio(opts.output_audio, 48000)
-    elif not isinstance(audio, AudioClip):
-        mux = _load_audio(audio, 48000)
+    # the sound to mux: a file is decoded as the encoder goes (a long track is never
+    # held whole at 48 kHz), a clip is used as given
+    sound = opts.output_audio if opts.output_audio is not None else audio
+    keep_s = 0.0
     if opts.audio_shorter == "keep" and stream.num_frames > stream.n_audio:
-        mux = mux.pad_to(max(mux.duration_s, float(stream.num_frames / stream.fps)))
+        keep_s = float(stream.num_frames / stream.fps)
+    mux: AudioClip | AudioFile
+    if isinstance(sound, AudioClip):
+        mux = sound.pad_to(max(sound.duration_s, keep_s)) if keep_s else sound
+    else:
+        from lipdub.media.audio import AudioFile
+
+        mux = AudioFile(sound, 48000, pad_to_s=keep_s)
     out = Path(output)
     encode = _encode(stream, out, mux, opts, face)
     stats = stream.stats
@@ -304,7 +313,11 @@ def lipsync(
 
 
 def _encode(
-    stream: LipSyncStream, out: Path, mux: AudioClip, opts: LipSyncOptions, face: FaceInput
+    stream: LipSyncStream,
+    out: Path,
+    mux: AudioClip | AudioFile,
+    opts: LipSyncOptions,
+    face: FaceInput,
 ) -> Stage:
     """Write the stream's frames to ``out`` (atomically) with ``mux`` as its sound."""
     from lipdub.media import VideoWriter

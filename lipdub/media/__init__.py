@@ -7,7 +7,8 @@
   bmp) work wherever a video does, as a one-frame source.
 * :func:`read_image`, :func:`is_image`.
 * :func:`load_audio` -> mono float32 :class:`~lipdub.types.AudioClip` at a chosen rate,
-  from audio files or a video's sound track.
+  from audio files or a video's sound track; :class:`AudioFile` reads the same samples
+  chunk by chunk (what :class:`VideoWriter` muxes without holding a long track whole).
 * :class:`VideoWriter` / :func:`write_video` -> H.264 + AAC MP4, written atomically.
 * :func:`mux_audio` replaces an MP4's sound without re-encoding its video.
 * :func:`write_audio` saves an :class:`~lipdub.types.AudioClip` as wav/flac/mp3/m4a/ogg/opus.
@@ -26,11 +27,12 @@ Example:
     (10, 0.4)
 """
 
-from lipdub.media.audio import load_audio
+from lipdub.media.audio import AudioFile, load_audio
 from lipdub.media.reader import VideoReader, is_image, iter_frames, probe, read_image
 from lipdub.media.writer import VideoWriter, mux_audio, write_audio, write_video
 
 __all__ = [
+    "AudioFile",
     "VideoReader",
     "VideoWriter",
     "is_image",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import av
 import av.container
 import numpy as np
+import numpy.typing as npt
 
 from lipdub.errors import InputError, MediaError
 from lipdub.limits import Limits, resolve
@@ -23,7 +26,7 @@ from lipdub.media._open import check_exists, media_error, open_input
 from lipdub.types import AudioClip
 from lipdub.typing import PathLike
 
-__all__ = ["check_audio", "check_extent", "load_audio"]
+__all__ = ["AudioFile", "check_audio", "check_extent", "load_audio"]
 
 logger = logging.getLogger(__name__)
 
@@ -208,20 +211,95 @@ def load_audio(
         >>> clip.sample_rate_hz, clip.num_samples
         (16000, 16000)
     """
+    rate, lim, p = _load_args(path, sample_rate_hz, limits)
+    with closing(_decode(p, rate, align_to_video, lim)) as chunks:
+        parts = list(chunks)
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return AudioClip(samples, rate)
+
+
+def _load_args(
+    path: PathLike, sample_rate_hz: int, limits: Limits | None
+) -> tuple[int, Limits, Path]:
     if not isinstance(sample_rate_hz, numbers.Integral) or isinstance(sample_rate_hz, bool):
         raise InputError(
             f"sample_rate_hz must be a whole number of Hz, got {sample_rate_hz!r}", path=path
         )
-    sample_rate_hz = int(sample_rate_hz)
-    if sample_rate_hz <= 0:
+    rate = int(sample_rate_hz)
+    if rate <= 0:
         raise InputError(
             f"sample_rate_hz must be a positive whole number of Hz, got {sample_rate_hz!r}",
             path=path,
         )
     if limits is not None and not isinstance(limits, Limits):
         raise InputError(f"limits must be a Limits or None, got {type(limits).__name__}")
-    lim = resolve(limits)
-    p = check_exists(path)
+    return rate, resolve(limits), check_exists(path)
+
+
+class _Trim:
+    """Applies :func:`load_audio`'s two corrections to a stream of decoded chunks.
+
+    * Encoder padding: samples past the declared length are held back; if no more than
+      0.1 s of them arrive they are dropped at the end (a wrong header, with more past
+      it, lets them all through).
+    * Alignment: ``shift`` samples of silence first (sound that starts after the
+      pictures), or the first ``-shift`` samples skipped (sound that starts before).
+    """
+
+    def __init__(self, declared: int | None, slack: int) -> None:
+        self.declared = declared if declared is not None and declared > 0 else None
+        self.slack = slack
+        self.seen = 0  # decoded samples so far
+        self.held: list[npt.NDArray[np.float32]] = []
+        self.held_n = 0
+        self.skip = 0
+        self.lead: npt.NDArray[np.float32] | None = None
+
+    def align(self, shift: int) -> None:
+        if shift > 0:
+            self.lead = np.zeros(shift, np.float32)
+        else:
+            self.skip = -shift
+
+    def _out(self, chunk: npt.NDArray[np.float32]) -> Iterator[npt.NDArray[np.float32]]:
+        if self.lead is not None:
+            lead, self.lead = self.lead, None
+            yield lead
+        if self.skip:
+            cut = min(self.skip, chunk.shape[0])
+            chunk = chunk[cut:]
+            self.skip -= cut
+        if chunk.shape[0]:
+            yield chunk
+
+    def push(self, chunk: npt.NDArray[np.float32]) -> Iterator[npt.NDArray[np.float32]]:
+        before, self.seen = self.seen, self.seen + chunk.shape[0]
+        if self.declared is None:
+            yield from self._out(chunk)
+            return
+        keep = max(0, min(chunk.shape[0], self.declared - before))
+        if keep:
+            yield from self._out(chunk[:keep])
+        if keep < chunk.shape[0]:
+            self.held.append(chunk[keep:])
+            self.held_n += chunk.shape[0] - keep
+            if self.held_n > self.slack:  # more than padding: the header was wrong
+                self.declared = None
+                held, self.held, self.held_n = self.held, [], 0
+                for part in held:
+                    yield from self._out(part)
+
+    def finish(self) -> Iterator[npt.NDArray[np.float32]]:
+        """The held-back tail is encoder padding: dropped. A lead never yielded is."""
+        if self.lead is not None:
+            lead, self.lead = self.lead, None
+            yield lead
+
+
+def _decode(
+    p: Path, sample_rate_hz: int, align_to_video: bool, lim: Limits
+) -> Generator[npt.NDArray[np.float32], None, None]:
+    """Mono float32 chunks at ``sample_rate_hz``: :func:`load_audio`'s samples, in order."""
     container: av.container.InputContainer = open_input(p)
     try:
         if not container.streams.audio:
@@ -244,7 +322,8 @@ def load_audio(
         resampler = av.AudioResampler(
             format="fltp", layout=None if own_mix else "mono", rate=sample_rate_hz
         )
-        chunks: list[np.ndarray] = []
+        # Only what looks like encoder padding (< 0.1 s) past the declared end is cut.
+        trim = _Trim(_declared_samples(stream, sample_rate_hz), sample_rate_hz // 10)
         first_s: float | None = None
         lead_s = 0.0
         decoded_s = 0.0
@@ -255,6 +334,10 @@ def load_audio(
                     first_s = float(frame.time)
                     if video_start_s is not None:  # the padding this start would add
                         lead_s = max(0.0, first_s - video_start_s)
+                        shift = round((first_s - video_start_s) * sample_rate_hz)
+                        if shift > 0:
+                            logger.debug("%s: sound starts %.3f s after the video", p, first_s)
+                        trim.align(shift)
                 rate = int(frame.sample_rate or declared_rate or 0)
                 if rate and rate != declared_rate:
                     _check_rate(rate, p, lim)
@@ -262,25 +345,62 @@ def load_audio(
                 check_extent(lead_s, decoded_s, p, lim)
                 frame.pts = None  # resample by count; gaps in timestamps are not inserted
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0))
-                    held += chunks[-1].shape[0]
+                    mono = out.to_ndarray().mean(axis=0, dtype=np.float32)
+                    held += mono.shape[0]
+                    yield from trim.push(mono)
                 if held > max_out:
                     raise _too_long(held / sample_rate_hz, p, lim)
-            chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
+            for out in resampler.resample(None):
+                yield from trim.push(out.to_ndarray().mean(axis=0, dtype=np.float32))
         except (av.FFmpegError, OSError) as e:
             raise media_error(p, "decoding the audio failed", e) from e
-        declared = _declared_samples(stream, sample_rate_hz)
+        yield from trim.finish()
     finally:
         container.close()
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    # Only trim what looks like encoder padding (< 0.1 s); a wrong header is ignored.
-    if declared is not None and 0 < declared < samples.shape[0] <= declared + sample_rate_hz // 10:
-        samples = samples[:declared]
-    if video_start_s is not None and first_s is not None:
-        shift = round((first_s - video_start_s) * sample_rate_hz)
-        if shift > 0:
-            logger.debug("%s: sound starts %.3f s after the video; padding", p, first_s)
-            samples = np.concatenate([np.zeros(shift, np.float32), samples])
-        elif shift < 0:
-            samples = samples[-shift:]
-    return AudioClip(samples, sample_rate_hz)
+
+
+class AudioFile:
+    """A file's sound track, decoded chunk by chunk when it is read: never held whole.
+
+    What :class:`~lipdub.media.VideoWriter` muxes from a file without holding hours of
+    samples: :meth:`chunks` yields exactly the samples :func:`load_audio` would return
+    (the same alignment, trimming and limits), ``pad_to_s`` seconds of silence added at
+    the end if the sound is shorter. The header is checked when the object is made.
+
+    Example:
+        >>> from lipdub.testing.media import make_speech_wav
+        >>> import tempfile, os
+        >>> wav = make_speech_wav(os.path.join(tempfile.mkdtemp(), "s.wav"), 1.0, 22050)
+        >>> sound = AudioFile(wav, 48000, pad_to_s=1.5)
+        >>> sum(len(c) for c in sound.chunks())
+        72000
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        sample_rate_hz: int = 48000,
+        *,
+        align_to_video: bool = True,
+        limits: Limits | None = None,
+        pad_to_s: float = 0.0,
+    ) -> None:
+        self.sample_rate_hz, self._limits, self.path = _load_args(path, sample_rate_hz, limits)
+        if not (math.isfinite(pad_to_s) and pad_to_s >= 0):
+            raise InputError(f"pad_to_s must be a finite number >= 0, got {pad_to_s!r}")
+        self.align_to_video = bool(align_to_video)
+        self.pad_to_s = float(pad_to_s)
+        check_audio(self.path, align_to_video=self.align_to_video, limits=self._limits)
+
+    def chunks(self) -> Iterator[npt.NDArray[np.float32]]:
+        """The samples, mono float32 at :attr:`sample_rate_hz`, in order (a fresh decode)."""
+        n = 0
+        with closing(
+            _decode(self.path, self.sample_rate_hz, self.align_to_video, self._limits)
+        ) as it:
+            for chunk in it:
+                n += chunk.shape[0]
+                yield chunk
+        short = round(self.pad_to_s * self.sample_rate_hz) - n
+        if short > 0:
+            yield np.zeros(short, np.float32)

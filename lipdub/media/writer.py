@@ -37,6 +37,7 @@ from lipdub._checks import (
 from lipdub._io import atomic_path
 from lipdub.errors import InputError, MediaError
 from lipdub.media._open import check_exists, media_error, open_input
+from lipdub.media.audio import AudioFile
 from lipdub.media.look import VideoLook
 from lipdub.media.reader import ACCURATE
 from lipdub.types import AudioClip
@@ -60,20 +61,32 @@ def _aac_ready(audio: AudioClip) -> AudioClip:
 
 
 class _AudioTrack:
-    """Encodes an :class:`AudioClip` as AAC into an output container, on demand.
+    """Encodes a sound track as AAC into an output container, on demand.
 
+    The sound is an :class:`AudioClip` or an :class:`~lipdub.media.audio.AudioFile`,
+    which is decoded only as far as the video has got: a long track is never held whole.
     ``encode_until(t)`` writes whole AAC frames up to ``t`` seconds so audio packets
     interleave with video; ``finish()`` writes the rest, the last frame short, so the
-    track's declared duration is the clip's exact length.
+    track's declared duration is the sound's exact length.
     """
 
-    def __init__(self, container: av.container.OutputContainer, audio: AudioClip) -> None:
-        self.audio = _aac_ready(audio)
-        self.rate = self.audio.sample_rate_hz
+    def __init__(
+        self, container: av.container.OutputContainer, audio: AudioClip | AudioFile
+    ) -> None:
+        if isinstance(audio, AudioClip):
+            clip = _aac_ready(audio)
+            self.rate = clip.sample_rate_hz
+            self._source: Iterator[npt.NDArray[np.float32]] = iter((clip.samples,))
+        else:
+            self.rate = audio.sample_rate_hz
+            self._source = audio.chunks()
         self.container = container
         self.stream: Any = container.add_stream("aac", rate=self.rate, layout="mono")
         self.stream.bit_rate = 128_000
         self.pos = 0
+        self._buffer: list[npt.NDArray[np.float32]] = []
+        self._buffered = 0
+        self._ended = False
 
     def _encode(self, chunk: npt.NDArray[np.float32] | None) -> None:
         if chunk is None:
@@ -88,19 +101,41 @@ class _AudioTrack:
             packets = self.stream.encode(frame)
         for packet in packets:
             self.container.mux(packet)
+        if chunk is not None:
+            self.pos += chunk.shape[0]
+
+    def _fill(self, want: int) -> None:
+        """Read from the source until ``want`` samples are buffered or it ends."""
+        while self._buffered < want and not self._ended:
+            chunk = next(self._source, None)
+            if chunk is None:
+                self._ended = True
+            elif chunk.shape[0]:
+                self._buffer.append(chunk)
+                self._buffered += chunk.shape[0]
+
+    def _take(self, n: int) -> npt.NDArray[np.float32]:
+        """The next ``n`` buffered samples (fewer at the end of the sound)."""
+        joined = self._buffer[0] if len(self._buffer) == 1 else np.concatenate(self._buffer)
+        out, rest = joined[:n], joined[n:]
+        self._buffer = [rest] if rest.shape[0] else []
+        self._buffered = rest.shape[0]
+        return out
 
     def encode_until(self, t_s: float) -> None:
-        stop = min(round(t_s * self.rate), self.audio.num_samples)
-        samples = self.audio.samples
+        stop = round(t_s * self.rate)
         while stop - self.pos >= _AAC_FRAME:
-            self._encode(samples[self.pos : self.pos + _AAC_FRAME])
-            self.pos += _AAC_FRAME
+            self._fill(_AAC_FRAME)
+            if self._buffered < _AAC_FRAME:
+                return  # the sound ends before t_s: finish() writes its short last frame
+            self._encode(self._take(_AAC_FRAME))
 
     def finish(self) -> None:
-        self.encode_until(self.audio.duration_s)
-        if self.pos < self.audio.num_samples:
-            self._encode(self.audio.samples[self.pos :])
-            self.pos = self.audio.num_samples
+        while True:
+            self._fill(_AAC_FRAME)
+            if not self._buffered:
+                break
+            self._encode(self._take(_AAC_FRAME))
         self._encode(None)
 
 
@@ -122,6 +157,8 @@ class VideoWriter:
         width: Frame width in pixels (every frame must have it).
         height: Frame height in pixels.
         audio: Sound track; written in full even if longer or shorter than the video.
+            An :class:`~lipdub.media.audio.AudioFile` is decoded as the video goes,
+            never held whole.
         crf: x264 constant rate factor, 0 (lossless) to 51; 18 is visually lossless.
         preset: x264 speed/size trade-off (``"ultrafast"`` ... ``"medium"`` ...
             ``"veryslow"``).
@@ -162,7 +199,7 @@ class VideoWriter:
         fps: Fraction | float | int,
         width: int,
         height: int,
-        audio: AudioClip | None = None,
+        audio: AudioClip | AudioFile | None = None,
         crf: int = 18,
         preset: str = "medium",
         codec: str = "libx264",
@@ -181,7 +218,12 @@ class VideoWriter:
             str_arg(text, label, empty=False)
         bool_arg(faststart, "faststart")
         if audio is not None:
-            instance_arg(audio, "audio", AudioClip, "an AudioClip or None")
+            instance_arg(audio, "audio", (AudioClip, AudioFile), "an AudioClip, AudioFile or None")
+        if isinstance(audio, AudioFile) and audio.sample_rate_hz not in AAC_RATES:
+            raise InputError(
+                f"an AudioFile to mux must be read at an AAC rate, got {audio.sample_rate_hz} Hz",
+                hint="read it at 48000 Hz",
+            )
         if look is not None:
             instance_arg(look, "look", VideoLook, "a VideoLook or None")
         if look is not None and rotation:
