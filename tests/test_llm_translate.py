@@ -288,3 +288,39 @@ def test_the_glossary_keeps_a_brand_through_the_llm_and_a_broken_term_is_reporte
         f"translation.es.json: segment 1: {said}",
     )
     assert [s.warnings for s in broken.timing.segments] == [(said,), (said,)]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_lipdub_translate_with_the_llm_and_a_glossary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    path = SOURCE.with_texts(["Acme phones", "Acme again", "quiet words"]).save(
+        tmp_path / "t.en.json"
+    )
+    terms = tmp_path / "terms.csv"
+    terms.write_text("Acme, keep\n", encoding="utf-8")
+    monkeypatch.setenv("LIPDUB_LLM_API_KEY", KEY)
+    out = tmp_path / "t.es.json"
+    with FakeChatServer(script=["ignore_glossary"] * 3) as fake:
+        args = ["translate", str(path), "--to", "es", "--backend", "llm", "-o", str(out)]
+        opts = ["--opt", "model=fake-model", "--opt", f"base_url={fake.base_url}"]
+        assert main([*args, *opts, "--glossary", str(terms)]) == 0
+    assert fake.chats[0]["glossary"] == [{"source": "Acme", "target": "Acme"}]
+    assert [s.text for s in Transcript.load(out).segments] == [
+        "emcA senohp",
+        "emcA niaga",
+        "teiuq sdrow",
+    ]
+    captured = capsys.readouterr()
+    assert "warning: segment 0: the glossary term 'Acme' should stay as it is" in captured.err
+    assert "warning: segment 1:" in captured.err and "segment 2" not in captured.err
+    assert KEY not in captured.out + captured.err
+
+    terms.write_text("Acme, keep\nOne, two, three\n", encoding="utf-8")
+    assert main([*args, "--glossary", str(terms)]) != 0
+    err = capsys.readouterr().err
+    assert f"{terms}: glossary line 2: expected 'source term, target term'" in err
