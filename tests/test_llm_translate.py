@@ -324,3 +324,52 @@ def test_lipdub_translate_with_the_llm_and_a_glossary(
     assert main([*args, "--glossary", str(terms)]) != 0
     err = capsys.readouterr().err
     assert f"{terms}: glossary line 2: expected 'source term, target term'" in err
+
+
+def test_the_docs_ollama_and_vllm_recipes_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/backends.md's commands, run against the fake in place of the real server."""
+    import re
+    import shlex
+
+    from lipdub.cli import main
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "backends.md").read_text("utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", doc, re.S)
+    ollama = next(b for b in blocks if "ollama pull" in b)
+    vllm = next(b for b in blocks if "vllm serve" in b)
+
+    # Ollama: the dub command's translator options
+    dub = next(line for line in ollama.splitlines() if line.startswith("lipdub dub"))
+    words = shlex.split(dub)
+    assert words[words.index("--translator") + 1] == "llm"
+    opts = dict(
+        words[i + 1].removeprefix("translator.").split("=", 1)
+        for i, w in enumerate(words)
+        if w == "--opt"
+    )
+    assert opts["base_url"] == "http://localhost:11434/v1"
+    path = SOURCE.save(tmp_path / "t.en.json")
+    with FakeChatServer(models=(opts["model"],)) as fake:
+        opts["base_url"] = fake.base_url
+        flags = [x for k, v in opts.items() for x in ("--opt", f"{k}={v}")]
+        out = tmp_path / "t.es.json"
+        assert (
+            main(["translate", str(path), "--to", "es", "--backend", "llm", *flags, "-o", str(out)])
+            == 0
+        )
+    assert Transcript.load(out).segments[2].text == "teiuq sdrow"
+
+    # vLLM: the environment, with the key the server was started with
+    served = re.search(r"vllm serve (\S+) .*--api-key (\S+)", vllm)
+    assert served is not None
+    export = next(line for line in vllm.splitlines() if line.startswith("export "))
+    env = dict(pair.split("=", 1) for pair in shlex.split(export)[1:])
+    assert env["LIPDUB_LLM_MODEL"] == served.group(1)
+    assert env["LIPDUB_LLM_API_KEY"] == served.group(2)
+    with FakeChatServer(models=(served.group(1),), api_key=served.group(2)) as fake:
+        env["LIPDUB_LLM_BASE_URL"] = fake.base_url
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        assert registry.resolve("translator", "llm").translate(["hello"], "en", "es") == ["olleh"]
