@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from lipdub.dub.operations import synthesize
 from lipdub.errors import CloudServiceError, CredentialsError, InputError, ModelNotFoundError
 from lipdub.retry import RetryPolicy
 from lipdub.testing import FakeFaceDetector, FakeTranscriber, FakeVoiceSynth
+from lipdub.testing.conformance import TranslatorConformance
 from lipdub.testing.llm import FakeChatServer
 from lipdub.translate.glossary import Glossary
 from lipdub.translate.llm import PROMPT_VERSION, LLMTranslator
@@ -373,3 +375,30 @@ def test_the_docs_ollama_and_vllm_recipes_work(
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         assert registry.resolve("translator", "llm").translate(["hello"], "en", "es") == ["olleh"]
+
+
+# ---------------------------------------------------------------- conformance
+
+
+class TestLLMConformance(TranslatorConformance):
+    """The suite against the fake server."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self) -> Iterator[None]:
+        with FakeChatServer() as fake:
+            self.fake = fake
+            yield
+
+    def make_translator(self) -> LLMTranslator:
+        return llm(self.fake)
+
+    def make_changed_backend(self) -> LLMTranslator:
+        return llm(self.fake, temperature=0.9)
+
+    def make_same_output_backend(self) -> LLMTranslator:
+        return LLMTranslator(
+            model="fake-model",
+            base_url=self.fake.base_url,
+            api_key="sk-other",
+            retry=RetryPolicy(1),
+        )

@@ -232,6 +232,19 @@ class TranslatorConformance(SettingsConformance):
     def test_empty_batch(self) -> None:
         assert self.make_translator().translate([], self.source, self.target) == []
 
+    def test_a_kept_glossary_term_survives(self) -> None:
+        """Every translator honours a glossary (placeholders, or its own instructions)."""
+        from lipdub.translate.glossary import Glossary
+        from lipdub.types import Segment
+
+        glossary = Glossary.parse("Zorblax, keep")
+        texts = [f"{self.texts[0]} Zorblax.", *self.texts[1:]]
+        source = Transcript(self.source, tuple(Segment(i, i + 1.0, t) for i, t in enumerate(texts)))
+        out = self.make_translator().translate_transcript(source, self.target, glossary=glossary)
+        assert len(out.segments) == len(texts)
+        assert glossary.check(texts[0], out.segments[0].text) == []
+        assert "Zorblax" in out.segments[0].text
+
 
 class TranscriberConformance(SettingsConformance):
     """Contract tests for a :class:`~lipdub.Transcriber`.
