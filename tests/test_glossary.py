@@ -189,6 +189,12 @@ def test_google_keeps_the_brand_behind_placeholders() -> None:
 # ---------------------------------------------------------------- in a dub
 
 
+def test_dub_options_take_a_glossary_not_a_path(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"takes a Glossary, got str \(read the file with"):
+        DubOptions(glossary="terms.csv")  # type: ignore[arg-type]
+    assert DubOptions(glossary=GLOSSARY).glossary is GLOSSARY
+
+
 @pytest.fixture
 def clip(make_video) -> Path:  # type: ignore[no-untyped-def]
     return make_video("talk.mp4", duration_s=4.0, fps=25)

@@ -146,6 +146,9 @@ def test_a_dropped_or_merged_line_is_asked_again_then_an_error() -> None:
     with FakeChatServer(script=["merge"]) as fake:
         out = llm(fake).translate(texts, "en", "es")
     assert out == ["olleh dlrow", "neves thgie", "teiuq sdrow"] and len(fake.requests) == 2
+    with FakeChatServer(script=["blank"]) as fake:
+        assert llm(fake).translate(texts, "en", "es")[2] == "teiuq sdrow"
+    assert "line 2 is answered empty" in fake.requests[1]["messages"][-1]["content"]
     with FakeChatServer(script=["drop"] * 2) as fake, pytest.raises(CloudServiceError) as e:
         llm(fake, json_attempts=2).translate(texts, "en", "es")
     assert "1 of 3 lines dropped or merged (ids 2)" in str(e.value)
@@ -402,3 +405,29 @@ class TestLLMConformance(TranslatorConformance):
             api_key="sk-other",
             retry=RetryPolicy(1),
         )
+
+
+def test_lipdub_dub_with_the_llm_key_in_an_option_writes_it_nowhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from lipdub.cli import main
+    from lipdub.testing.media import make_test_video
+
+    caplog.set_level(logging.DEBUG)
+    clip = make_test_video(tmp_path / "talk.mp4", duration_s=3.0, size=(160, 120))
+    terms = tmp_path / "terms.csv"
+    terms.write_text("hello, keep\n", encoding="utf-8")
+    with FakeChatServer(api_key=KEY) as fake:
+        args = ["dub", str(clip), "--to", "es", "--transcriber", "fake", "--tts", "fake"]
+        args += ["--detector", "fake", "--lipsyncer", "passthrough", "-q"]
+        args += ["--translator", "llm", "--opt", "translator.model=fake-model"]
+        args += ["--opt", f"translator.base_url={fake.base_url}"]
+        args += ["--opt", f"translator.api_key={KEY}", "--glossary", str(terms)]
+        assert main(args) == 0
+    assert fake.chats[0]["glossary"] == [{"source": "hello", "target": "hello"}]
+    captured = capsys.readouterr()
+    assert KEY not in captured.out + captured.err + caplog.text
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != terms]
+    assert any(p.name == "manifest.json" for p in files)
+    for p in files:
+        assert KEY.encode() not in p.read_bytes(), p

@@ -138,6 +138,13 @@ class DubOptions:
                 f"unknown face choice {self.face!r}",
                 hint="use active, largest, auto or a face id from faces.json (0, 1, ...)",
             )
+        from lipdub.translate.glossary import Glossary
+
+        if self.glossary is not None and not isinstance(self.glossary, Glossary):
+            raise InputError(
+                f"DubOptions.glossary takes a Glossary, got {type(self.glossary).__name__}",
+                hint='read the file with Glossary.load("terms.csv")',
+            )
         bad = [s for s in self.subtitles if s not in ("srt", "vtt")]
         if bad:
             raise InputError(f"unknown subtitle format(s) {bad}; use srt and/or vtt")

@@ -19,6 +19,7 @@ Script entries:
 * ``"ignore_glossary"``: words reversed, glossary terms too;
 * ``"malformed"``: prose instead of JSON;
 * ``"drop"``: the last line left out; ``"merge"``: the last two lines answered as one;
+  ``"blank"``: the last line answered with an empty text;
 * an ``int``: that HTTP status with an OpenAI-style error body (``429`` rate limit,
   ``401`` a refused key, echoed back as OpenAI does, ``500``...).
 
@@ -200,6 +201,8 @@ def _translate(payload: dict[str, Any], step: str | int) -> list[dict[str, Any]]
         out.append({"id": line.get("id"), "text": " ".join(words)})
     if step == "drop" and out:
         out.pop()
+    if step == "blank" and out:
+        out[-1]["text"] = ""
     if step == "merge" and len(out) >= 2:
         last = out.pop()
         out[-1]["text"] += " " + last["text"]

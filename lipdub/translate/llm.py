@@ -543,6 +543,8 @@ def _parse(content: str, ids: list[int]) -> dict[int, str]:
             raise _BadReply(f"line id {i} was not asked for")
         if i in found:
             raise _BadReply(f"line {i} is answered twice")
+        if not t.strip():
+            raise _BadReply(f"line {i} is answered empty (merged into another?)")
         found[i] = t.strip()
     missing = [i for i in ids if i not in found]
     if missing:
