@@ -127,6 +127,13 @@ def test_windows_carry_context_from_both_sides() -> None:
     assert "seconds" not in middle["lines"][0]  # no fit: no budgets
 
 
+def test_speakers_are_sent_without_a_fit_too() -> None:
+    with FakeChatServer() as fake:
+        llm(fake).translate_transcript(SOURCE, "es")
+    assert [r["speaker"] for r in fake.chats[0]["lines"]] == ["A", "B", "A"]
+    assert "seconds" not in fake.chats[0]["lines"][0]
+
+
 # ---------------------------------------------------------------- failures
 
 

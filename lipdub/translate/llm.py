@@ -45,6 +45,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -61,6 +62,7 @@ from lipdub.errors import (
 from lipdub.retry import RetryPolicy
 from lipdub.translate.base import Translator
 from lipdub.translate.glossary import Glossary
+from lipdub.types import Transcript
 from lipdub.types.fit import FitRequest
 
 __all__ = ["PROMPT_VERSION", "LLMTranslator"]
@@ -235,6 +237,23 @@ class LLMTranslator(Translator):
         return self._client
 
     # ------------------------------------------------------------------ translating
+    def translate_transcript(
+        self,
+        transcript: Transcript,
+        target: str,
+        *,
+        fit: FitRequest | None = None,
+        glossary: Glossary | None = None,
+    ) -> Transcript:
+        """As :meth:`Translator.translate_transcript
+        <lipdub.translate.base.Translator.translate_transcript>`, with each segment's
+        speaker in the prompt (with or without ``fit``)."""
+        token = _SPEAKERS.set(tuple(s.speaker for s in transcript.segments))
+        try:
+            return super().translate_transcript(transcript, target, fit=fit, glossary=glossary)
+        finally:
+            _SPEAKERS.reset(token)
+
     def translate(self, texts: Sequence[str], source: str | None, target: str) -> list[str]:
         """Translate ``texts`` (no time budgets); one output per input, in order."""
         return self._run(texts, source, target, None, None)
@@ -321,7 +340,9 @@ class LLMTranslator(Translator):
         fit: FitRequest | None,
         glossary: Glossary | None,
     ) -> dict[str, Any]:
-        speakers = fit.speakers if fit is not None and fit.speakers else ()
+        speakers = fit.speakers if fit is not None and fit.speakers else _SPEAKERS.get()
+        if len(speakers) != len(texts):
+            speakers = ()
 
         def speaker(i: int) -> str | None:
             return speakers[i] if speakers else None
@@ -507,6 +528,10 @@ def _transient(openai: Any) -> tuple[type[Exception], ...]:
 
 #: Things that look like API keys, taken out of server messages before they are shown.
 _KEYLIKE = re.compile(r"\b(?:sk|pk|key|api)[-_][A-Za-z0-9*_\-.]{6,}")
+
+
+#: The speakers of the transcript being translated (see translate_transcript).
+_SPEAKERS: ContextVar[tuple[str | None, ...]] = ContextVar("lipdub_llm_speakers", default=())
 
 
 class _BadReply(ValueError):

@@ -225,8 +225,8 @@ def glossary_problems(
 ) -> dict[int, list[str]]:
     """The glossary terms each line of ``translation`` breaks (lines with none left out)."""
     glossary = run.options.glossary
-    if not glossary:
-        return {}
+    if not glossary or operations.same_language(source.language, translation.language):
+        return {}  # nothing was translated
     found = {}
     for i, (s, t) in enumerate(zip(source.segments, translation.segments, strict=False)):
         problems = glossary.check(s.text, t.text)
