@@ -224,14 +224,6 @@ class TranslatorConformance(SettingsConformance):
         """:meth:`make_translator`."""
         return self.make_translator()
 
-    def test_one_output_per_input_in_order(self) -> None:
-        out = self.make_translator().translate(list(self.texts), self.source, self.target)
-        assert isinstance(out, list) and len(out) == len(self.texts)
-        assert all(isinstance(t, str) and t.strip() for t in out)
-
-    def test_empty_batch(self) -> None:
-        assert self.make_translator().translate([], self.source, self.target) == []
-
     def test_a_kept_glossary_term_survives(self) -> None:
         """Every translator honours a glossary (placeholders, or its own instructions)."""
         from lipdub.translate.glossary import Glossary
@@ -244,6 +236,14 @@ class TranslatorConformance(SettingsConformance):
         assert len(out.segments) == len(texts)
         assert glossary.check(texts[0], out.segments[0].text) == []
         assert "Zorblax" in out.segments[0].text
+
+    def test_one_output_per_input_in_order(self) -> None:
+        out = self.make_translator().translate(list(self.texts), self.source, self.target)
+        assert isinstance(out, list) and len(out) == len(self.texts)
+        assert all(isinstance(t, str) and t.strip() for t in out)
+
+    def test_empty_batch(self) -> None:
+        assert self.make_translator().translate([], self.source, self.target) == []
 
 
 class TranscriberConformance(SettingsConformance):
