@@ -93,6 +93,7 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
         "translator": {
             "google": Entry("lipdub.translate.google:GoogleTranslator", g),
             "opus": Entry("lipdub.translate.opus:OpusTranslator", loc),
+            "llm": Entry("lipdub.translate.llm:LLMTranslator", "llm"),
             "identity": Entry("lipdub.translate.identity:IdentityTranslator"),
         },
         "voice": {

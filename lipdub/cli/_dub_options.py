@@ -1,6 +1,7 @@
 """The dub's options shared by ``lipdub dub`` and ``lipdub review`` (the review page
 finishes a dub with the same options): ``--separator``/``--speakers``/``--diarizer``,
-``--face``/``--scorer``, and the :class:`~lipdub.dub.options.DubOptions` they ask for.
+``--face``/``--scorer``, ``--glossary`` (``batch`` and ``translate`` take it too), and
+the :class:`~lipdub.dub.options.DubOptions` they ask for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import Any
 from lipdub.cli._components import add_slot_options
 from lipdub.errors import InputError
 
-__all__ = ["add_face_option", "add_separation_options", "options_from_args"]
+__all__ = [
+    "add_face_option",
+    "add_glossary_option",
+    "add_separation_options",
+    "glossary_from_args",
+    "options_from_args",
+]
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -32,7 +39,28 @@ def options_from_args(args: argparse.Namespace) -> Any:
         allow_no_face=args.allow_no_face,
         burn_subtitles=args.burn_subtitles,
         face=args.face,
+        glossary=glossary_from_args(args),
     )
+
+
+def add_glossary_option(sp: Any) -> None:
+    """``--glossary terms.csv``: terms every translator renders a fixed way."""
+    sp.add_argument(
+        "--glossary",
+        metavar="CSV",
+        help="terms to translate a fixed way, one per line: SOURCE TERM, TARGET TERM (or "
+        "keep, for names and brands); a line that breaks a term is reported",
+    )
+
+
+def glossary_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~lipdub.translate.glossary.Glossary` of ``--glossary``, or None."""
+    path = getattr(args, "glossary", None)
+    if not path:
+        return None
+    from lipdub.translate.glossary import Glossary
+
+    return Glossary.load(path)
 
 
 def add_separation_options(sp: Any, *, defaults: bool = True) -> None:

@@ -22,6 +22,7 @@ from lipdub.cli._components import (
     add_slot_options,
     component_specs,
 )
+from lipdub.cli._dub_options import add_glossary_option
 from lipdub.cli._render import echo, one_line
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -44,6 +45,7 @@ def _api_limits(pairs: list[str] | None) -> dict[str, int] | None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from lipdub.cli._dub_options import glossary_from_args
     from lipdub.distributed import BatchEvent, PipelineSpec, dub_many, load_manifest
     from lipdub.dub.options import DubOptions
 
@@ -55,7 +57,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     spec = PipelineSpec(
         component_specs(args),
         device=args.device,
-        options=DubOptions(keep_background=args.keep_background),
+        options=DubOptions(keep_background=args.keep_background, glossary=glossary_from_args(args)),
     )
 
     def show(e: BatchEvent) -> None:
@@ -144,6 +146,7 @@ def register(sub: Any) -> None:
         "--report", metavar="FILE", help="JSON report file (default: WORKDIR/report.json)"
     )
     add_slot_options(sp, [*CORE, "separator"])  # no --speakers / --face in a batch
+    add_glossary_option(sp)
     add_checkpoint_option(sp)
     add_precision_option(sp)
     sp.add_argument(

@@ -23,7 +23,12 @@ from lipdub.cli._components import (
     component_specs,
     pipeline_from_args,
 )
-from lipdub.cli._dub_options import add_face_option, add_separation_options, options_from_args
+from lipdub.cli._dub_options import (
+    add_face_option,
+    add_glossary_option,
+    add_separation_options,
+    options_from_args,
+)
 from lipdub.cli._render import ProgressRenderer, echo
 from lipdub.cli.lipsync import announce_preparation
 from lipdub.errors import InputError
@@ -159,6 +164,7 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     add_slot_options(sp, [s.kind for s in SLOTS if s.kind not in _GROUPED])
+    add_glossary_option(sp)
     add_checkpoint_option(sp)
     add_precision_option(sp)
     sp.add_argument("--workdir", help="where stage artifacts go (default: INPUT.lipdub/)")

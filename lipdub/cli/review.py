@@ -15,7 +15,11 @@ from lipdub.cli._components import (
     add_slot_options,
     slots_of,
 )
-from lipdub.cli._dub_options import add_face_option, add_separation_options
+from lipdub.cli._dub_options import (
+    add_face_option,
+    add_glossary_option,
+    add_separation_options,
+)
 from lipdub.cli._render import echo
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -125,6 +129,7 @@ def register(sub: Any) -> None:
     add_precision_option(group)
     group.add_argument("--voice", help="voice name the dub used")
     group.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
+    add_glossary_option(group)
     add_separation_options(group, defaults=False)
     add_face_option(group, defaults=False)
     group.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from lipdub.cli._args import (
     output_arg,
     parse_options,
 )
-from lipdub.cli._render import echo, table_cell
+from lipdub.cli._dub_options import add_glossary_option, glossary_from_args
+from lipdub.cli._render import echo, one_line, table_cell
 from lipdub.errors import InputError
 
 __all__ = ["register"]
@@ -171,11 +173,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
     opts = parse_options(args.opt)
     check_options("translator", args.backend, opts)
     transcript = load_transcript(args.transcript, args.source)
+    glossary = glossary_from_args(args)
     translator = registry.resolve("translator", args.backend, **opts)
-    translated = translator.translate_transcript(transcript, args.to)
+    translated = translator.translate_transcript(transcript, args.to, glossary=glossary)
     output = args.output or str(Path(args.transcript).with_suffix(f".{args.to}.json"))
     translated.save(output)
     echo(f"wrote {output} ({len(translated)} segments, {transcript.language} -> {args.to})")
+    for i, (s, t) in enumerate(zip(transcript.segments, translated.segments, strict=True)):
+        for problem in glossary.check(s.text, t.text) if glossary else ():
+            sys.stderr.write(one_line(f"warning: segment {i}: {problem}") + "\n")
     return 0
 
 
@@ -216,8 +222,9 @@ def register(sub: Any) -> None:
     sp.add_argument(
         "--backend",
         default="opus",
-        help="translation backend: opus (default; OPUS-MT), google, identity",
+        help="translation backend: opus (default; OPUS-MT), google, llm, identity",
     )
+    add_glossary_option(sp)
     add_opt(sp)
     add_offline(sp)
 

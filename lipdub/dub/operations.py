@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lipdub.separate.base import Separator
     from lipdub.transcribe.base import Transcriber
     from lipdub.translate.base import Translator
+    from lipdub.translate.glossary import Glossary
     from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -72,13 +73,18 @@ def same_language(a: str, b: str) -> bool:
 
 
 def translate(
-    translator: Callable[[], Translator], transcript: Transcript, target_language: str
+    translator: Callable[[], Translator],
+    transcript: Transcript,
+    target_language: str,
+    *,
+    glossary: Glossary | None = None,
 ) -> Transcript:
-    """Every segment translated (times and speakers kept); a same-language "translation"
-    is the transcript relabelled, and ``translator()`` is then never called."""
+    """Every segment translated (times and speakers kept), rendering ``glossary``'s
+    terms; a same-language "translation" is the transcript relabelled, and
+    ``translator()`` is then never called."""
     if same_language(transcript.language, target_language):
         return dataclasses.replace(transcript, language=target_language)
-    return translator().translate_transcript(transcript, target_language)
+    return translator().translate_transcript(transcript, target_language, glossary=glossary)
 
 
 def synthesize(

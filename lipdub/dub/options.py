@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lipdub.errors import InputError
+
+if TYPE_CHECKING:
+    from lipdub.translate.glossary import Glossary
 
 __all__ = ["FACE_MODES", "DubOptions", "FitOptions"]
 
@@ -102,6 +106,12 @@ class DubOptions:
             ``"auto"`` (the default: ``"active"`` when a scorer is at hand, i.e. the
             syncnet_v2 weights are cached, else the face track alone, as before).
             The choice is written to the editable ``faces.json``.
+        glossary: Terms every translator renders a fixed way (``source -> target``, or
+            kept as they are), read with
+            :meth:`Glossary.load("terms.csv") <lipdub.translate.glossary.Glossary.load>`;
+            its content is part of the translation's key, and a line of the
+            translation that breaks a term is reported (a warning, and on its line of
+            ``timing.<lang>.json`` and the review page).
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -116,6 +126,7 @@ class DubOptions:
     allow_no_face: bool = False
     burn_subtitles: bool = False
     face: str = "auto"
+    glossary: Glossary | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.face, int) and not isinstance(self.face, bool) and self.face >= 0:
@@ -126,6 +137,13 @@ class DubOptions:
             raise InputError(
                 f"unknown face choice {self.face!r}",
                 hint="use active, largest, auto or a face id from faces.json (0, 1, ...)",
+            )
+        from lipdub.translate.glossary import Glossary
+
+        if self.glossary is not None and not isinstance(self.glossary, Glossary):
+            raise InputError(
+                f"DubOptions.glossary takes a Glossary, got {type(self.glossary).__name__}",
+                hint='read the file with Glossary.load("terms.csv")',
             )
         bad = [s for s in self.subtitles if s not in ("srt", "vtt")]
         if bad:

@@ -25,7 +25,10 @@ test suite's conftest, a worker's ``setup``, or the ``lipdub.backends`` entry po
 a test package).
 
 Helpers that write sample media and random-weight checkpoints live in
-:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
+:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`. Fake services on
+127.0.0.1 that the real client libraries talk to: :mod:`lipdub.testing.google` (Google
+Cloud) and :mod:`lipdub.testing.llm` (an OpenAI-compatible chat server, for the ``llm``
+translator).
 
 Example:
     >>> from lipdub import registry

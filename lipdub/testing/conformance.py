@@ -225,6 +225,19 @@ class TranslatorConformance(SettingsConformance):
         """:meth:`make_translator`."""
         return self.make_translator()
 
+    def test_a_kept_glossary_term_survives(self) -> None:
+        """Every translator honours a glossary (placeholders, or its own instructions)."""
+        from lipdub.translate.glossary import Glossary
+        from lipdub.types import Segment
+
+        glossary = Glossary.parse("Zorblax, keep")
+        texts = [f"{self.texts[0]} Zorblax.", *self.texts[1:]]
+        source = Transcript(self.source, tuple(Segment(i, i + 1.0, t) for i, t in enumerate(texts)))
+        out = self.make_translator().translate_transcript(source, self.target, glossary=glossary)
+        assert len(out.segments) == len(texts)
+        assert glossary.check(texts[0], out.segments[0].text) == []
+        assert "Zorblax" in out.segments[0].text
+
     def test_one_output_per_input_in_order(self) -> None:
         out = self.make_translator().translate(list(self.texts), self.source, self.target)
         assert isinstance(out, list) and len(out) == len(self.texts)

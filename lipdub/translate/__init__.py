@@ -1,5 +1,7 @@
-"""Machine-translation backends. The interface is :class:`Translator`."""
+"""Machine-translation backends. The interface is :class:`Translator`; the glossary
+every backend honours is :class:`Glossary`."""
 
 from lipdub.translate.base import Translator
+from lipdub.translate.glossary import Glossary
 
-__all__ = ["Translator"]
+__all__ = ["Glossary", "Translator"]

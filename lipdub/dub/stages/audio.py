@@ -10,7 +10,7 @@ from lipdub._hashing import content_key, settings_key
 from lipdub.dub import operations
 from lipdub.dub.clone import check_clone_lines, name_references
 from lipdub.dub.runner import LangStage, Run, Stage, component_identity
-from lipdub.dub.stages.text import voice_map
+from lipdub.dub.stages.text import glossary_problems, voice_map
 from lipdub.dub.state import (
     Extracted,
     Mixed,
@@ -79,6 +79,7 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             self._total_s(run),
             opts.sample_rate_hz,
             *((src.references_key,) if src.references_key else ()),
+            *((opts.glossary.key(),) if opts.glossary else ()),
         )
 
     def progress(self, run: Run, src: Voiced, st: Translated) -> tuple[float | None, str]:
@@ -112,6 +113,15 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
         )
         if cloning and src.reference_files is not None:
             timing = name_references(timing, src.reference_files)
+        broken = glossary_problems(run, src.source, st.translation)
+        if broken:  # each broken glossary term on its line, for the reviewer
+            timing = dataclasses.replace(
+                timing,
+                segments=tuple(
+                    dataclasses.replace(s, warnings=(*s.warnings, *broken.get(s.index, ())))
+                    for s in timing.segments
+                ),
+            )
         written = [speech.save_wav(speech_path), timing.save(timing_path)]
         out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
         return out, written

@@ -29,7 +29,7 @@ from lipdub.types import Segment, Transcript
 if TYPE_CHECKING:
     from lipdub.diarize.assign import EstimatedSplit
 
-__all__ = ["Diarize", "Transcribe", "Translate", "voice_map"]
+__all__ = ["Diarize", "Transcribe", "Translate", "glossary_problems", "voice_map"]
 
 
 class Transcribe(Stage[Extracted, Transcribed]):
@@ -116,7 +116,7 @@ class Translate(LangStage[Voiced, Target, Translated]):
 
     name = "translate"
     editable = True
-    upstream = "transcript or the translator's settings"
+    upstream = "transcript, the translator's settings or the glossary"
 
     def artifacts(self, run: Run, src: Voiced, st: Target) -> list[Path]:
         return [
@@ -135,6 +135,7 @@ class Translate(LangStage[Voiced, Target, Translated]):
             translator,
             st.target,
             *((src.speakers_key,) if src.speakers_key else ()),
+            *((glossary.key(),) if (glossary := run.options.glossary) else ()),
         )
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
@@ -194,7 +195,9 @@ class Translate(LangStage[Voiced, Target, Translated]):
 
     def compute(self, run: Run, src: Voiced, st: Target) -> tuple[Translated, list[Path]]:
         json_path, srt_path = self.artifacts(run, src, st)
-        translation = operations.translate(run.components.translator, src.source, st.target)
+        translation = operations.translate(
+            run.components.translator, src.source, st.target, glossary=run.options.glossary
+        )
         written = [translation.save(json_path), translation.save(srt_path)]
         as_resumed = Transcript.load(json_path, st.target)
         return advance(st, Translated, translation=as_resumed), written
@@ -215,6 +218,24 @@ class Translate(LangStage[Voiced, Target, Translated]):
                 self.name,
                 f"{name}: segment(s) {', '.join(map(str, empty))} are empty and will be silent",
             )
+        for i, problems in glossary_problems(run, src.source, translation).items():
+            for problem in problems:
+                run.notice(self.name, f"{name}: segment {i}: {problem}")
+
+
+def glossary_problems(
+    run: Run, source: Transcript, translation: Transcript
+) -> dict[int, list[str]]:
+    """The glossary terms each line of ``translation`` breaks (lines with none left out)."""
+    glossary = run.options.glossary
+    if not glossary or operations.same_language(source.language, translation.language):
+        return {}  # nothing was translated
+    found = {}
+    for i, (s, t) in enumerate(zip(source.segments, translation.segments, strict=False)):
+        problems = glossary.check(s.text, t.text)
+        if problems:
+            found[i] = problems
+    return found
 
 
 def _within(transcript: Transcript, duration_s: float) -> Transcript:
