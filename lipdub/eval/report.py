@@ -12,16 +12,18 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from lipdub import artifacts
-from lipdub.eval.mouth import MouthReport
 from lipdub.eval.protocol import SyncScore
 from lipdub.events import EventCallback, StageFinished, StageStarted, emit
 from lipdub.limits import Limits
+
+if TYPE_CHECKING:
+    from lipdub.eval.mouth import MouthReport
 
 __all__ = ["EvalReport", "check_eval_inputs", "draw_curve", "evaluate_video", "timing_summary"]
 
