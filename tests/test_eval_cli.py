@@ -179,6 +179,7 @@ def test_eval_compare_prints_the_side_by_side_table_and_json(
         (["VIDEO.mp4", "--compare", "A.mp4", "B.mp4"], "not both"),
         (["--compare", "A.mp4", "B.mp4"], "needs --reference"),
         (["--compare", "A.mp4", "B.mp4", "--reference", "O.mp4", "--cropped"], "--cropped"),
+        (["--compare", "A.mp4", "B.mp4", "--reference", "O.mp4", "--workdir", "W"], "--workdir"),
         ([], "no video to score"),
     ],
 )

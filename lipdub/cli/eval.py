@@ -22,8 +22,6 @@ __all__ = ["register"]
 
 
 def _workdir(args: argparse.Namespace) -> Path | None:
-    if args.compare:
-        return Path(args.workdir) if args.workdir else None
     if args.workdir:
         return Path(args.workdir)
     for base in (args.reference, args.video):
@@ -115,11 +113,15 @@ def _check_compare(args: argparse.Namespace) -> None:
         )
     if not args.compare:
         return
-    for flag, given in (("--cropped", args.cropped), ("--plot", args.plot)):
+    for flag, given in (
+        ("--cropped", args.cropped),
+        ("--plot", args.plot),
+        ("--workdir", args.workdir),
+    ):
         if given:
             raise InputError(
                 f"{flag} does not go with --compare (it measures the tracked face of each "
-                "video and prints one table)",
+                "video and prints one table of the mouth, sync and outside-mouth figures)",
                 hint=f"drop {flag}, or score each video alone",
             )
     if not args.reference:
