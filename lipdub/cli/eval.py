@@ -1,4 +1,5 @@
-"""``lipdub eval``: is a video's lip-sync right? Offset, LSE-D, LSE-C with SyncNet."""
+"""``lipdub eval``: is a video's lip-sync right? Offset, LSE-D, LSE-C with SyncNet; the
+mouth's sharpness and stability; ``--compare`` sets two dubs side by side."""
 
 from __future__ import annotations
 
@@ -61,12 +62,89 @@ def _text(report: Any) -> list[str]:
             f"PSNR {r['psnr_db_mean']:.2f} dB "
             f"(min {r['psnr_db_min']:.2f}), SSIM {r['ssim_mean']:.4f} (min {r['ssim_min']:.4f})"
         )
+    lines.extend(_mouth_text(report))
     for lang, t in report.timing.items():
         lines.append(
             f"timing {lang}: {t['lines']} lines, start error mean {t['start_error_s_mean']:.3f} s "
             f"max {t['start_error_s_max']:.3f} s, {t['overflowing']} overflowing, "
             f"{t['delayed']} delayed, {t['hard_capped']} hard-capped"
         )
+    return lines
+
+
+def _mouth_text(report: Any) -> list[str]:
+    m = report.mouth
+    if m is None:
+        return ["mouth sharpness and stability: not measured (a --cropped input has no face box)"]
+    if m.sharpness is not None:
+        sharp = (
+            f"mouth sharpness: {m.sharpness:.3f} of the source's "
+            f"(1 as sharp, lower softer; {m.frames} frames)"
+        )
+    elif m.source_detail is None:
+        sharp = "mouth sharpness: needs --reference ORIGINAL (the video that was lip-synced)"
+    else:
+        sharp = "mouth sharpness: not measured (the source's mouth shows no detail above its noise)"
+    if m.jitter is None:
+        still = (
+            "mouth jitter in silence: not measured (no silence of 0.44 s or more "
+            "in the audio, with a face)"
+        )
+    else:
+        source = "" if m.source_jitter is None else f"; the source's {m.source_jitter:.2f}"
+        still = (
+            f"mouth jitter in silence: {m.jitter:.2f} grey levels per frame "
+            f"(lower is steadier{source}; {m.silent_pairs} frame pairs)"
+        )
+    return [sharp, still]
+
+
+def _check_compare(args: argparse.Namespace) -> None:
+    from lipdub.errors import InputError
+
+    if args.compare and args.video:
+        raise InputError(
+            f"give VIDEO or --compare A B, not both (got {args.video!r} and --compare)",
+            hint="lipdub eval --compare A.mp4 B.mp4 --reference ORIGINAL",
+        )
+    if not args.compare and not args.video:
+        raise InputError(
+            "no video to score", hint="lipdub eval VIDEO, or lipdub eval --compare A B"
+        )
+    if not args.compare:
+        return
+    for flag, given in (
+        ("--cropped", args.cropped),
+        ("--plot", args.plot),
+        ("--workdir", args.workdir),
+    ):
+        if given:
+            raise InputError(
+                f"{flag} does not go with --compare (it measures the tracked face of each "
+                "video and prints one table of the mouth, sync and outside-mouth figures)",
+                hint=f"drop {flag}, or score each video alone",
+            )
+    if not args.reference:
+        raise InputError(
+            "--compare needs --reference ORIGINAL: sharpness and the outside-mouth PSNR are "
+            "measured against the video both were dubbed from",
+            hint="lipdub eval --compare A.mp4 B.mp4 --reference ORIGINAL.mp4",
+        )
+
+
+def _table(reports: list[Any]) -> list[str]:
+    from lipdub.eval.side_by_side import comparison_rows
+
+    names = [chr(ord("A") + i) for i in range(len(reports))]
+    lines = [f"{n} = {r.video}" for n, r in zip(names, reports, strict=True)]
+    rows = comparison_rows(reports)
+    width = max(len(r.label) for r in rows)
+    cols = [max(8, *(len(r.values[i]) for r in rows)) for i in range(len(reports))]
+    head = " ".join(n.rjust(c) for n, c in zip(names, cols, strict=True))
+    lines.append(f"{'':<{width}}  {head}")
+    for r in rows:
+        cells = " ".join(v.rjust(c) for v, c in zip(r.values, cols, strict=True))
+        lines.append(f"{r.label:<{width}}  {cells}   {r.note}")
     return lines
 
 
@@ -77,9 +155,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from lipdub.hub import resolve_weights
 
     check_device(args.device)
+    _check_compare(args)
+    videos = list(args.compare) if args.compare else [args.video]
     # a missing or unreadable file, or one declaring more than the limits (a sound
     # track said to start 10 hours in), fails from its header before any model loads
-    check_eval_inputs(args.video, audio=args.audio)
+    for video in videos:
+        check_eval_inputs(video, audio=args.audio)
     weights = resolve_weights(
         args.weights,
         hint="lipdub weights download syncnet_v2, or --weights FILE (a local syncnet_v2.model)",
@@ -88,6 +169,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         weights, device=args.device, batch_size=args.batch_size, vshift=args.vshift
     )
     detector = None if args.cropped else registry.resolve("detector", args.detector)
+    if args.compare:
+        return _compare(args, scorer, detector)
     with ProgressRenderer(not args.quiet and not args.json) as progress:
         report = evaluate_video(
             args.video,
@@ -116,17 +199,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace, scorer: Any, detector: Any) -> int:
+    from lipdub.eval.side_by_side import compare_videos, comparison_to_dict
+
+    with ProgressRenderer(not args.quiet and not args.json) as progress:
+        reports = compare_videos(
+            args.compare,
+            scorer,
+            reference=args.reference,
+            detector=detector,
+            audio=args.audio,
+            on_event=progress,
+        )
+    if args.json:
+        echo(json.dumps(comparison_to_dict(reports, args.reference), indent=2))
+    else:
+        for line in _table(reports):
+            echo(line)
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add this module's subcommand(s) to the ``lipdub`` parser."""
     sp = add_command(
-        sub, "eval", cmd_eval, "score a video's lip-sync: A/V offset, LSE-D, LSE-C (SyncNet)"
+        sub,
+        "eval",
+        cmd_eval,
+        "score a video's lip-sync: A/V offset, LSE-D, LSE-C (SyncNet), the mouth's sharpness "
+        "and jitter; --compare sets two dubs side by side",
     )
-    sp.add_argument("video", metavar="VIDEO", help="the video to score (e.g. a lipdub output)")
+    sp.add_argument(
+        "video", metavar="VIDEO", nargs="?", help="the video to score (e.g. a lipdub output)"
+    )
+    sp.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="two dubs of the same source side by side (needs --reference ORIGINAL): "
+        "mouth sharpness and jitter, LSE-D/LSE-C, offset, PSNR/SSIM outside the mouth",
+    )
     sp.add_argument("--audio", help="score against this audio instead of the video's own track")
     sp.add_argument(
         "--reference",
         metavar="ORIGINAL",
-        help="the original video: adds PSNR/SSIM outside the mouth region",
+        help="the original video: adds PSNR/SSIM outside the mouth region and the "
+        "mouth's sharpness against it",
     )
     sp.add_argument(
         "--workdir",

@@ -5,7 +5,9 @@
   offset search over +-15 frames (LSE-D, LSE-C); :mod:`lipdub.eval.scorer` the batched
   network pass; :mod:`lipdub.eval.crops` face crops (already cropped, or lipdub's
   tracker with the reference's crop geometry); :mod:`lipdub.eval.compare` PSNR/SSIM
-  outside the mouth; :mod:`lipdub.eval.report` the whole evaluation.
+  outside the mouth; :mod:`lipdub.eval.mouth` the mouth's sharpness and its stability in
+  silence; :mod:`lipdub.eval.report` the whole evaluation;
+  :mod:`lipdub.eval.side_by_side` two dubs of one source in one table.
 
 Importing this package is light; torch loads with the scorer.
 """

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lipdub.errors import InputError
+from lipdub.eval.mouth import mouth_rect
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import FaceBox
 
@@ -34,16 +35,12 @@ _MAX_DB = 100.0
 
 
 def outside_mouth_mask(shape: tuple[int, ...], box: FaceBox | None) -> npt.NDArray[np.bool_]:
-    """True where a pixel is compared (everything but the mouth region of ``box``)."""
+    """True where a pixel is compared: everything but the mouth region of ``box``
+    (:func:`lipdub.eval.mouth.mouth_rect`)."""
     mask = np.ones(shape[:2], bool)
     if box is None:
         return mask
-    h, w = shape[:2]
-    dx, dy = 0.1 * box.width, 0.1 * box.height
-    x1 = max(0, int(box.x1 - dx))
-    x2 = min(w, math.ceil(box.x2 + dx))
-    y1 = max(0, int(box.y1 + box.height / 2))
-    y2 = min(h, math.ceil(box.y2 + dy))
+    x1, y1, x2, y2 = mouth_rect(box, shape)
     mask[y1:y2, x1:x2] = False
     return mask
 

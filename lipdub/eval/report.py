@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,9 @@ from lipdub import artifacts
 from lipdub.eval.protocol import SyncScore
 from lipdub.events import EventCallback, StageFinished, StageStarted, emit
 from lipdub.limits import Limits
+
+if TYPE_CHECKING:
+    from lipdub.eval.mouth import MouthReport
 
 __all__ = ["EvalReport", "check_eval_inputs", "draw_curve", "evaluate_video", "timing_summary"]
 
@@ -39,6 +42,9 @@ class EvalReport:
         timing: The dub timing summary per language, for a lipdub work directory.
         faces: When several faces are seen: each face's id, median box, share of
             frames and its own offset / LSE-D / LSE-C (:func:`lipdub.eval.faces.score_faces`).
+        mouth: Sharpness (against ``reference``) and stability in silence of the
+            mouth region (:mod:`lipdub.eval.mouth`); None for a cropped input, which
+            has no face box.
     """
 
     video: str
@@ -49,6 +55,7 @@ class EvalReport:
     reference: dict[str, Any] | None = None
     timing: dict[str, Any] = field(default_factory=dict)
     faces: list[dict[str, Any]] = field(default_factory=list)
+    mouth: MouthReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -61,6 +68,7 @@ class EvalReport:
             "reference": self.reference,
             "timing": self.timing,
             "faces": self.faces,
+            "mouth": None if self.mouth is None else self.mouth.to_dict(),
         }
 
 
@@ -194,9 +202,11 @@ def evaluate_video(
         audio: The sound to score against (default: the video's own track).
         detector: Face detector for the crops (needed unless ``cropped``).
         cropped: The video is already a face crop (reference protocol (a)).
-        reference: The original video: adds PSNR/SSIM outside the mouth.
+        reference: The original video: adds PSNR/SSIM outside the mouth and the
+            mouth's sharpness against it.
         workdir: A lipdub work directory: adds the dub timing summary.
-        on_event: Progress events (stages ``crops``, ``eval``, ``compare``).
+        on_event: Progress events (stages ``crops``, ``eval``, ``faces``, ``compare``,
+            ``mouth``).
         limits: The longest video and sound scored (``max_audio_duration_s``) and the
             sound's accepted rates (default: :meth:`~lipdub.limits.Limits.from_env`).
 
@@ -239,6 +249,20 @@ def evaluate_video(
         emit(on_event, StageStarted("compare", unit="frames"))
         compared = compare_outside_mouth(video, reference, crops.boxes, on_event=on_event)
         emit(on_event, StageFinished("compare"))
+    mouth = None
+    if not cropped:
+        from lipdub.eval.mouth import measure_mouth
+
+        emit(on_event, StageStarted("mouth", unit="frames"))
+        mouth = measure_mouth(
+            video,
+            reference,
+            crops.boxes,
+            clip.to_int16(),
+            sample_rate_hz=SAMPLE_RATE_HZ,
+            on_event=on_event,
+        )
+        emit(on_event, StageFinished("mouth"))
     return EvalReport(
         video=os.fspath(video),
         mode="cropped" if cropped else "tracked",
@@ -248,6 +272,7 @@ def evaluate_video(
         reference=compared,
         timing=timing_summary(workdir) if workdir is not None else {},
         faces=faces,
+        mouth=mouth,
     )
 
 
