@@ -3,7 +3,8 @@
 The ``resemblyzer`` wheel (Apache-2.0) ships a trained d-vector encoder
 (``pretrained.pt``: a 3-layer LSTM over 40 mel bands, 256-d output). lipdub loads those
 weights into its own small module (so resemblyzer's VAD dependency is never imported),
-embeds overlapping windows of the voiced audio, clusters them (the number of speakers
+embeds overlapping windows of the speech (found by :mod:`lipdub.diarize.vad`: Silero's
+model when installed), clusters them (the number of speakers
 is given, or counted by average-linkage agglomerative clustering on cosine distance;
 the split refined by k-means on mean-centred embeddings, see :func:`cluster`) and turns
 the window labels into speaker turns.
