@@ -106,9 +106,19 @@ def test_finds_two_speakers_and_their_turns(found: list[SpeakerTurn]) -> None:
     _, ref = two_voices()
     assert len({t.speaker for t in found}) == 2
     assert len(found) == len(ref) == 8
-    e = diarization_error(ref, found)  # no collar: measured 4.2 %, all of it missed edges
+    # no collar: measured 3.5 % (missed 0.73 s at turn edges, false alarm 0.15 s: Silero's
+    # spans are padded by 0.2 s; the level threshold gave 4.2 % and no false alarm)
+    e = diarization_error(ref, found)
+    assert e.rate < 0.08 and e.confusion_s < 0.1 and e.false_alarm_s < 0.3
+    assert diarization_error(ref, found, collar_s=0.25).rate < 0.01  # measured 0.0 %
+
+
+def test_the_level_threshold_still_finds_the_turns() -> None:
+    _, ref = two_voices()
+    found = EmbeddedDiarizer(vad="level").diarize(two_voices()[0])
+    assert len({t.speaker for t in found}) == 2 and len(found) == 8
+    e = diarization_error(ref, found)  # measured 3.8 %, all of it missed edges
     assert e.rate < 0.08 and e.confusion_s < 0.1 and e.false_alarm_s < 0.1
-    assert diarization_error(ref, found, collar_s=0.25).rate < 0.01  # measured 0.1 %
 
 
 def test_a_given_speaker_count_is_used() -> None:

@@ -99,9 +99,11 @@ def test_finds_the_two_speakers_and_their_turns(found: list[SpeakerTurn]) -> Non
     # reference, so one speaker per frame misses 1.89 s (7.8 % of 24.35 s) by design.
     e = diarization_error(ref, found)
     assert set(e.mapping.values()) == set(SPEAKERS)
-    assert e.rate < 0.17  # measured 14.4 %: missed 2.87 s, no false alarm, confusion 0.64 s
-    assert e.confusion_s < 1.0 and e.false_alarm_s < 0.1
-    # measured 4.2 % (missed 0.38 s, confusion 0.30 s of 16.34 s scored)
+    # measured 15.3 %: missed 2.73 s, false alarm 0.15 s (Silero's 0.2 s padding),
+    # confusion 0.85 s (14.4 % with the level threshold before #24)
+    assert e.rate < 0.17
+    assert e.confusion_s < 1.0 and e.false_alarm_s < 0.3
+    # measured 5.3 % (4.2 % before #24)
     assert diarization_error(ref, found, collar_s=0.25).rate < 0.06
     assert len(found) >= 8  # the reference has 10 turns, several under a second
 

@@ -3,7 +3,8 @@
 The ``resemblyzer`` wheel (Apache-2.0) ships a trained d-vector encoder
 (``pretrained.pt``: a 3-layer LSTM over 40 mel bands, 256-d output). lipdub loads those
 weights into its own small module (so resemblyzer's VAD dependency is never imported),
-embeds overlapping windows of the voiced audio, clusters them (the number of speakers
+embeds overlapping windows of the speech (found by :mod:`lipdub.diarize.vad`: Silero's
+model when installed), clusters them (the number of speakers
 is given, or counted by average-linkage agglomerative clustering on cosine distance;
 the split refined by k-means on mean-centred embeddings, see :func:`cluster`) and turns
 the window labels into speaker turns.
@@ -11,97 +12,19 @@ the window labels into speaker turns.
 
 from __future__ import annotations
 
-import importlib.util
-import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from lipdub._deps import parse_device, require_modules
 from lipdub.diarize.base import Diarizer, SpeakerTurn
-from lipdub.errors import InputError, ModelNotFoundError
+from lipdub.diarize.embedder import RATE, ResemblyzerEmbedder, SpeakerEmbedder, encoder_path
+from lipdub.diarize.vad import LevelVad, Vad, vad_named
+from lipdub.errors import InputError
 from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import AudioClip
 
-if TYPE_CHECKING:
-    import torch
-
 __all__ = ["EmbeddedDiarizer", "cluster", "encoder_path"]
-
-RATE = 16000
-_N_FFT, _HOP, _MELS = 400, 160, 40  # 25 ms windows, 10 ms hop, as the encoder was trained
-
-
-def encoder_path() -> Path:
-    """Where resemblyzer's bundled ``pretrained.pt`` is (without importing resemblyzer)."""
-    require_modules("resemblyzer", "the embedded diarizer", "resemblyzer", extra="speakers")
-    spec = importlib.util.find_spec("resemblyzer")
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"resemblyzer is installed but its encoder {path} is missing",
-            backend="resemblyzer",
-            hint="reinstall it: pip install --force-reinstall resemblyzer",
-        )
-    return path
-
-
-def _build_encoder(path: Path) -> torch.nn.Module:
-    import torch
-    from torch import nn
-
-    class SpeakerEncoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(_MELS, 256, 3, batch_first=True)
-            self.linear = nn.Linear(256, 256)
-
-        def forward(self, mels: torch.Tensor) -> torch.Tensor:
-            _, (hidden, _) = self.lstm(mels)
-            raw = torch.relu(self.linear(hidden[-1]))
-            norm = torch.linalg.vector_norm(raw, dim=1, keepdim=True).clamp_min(1e-9)
-            out: torch.Tensor = raw / norm
-            return out
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("model_state", state)
-    state = {k: v for k, v in state.items() if not k.startswith("similarity_")}
-    enc = SpeakerEncoder()
-    enc.load_state_dict(state, strict=True)
-    enc.eval()
-    return enc
-
-
-_FILTERS: list[npt.NDArray[np.float64]] = []
-
-
-def _mel_filters() -> npt.NDArray[np.float64]:
-    """The encoder's 40-band Slaney mel filterbank (librosa's, computed once)."""
-    if not _FILTERS:
-        import librosa
-
-        _FILTERS.append(librosa.filters.mel(sr=RATE, n_fft=_N_FFT, n_mels=_MELS))
-    return _FILTERS[0]
-
-
-def _mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """``(frames, 40)`` power mel spectrogram, the encoder's input.
-
-    The same numbers as ``librosa.feature.melspectrogram`` with the encoder's settings
-    (centred frames, zero padding, periodic Hann window), in plain numpy.
-    """
-    x = np.pad(samples.astype(np.float64), _N_FFT // 2)
-    n = 1 + (len(x) - _N_FFT) // _HOP if len(x) >= _N_FFT else 0
-    if n == 0:
-        return np.zeros((0, _MELS), np.float32)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)
-    frames = np.lib.stride_tricks.sliding_window_view(x, _N_FFT)[::_HOP][:n] * window
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    mel: npt.NDArray[np.float32] = (power @ _mel_filters().T).astype(np.float32)
-    return mel
 
 
 def _big_cut(tree: npt.NDArray[np.float64], k: int, min_size: int) -> npt.NDArray[np.int_]:
@@ -193,13 +116,20 @@ def cluster(
 
 
 class EmbeddedDiarizer(Diarizer):
-    """Speaker turns from resemblyzer's bundled encoder and clustering (no token, no download).
+    """Speaker turns from a speaker embedder and clustering (no token, no download).
+
+    Speech is found by ``vad`` (Silero's model when installed, see
+    :mod:`lipdub.diarize.vad`); windows of it are embedded by ``embedder``
+    (resemblyzer's bundled encoder by default) and clustered.
 
     Args:
         window_s: Length of each embedded window (the encoder saw 1.6 s).
         hop_s: Step between windows.
-        min_speech_db: Frames quieter than the loudest by more than this are not speech.
+        min_speech_db: The level threshold's floor, used when ``vad`` is ``"level"``
+            (or ``"auto"`` without Silero installed).
         max_speakers: Upper bound when the count is found automatically.
+        max_distance: Cosine distance at which the count's clustering stops merging.
+        min_share: Share of the windows a cluster needs to count as a speaker.
         min_turn_s: Shorter turns are merged into their neighbours.
         relabel_window_s: With two or more speakers, windows this long (every
             ``relabel_hop_s``) are each given to the nearest speaker found with the long
@@ -208,7 +138,9 @@ class EmbeddedDiarizer(Diarizer):
         relabel_hop_s: Step between those windows.
         num_speakers: How many speakers, when known (None: found by clustering);
             ``diarize(num_speakers=)`` overrides it.
-        device: Where the encoder runs (``"auto"``, ``"cpu"``, ``"cuda"``).
+        vad: ``"auto"``, ``"silero"``, ``"level"`` or a :class:`~lipdub.diarize.vad.Vad`.
+        embedder: The speaker encoder (None: :class:`ResemblyzerEmbedder`).
+        device: Where the default encoder runs (``"auto"``, ``"cpu"``, ``"cuda"``).
 
     Reproducible: nothing is drawn at random (the clustering is agglomerative, and its
     k-means refinement starts from those labels), and turns are whole windows, so the
@@ -219,6 +151,8 @@ class EmbeddedDiarizer(Diarizer):
     Example:
         >>> EmbeddedDiarizer(hop_s=0.25).settings()["hop_s"]
         0.25
+        >>> EmbeddedDiarizer(vad="level").settings()["vad"]
+        {'vad': 'level', 'floor_db': -35.0}
     """
 
     name: ClassVar[str] = "resemblyzer"
@@ -230,10 +164,14 @@ class EmbeddedDiarizer(Diarizer):
         hop_s: float = 0.4,
         min_speech_db: float = -35.0,
         max_speakers: int = 8,
+        max_distance: float = 0.25,
+        min_share: float = 0.1,
         min_turn_s: float = 0.4,
         relabel_window_s: float | None = 0.8,
         relabel_hop_s: float = 0.2,
         num_speakers: int | None = None,
+        vad: str | Vad = "auto",
+        embedder: SpeakerEmbedder | None = None,
         device: str | None = "cpu",
     ) -> None:
         if window_s <= 0 or hop_s <= 0 or max_speakers < 1 or min_turn_s < 0:
@@ -246,22 +184,27 @@ class EmbeddedDiarizer(Diarizer):
         self.hop_s = hop_s
         self.min_speech_db = min_speech_db
         self.max_speakers = max_speakers
+        self.max_distance = max_distance
+        self.min_share = min_share
         self.min_turn_s = min_turn_s
         if num_speakers is not None and num_speakers < 1:
             raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
         self.num_speakers = num_speakers
         self.device = device
-        self._enc: Any = None
-        self._lock = threading.Lock()
+        found = vad_named(vad) if isinstance(vad, str) else vad
+        self.vad: Vad = LevelVad(min_speech_db) if isinstance(found, LevelVad) else found
+        self.embedder: SpeakerEmbedder = embedder or ResemblyzerEmbedder(device=device)
 
     def settings(self) -> dict[str, Any]:
-        """Window, hop, speech threshold, speaker bound and shortest turn."""
+        """Encoder, voice-activity method, windows, speaker bound and shortest turn."""
         return {
-            "encoder": "resemblyzer-0.1.4/pretrained.pt",
+            **self.embedder.settings(),
+            "vad": self.vad.settings(),
             "window_s": self.window_s,
             "hop_s": self.hop_s,
-            "min_speech_db": self.min_speech_db,
             "max_speakers": self.max_speakers,
+            "max_distance": self.max_distance,
+            "min_share": self.min_share,
             "min_turn_s": self.min_turn_s,
             "relabel_window_s": self.relabel_window_s,
             "relabel_hop_s": self.relabel_hop_s,
@@ -269,48 +212,39 @@ class EmbeddedDiarizer(Diarizer):
             "num_speakers": self.num_speakers,
         }
 
-    def _encoder(self) -> Any:
-        with self._lock:
-            if self._enc is None:
-                self._enc = _build_encoder(encoder_path()).to(parse_device(self.device))
-            return self._enc
-
-    def _voiced(self, mel: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-        frame_db = 10 * np.log10(mel.sum(axis=1) + 1e-12)
-        if frame_db.size == 0:
-            return np.zeros(0, bool)
-        out: npt.NDArray[np.bool_] = frame_db > frame_db.max() + self.min_speech_db
+    def _voiced(self, audio: AudioClip, n: int) -> npt.NDArray[np.bool_]:
+        """The speech mask, one frame per 10 ms, ``n`` frames long."""
+        frames = self.vad.mask(audio).frames
+        out = np.zeros(n, bool)
+        out[: min(n, len(frames))] = frames[:n]
         return out
 
     def embed(
-        self, audio: AudioClip, *, window_s: float | None = None, hop_s: float | None = None
+        self,
+        audio: AudioClip,
+        *,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        voiced: npt.NDArray[np.bool_] | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        """Window centres (s) and embeddings ``(n, 256)`` of the voiced windows of ``audio``.
+        """Window centres (s) and embeddings ``(n, dim)`` of the voiced windows of ``audio``.
 
-        ``window_s`` and ``hop_s`` default to the diarizer's own.
+        ``window_s`` and ``hop_s`` default to the diarizer's own; ``voiced`` (one bool
+        per 10 ms frame) to the ``vad``'s speech.
         """
-        import torch
-
         x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
-        mel = _mel(x)
-        voiced = self._voiced(mel)
+        n_frames = 1 + len(x) // 160
+        if voiced is None:
+            voiced = self._voiced(audio, n_frames)
         win = max(1, round((window_s or self.window_s) * 100))
         hop = max(1, round((hop_s or self.hop_s) * 100))
-        starts = [s for s in range(0, max(1, len(mel) - win + 1), hop)]
+        starts = [s for s in range(0, max(1, n_frames - win + 1), hop)]
         keep = [s for s in starts if voiced[s : s + win].mean() >= 0.5]
         if not keep:
-            return np.zeros(0), np.zeros((0, 256), np.float32)
-        enc = self._encoder()
-        dev = next(enc.parameters()).device
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(keep), 64):
-                batch = np.stack([mel[s : s + win] for s in keep[i : i + 64]])
-                if batch.shape[1] < win:
-                    batch = np.pad(batch, ((0, 0), (0, win - batch.shape[1]), (0, 0)))
-                out.append(enc(torch.from_numpy(batch).to(dev)).cpu().numpy())
+            return np.zeros(0), np.zeros((0, self.embedder.dim), np.float32)
+        emb = self.embedder.embed(np.asarray(x, np.float32), [(s, win) for s in keep])
         centres = (np.array(keep) + win / 2) / 100.0
-        return centres, np.concatenate(out).astype(np.float32)
+        return centres, emb
 
     def diarize(
         self,
@@ -324,22 +258,37 @@ class EmbeddedDiarizer(Diarizer):
             raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
         num_speakers = num_speakers or self.num_speakers
         emit(on_event, Progress("diarize", 0, 2, "steps"))
-        centres, emb = self.embed(audio)
+        x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
+        voiced = self._voiced(audio, 1 + len(x) // 160)
+        loud = voiced
+        if not isinstance(self.vad, LevelVad):
+            # windows to embed: speech that is also loud (a quiet voice under another's,
+            # a breath or a pause inside the VAD's span blurs the print)
+            level = LevelVad(self.min_speech_db).mask(audio).frames
+            loud = voiced & np.pad(level, (0, max(0, len(voiced) - len(level))))[: len(voiced)]
+        centres, emb = self.embed(audio, voiced=loud)
         emit(on_event, Progress("diarize", 1, 2, "steps"))
-        if len(centres) == 0:
+        if len(centres) == 0:  # speech, but too little for one window: one speaker
             emit(on_event, Progress("diarize", 2, 2, "steps"))
-            return []
-        labels = cluster(emb, num_speakers, max_speakers=self.max_speakers)
+            return _merge_short(_frame_turns(np.array([0.0]), np.zeros(1, int), voiced), 0.0)
+        labels = cluster(
+            emb,
+            num_speakers,
+            max_speakers=self.max_speakers,
+            max_distance=self.max_distance,
+            min_share=self.min_share,
+        )
         window, hop = self.window_s, self.hop_s
         if self.relabel_window_s is not None and labels.max() > 0:
-            short = self.embed(audio, window_s=self.relabel_window_s, hop_s=self.relabel_hop_s)
+            short = self.embed(
+                audio, window_s=self.relabel_window_s, hop_s=self.relabel_hop_s, voiced=loud
+            )
             if len(short[0]):
                 centres, labels = short[0], _nearest(emb, labels, short[1])
                 window, hop = self.relabel_window_s, self.relabel_hop_s
         turns = _turns(centres, labels, hop, window, audio.duration_s)
         turns = _merge_short(turns, self.min_turn_s)
-        x = audio.resample(RATE).samples if audio.sample_rate_hz != RATE else audio.samples
-        turns = _snap(turns, self._voiced(_mel(x)), search_s=window / 2 + hop)
+        turns = _renumber(_snap(turns, voiced, search_s=window / 2 + hop, loud=loud))
         emit(on_event, Progress("diarize", 2, 2, "steps"))
         return turns
 
@@ -366,6 +315,14 @@ def _nearest(
     return np.array([order[int(r)] for r in nearest], int)
 
 
+def _renumber(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    """Labels ``S1``, ``S2``... in order of first appearance (none skipped)."""
+    order: dict[str, str] = {}
+    for t in turns:
+        order.setdefault(t.speaker, f"S{len(order) + 1}")
+    return [SpeakerTurn(t.start_s, t.end_s, order[t.speaker]) for t in turns]
+
+
 def _turns(
     centres: npt.NDArray[np.float64],
     labels: npt.NDArray[np.int_],
@@ -389,6 +346,28 @@ def _turns(
         else:
             a = max(a, out[-1].end_s) if out else a
             out.append(SpeakerTurn(float(a), float(max(a, b)), who))
+    return out
+
+
+def _frame_turns(
+    centres: npt.NDArray[np.float64], labels: npt.NDArray[np.int_], voiced: npt.NDArray[np.bool_]
+) -> list[SpeakerTurn]:
+    """Every voiced 10 ms frame given the label of the nearest window centre; runs of
+    one label over consecutive voiced frames are the turns (no speech is dropped, and a
+    short utterance between windows keeps its own speaker)."""
+    idx = np.flatnonzero(voiced)
+    if idx.size == 0:
+        return []
+    t = (idx + 0.5) / 100.0
+    right = np.clip(np.searchsorted(centres, t), 0, len(centres) - 1)
+    left = np.clip(right - 1, 0, len(centres) - 1)
+    pick = np.where(np.abs(centres[left] - t) <= np.abs(centres[right] - t), left, right)
+    lab = labels[pick]
+    breaks = np.flatnonzero((np.diff(idx) > 1) | (np.diff(lab) != 0)) + 1
+    out = []
+    for run in np.split(np.arange(idx.size), breaks):
+        a, b = idx[run[0]] / 100.0, (idx[run[-1]] + 1) / 100.0
+        out.append(SpeakerTurn(float(a), float(b), f"S{int(lab[run[0]]) + 1}"))
     return out
 
 
@@ -426,12 +405,16 @@ def _longest_gap(voiced: npt.NDArray[np.bool_], lo: int, hi: int) -> tuple[int, 
 
 
 def _snap(
-    turns: list[SpeakerTurn], voiced: npt.NDArray[np.bool_], search_s: float = 0.6
+    turns: list[SpeakerTurn],
+    voiced: npt.NDArray[np.bool_],
+    search_s: float = 0.6,
+    loud: npt.NDArray[np.bool_] | None = None,
 ) -> list[SpeakerTurn]:
     """Move speaker changes into the nearest pause and trim turns to their voiced frames.
 
     Window embeddings place a change only to within a hop or two; people change turns
-    in pauses, so the change goes to the longest pause within ``search_s``.
+    in pauses, so the change goes to the longest pause (not ``loud``; default: not
+    ``voiced``) within ``search_s``.
     """
     if not turns or voiced.size == 0:
         return turns
@@ -440,7 +423,7 @@ def _snap(
     reach = round(search_s * fps)
     for i in range(len(bounds) - 1):
         edge = (bounds[i][1] + bounds[i + 1][0]) // 2
-        gap = _longest_gap(voiced, edge - reach, edge + reach)
+        gap = _longest_gap(voiced if loud is None else loud, edge - reach, edge + reach)
         if gap is not None:
             bounds[i][1], bounds[i + 1][0] = gap
     out = []

@@ -47,14 +47,20 @@ def diarization_error(
     hypothesis: Sequence[SpeakerTurn],
     *,
     collar_s: float = 0.0,
+    skip_overlap: bool = False,
     step_s: float = 0.01,
 ) -> DiarizationError:
-    """Score ``hypothesis`` against ``reference`` (no overlap handling beyond frames).
+    """Score ``hypothesis`` against ``reference``, frame by frame.
+
+    Where the reference has several speakers at once, each counts: a hypothesis with
+    one label there misses the others. ``skip_overlap`` leaves those frames out
+    (the "overlap-excluded" DER, what a diarizer giving one label a frame can reach).
 
     Args:
         reference: The true turns.
         hypothesis: The turns found.
         collar_s: Time not scored on each side of every reference boundary.
+        skip_overlap: Leave out the frames where the reference has two or more speakers.
         step_s: Frame length of the comparison.
 
     Example:
@@ -63,6 +69,11 @@ def diarization_error(
         >>> e = diarization_error(ref, hyp)
         >>> round(e.rate, 3), e.mapping
         (0.125, {'S1': 'A', 'S2': 'B'})
+        >>> both = [SpeakerTurn(0, 4, "A"), SpeakerTurn(1, 2, "B")]
+        >>> round(diarization_error(both, [SpeakerTurn(0, 4, "S1")]).rate, 2)
+        0.2
+        >>> diarization_error(both, [SpeakerTurn(0, 4, "S1")], skip_overlap=True).rate
+        0.0
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -79,6 +90,8 @@ def diarization_error(
             for edge in (t.start_s, t.end_s):
                 k = round(edge / step_s)
                 scored[max(0, k - c) : k + c] = False
+    if skip_overlap:
+        scored &= r.sum(0) <= 1
     r, h = r[:, scored], h[:, scored]
     n_ref, n_hyp = r.sum(0), h.sum(0)
     overlap = (r[:, None, :] & h[None, :, :]).sum(-1) if r.size and h.size else np.zeros((0, 0))

@@ -1,0 +1,301 @@
+"""The embedded diarizer on real meetings: the AMI train-list excerpts (issue 24).
+
+    python benchmarks/diarize_ami.py            # the table of benchmarks/RESULTS.md
+    python benchmarks/diarize_ami.py --tune     # + the leave-one-file-out search
+
+Data: ``tests/data/external/ami_train`` (``scripts/setup`` takes it from the
+pyannote.audio 4.0.7 sdist): ten 30 s excerpts, ``trn00``..``trn09``, with their RTTM.
+Only the train list is read; the development and test lists of that folder are held
+out (never extracted, never read here: :func:`files` refuses any other name).
+
+Per file, for each diarizer: overlap-excluded DER (frames where the reference has two
+or more speakers left out) and overlap-scored DER, each without a collar and with a
+0.25 s one, and the speaker count found against the true one. Pooled figures (errors
+summed over files, divided by the summed reference speech) on the 2-3-speaker files
+and on the 4-speaker files. Diarizers:
+
+* ``one speaker``: Silero's speech, all given to one speaker (the floor to beat);
+* ``before #24``: the embedded diarizer as it was (level threshold, the old count);
+* ``default``: the embedded diarizer as shipped (Silero VAD, the tuned count).
+
+Then the voice-activity methods' miss and false-alarm rates against the RTTM's speech.
+
+``--tune``: a grid over the count's settings (``max_distance``, ``min_share``) and the
+VAD threshold. Tuning figure: the best grid point on all ten files (the point the
+default was set from). Evaluation figure: leave one file out: for each file, the
+grid point best on the other nine, scored on that file alone; pooled over the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lipdub.diarize.base import SpeakerTurn  # noqa: E402
+from lipdub.diarize.embedded import EmbeddedDiarizer  # noqa: E402
+from lipdub.diarize.embedder import ResemblyzerEmbedder  # noqa: E402
+from lipdub.diarize.score import diarization_error, read_rttm  # noqa: E402
+from lipdub.diarize.vad import LevelVad, SileroVad  # noqa: E402
+from lipdub.types import AudioClip  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "external" / "ami_train"
+RTTM = DATA / "debug.train.rttm"
+TRAIN = tuple(f"trn{i:02d}" for i in range(10))
+SMALL = ("trn00", "trn03", "trn04", "trn06", "trn09")  # 2-3 speakers
+LARGE = ("trn01", "trn05", "trn07", "trn08")  # 4 speakers
+
+
+def files() -> dict[str, tuple[AudioClip, list[SpeakerTurn]]]:
+    """The ten train-list excerpts and their reference turns (nothing else is read)."""
+    listed = (DATA / "debug.train.lst").read_text(encoding="utf-8").split()
+    assert len(listed) == 10 and all(u.startswith("tr") for u in listed), listed
+    return {f: (AudioClip.load_wav(DATA / f"{f}.wav"), read_rttm(RTTM, file_id=f)) for f in TRAIN}
+
+
+class MemoEmbedder(ResemblyzerEmbedder):
+    """resemblyzer's encoder, each (recording, window) embedded once across the grid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def embed(self, samples, windows):  # type: ignore[no-untyped-def]
+        key = hash(samples[::97].tobytes())
+        todo = [w for w in windows if (key, *w) not in self.memo]
+        if todo:
+            for w, e in zip(todo, super().embed(samples, todo), strict=True):
+                self.memo[(key, *w)] = e
+        return np.stack([self.memo[(key, *w)] for w in windows]).astype(np.float32)
+
+
+class MemoSilero(SileroVad):
+    """Silero VAD with each recording's probabilities computed once across the grid."""
+
+    memo: ClassVar[dict[int, np.ndarray]] = {}
+
+    def probabilities(self, audio: AudioClip) -> np.ndarray:  # type: ignore[override]
+        key = hash(audio.samples[::97].tobytes())
+        if key not in self.memo:
+            self.memo[key] = super().probabilities(audio)
+        return self.memo[key]
+
+
+@dataclass
+class Score:
+    """Seconds of error and of reference speech, four ways, and the speaker counts."""
+
+    err: dict[str, float]
+    ref: dict[str, float]
+    found: int
+    true: int
+
+
+WAYS = {
+    "excl": {"skip_overlap": True},
+    "excl+c": {"skip_overlap": True, "collar_s": 0.25},
+    "ovl": {},
+    "ovl+c": {"collar_s": 0.25},
+}
+
+
+def score(ref: Sequence[SpeakerTurn], hyp: Sequence[SpeakerTurn]) -> Score:
+    err, tot = {}, {}
+    for way, kw in WAYS.items():
+        e = diarization_error(ref, hyp, **kw)  # type: ignore[arg-type]
+        err[way] = e.missed_s + e.false_alarm_s + e.confusion_s
+        tot[way] = e.reference_s
+    return Score(err, tot, len({t.speaker for t in hyp}), len({t.speaker for t in ref}))
+
+
+def pooled(scores: dict[str, Score], group: Sequence[str], way: str = "excl") -> float:
+    e = sum(scores[f].err[way] for f in group)
+    r = sum(scores[f].ref[way] for f in group)
+    return e / r if r else 0.0
+
+
+def count_right(scores: dict[str, Score], group: Sequence[str] = TRAIN) -> float:
+    return float(np.mean([scores[f].found == scores[f].true for f in group]))
+
+
+Diarize = Callable[[AudioClip], list[SpeakerTurn]]
+
+
+def run(diarize: Diarize, data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> dict[str, Score]:
+    return {f: score(ref, diarize(audio)) for f, (audio, ref) in data.items()}
+
+
+def one_speaker(audio: AudioClip) -> list[SpeakerTurn]:
+    return [SpeakerTurn(a, b, "S1") for a, b in MemoSilero().speech_spans(audio)]
+
+
+def table(name: str, scores: dict[str, Score]) -> None:
+    print(f"\n### {name}\n")
+    print(
+        "| file | speakers (found/true) | excl. overlap | excl. overlap, 0.25 s collar "
+        "| overlap scored | overlap scored, 0.25 s collar |"
+    )
+    print("|---|---|---|---|---|---|")
+    for f, s in scores.items():
+        cells = " | ".join(f"{s.err[w] / s.ref[w]:.3f}" if s.ref[w] else "-" for w in WAYS)
+        print(f"| {f} | {s.found}/{s.true} | {cells} |")
+    for label, group in (("2-3 speakers", SMALL), ("4 speakers", LARGE)):
+        cells = " | ".join(f"{pooled(scores, group, w):.3f}" for w in WAYS)
+        print(f"| pooled, {label} | | {cells} |")
+    print(f"\nspeaker count right on {count_right(scores):.0%} of the 10 files")
+
+
+GRID = {
+    "max_distance": (0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+    "min_share": (0.05, 0.1, 0.15, 0.2, 0.3),
+    "min_turn_s": (0.2, 0.4),
+}
+
+
+def make(max_distance: float, min_share: float, min_turn_s: float) -> EmbeddedDiarizer:
+    return EmbeddedDiarizer(
+        max_distance=max_distance,
+        min_share=min_share,
+        min_turn_s=min_turn_s,
+        vad=MemoSilero(),
+        embedder=EMBEDDER,
+    )
+
+
+EMBEDDER = MemoEmbedder()
+
+
+def objective(scores: dict[str, Score], group: Sequence[str]) -> float:
+    """What the search minimises: the two pooled DERs, plus a share of wrong counts."""
+    small = [f for f in SMALL if f in group]
+    large = [f for f in LARGE if f in group]
+    return pooled(scores, small) + pooled(scores, large) + 0.5 * (1 - count_right(scores, group))
+
+
+def tune(data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> None:
+    points = list(itertools.product(*GRID.values()))
+    results = {}
+    for p in points:
+        d = make(*p)
+        results[p] = run(d.diarize, data)
+    best = min(points, key=lambda p: objective(results[p], TRAIN))
+    print(
+        f"\n## tuning: the best of {len(points)} grid points on all 10 files: "
+        f"{dict(zip(GRID, best, strict=True))}"
+    )
+    table("tuning figure (in-sample: the grid point chosen on these files)", results[best])
+    held: dict[str, Score] = {}
+    for f in TRAIN:
+        rest = [g for g in TRAIN if g != f]
+        p = min(points, key=lambda p: objective(results[p], rest))
+        held[f] = results[p][f]
+        print(f"leave out {f}: chosen {dict(zip(GRID, p, strict=True))}")
+    table(
+        "evaluation figure (leave one file out: each file scored with the point "
+        "chosen on the other nine)",
+        held,
+    )
+
+
+def vad_rates(data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> None:
+    print("\n### voice activity vs the RTTM's speech (rates of the reference speech)\n")
+    print(
+        "| file | speech (s) | Silero miss | Silero false alarm | level miss | level false alarm |"
+    )
+    print("|---|---|---|---|---|---|")
+    sums = np.zeros(5)
+    for f, (audio, ref) in data.items():
+        n = round(audio.duration_s * 100)
+        truth = np.zeros(n, bool)
+        for t in ref:
+            truth[round(t.start_s * 100) : round(t.end_s * 100)] = True
+        row = [truth.sum()]
+        for vad in (MemoSilero(), LevelVad()):
+            m = vad.mask(audio).frames[:n]
+            row += [(truth & ~m).sum(), (m & ~truth).sum()]
+        sums += row
+        rates = " | ".join(f"{x / row[0]:.3f}" for x in row[1:])
+        print(f"| {f} | {row[0] / 100:.2f} | {rates} |")
+    rates = " | ".join(f"{x / sums[0]:.3f}" for x in sums[1:])
+    print(f"| pooled | {sums[0] / 100:.2f} | {rates} |")
+
+
+VAD_GRID = {
+    "threshold": (0.2, 0.3, 0.4, 0.5),
+    "min_silence_s": (0.1, 0.25, 0.5, 0.8),
+    "pad_s": (0.03, 0.1, 0.2),
+}
+
+
+def tune_vad(data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> None:
+    """Silero's span rules: miss + false alarm, pooled; best on all ten files (tuning)
+    and leave one file out (evaluation)."""
+    counts: dict[tuple[float, ...], dict[str, np.ndarray]] = {}
+    for p in itertools.product(*VAD_GRID.values()):
+        vad = MemoSilero(**dict(zip(VAD_GRID, p, strict=True)))
+        counts[p] = {}
+        for f, (audio, ref) in data.items():
+            n = round(audio.duration_s * 100)
+            truth = np.zeros(n, bool)
+            for t in ref:
+                truth[round(t.start_s * 100) : round(t.end_s * 100)] = True
+            m = vad.mask(audio).frames[:n]
+            counts[p][f] = np.array([(truth & ~m).sum(), (m & ~truth).sum(), truth.sum()])
+
+    def total(p: tuple[float, ...], group: Sequence[str]) -> np.ndarray:
+        out: np.ndarray = np.sum([counts[p][f] for f in group], axis=0)
+        return out
+
+    def cost(p: tuple[float, ...], group: Sequence[str]) -> float:
+        s = total(p, group)
+        return float((s[0] + s[1]) / s[2])
+
+    best = min(counts, key=lambda p: cost(p, TRAIN))
+    s = total(best, TRAIN)
+    print(
+        f"\n## VAD tuning: best of {len(counts)} on all 10 files: "
+        f"{dict(zip(VAD_GRID, best, strict=True))}: miss {s[0] / s[2]:.3f}, "
+        f"false alarm {s[1] / s[2]:.3f} (tuning figure)"
+    )
+    held = np.zeros(3)
+    for f in TRAIN:
+        p = min(counts, key=lambda p: cost(p, [g for g in TRAIN if g != f]))
+        held += counts[p][f]
+    print(
+        f"leave one file out: miss {held[0] / held[2]:.3f}, false alarm "
+        f"{held[1] / held[2]:.3f} (evaluation figure)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tune", action="store_true", help="also run the leave-one-out search")
+    args = parser.parse_args()
+    if not RTTM.is_file():
+        sys.exit(f"error: {DATA} has no AMI excerpts; run scripts/setup first")
+    data = files()
+    table("one speaker (Silero's speech, one label)", run(one_speaker, data))
+    before = EmbeddedDiarizer(vad="level", max_distance=0.25, min_share=0.1, embedder=EMBEDDER)
+    table("before #24 (level threshold, the old count)", run(before.diarize, data))
+    default = EmbeddedDiarizer(embedder=EMBEDDER, vad=MemoSilero())
+    table(
+        "default (Silero VAD; the tuning figure: its settings were chosen on these files)",
+        run(default.diarize, data),
+    )
+    vad_rates(data)
+    if args.tune:
+        tune_vad(data)
+        tune(data)
+
+
+if __name__ == "__main__":
+    main()
