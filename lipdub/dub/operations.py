@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lipdub.separate.base import Separator
     from lipdub.transcribe.base import Transcriber
     from lipdub.translate.base import Translator
+    from lipdub.types.fit import FitRequest
     from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -72,13 +73,18 @@ def same_language(a: str, b: str) -> bool:
 
 
 def translate(
-    translator: Callable[[], Translator], transcript: Transcript, target_language: str
+    translator: Callable[[], Translator],
+    transcript: Transcript,
+    target_language: str,
+    *,
+    fit: FitRequest | None = None,
 ) -> Transcript:
     """Every segment translated (times and speakers kept); a same-language "translation"
-    is the transcript relabelled, and ``translator()`` is then never called."""
+    is the transcript relabelled, and ``translator()`` is then never called. ``fit``
+    (each line's time budget) reaches a length-aware translator."""
     if same_language(transcript.language, target_language):
         return dataclasses.replace(transcript, language=target_language)
-    return translator().translate_transcript(transcript, target_language)
+    return translator().translate_transcript(transcript, target_language, fit=fit)
 
 
 def synthesize(
@@ -92,8 +98,13 @@ def synthesize(
     on_event: EventCallback | None = None,
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
+    allow_truncation: bool | None = None,
 ) -> tuple[AudioClip, TimingReport]:
-    """The translation spoken at the source timing, and its timing report."""
+    """The translation spoken at the source timing, and its timing report.
+
+    Lines too long for their time raise :class:`~lipdub.errors.TimingFitError` unless
+    ``allow_truncation`` (None: ``options.allow_truncation``).
+    """
     from lipdub.dub.timing import WavFolderCache, speak_transcript
 
     return speak_transcript(
@@ -108,6 +119,9 @@ def synthesize(
         on_event=on_event,
         references=references,
         reference=reference,
+        allow_truncation=(
+            options.allow_truncation if allow_truncation is None else allow_truncation
+        ),
     )
 
 
