@@ -22,6 +22,7 @@ from lipdub.cli._components import (
     add_slot_options,
     component_specs,
 )
+from lipdub.cli._dub_options import add_fit_options
 from lipdub.cli._render import echo, one_line
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -45,7 +46,7 @@ def _api_limits(pairs: list[str] | None) -> dict[str, int] | None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from lipdub.distributed import BatchEvent, PipelineSpec, dub_many, load_manifest
-    from lipdub.dub.options import DubOptions
+    from lipdub.dub.options import DubOptions, FitOptions
 
     check_device(args.device)
     check_workdir(args.workdir)
@@ -55,7 +56,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     spec = PipelineSpec(
         component_specs(args),
         device=args.device,
-        options=DubOptions(keep_background=args.keep_background),
+        options=DubOptions(
+            keep_background=args.keep_background,
+            fit=FitOptions(max_rate=args.max_rate),
+            allow_truncation=args.allow_truncation,
+        ),
     )
 
     def show(e: BatchEvent) -> None:
@@ -152,6 +157,7 @@ def register(sub: Any) -> None:
         default=True,
         help="keep the original background sound under the new speech (default: keep)",
     )
+    add_fit_options(sp)
     sp.add_argument(
         "--device",
         type=device_arg,

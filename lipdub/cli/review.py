@@ -15,7 +15,7 @@ from lipdub.cli._components import (
     add_slot_options,
     slots_of,
 )
-from lipdub.cli._dub_options import add_face_option, add_separation_options
+from lipdub.cli._dub_options import add_face_option, add_fit_options, add_separation_options
 from lipdub.cli._render import echo
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -138,6 +138,7 @@ def register(sub: Any) -> None:
         "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
     )
     group.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    add_fit_options(group)
     group.add_argument(
         "--device", type=device_arg, help="auto, cpu, cuda or cuda:N (default: auto)"
     )

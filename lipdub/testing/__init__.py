@@ -20,6 +20,10 @@ nothing: they are not built-in backends, so :func:`lipdub.registry.available` li
 them only in a program that asked for them (a test suite's conftest, a worker's
 ``setup``, or the ``lipdub.backends`` entry points of a test package).
 
+:mod:`lipdub.testing.fitting` has two translators for the timing fit: ``"wordy"``
+writes each line three times over, ``"fitting"`` is length-aware and records the time
+budgets it is given.
+
 Helpers that write sample media and random-weight checkpoints live in
 :mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
 
@@ -285,6 +289,8 @@ class PassThroughLipSyncer(LipSyncer):
 FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
     ("transcriber", "fake", "lipdub.testing:FakeTranscriber"),
     ("translator", "fake", "lipdub.testing:FakeTranslator"),
+    ("translator", "wordy", "lipdub.testing.fitting:WordyTranslator"),
+    ("translator", "fitting", "lipdub.testing.fitting:FittingTranslator"),
     ("voice", "fake", "lipdub.testing:FakeVoiceSynth"),
     ("detector", "fake", "lipdub.testing:FakeFaceDetector"),
     ("detector", "bright", "lipdub.testing:BrightRegionDetector"),
