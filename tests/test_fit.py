@@ -182,3 +182,16 @@ def test_budgets_are_the_fit_windows_and_never_overlap() -> None:
         assert a.end_s + options.min_pause_s <= b.start_s + 1e-9
     assert line_budgets(t, total_s=6.0, options=FitOptions(max_lead_s=0))[0].seconds == 0.8
     assert WordyTranslator(2).translate(["a b"], "en", "es") == ["[es] a b a b"]
+
+
+def test_the_max_rate_check_of_every_test_dub_catches_a_line_too_fast(tmp_path: Path) -> None:
+    report = tmp_path / "wd" / "timing.es.json"
+    report.parent.mkdir()
+    row = {"index": 0, "speed": 1.25}
+    report.write_text(json.dumps({"segments": [row], "max_rate": 1.2}))
+    with pytest.raises(AssertionError, match=r"faster than max_rate 1\.2"):
+        assert_no_line_faster_than_max_rate(report)
+    report.write_text(json.dumps({"segments": [{**row, "speed": 1.2}], "max_rate": 1.2}))
+    assert assert_no_line_faster_than_max_rate(report) == 1
+    report.write_text(json.dumps({"segments": [row]}))  # an older report: not the fit's
+    assert assert_no_line_faster_than_max_rate(report) == 0
