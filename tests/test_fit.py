@@ -60,6 +60,16 @@ def test_a_translation_three_times_too_long_stops_the_dub_in_one_line(
     timing = json.loads((tmp_path / "talk.mp4.lipdub" / "timing.es.json").read_text())
     assert [r["index"] for r in timing["segments"] if r["status"] == "cut"] == [1, 2]
     assert timing["cut"] == 2 and timing["max_rate"] == 1.2
+    # the review page lists them first, then the rest in order
+    from lipdub.review.session import ReviewSession
+
+    rows = ReviewSession(tmp_path / "talk.mp4.lipdub", pipe).state("es")["rows"]
+    assert [(r["index"], r["timing"]["status"]) for r in rows] == [
+        (1, "cut"),
+        (2, "cut"),
+        (0, "ok"),  # started 0.5 s early, in the silence before it
+    ]
+    assert rows[2]["timing"]["delay_s"] == pytest.approx(-0.5)
 
     # Accepting the cut writes the video and reports each cut line; the speech is reused.
     result = pipe.run(clip, "es", out, options=DubOptions(allow_truncation=True))
