@@ -33,6 +33,7 @@ from lipdub.errors import (
     NoFaceError,
     NoSpeechError,
     PipelineError,
+    TimingFitError,
     UnknownBackendError,
     UnknownLanguageError,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "NoSpeechError",
     "PipelineError",
     "Segment",
+    "TimingFitError",
     "Transcriber",
     "Transcript",
     "Translator",

@@ -8,6 +8,7 @@ also subclasses the builtin it resembles, so generic ``except ValueError`` or
     ├── InputError (ValueError)              bad arguments or unusable input data
     │   ├── MediaError                       a file that is not (readable) media
     │   ├── NoSpeechError                    nothing to dub: no speech / empty transcript
+    │   ├── TimingFitError                   lines too long for their time, even at max_rate
     │   └── UnknownLanguageError             a language code lipdub cannot map
     ├── BackendError                         a component could not be used
     │   ├── UnknownBackendError (KeyError)   no backend registered under that name
@@ -53,6 +54,7 @@ __all__ = [
     "NoFaceError",
     "NoSpeechError",
     "PipelineError",
+    "TimingFitError",
     "UnknownBackendError",
     "UnknownLanguageError",
     "printable",
@@ -166,6 +168,16 @@ class MediaError(InputError):
 
 class NoSpeechError(InputError):
     """There is nothing to dub: no speech was found or the transcript is empty."""
+
+
+class TimingFitError(InputError):
+    """Translated lines too long for their time even at the fastest rate allowed.
+
+    ``lines`` holds their indices (0-based, as in ``timing.<lang>.json``). The ways on:
+    shorten them, raise ``max_rate``, or accept the cut (``allow_truncation``).
+    """
+
+    lines: tuple[int, ...] = ()
 
 
 class UnknownLanguageError(InputError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
         for reason in undocumented:
             terminalreporter.write_line(f"  - {reason}", red=True)
+
+
+def assert_no_line_faster_than_max_rate(path: Path) -> int:
+    """Every line of the timing report at ``path`` is spoken at most at the report's
+    ``max_rate`` (issue 26: one ceiling). Returns how many lines were checked; a file
+    that is not a report the fit wrote (no ``max_rate``: older or hand-made) counts 0."""
+    import json
+
+    if path.is_symlink() or not path.is_file():  # a hostile test's FIFO or folder
+        return 0
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        max_rate = float(data["max_rate"])
+        rows = [(r["index"], float(r["speed"])) for r in data["segments"]]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return 0
+    fast = [(i, speed) for i, speed in rows if speed > max_rate + 1e-3]
+    assert not fast, f"{path}: lines spoken faster than max_rate {max_rate}: {fast}"
+    return len(rows)
+
+
+@pytest.fixture(autouse=True)
+def _no_dubbed_line_faster_than_max_rate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that had a ``tmp_path``, every timing report a dub wrote under it
+    keeps to its ``max_rate``."""
+    root: Path | None = None
+    if "tmp_path" in request.fixturenames:
+        root = request.getfixturevalue("tmp_path")  # set up now: still there after yield
+    yield
+    for path in root.rglob("timing.*.json") if root is not None else ():
+        assert_no_line_faster_than_max_rate(path)

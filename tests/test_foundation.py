@@ -217,6 +217,8 @@ def test_fakes_are_registered_by_register_fakes_not_by_import_nor_built_in() -> 
         ("lipsyncer", "passthrough", "testing"),
         ("transcriber", "fake", "testing"),
         ("translator", "fake", "testing"),
+        ("translator", "fitting", "testing"),
+        ("translator", "wordy", "testing"),
         ("voice", "fake", "testing"),
         ("voice", "fake_clone", "testing"),
     ]

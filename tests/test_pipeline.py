@@ -14,6 +14,7 @@ from lipdub.errors import (
     MediaError,
     NoSpeechError,
     PipelineError,
+    TimingFitError,
     UnknownLanguageError,
 )
 from lipdub.events import EventRecorder
@@ -171,9 +172,9 @@ def test_a_video_without_any_face_is_a_typed_error_unless_allowed(
     from lipdub.errors import NoFaceError
     from lipdub.testing import BrightRegionDetector
 
-    clip = make_video("noface.mp4", duration_s=3.0, face="none")
+    clip = make_video("noface.mp4", duration_s=5.0, face="none")  # both lines fit in 5 s
     pipe = _pipeline(detector=BrightRegionDetector(threshold=200))
-    with pytest.raises(NoFaceError, match="75 frames"):
+    with pytest.raises(NoFaceError, match="125 frames"):
         pipe.run(clip, "es", tmp_path / "x.mp4")
     assert not (tmp_path / "x.mp4").exists()
     result = pipe.run(clip, "es", tmp_path / "x.mp4", options=DubOptions(allow_no_face=True))
@@ -219,20 +220,24 @@ def test_timing_fit_uses_rate_then_stretch_then_gap() -> None:
         "es",
         (
             Segment(0.0, 1.0, "uno dos tres"),  # 0.9 s natural: fits, slowed slightly
-            Segment(2.0, 2.5, "uno dos tres"),  # 0.9 s into 0.5 s: rate 1.3, then gap
-            Segment(2.9, 3.4, "a b c d e f g h"),  # 2.4 s into 0.5 s: overflow
+            Segment(2.0, 2.5, "uno dos tres"),  # 0.9 s into 0.5 s: rate 1.2, then the gaps
+            Segment(2.9, 3.4, "a b c d e f g h"),  # 2.4 s into 0.5 s: too long, cut
         ),
     )
-    track, report = speak_transcript(voice, t, total_s=4.0)
+    with pytest.raises(TimingFitError, match="3 \\('a b c d"):
+        speak_transcript(voice, t, total_s=4.0)
+    track, report = speak_transcript(voice, t, total_s=4.0, allow_truncation=True)
     first, second, third = report.segments
     assert first.start_s == 0.0 and first.rate == pytest.approx(0.9, abs=0.01)
-    assert second.rate == pytest.approx(1.3) and second.speech_s == pytest.approx(
-        0.9 / 1.3, abs=0.01
+    assert second.rate == pytest.approx(1.2) and second.speech_s == pytest.approx(
+        0.9 / 1.2, abs=0.01
     )
-    assert second.borrowed_s > 0 and second.overflow_s == 0
-    assert third.overflow_s > 0 and report.overflowing == [third]
+    # 0.1 s before its start and 0.15 s after its slot, up to where the third may start
+    assert second.borrowed_s == pytest.approx(0.25, abs=1e-3) and second.overflow_s == 0
+    assert third.overflow_s > 0 and report.overflowing == report.cut == [third]
+    assert third.speed == pytest.approx(1.2, abs=0.005)
     assert track.duration_s == pytest.approx(4.0)  # the video length wins
-    assert [s.start_s for s in report.segments] == [0.0, 2.0, 2.9]
+    assert [s.start_s for s in report.segments] == pytest.approx([0.0, 1.9, 2.75])
 
 
 def test_timing_fit_stretches_voices_without_a_native_rate() -> None:

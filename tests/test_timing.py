@@ -1,7 +1,9 @@
-"""The timing fit: lines placed at their source times, never two at once (#12)."""
+"""The timing fit: lines placed at their source times, never two at once (#12), never
+faster than max_rate, and never dropped unheard (#26)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -21,7 +23,7 @@ from lipdub.dub.timing import (
     WavFolderCache,
     speak_transcript,
 )
-from lipdub.errors import Cancelled, InputError
+from lipdub.errors import Cancelled, InputError, TimingFitError
 from lipdub.events import EventCallback, EventRecorder, Progress, StageWarning, with_cancel
 from lipdub.testing import FakeVoiceSynth
 from lipdub.types import AudioClip, Segment, Transcript, Voice
@@ -115,7 +117,7 @@ def assert_one_line_at_a_time(track: AudioClip, report: TimingReport, pause_s: f
         assert a - 1 <= ra < rb <= b + 1
 
 
-def test_a_translation_three_times_too_long_never_overlaps_the_next_line() -> None:
+def test_a_translation_three_times_too_long_is_refused_or_cut_never_sped_past_max_rate() -> None:
     t = Transcript(
         "es",
         (
@@ -125,22 +127,34 @@ def test_a_translation_three_times_too_long_never_overlaps_the_next_line() -> No
             Segment(8.0, 9.0, words(3, "d")),
         ),
     )
-    track, report = speak_transcript(FakeVoiceSynth(), t, total_s=10.0, sample_rate_hz=48000)
+    with pytest.raises(TimingFitError, match=r"^1 line is too long for its time") as caught:
+        speak_transcript(FakeVoiceSynth(), t, total_s=10.0, sample_rate_hz=48000)
+    assert caught.value.lines == (0,) and "\n" not in str(caught.value)
+    assert "--allow-truncation" in str(caught.value) and "--max-rate" in str(caught.value)
+
+    track, report = speak_transcript(
+        FakeVoiceSynth(), t, total_s=10.0, sample_rate_hz=48000, allow_truncation=True
+    )
     first, second, third, fourth = report.segments
     assert first.natural_s == pytest.approx(6.0, abs=0.05)
-    assert first.speed == pytest.approx(1.6, abs=0.01)  # as fast as the hard cap allows
-    assert first.hard_cap and first.status == "overflow"
+    assert first.speed == pytest.approx(1.2, abs=0.005)  # the one ceiling
+    # cut where the next line must start: its source start + max_delay_s, less the pause
+    assert first.status == "cut" and first.end_s == pytest.approx(3.2, abs=1e-3)
+    assert first.cut_s == pytest.approx(5.0 - 3.2, abs=0.01)
+    assert any("too long for its time" in w for w in first.warnings)
     assert second.start_s == pytest.approx(first.end_s + 0.1, abs=1e-4)  # moved, not overlapped
-    assert second.status == "late" and second.delay_s > 1.0
-    assert third.status == "delayed" and 0 < third.delay_s <= 1.0
+    assert second.status == "delayed" and second.delay_s == pytest.approx(1.0, abs=1e-3)
+    assert third.status == "delayed" and 0 < third.delay_s < 1.0
     assert fourth.start_s == 8.0 and fourth.status == "ok"  # back on time after the gap
-    assert report.unfitted == [first, second]
+    assert report.cut == report.unfitted == [first] and report.max_rate == 1.2
+    assert all(row.speed <= 1.2 + 1e-3 for row in report.segments)
     assert track.duration_s == pytest.approx(10.0)
     assert_one_line_at_a_time(track, report, pause_s=0.1)
 
 
-def test_random_transcripts_never_overlap_and_never_start_early() -> None:
+def test_random_transcripts_never_overlap_never_go_past_max_rate_and_every_line_is_heard() -> None:
     rng = random.Random(12)
+    refused = 0
     for _ in range(12):
         segs, t0 = [], 0.0
         for k in range(6):
@@ -152,41 +166,56 @@ def test_random_transcripts_never_overlap_and_never_start_early() -> None:
             t0 += slot
         total = t0 + rng.uniform(0.0, 1.0)
         options = FitOptions(min_pause_s=rng.choice([0.0, 0.1, 0.25]))
+        t = Transcript("es", tuple(segs))
         track, report = speak_transcript(
-            FakeVoiceSynth(), Transcript("es", tuple(segs)), total_s=total, options=options
+            FakeVoiceSynth(), t, total_s=total, options=options, allow_truncation=True
         )
         assert_one_line_at_a_time(track, report, pause_s=options.min_pause_s)
         for row, seg in zip(report.segments, segs, strict=True):
-            assert row.start_s >= seg.start_s and row.source_start_s == seg.start_s
-            assert row.end_s <= total + 1 / 24000 or (row.speech_s == 0 and row.status == "cut")
-            assert row.speed <= options.hard_max_rate + 0.01
+            assert row.start_s >= seg.start_s - options.max_lead_s - 1e-6
+            assert row.source_start_s == seg.start_s
+            assert row.delay_s <= options.max_delay_s + 1e-3
+            assert row.speech_s > 0 and row.start_s < total  # heard, at least in part
+            assert row.end_s <= total + 1 / 24000
+            assert row.speed <= options.max_rate + 1e-3
+            assert (row.cut_s > 0) == (row.status == "cut")
+        if report.cut:
+            refused += 1
+            with pytest.raises(TimingFitError):
+                speak_transcript(FakeVoiceSynth(), t, total_s=total, options=options)
+    assert 0 < refused < 12  # the draws include both kinds
 
 
 def test_delayed_lines_return_to_their_source_start_once_a_gap_absorbs_the_delay() -> None:
     t = Transcript(
         "es",
         (
-            Segment(0.0, 1.0, words(6)),  # 1.8 s natural: 1.38 s at 1.3x, past 1.3 s
+            Segment(0.0, 1.0, words(6)),  # 1.8 s natural: 1.5 s at 1.2x, past its window
             Segment(1.4, 2.0, words(2, "b")),
             Segment(5.0, 6.0, words(3, "c")),
         ),
     )
     _, report = speak_transcript(FakeVoiceSynth(), t, total_s=7.0)
     a, b, c = report.segments
-    assert not a.hard_cap and a.speed == pytest.approx(1.3, abs=0.01)
-    assert a.overflow_s == pytest.approx(a.end_s - 1.3, abs=1e-3)
+    assert a.speed == pytest.approx(1.2, abs=0.005) and a.status == "ok"
+    # its window ends where the next line may start early (0.15 s), less the pause
+    assert a.budget_s == pytest.approx(1.15, abs=1e-6)
+    assert a.overflow_s == pytest.approx(a.end_s - 1.15, abs=1e-3)
     assert b.start_s == pytest.approx(a.end_s + 0.1, abs=1e-4)
     assert b.source_start_s == 1.4 and b.delay_s == pytest.approx(b.start_s - 1.4)
     assert b.status == "delayed" and b.warnings
     assert (c.start_s, c.delay_s, c.status, c.warnings) == (5.0, 0.0, "ok", ())
 
-    # With no delay allowed, the hard cap keeps the next line on time instead.
-    _, strict = speak_transcript(
-        FakeVoiceSynth(), t, total_s=7.0, options=FitOptions(max_delay_s=0)
+    # With no delay allowed, the next line keeps its time and the long one is too long.
+    strict = FitOptions(max_delay_s=0)
+    with pytest.raises(TimingFitError):
+        speak_transcript(FakeVoiceSynth(), t, total_s=7.0, options=strict)
+    _, cut = speak_transcript(
+        FakeVoiceSynth(), t, total_s=7.0, options=strict, allow_truncation=True
     )
-    a, b, _ = strict.segments
-    assert a.hard_cap and a.speed == pytest.approx(1.8 / 1.3, abs=0.02)
-    assert a.end_s <= 1.3 + 0.01 and b.start_s == 1.4 and b.status == "ok"
+    a, b, _ = cut.segments
+    assert a.status == "cut" and a.speed == pytest.approx(1.2, abs=0.005)
+    assert a.end_s == pytest.approx(1.3, abs=1e-3) and b.start_s == 1.4 and b.status == "ok"
 
 
 def test_speech_spans_and_subtitles_follow_the_placed_times() -> None:
@@ -199,68 +228,79 @@ def test_speech_spans_and_subtitles_follow_the_placed_times() -> None:
     assert cues.segments[1].start_s == pytest.approx(b.start_s, abs=1e-3)
 
 
-def test_the_hard_cap_is_used_only_when_needed_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+def test_max_rate_is_the_one_ceiling_and_a_line_borrows_the_silence_before_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     easy = Transcript("es", (Segment(0.0, 1.0, words(4)), Segment(2.0, 3.0, words(3, "b"))))
     with caplog.at_level(logging.WARNING, logger="lipdub.dub.timing"):
         _, report = speak_transcript(FakeVoiceSynth(), easy, total_s=4.0)
-    assert report.hard_capped == [] and not caplog.records
+    assert report.cut == [] and not caplog.records
     assert [s.status for s in report.segments] == ["ok", "ok"]
-    assert all(s.speed <= 1.3 + 1e-6 for s in report.segments)
+    assert report.segments[0].speed == pytest.approx(1.2, abs=0.005)  # fills its slot
 
-    # The last line: 1.5 s of speech, 1.1 s to the end of the media.
+    # 0.9 s of speech in a 0.5 s slot that ends 0.1 s before the media: at 1.2x it
+    # starts 0.15 s early, in the silence before it
+    t = Transcript("es", (Segment(0.0, 1.0, words(2)), Segment(2.0, 2.5, words(3, "b"))))
+    _, report = speak_transcript(FakeVoiceSynth(), t, total_s=2.6)
+    line = report.segments[1]
+    assert line.status == "ok" and line.speed == pytest.approx(1.2, abs=0.005)
+    assert line.delay_s == pytest.approx(-0.15, abs=1e-3)
+    assert line.end_s == pytest.approx(2.6, abs=1e-3)
+    assert line.borrowed_s == pytest.approx(0.25, abs=1e-3)
+    assert line.budget_s == pytest.approx(2.6 - 1.55, abs=1e-6)
+    # without the silence before it, the same line is too long
+    with pytest.raises(TimingFitError):
+        speak_transcript(FakeVoiceSynth(), t, total_s=2.6, options=FitOptions(max_lead_s=0))
+
+    # A raised max_rate is used, and still never passed.
+    fast = FitOptions(max_rate=1.5)
     tight = Transcript("es", (Segment(0.0, 1.0, words(5)),))
-    rec = EventRecorder()
-    with caplog.at_level(logging.WARNING, logger="lipdub.dub.timing"):
-        _, report = speak_transcript(FakeVoiceSynth(), tight, total_s=1.1, on_event=rec)
+    _, report = speak_transcript(FakeVoiceSynth(), tight, total_s=1.1, options=fast)
     (line,) = report.segments
-    assert line.hard_cap and line.status == "hard_cap" and line.cut_s == 0
-    assert line.speed == pytest.approx(1.5 / 1.1, abs=0.02)
-    assert line.end_s <= 1.1 + 1e-6
-    assert any("hard cap" in w for w in line.warnings)
-    assert any("hard cap" in r.getMessage() for r in caplog.records)
-    (warning,) = rec.of_type(StageWarning)
-    assert warning.stage == "speak" and "hard cap" in warning.message  # type: ignore[attr-defined]
-    assert report.hard_capped == [line] and report.unfitted == []
+    assert line.status == "ok" and line.speed == pytest.approx(1.5, abs=0.005)  # fills its slot
+    assert line.end_s == pytest.approx(1.0, abs=1e-3) and report.max_rate == 1.5
 
 
-def test_without_borrowing_the_gap_the_hard_cap_keeps_a_line_in_its_slot() -> None:
-    t = Transcript("es", (Segment(0.0, 1.0, words(5)), Segment(3.0, 3.5, words(1, "b"))))
-    _, lenient = speak_transcript(FakeVoiceSynth(), t)
-    assert not lenient.segments[0].hard_cap and lenient.segments[0].borrowed_s > 0
-    _, strict = speak_transcript(FakeVoiceSynth(), t, options=FitOptions(borrow_gap=False))
-    line = strict.segments[0]
-    assert line.hard_cap and line.speech_s == pytest.approx(1.0, abs=0.01)
-
-
-def test_what_cannot_fit_is_reported_and_cut_at_the_end_of_the_media() -> None:
+def test_what_cannot_fit_is_refused_or_cut_with_a_fade_and_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     t = Transcript(
         "es",
         (
             Segment(0.0, 1.0, words(3)),
-            Segment(2.0, 2.5, words(10, "b")),  # 3 s of speech, 1.5 s to the end
+            Segment(2.0, 2.5, words(10, "b")),  # 3 s of speech, 1.95 s to the end
         ),
     )
-    track, report = speak_transcript(FakeVoiceSynth(), t, total_s=3.5)
+    with pytest.raises(TimingFitError, match="2 \\('b0 b1"):
+        speak_transcript(FakeVoiceSynth(), t, total_s=3.5)
+    rec = EventRecorder()
+    with caplog.at_level(logging.WARNING, logger="lipdub.dub.timing"):
+        track, report = speak_transcript(
+            FakeVoiceSynth(), t, total_s=3.5, allow_truncation=True, on_event=rec
+        )
     ok, last = report.segments
     assert ok.status == "ok"
-    assert last.status == "cut" and last.hard_cap
-    assert last.speed == pytest.approx(1.6, abs=0.01)
-    assert last.cut_s == pytest.approx(3.0 / 1.6 - 1.5, abs=0.01)
+    assert last.status == "cut" and last.speed == pytest.approx(1.2, abs=0.005)
+    assert last.start_s == pytest.approx(1.55, abs=1e-3)  # all the silence before it too
+    assert last.cut_s == pytest.approx(3.0 / 1.2 - 1.95, abs=0.01)
     assert last.end_s == pytest.approx(3.5, abs=1e-3)
-    assert any("past the end of the media" in w for w in last.warnings)
+    assert any("too long for its time" in w for w in last.warnings)
+    assert any("too long" in r.getMessage() for r in caplog.records)
+    (warning,) = rec.of_type(StageWarning)
+    assert warning.stage == "speak" and "too long" in warning.message  # type: ignore[attr-defined]
     assert report.unfitted == [last] and report.overflowing == [last]
     assert track.duration_s == pytest.approx(3.5)
-    tail = track.samples[-round(0.005 * track.sample_rate_hz) :]
-    assert float(np.max(np.abs(tail))) < 0.05 * float(np.max(np.abs(track.samples)))  # faded
+    tail = track.samples[-round(0.005 * track.sample_rate_hz) :]  # the last tenth of the fade
+    assert float(np.max(np.abs(tail))) < 0.11 * float(np.max(np.abs(track.samples)))
     assert_one_line_at_a_time(track, report, pause_s=0.1)
 
-    # A line that starts after the end of the media is not heard at all, and says so.
+    # Crowded lines at the end of the media: each is cut, none starts after the end.
     t2 = Transcript("es", (Segment(0.0, 0.5, words(12)), Segment(0.6, 1.0, words(2, "b"))))
-    track, report = speak_transcript(FakeVoiceSynth(), t2, total_s=1.0)
-    gone = report.segments[1]
-    assert gone.status == "cut" and gone.speech_s == 0 and gone.cut_s > 0
-    assert "not heard" in gone.warnings[-1]
-    assert len(report.speech_spans) == 1
+    track, report = speak_transcript(FakeVoiceSynth(), t2, total_s=1.0, allow_truncation=True)
+    first, second = report.segments
+    assert first.status == second.status == "cut"
+    assert second.start_s < 1.0 and second.speech_s == pytest.approx(0.2, abs=1e-3)
+    assert len(report.speech_spans) == 2
 
 
 def test_report_saves_loads_and_reads_the_old_format(tmp_path: Path) -> None:
@@ -290,13 +330,8 @@ def test_report_saves_loads_and_reads_the_old_format(tmp_path: Path) -> None:
     }  # fmt: skip
     (tmp_path / "old.json").write_text(json.dumps(old))
     first, second = TimingReport.load(tmp_path / "old.json").segments
-    assert (first.source_start_s, first.delay_s, first.status, first.hard_cap) == (
-        0.5,
-        0,
-        "ok",
-        False,
-    )
-    assert (second.source_start_s, second.status, second.warnings) == (2.0, "overflow", ())
+    assert (first.source_start_s, first.delay_s, first.status) == (0.5, 0, "ok")
+    assert (second.source_start_s, second.status, second.warnings) == (2.0, "late", ())
     assert second.voice == "v" and second.overflow_s == 0.7 and second.cut_s == 0
 
     (tmp_path / "bad.json").write_text("{not json")
@@ -309,8 +344,8 @@ def test_voices_are_called_in_batches_by_voice_then_by_rate() -> None:
         "es",
         (
             Segment(0.0, 1.0, words(3, "a"), speaker="A"),  # fits at ~0.9x
-            Segment(1.5, 2.0, words(3, "b"), speaker="B"),  # needs 1.3x
-            Segment(3.0, 3.5, words(3, "c"), speaker="A"),  # needs 1.3x
+            Segment(1.5, 2.0, words(3, "b"), speaker="B"),  # needs 1.8x: 1.2x, the ceiling
+            Segment(3.0, 3.5, words(3, "c"), speaker="A"),  # needs 1.8x: 1.2x, the ceiling
             Segment(4.0, 5.0, words(3, "a"), speaker="A"),  # the same as line 0
             Segment(6.0, 7.0, "   "),  # nothing to say
         ),
@@ -326,9 +361,9 @@ def test_voices_are_called_in_batches_by_voice_then_by_rate() -> None:
     ]
     assert voice.batches[: len(natural)] == natural  # the natural pass comes first
     by_rate = voice.batches[len(natural) :]
-    assert sorted((b[1], b[2]) for b in by_rate) == [("va", 0.9), ("va", 1.3), ("vb", 1.3)]
+    assert sorted((b[1], b[2]) for b in by_rate) == [("va", 0.9), ("va", 1.2), ("vb", 1.2)]
     assert dict((b[2], b[0]) for b in by_rate if b[1] == "va")[0.9] == (words(3, "a"),)
-    assert [s.rate for s in report.segments] == [0.9, 1.3, 1.3, 0.9, 1.0]
+    assert [s.rate for s in report.segments] == [0.9, 1.2, 1.2, 0.9, 1.0]
     assert report.segments[4].status == "empty"
 
     progress = rec.of_type(Progress)
@@ -388,22 +423,28 @@ def test_cancelling_from_the_event_callback_stops_the_speech() -> None:
     assert len(seen) == 1 and len(voice.spoken) == 2  # stopped inside the first batch
 
 
-def test_fit_options_validate_the_hard_cap_and_delays() -> None:
-    with pytest.raises(InputError, match="hard_max_rate"):
-        FitOptions(max_rate=2.0)
-    FitOptions(max_rate=2.0, hard_max_rate=2.0)
+def test_fit_options_validate_the_rates_and_delays() -> None:
+    assert FitOptions().max_rate == 1.2
+    with pytest.raises(InputError, match="max_rate"):
+        FitOptions(max_rate=0.9)
+    with pytest.raises(InputError, match="max_rate"):
+        FitOptions(max_rate=5.0)
+    FitOptions(max_rate=2.0)
     with pytest.raises(InputError, match="max_delay_s"):
         FitOptions(max_delay_s=-1)
+    with pytest.raises(InputError, match="max_lead_s"):
+        FitOptions(max_lead_s=-0.1)
     with pytest.raises(InputError, match="min_pause_s"):
         FitOptions(min_pause_s=float("nan"))
+    assert "hard_max_rate" not in {f.name for f in dataclasses.fields(FitOptions)}
 
 
 def test_segment_timing_defaults_describe_an_on_time_line() -> None:
     row = SegmentTiming(0, "hola", 1.0, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0, 0.0, 0.0, source_start_s=1.0)
-    assert (row.delay_s, row.speed, row.status, row.hard_cap, row.warnings) == (
+    assert (row.delay_s, row.speed, row.status, row.cut_s, row.warnings) == (
         0.0,
         1.0,
         "ok",
-        False,
+        0.0,
         (),
     )

@@ -1,7 +1,8 @@
 """The dub's options shared by ``lipdub dub`` and ``lipdub review`` (the review page
 finishes a dub with the same options): ``--separator``/``--speakers``/``--diarizer``,
-``--face``/``--scorer``, ``--glossary`` (``batch`` and ``translate`` take it too), and
-the :class:`~lipdub.dub.options.DubOptions` they ask for.
+``--face``/``--scorer``, ``--max-rate``/``--allow-truncation``, ``--glossary``
+(``batch`` and ``translate`` take it too), and the
+:class:`~lipdub.dub.options.DubOptions` they ask for.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from lipdub.cli._args import number
 from lipdub.cli._components import add_slot_options
 from lipdub.errors import InputError
 
 __all__ = [
     "add_face_option",
+    "add_fit_options",
     "add_glossary_option",
     "add_separation_options",
     "glossary_from_args",
@@ -23,7 +26,7 @@ __all__ = [
 
 def options_from_args(args: argparse.Namespace) -> Any:
     """The :class:`DubOptions` the options of ``args`` ask for."""
-    from lipdub.dub.options import DubOptions
+    from lipdub.dub.options import DubOptions, FitOptions
 
     voice_map = {}
     for pair in (args.voice_map or "").split(","):
@@ -40,6 +43,26 @@ def options_from_args(args: argparse.Namespace) -> Any:
         burn_subtitles=args.burn_subtitles,
         face=args.face,
         glossary=glossary_from_args(args),
+        fit=FitOptions(max_rate=args.max_rate),
+        allow_truncation=args.allow_truncation,
+    )
+
+
+def add_fit_options(sp: Any) -> None:
+    """``--max-rate`` and ``--allow-truncation``: how fast a line may be spoken, and
+    whether a line too long for its time may be cut (``dub`` and ``review``)."""
+    sp.add_argument(
+        "--max-rate",
+        type=number(1.0, 4.0),
+        default=1.2,
+        metavar="X",
+        help="fastest speed a dubbed line is ever spoken at, 1.0-4.0 (default: 1.2)",
+    )
+    sp.add_argument(
+        "--allow-truncation",
+        action="store_true",
+        help="cut the lines too long for their time even at --max-rate, and report each "
+        "one, instead of stopping before the video",
     )
 
 

@@ -22,7 +22,7 @@ from lipdub.cli._components import (
     add_slot_options,
     component_specs,
 )
-from lipdub.cli._dub_options import add_glossary_option
+from lipdub.cli._dub_options import add_fit_options, add_glossary_option
 from lipdub.cli._render import echo, one_line
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -47,7 +47,7 @@ def _api_limits(pairs: list[str] | None) -> dict[str, int] | None:
 def cmd_batch(args: argparse.Namespace) -> int:
     from lipdub.cli._dub_options import glossary_from_args
     from lipdub.distributed import BatchEvent, PipelineSpec, dub_many, load_manifest
-    from lipdub.dub.options import DubOptions
+    from lipdub.dub.options import DubOptions, FitOptions
 
     check_device(args.device)
     check_workdir(args.workdir)
@@ -57,7 +57,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     spec = PipelineSpec(
         component_specs(args),
         device=args.device,
-        options=DubOptions(keep_background=args.keep_background, glossary=glossary_from_args(args)),
+        options=DubOptions(
+            keep_background=args.keep_background,
+            glossary=glossary_from_args(args),
+            fit=FitOptions(max_rate=args.max_rate),
+            allow_truncation=args.allow_truncation,
+        ),
     )
 
     def show(e: BatchEvent) -> None:
@@ -155,6 +160,7 @@ def register(sub: Any) -> None:
         default=True,
         help="keep the original background sound under the new speech (default: keep)",
     )
+    add_fit_options(sp)
     sp.add_argument(
         "--device",
         type=device_arg,

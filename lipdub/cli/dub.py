@@ -25,6 +25,7 @@ from lipdub.cli._components import (
 )
 from lipdub.cli._dub_options import (
     add_face_option,
+    add_fit_options,
     add_glossary_option,
     add_separation_options,
     options_from_args,
@@ -197,6 +198,7 @@ def register(sub: Any) -> None:
         help="auto, cpu, cuda or cuda:N (default: auto, cuda if available)",
     )
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    add_fit_options(sp)
     add_face_option(sp)
     sp.add_argument(
         "--opt",

@@ -67,7 +67,7 @@ def _text(report: Any) -> list[str]:
         lines.append(
             f"timing {lang}: {t['lines']} lines, start error mean {t['start_error_s_mean']:.3f} s "
             f"max {t['start_error_s_max']:.3f} s, {t['overflowing']} overflowing, "
-            f"{t['delayed']} delayed, {t['hard_capped']} hard-capped"
+            f"{t['delayed']} delayed, {t['cut']} cut"
         )
     return lines
 

@@ -17,6 +17,7 @@ from lipdub.cli._components import (
 )
 from lipdub.cli._dub_options import (
     add_face_option,
+    add_fit_options,
     add_glossary_option,
     add_separation_options,
 )
@@ -143,6 +144,7 @@ def register(sub: Any) -> None:
         "--burn-subtitles", action="store_true", help="draw the target subtitles into the video"
     )
     group.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
+    add_fit_options(group)
     group.add_argument(
         "--device", type=device_arg, help="auto, cpu, cuda or cuda:N (default: auto)"
     )

@@ -21,7 +21,7 @@ from lipdub.cli._args import (
     output_arg,
     parse_options,
 )
-from lipdub.cli._dub_options import add_glossary_option, glossary_from_args
+from lipdub.cli._dub_options import add_fit_options, add_glossary_option, glossary_from_args
 from lipdub.cli._render import echo, one_line, table_cell
 from lipdub.errors import InputError
 
@@ -103,6 +103,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
         raise InputError("nothing to speak: the text is empty", hint="pass some text")
     source = Path(args.text)
     if args.text.lower().endswith((".json", ".srt", ".vtt")) and source.exists():
+        from lipdub.dub.options import FitOptions
         from lipdub.dub.timing import speak_transcript
 
         transcript = load_transcript(args.text, args.lang)
@@ -125,6 +126,8 @@ def cmd_speak(args: argparse.Namespace) -> int:
             voice=args.voice,
             sample_rate_hz=args.sample_rate,
             reference=reference,
+            options=FitOptions(max_rate=args.max_rate),
+            allow_truncation=args.allow_truncation,
         )
         _save_audio(clip, args.output)
         echo(f"wrote {args.output} ({clip.duration_s:.2f} s, {len(transcript)} segments)")
@@ -263,6 +266,7 @@ def register(sub: Any) -> None:
         help="speak in this voice (6-15 s of the speaker, any audio format; needs a "
         "cloning backend and the speaker's consent)",
     )
+    add_fit_options(sp)
     add_opt(sp)
     add_offline(sp)
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lipdub.transcribe.base import Transcriber
     from lipdub.translate.base import Translator
     from lipdub.translate.glossary import Glossary
+    from lipdub.types.fit import FitRequest
     from lipdub.voice.base import VoiceSynth
 
 __all__ = [
@@ -78,13 +79,17 @@ def translate(
     target_language: str,
     *,
     glossary: Glossary | None = None,
+    fit: FitRequest | None = None,
 ) -> Transcript:
     """Every segment translated (times and speakers kept), rendering ``glossary``'s
     terms; a same-language "translation" is the transcript relabelled, and
-    ``translator()`` is then never called."""
+    ``translator()`` is then never called. ``fit`` (each line's time budget) reaches a
+    length-aware translator."""
     if same_language(transcript.language, target_language):
         return dataclasses.replace(transcript, language=target_language)
-    return translator().translate_transcript(transcript, target_language, glossary=glossary)
+    return translator().translate_transcript(
+        transcript, target_language, glossary=glossary, fit=fit
+    )
 
 
 def synthesize(
@@ -98,8 +103,13 @@ def synthesize(
     on_event: EventCallback | None = None,
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
+    allow_truncation: bool | None = None,
 ) -> tuple[AudioClip, TimingReport]:
-    """The translation spoken at the source timing, and its timing report."""
+    """The translation spoken at the source timing, and its timing report.
+
+    Lines too long for their time raise :class:`~lipdub.errors.TimingFitError` unless
+    ``allow_truncation`` (None: ``options.allow_truncation``).
+    """
     from lipdub.dub.timing import WavFolderCache, speak_transcript
 
     return speak_transcript(
@@ -114,6 +124,9 @@ def synthesize(
         on_event=on_event,
         references=references,
         reference=reference,
+        allow_truncation=(
+            options.allow_truncation if allow_truncation is None else allow_truncation
+        ),
     )
 
 

@@ -21,43 +21,47 @@ FACE_MODES = ("auto", "active", "largest")
 class FitOptions:
     """How each dubbed line is fitted to the timing of its source line.
 
-    Strategy, in order, for each line (see :func:`~lipdub.dub.timing.speak_transcript`):
+    The remedies, in order, for a line longer than its source line (see
+    :func:`~lipdub.dub.timing.speak_transcript`):
 
-    1. Speak it at a total speed within [``min_rate``, ``max_rate``] so it fills its
-       source line's slot: the voice's native ``rate`` first (backends that have one),
-       then a pitch-keeping time-stretch for the rest.
-    2. If it is still longer, let it run into the silence before the next line
-       (``borrow_gap``), and then let the next line start up to ``max_delay_s`` later
-       than its source line (later lines catch up in the silences that follow).
-    3. Only if that is not enough, speak faster than ``max_rate``, up to
-       ``hard_max_rate``, just as fast as needed (logged and reported as a warning).
-    4. What still does not fit is placed whole anyway and reported: the next line
-       then starts more than ``max_delay_s`` late, and speech running past the end of
-       the media is cut there with a short fade.
+    1. A translation that fits: a length-aware translator is told each line's time
+       (:func:`~lipdub.dub.budget.line_budgets`).
+    2. A faster speed, up to ``max_rate``: the voice's native ``rate`` first (backends
+       that have one), then a pitch-keeping time-stretch for the rest. A short line is
+       slowed down to ``min_rate`` to fill its slot. ``max_rate`` is the one ceiling: no
+       line is ever spoken faster.
+    3. The silences around the line: the one after it, up to where the next line may
+       start, and up to ``max_lead_s`` of the one before it (half the silence at most,
+       the rest is the line before's).
+    4. Later lines moved into the silences that follow, each by up to ``max_delay_s``;
+       they return to their source times as soon as a silence absorbs the delay.
 
-    Two dubbed lines never sound at once: each line starts at its source start or
-    ``min_pause_s`` after the previous line ends, whichever is later.
+    What still does not fit is too long: the dub refuses it
+    (:class:`~lipdub.errors.TimingFitError`) unless truncation is allowed
+    (:attr:`DubOptions.allow_truncation`), and then the line is cut with a short fade
+    and reported. Two dubbed lines never sound at once, at least ``min_pause_s`` apart,
+    and every line starts before the end of the media.
 
     Args:
         min_rate: Slowest total speed (short lines are slowed to fill their slot).
-        max_rate: Fastest comfortable total speed.
-        hard_max_rate: Fastest speed ever used, only when needed (>= ``max_rate``;
-            equal to it never goes beyond the comfortable speed).
-        max_delay_s: How much later than its source line a line may start before
-            the line before it must be sped up beyond ``max_rate``.
+        max_rate: Fastest total speed, never exceeded (default 1.2x).
+        max_lead_s: How much earlier than its source line a line may start, borrowing
+            the silence before it (0: never early).
+        max_delay_s: How much later than its source line a line may start, when the
+            lines before it ran long.
         min_pause_s: Silence kept between two dubbed lines.
-        borrow_gap: Use the silence after a line's slot (and a delay of the next
-            line) before speaking faster than ``max_rate``. False: the hard cap is
-            tried first to keep the line inside its slot.
         trim_silence: Trim the voice's leading and trailing silence, so speech
             starts exactly at the placed start.
+
+    Example:
+        >>> FitOptions(max_rate=1.3).max_rate
+        1.3
     """
 
     min_rate: float = 0.85
-    max_rate: float = 1.3
-    borrow_gap: bool = True
+    max_rate: float = 1.2
     trim_silence: bool = True
-    hard_max_rate: float = 1.6
+    max_lead_s: float = 0.5
     max_delay_s: float = 1.0
     min_pause_s: float = 0.1
 
@@ -65,14 +69,11 @@ class FitOptions:
         if not 0.25 <= self.min_rate <= 1.0 <= self.max_rate <= 4.0:
             raise InputError(
                 f"FitOptions needs 0.25 <= min_rate <= 1 <= max_rate <= 4, "
-                f"got {self.min_rate}, {self.max_rate}"
+                f"got {self.min_rate}, {self.max_rate}",
+                hint="max_rate is the fastest speed a line is spoken at (1.2 by default)",
             )
-        if not self.max_rate <= self.hard_max_rate <= 4.0:
-            raise InputError(
-                f"FitOptions needs max_rate <= hard_max_rate <= 4, got max_rate "
-                f"{self.max_rate}, hard_max_rate {self.hard_max_rate}",
-                hint="raise hard_max_rate with max_rate (equal values never go faster)",
-            )
+        if not 0.0 <= self.max_lead_s <= 10.0:
+            raise InputError(f"FitOptions needs 0 <= max_lead_s <= 10, got {self.max_lead_s}")
         if not 0.0 <= self.max_delay_s <= 60.0:
             raise InputError(f"FitOptions needs 0 <= max_delay_s <= 60, got {self.max_delay_s}")
         if not 0.0 <= self.min_pause_s <= 5.0:
@@ -112,6 +113,11 @@ class DubOptions:
             its content is part of the translation's key, and a line of the
             translation that breaks a term is reported (a warning, and on its line of
             ``timing.<lang>.json`` and the review page).
+        allow_truncation: Accept lines too long for their time even at
+            ``fit.max_rate``: each is cut with a short fade and reported per line (in
+            ``timing.<lang>.json`` and the summary). False (the default): such a dub
+            stops before the video with :class:`~lipdub.errors.TimingFitError`
+            naming the lines.
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -127,6 +133,7 @@ class DubOptions:
     burn_subtitles: bool = False
     face: str = "auto"
     glossary: Glossary | None = None
+    allow_truncation: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.face, int) and not isinstance(self.face, bool) and self.face >= 0:

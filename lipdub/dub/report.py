@@ -16,18 +16,22 @@ from typing import Any, Literal
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError
 
-__all__ = ["SEVERITY", "LineStatus", "SegmentTiming", "TimingReport"]
+__all__ = ["LEGACY_STATUS", "SEVERITY", "LineStatus", "SegmentTiming", "TimingReport"]
 
 
-LineStatus = Literal["ok", "delayed", "hard_cap", "late", "overflow", "cut", "empty"]
-"""The state of one dubbed line, worst first: ``cut`` (runs past the end of the media),
-``overflow`` (does not fit even at the hard cap: the next line is late), ``late``
-(starts more than ``max_delay_s`` after its source line), ``hard_cap`` (spoken faster
-than ``max_rate``), ``delayed`` (starts after its source line, within ``max_delay_s``),
-``ok``; ``empty`` for a line without speech."""
+LineStatus = Literal["ok", "delayed", "late", "cut", "empty"]
+"""The state of one dubbed line, worst first: ``cut`` (too long for its time even at
+``max_rate``: its end is cut with a short fade, or, past the end of the media, not
+heard), ``late`` (starts more than ``max_delay_s`` after its source line; also what a
+report of an older lipdub says for a line it spoke too fast or let overrun),
+``delayed`` (starts after its source line, within ``max_delay_s``), ``ok``; ``empty``
+for a line without speech."""
 
 #: Line statuses from best to worst.
-SEVERITY: tuple[LineStatus, ...] = ("ok", "delayed", "hard_cap", "late", "overflow", "cut")
+SEVERITY: tuple[LineStatus, ...] = ("ok", "delayed", "late", "cut")
+
+#: Statuses older reports wrote, read as today's.
+LEGACY_STATUS: dict[str, LineStatus] = {"hard_cap": "late", "overflow": "late"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +43,21 @@ class SegmentTiming:
         text: What was spoken.
         start_s: Where the speech is placed (it starts there; no leading silence).
         slot_s: Length of the source segment.
-        max_s: Room from ``start_s`` to where the next line could start on time
-            (its source start less ``min_pause_s``; the end of the media for the last).
+        max_s: Room from ``start_s`` to the end of the line's window, where it stops
+            moving other lines (:mod:`lipdub.dub.budget`).
         natural_s: Length of the speech at the voice's natural speed.
         speech_s: Placed, audible length (after any cut at the end of the media).
         rate: Native speaking rate asked of the voice (1.0: none).
         stretch: Time-stretch applied after the native rate (1.0: none).
-        borrowed_s: Speech in the silence after the source slot.
-        overflow_s: Speech past ``start_s + max_s``: how much later the next line
-            starts than its source start (or how much ran past the end of the media).
+        borrowed_s: Speech in the silences before and after the source slot.
+        overflow_s: Speech past ``start_s + max_s`` (before any cut): what moves the
+            next line later.
         voice: The voice that spoke it.
         speaker: The segment's speaker label.
         source_start_s: Where the source line starts.
-        hard_cap: Whether it was spoken faster than ``max_rate``.
-        cut_s: Speech cut off at the end of the media (not heard).
+        budget_s: The line's time budget: its window's length (what a length-aware
+            translator was told; 0 when unknown).
+        cut_s: Speech cut off (not heard): the line was too long for its time.
         status: The worst thing that happened to it (:data:`LineStatus`).
         warnings: Sentences for a reviewer, one per problem.
         reference: The reference clip a cloning voice spoke it in (a work-directory
@@ -75,7 +80,7 @@ class SegmentTiming:
     speaker: str | None = None
     _: KW_ONLY
     source_start_s: float
-    hard_cap: bool = False
+    budget_s: float = 0.0
     cut_s: float = 0.0
     status: LineStatus = "ok"
     warnings: tuple[str, ...] = ()
@@ -103,11 +108,14 @@ class SegmentTiming:
 class TimingReport:
     """Per-line timing of the dubbed speech.
 
-    Lines never overlap. A line starts at its source start unless the line before it
-    ran long; then it starts ``min_pause_s`` after that line (see ``delay_s``).
+    Lines never overlap. A line starts at its source start unless it borrows the
+    silence before it (``delay_s`` < 0) or the line before it ran long (``delay_s`` >
+    0). ``max_rate`` is the fastest speed the fit allowed (None in older reports): no
+    line's ``speed`` is above it.
     """
 
     segments: tuple[SegmentTiming, ...]
+    max_rate: float | None = None
 
     @property
     def overflowing(self) -> list[SegmentTiming]:
@@ -120,14 +128,14 @@ class TimingReport:
         return [s for s in self.segments if s.delay_s > 0.0005]
 
     @property
-    def hard_capped(self) -> list[SegmentTiming]:
-        """Lines spoken faster than the comfortable ``max_rate``."""
-        return [s for s in self.segments if s.hard_cap]
+    def cut(self) -> list[SegmentTiming]:
+        """Lines too long for their time, cut short (status ``cut``)."""
+        return [s for s in self.segments if s.status == "cut"]
 
     @property
     def unfitted(self) -> list[SegmentTiming]:
-        """Lines that did not fit the bounds: ``overflow``, ``late`` or ``cut``."""
-        return [s for s in self.segments if s.status in ("overflow", "late", "cut")]
+        """Lines that did not fit the bounds: ``late`` or ``cut``."""
+        return [s for s in self.segments if s.status in ("late", "cut")]
 
     @property
     def speech_spans(self) -> list[tuple[float, float]]:
@@ -152,8 +160,9 @@ class TimingReport:
             "segments": rows,
             "overflowing": len(self.overflowing),
             "delayed": len(self.delayed),
-            "hard_capped": len(self.hard_capped),
+            "cut": len(self.cut),
             "unfitted": len(self.unfitted),
+            "max_rate": self.max_rate,
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -177,15 +186,18 @@ class TimingReport:
                 kw["warnings"] = tuple(kw.get("warnings", ()))
                 if "status" not in kw:  # before lines were placed apart: overflow overlapped
                     over = float(kw.get("overflow_s", 0.0)) > 0.0005
-                    kw["status"] = "overflow" if over else "ok"
+                    kw["status"] = "late" if over else "ok"
+                kw["status"] = LEGACY_STATUS.get(kw["status"], kw["status"])
                 rows.append(SegmentTiming(**kw))
+            max_rate = data.get("max_rate")
+            max_rate = None if max_rate is None else float(max_rate)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise InputError(
                 f"not a readable timing report: {e}",
                 path=path,
                 hint="delete it to redo the speak stage",
             ) from e
-        return cls(tuple(rows))
+        return cls(tuple(rows), max_rate)
 
     def describe(self) -> str:
         """A table: source and placed start, delay, slot, speech, speed, status per line.
@@ -194,7 +206,7 @@ class TimingReport:
         """
         lines = ["  #  source  start  delay   slot  speech  speed  status    text"]
         for s in self.segments:
-            speed = f"{s.speed:5.2f}x" + ("!" if s.hard_cap else " ")
+            speed = f"{s.speed:5.2f}x "
             lines.append(
                 f"{s.index:3d} {s.source_start_s:7.2f} {s.start_s:6.2f} {s.delay_s:6.2f} "
                 f"{s.slot_s:6.2f} {s.speech_s:7.2f} {speed} {s.status:9s} {s.text[:40]}"

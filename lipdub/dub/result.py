@@ -75,8 +75,12 @@ class DubResult:
             t = self.timing
             lines.append(
                 f"segments: {len(t.segments)}, delayed: {len(t.delayed)}, "
-                f"sped past the comfortable rate: {len(t.hard_capped)}, "
-                f"not fitted: {len(t.unfitted)}"
+                f"cut (too long for their time): {len(t.cut)}, not fitted: {len(t.unfitted)}"
+            )
+            lines.extend(
+                f"  cut: line {s.index + 1} ({s.text[:40]!r}): {s.cut_s:.2f} s of "
+                f"{s.speech_s + s.cut_s:.2f} s not heard"
+                for s in t.cut
             )
         if self.frames_total:
             lines.append(

@@ -1,41 +1,45 @@
-"""The timing fit: each translated line spoken where its source line was, never two at once.
+"""The timing fit: each translated line spoken where its source line was, never two at once,
+never faster than ``max_rate``, and never dropped.
 
 :func:`speak_transcript` speaks every segment of a (translated) transcript so it
-starts where the source segment started (or just after the line before, when that one
-ran long) and fits before the next one, and returns the speech track with a
-:class:`TimingReport`.
+starts where the source segment started and ends before the next one, and returns the
+speech track with a :class:`TimingReport`.
 
-How a line is fitted (bounds in :class:`~lipdub.dub.options.FitOptions`):
+How a line is fitted (bounds in :class:`~lipdub.dub.options.FitOptions`), in order:
 
-1. A comfortable speed (``min_rate`` .. ``max_rate``) that fills its source slot,
-   asked from the voice natively where it can, time-stretched for the rest.
-2. The silence before the next line, then a delay of the next line of up to
-   ``max_delay_s``: a line starts at ``max(its source start, previous end +
-   min_pause_s)``, so later lines move into the silences that follow and return to
-   their source times as soon as a gap absorbs the delay.
-3. Only then a faster speed, up to ``hard_max_rate``, just as fast as needed, with a
-   warning.
-4. What still does not fit is placed whole and reported (the next line is late);
-   speech past the end of the media (``total_s``) is cut there with a short fade.
+1. A speed within ``min_rate`` .. ``max_rate`` that fills its source slot, asked from
+   the voice natively where it can, time-stretched for the rest. ``max_rate`` is the
+   one ceiling.
+2. The silences around it: its window (:mod:`lipdub.dub.budget`) runs from up to
+   ``max_lead_s`` before its source start to where the next line's window opens.
+3. Later lines moved into the silences that follow, each by up to ``max_delay_s``
+   (a line starts at ``max(its start, previous end + min_pause_s)``); they return to
+   their source times as soon as a silence absorbs the delay.
+4. What still does not fit is too long: it is cut where the next line must start (or
+   at the end of the media) with a short fade and reported (status ``cut``), and
+   :func:`speak_transcript` refuses it with :class:`~lipdub.errors.TimingFitError`
+   unless ``allow_truncation`` (:func:`require_fit`).
 
 Placed lines never overlap: the track holds one line at a time, separated by at
-least ``min_pause_s`` of silence.
+least ``min_pause_s`` of silence, and every line starts before the end of the media.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from lipdub.audio.dsp import time_stretch, trim_silence
+from lipdub.dub.budget import Window, line_windows
 from lipdub.dub.options import FitOptions
 from lipdub.dub.report import SEVERITY, LineStatus, SegmentTiming, TimingReport
 from lipdub.dub.speech_cache import SpeechCache, WavFolderCache, utterance_key, voice_identity
-from lipdub.errors import BackendError
+from lipdub.errors import BackendError, TimingFitError
 from lipdub.events import Event, EventCallback, Progress, StageWarning, emit
 from lipdub.types import AudioClip, Segment, Transcript, check_segment_lengths
 from lipdub.voice.base import VoiceSynth
@@ -46,6 +50,7 @@ __all__ = [
     "SpeechCache",
     "TimingReport",
     "WavFolderCache",
+    "require_fit",
     "speak_transcript",
 ]
 
@@ -54,7 +59,8 @@ logger = logging.getLogger(__name__)
 _TOL_S = 0.005  # slack in time comparisons (native rates and sample rounding)
 _SNAP = 0.02  # a speed this close to 1 is left at 1
 _RATE_STEP = 0.05  # native rates are asked on this grid (batches and cache hits)
-_FADE_S = 0.05  # fade-out where speech is cut at the end of the media
+_FADE_S = 0.05  # fade-out where a line too long for its time is cut
+_MIN_HEARD_S = 0.2  # what the fit keeps for each line before the end of the media
 
 
 # ------------------------------------------------------------------ synthesis
@@ -197,53 +203,68 @@ def _reference_table(
 
 
 @dataclass(frozen=True, slots=True)
-class _Bounds:
-    """Where a line placed at ``start`` may end."""
+class _Plan:
+    """Where and how fast one line is spoken (seconds), planned on its natural length."""
 
-    gap_end: float  # the next line can still start on time (its source start - pause)
-    hard_end: float  # the next line starts max_delay_s late (or the end of the media)
-
-
-def _bounds(
-    next_start: float | None, total_s: float | None, options: FitOptions
-) -> tuple[_Bounds, float]:
-    """Bounds of a line, and the end past which the next line is late (inf for the last)."""
-    media_end = total_s if total_s is not None else math.inf
-    if next_start is None:
-        return _Bounds(media_end, media_end), math.inf
-    late = next_start + options.max_delay_s - options.min_pause_s
-    gap_end = min(next_start - options.min_pause_s, media_end)
-    return _Bounds(gap_end, min(late, media_end)), late
+    start: float
+    speed: float
+    window: Window
+    limit: float  # where it is cut if longer: the latest the next line may start, less a pause
 
 
-def _plan_speed(
-    natural_s: float,
-    start: float,
-    slot_s: float,
-    source_end: float,
-    bounds: _Bounds,
+def _plan(
+    natural: Sequence[float],
+    spans: Sequence[tuple[float, float]],
+    total_s: float | None,
     options: FitOptions,
-) -> tuple[float, bool]:
-    """Total speed-up for a line placed at ``start``, and whether it is above ``max_rate``."""
-    if natural_s <= 0:
-        return 1.0, False
-    target = min(slot_s, bounds.gap_end - start) if slot_s > 0 else bounds.gap_end - start
-    if not math.isfinite(target):
-        speed = 1.0
-    elif target <= 0:
-        speed = options.max_rate
-    else:
-        speed = min(max(natural_s / target, options.min_rate), options.max_rate)
-    fits = start + natural_s <= bounds.gap_end + _TOL_S
-    if abs(speed - 1.0) <= _SNAP and (speed < 1.0 or fits):  # not worth processing
-        speed = 1.0
-    limit = bounds.hard_end if options.borrow_gap else min(bounds.hard_end, max(source_end, start))
-    if start + natural_s / speed <= limit + _TOL_S or options.hard_max_rate <= options.max_rate:
-        return speed, False
-    room = limit - start
-    need = natural_s / room if room > 0 else math.inf
-    speed = min(max(need, speed), options.hard_max_rate)
-    return speed, speed > options.max_rate + 1e-9
+) -> list[_Plan]:
+    """Each line's start and speed (the remedies of the module docstring, in order)."""
+    n = len(spans)
+    pause = options.min_pause_s
+    media_end = math.inf if total_s is None else total_s
+    windows = line_windows(spans, total_s=total_s, options=options)
+    # the latest start of each line: max_delay_s after its source start, and early
+    # enough that the lines after it still start before the end of the media
+    latest = [0.0] * n
+    after = media_end + pause
+    for k in reversed(range(n)):
+        latest[k] = min(spans[k][0] + options.max_delay_s, after - pause - _MIN_HEARD_S)
+        after = latest[k]
+    plans: list[_Plan] = []
+    cursor = -math.inf
+    for k, ((s, e), w, n_s) in enumerate(zip(spans, windows, natural, strict=True)):
+        limit = latest[k + 1] - pause if k + 1 < n else media_end
+        earliest = max(0.0, min(max(cursor, w.start_s), latest[k]))
+        preferred = max(0.0, min(max(cursor, s), latest[k]))
+        # 1. a speed that fills the slot (what is left of it when the line starts late)
+        room = w.end_s - preferred
+        slot = e - s
+        speed = _speed(n_s, min(slot, room) if slot > 0 else room, options)
+        if abs(speed - 1.0) <= _SNAP and (speed < 1.0 or preferred + n_s <= w.end_s + _TOL_S):
+            speed = 1.0  # not worth processing
+        length = n_s / speed
+        start = preferred
+        if start + length > w.end_s + _TOL_S:
+            # 2. the silences around it: up to max_lead_s before, as fast as allowed
+            room = w.end_s - earliest
+            need = n_s / room if room > 0 else math.inf
+            speed = min(max(speed, need), options.max_rate)
+            length = n_s / speed
+            start = max(earliest, min(preferred, w.end_s - length))
+        # 3. what still runs past its window moves the next lines (the cursor); 4. what
+        # runs past ``limit`` is cut there
+        plans.append(_Plan(start, speed, w, limit))
+        cursor = min(start + length, limit) + pause
+    return plans
+
+
+def _speed(natural_s: float, target_s: float, options: FitOptions) -> float:
+    """The speed that makes ``natural_s`` last ``target_s``, within the comfortable bounds."""
+    if natural_s <= 0 or not math.isfinite(target_s):
+        return 1.0
+    if target_s <= 0:
+        return options.max_rate
+    return min(max(natural_s / target_s, options.min_rate), options.max_rate)
 
 
 def _native_rate(synth: VoiceSynth, speed: float) -> float:
@@ -269,8 +290,6 @@ def _review(
     *,
     delay: float,
     speed: float,
-    hard: bool,
-    late_by: float | None,
     cut_s: float,
     heard: bool,
     options: FitOptions,
@@ -287,33 +306,18 @@ def _review(
             (
                 "late",
                 f"starts {delay:.2f} s after its source line, more than max_delay_s "
-                f"{options.max_delay_s:.2f} s (the line before does not fit)",
+                f"{options.max_delay_s:.2f} s (the lines before do not fit)",
             )
         )
     elif delay > _TOL_S:
         found.append(
             ("delayed", f"starts {delay:.2f} s after its source line (the line before ran long)")
         )
-    if hard:
-        found.append(
-            (
-                "hard_cap",
-                f"spoken {speed:.2f}x fast, above the comfortable {options.max_rate:.2f}x "
-                f"(hard cap {options.hard_max_rate:.2f}x)",
-            )
-        )
-    if late_by is not None:
-        found.append(
-            (
-                "overflow",
-                f"does not fit even at {speed:.2f}x: the next line starts {late_by:.2f} s late",
-            )
-        )
     if cut_s > 0.0005:
         msg = (
-            f"runs {cut_s:.2f} s past the end of the media; cut there with a fade"
+            f"too long for its time even at {speed:.2f}x: the last {cut_s:.2f} s are cut"
             if heard
-            else "starts after the end of the media; not heard"
+            else "too long for its time: not heard at all"
         )
         found.append(("cut", msg))
     status: LineStatus = "ok"
@@ -325,6 +329,40 @@ def _review(
         if SEVERITY.index(kind) > SEVERITY.index(status):
             status = kind
     return status, tuple(msg for _, msg in found)
+
+
+def require_fit(
+    report: TimingReport,
+    *,
+    max_rate: float,
+    path: str | os.PathLike[str] | None = None,
+    translation: str | None = None,
+) -> None:
+    """Raise :class:`~lipdub.errors.TimingFitError` if ``report`` has lines cut short.
+
+    The one-line message names the lines (1-based, as in the SRT) and the ways on:
+    shorten them, raise ``max_rate``, or accept the cut (``allow_truncation``).
+
+    Args:
+        report: The timing report of a dub.
+        max_rate: The ceiling the fit used.
+        path: The timing report's file, named in the error.
+        translation: The file to shorten the lines in (named in the hint).
+    """
+    cut = report.cut
+    if not cut:
+        return
+    shown = ", ".join(f"{s.index + 1} ({s.text[:30]!r})" for s in cut[:5])
+    more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
+    what = "lines are too long for their" if len(cut) > 1 else "line is too long for its"
+    err = TimingFitError(
+        f"{len(cut)} {what} time even at {max_rate:.2f}x: {shown}{more}",
+        path=path,
+        hint=f"shorten them in {translation or 'the translation'} (the review page lists "
+        "them first), raise --max-rate, or pass --allow-truncation to cut them",
+    )
+    err.lines = tuple(s.index for s in cut)
+    raise err
 
 
 def speak_transcript(
@@ -340,13 +378,15 @@ def speak_transcript(
     on_event: EventCallback | None = None,
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
+    allow_truncation: bool = False,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
 
-    Each line is fitted to its source line's slot and placed at ``max(source start,
-    previous end + min_pause_s)``, so two lines never sound at once (the module
-    docstring has the order of measures). Speech past ``total_s`` is cut there with
-    a short fade and reported (status ``"cut"``).
+    Each line is fitted to its source line's slot, never faster than
+    ``options.max_rate``, and placed so that two lines never sound at once (the
+    module docstring has the remedies in order). A line too long for its time even
+    then is refused, or with ``allow_truncation`` cut with a short fade and reported
+    (status ``"cut"``).
 
     The voice is called through :meth:`~lipdub.voice.base.VoiceSynth.synthesize_many`,
     once per (voice, rate) for the utterances not in ``cache``: first every line at
@@ -373,6 +413,8 @@ def speak_transcript(
             grows by the lines that need a second, native-rate pass) and a
             ``StageWarning("speak", ...)`` per line warning; exceptions it raises
             (:class:`~lipdub.errors.Cancelled`) propagate.
+        allow_truncation: Cut the lines too long for their time (reported per line)
+            instead of raising.
 
     Returns:
         The speech track and the per-line :class:`TimingReport`.
@@ -380,6 +422,8 @@ def speak_transcript(
     Raises:
         InputError: A segment's text is far too long for any voice (checked before
             the voice is called; see :func:`~lipdub.types.check_segment_lengths`).
+        TimingFitError: Lines too long for their time even at ``max_rate``, without
+            ``allow_truncation`` (:func:`require_fit`).
 
     Example:
         >>> from lipdub.testing import FakeVoiceSynth
@@ -419,26 +463,24 @@ def speak_transcript(
     )
     nat = {i: clean(c) for i, c in zip(active, natural, strict=True)}
     active = [i for i in active if nat[i].num_samples]  # silent output: nothing to place
-    next_start = {
-        i: segs[active[k + 1]].start_s if k + 1 < len(active) else None
-        for k, i in enumerate(active)
-    }
 
-    # 2. plan each line's speed on the natural lengths
-    speeds: dict[int, tuple[float, bool]] = {}
-    prev_end: float | None = None
-    for i in active:
-        seg = segs[i]
-        start = (
-            seg.start_s if prev_end is None else max(seg.start_s, prev_end + options.min_pause_s)
+    # 2. plan each line's start and speed on the natural lengths
+    plans = dict(
+        zip(
+            active,
+            _plan(
+                [nat[i].duration_s for i in active],
+                [(segs[i].start_s, segs[i].end_s) for i in active],
+                total_s,
+                options,
+            ),
+            strict=True,
         )
-        bounds, _ = _bounds(next_start[i], total_s, options)
-        n_s = nat[i].duration_s
-        speeds[i] = _plan_speed(n_s, start, seg.end_s - seg.start_s, seg.end_s, bounds, options)
-        prev_end = start + n_s / speeds[i][0]
+    )
+    speeds = {i: plans[i].speed for i in active}
 
     # 3. the lines that need a native rate, batched by (voice, rate)
-    rates = {i: _native_rate(synth, speeds[i][0]) for i in active}
+    rates = {i: _native_rate(synth, speeds[i]) for i in active}
     redo = [i for i in active if rates[i] != 1.0]
     progress.total += len(redo)
     spoken = dict(nat)
@@ -458,11 +500,13 @@ def speak_transcript(
     track_hz = sample_rate_hz or next((spoken[i].sample_rate_hz for i in active), 24000)
     fitted: dict[int, tuple[AudioClip, float]] = {}
     for i in active:
-        want_s = nat[i].duration_s / speeds[i][0]
+        want_s = nat[i].duration_s / speeds[i]
         clip = spoken[i]
         rest = clip.duration_s / want_s if want_s > 0 else 1.0
         stretch = 1.0
-        if rest > 1.0001 or rest < 0.99:  # never longer than planned; a bit shorter is fine
+        fastest = nat[i].duration_s / options.max_rate
+        # never longer than planned; a bit shorter is fine, but never above max_rate
+        if rest > 1.0001 or rest < 0.99 or clip.duration_s < fastest - 1e-4:
             stretch = rest
             clip = time_stretch(clip, rest, target_s=want_s)
         fitted[i] = (clip.resample(track_hz), stretch)
@@ -498,36 +542,37 @@ def speak_transcript(
             )
             continue
         clip, stretch = fitted[i]
-        a = round(seg.start_s * track_hz)
-        start = seg.start_s
+        plan = plans[i]
+        a = max(0, round(plan.start * track_hz))
         if prev is not None and prev + pause > a:
             a = prev + pause
-            start = a / track_hz
+        start = a / track_hz
         full_s = clip.duration_s
-        bounds, late_end = _bounds(next_start[i], total_s, options)
-        speed, hard = nat[i].duration_s / full_s, speeds[i][1]
+        limit_n = round(plan.limit * track_hz) if math.isfinite(plan.limit) else None
+        if end_n is not None:
+            limit_n = end_n if limit_n is None else min(limit_n, end_n)
         cut_s = 0.0
-        if end_n is not None and a + clip.num_samples > end_n:
-            clip = _fade_cut(clip, (end_n - a) / track_hz if end_n > a else 0.0)
+        if limit_n is not None and a + clip.num_samples > limit_n:
+            clip = _fade_cut(clip, (limit_n - a) / track_hz if limit_n > a else 0.0)
             cut_s = full_s - clip.duration_s
         prev = a + clip.num_samples
         if clip.num_samples:
             placed[i] = (a, clip)
         end = start + full_s  # where it would end, uncut
-        late_by = None
-        if start + clip.duration_s > late_end + _TOL_S:  # the next line starts too late
-            late_by = (prev + pause) / track_hz - (next_start[i] or 0.0)
+        win = plan.window
         status, notes = _review(
             i,
             seg.text,
             delay=start - seg.start_s,
-            speed=speed,
-            hard=hard,
-            late_by=late_by,
+            speed=nat[i].duration_s / full_s if full_s > 0 else 1.0,
             cut_s=cut_s,
             heard=clip.num_samples > 0,
             options=options,
             on_event=on_event,
+        )
+        heard_end = start + clip.duration_s
+        borrowed = max(0.0, min(seg.start_s, heard_end) - start) + max(
+            0.0, heard_end - max(seg.end_s, start)
         )
         rows.append(
             SegmentTiming(
@@ -535,17 +580,17 @@ def speak_transcript(
                 seg.text,
                 start,
                 seg.end_s - seg.start_s,
-                max(0.0, bounds.gap_end - start),
+                max(0.0, win.end_s - start) if math.isfinite(win.end_s) else full_s,
                 nat[i].duration_s,
                 clip.duration_s,
                 rates[i],
                 stretch,
-                max(0.0, min(end, bounds.gap_end) - max(seg.end_s, start)),
-                max(0.0, end - bounds.gap_end),
+                borrowed,
+                max(0.0, end - win.end_s),
                 voice=v,
                 speaker=seg.speaker,
                 source_start_s=seg.start_s,
-                hard_cap=hard,
+                budget_s=win.seconds if math.isfinite(win.end_s) else 0.0,
                 cut_s=cut_s,
                 status=status,
                 warnings=notes,
@@ -558,4 +603,7 @@ def speak_transcript(
     for a, clip in placed.values():
         samples[a : a + clip.num_samples] = clip.samples[: max(0, length - a)]
     progress.set(progress.total)
-    return AudioClip(samples, track_hz), TimingReport(tuple(rows))
+    report = TimingReport(tuple(rows), options.max_rate)
+    if not allow_truncation:
+        require_fit(report, max_rate=options.max_rate)
+    return AudioClip(samples, track_hz), report

@@ -99,7 +99,7 @@ def timing_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
             "speed_max": float(np.max(speeds)) if speeds else None,
             "overflowing": int(data.get("overflowing", 0)),
             "delayed": int(data.get("delayed", 0)),
-            "hard_capped": int(data.get("hard_capped", 0)),
+            "cut": int(data.get("cut", 0)),
             "unfitted": int(data.get("unfitted", 0)),
         }
     return out

@@ -24,7 +24,7 @@ from lipdub import artifacts
 from lipdub._hashing import file_sha256
 from lipdub._io import file_kind
 from lipdub._lock import exclusive_lock
-from lipdub.dub.report import LineStatus
+from lipdub.dub.report import LEGACY_STATUS, LineStatus
 from lipdub.dub.stages import Transcribe
 from lipdub.errors import Cancelled, EditConflict, InputError, LipdubError, printable
 from lipdub.review.access import Missing, Refused, ReviewFiles
@@ -300,6 +300,9 @@ class ReviewSession:
                     "stale": bool(t is not None and tseg is not None and t["text"] != tseg.text),
                 }
             )
+        # the lines too long for their time first: they are what stops the dub
+        cut = {i for i, t in timing.items() if t["status"] == "cut"}
+        rows_out.sort(key=lambda r: r["index"] not in cut)
         ends = [seg.end_s for seg in source.segments] if source is not None else []
         duration = max([0.0, *ends, *(float(t["end_s"]) for t in timing.values())])
         with self._lock:
@@ -579,6 +582,7 @@ def _timing_row(row: object) -> dict[str, Any]:
     if not isinstance(text, str):
         raise ValueError(f"segment {index}: 'text' is not a string")
     status = row.get("status", "ok")
+    status = LEGACY_STATUS.get(status, status) if isinstance(status, str) else status
     if status not in _STATUSES:
         raise ValueError(f"segment {index}: unknown status {printable(status)[:20]!r}")
     warnings = row.get("warnings", [])

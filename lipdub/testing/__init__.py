@@ -24,6 +24,10 @@ Importing this package registers nothing: they are not built-in backends, so
 test suite's conftest, a worker's ``setup``, or the ``lipdub.backends`` entry points of
 a test package).
 
+:mod:`lipdub.testing.fitting` has two translators for the timing fit: ``"wordy"``
+writes each line three times over, ``"fitting"`` is length-aware and records the time
+budgets it is given.
+
 Helpers that write sample media and random-weight checkpoints live in
 :mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`. Fake services on
 127.0.0.1 that the real client libraries talk to: :mod:`lipdub.testing.google` (Google
@@ -294,6 +298,8 @@ class PassThroughLipSyncer(LipSyncer):
 FAKE_BACKENDS: tuple[tuple[registry.Kind, str, str], ...] = (
     ("transcriber", "fake", "lipdub.testing:FakeTranscriber"),
     ("translator", "fake", "lipdub.testing:FakeTranslator"),
+    ("translator", "wordy", "lipdub.testing.fitting:WordyTranslator"),
+    ("translator", "fitting", "lipdub.testing.fitting:FittingTranslator"),
     ("voice", "fake", "lipdub.testing:FakeVoiceSynth"),
     ("voice", "fake_clone", "lipdub.testing.cloning:RecordingCloneVoice"),
     ("detector", "fake", "lipdub.testing:FakeFaceDetector"),

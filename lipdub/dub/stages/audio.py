@@ -110,6 +110,7 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             on_event=run.on_event,
             references=src.references if cloning else None,
             reference=src.reference if cloning else None,
+            allow_truncation=True,  # the same speech either way; check() decides
         )
         if cloning and src.reference_files is not None:
             timing = name_references(timing, src.reference_files)
@@ -125,6 +126,19 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
         written = [speech.save_wav(speech_path), timing.save(timing_path)]
         out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
         return out, written
+
+    def check(self, run: Run, src: Voiced, out: Spoken) -> None:
+        """Lines too long for their time stop the dub here, before any video, unless the
+        options allow truncation (the cut lines are then in the report and summary)."""
+        from lipdub.dub.timing import require_fit
+
+        if not run.options.allow_truncation:
+            require_fit(
+                out.timing,
+                max_rate=run.options.fit.max_rate,
+                path=run.path(artifacts.timing(out.target)),
+                translation=artifacts.translation(out.target),
+            )
 
 
 def _source_spans(st: Transcribed) -> list[tuple[float, float]]:

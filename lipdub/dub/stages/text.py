@@ -25,6 +25,7 @@ from lipdub.dub.state import (
 )
 from lipdub.errors import InputError, NoSpeechError
 from lipdub.types import Segment, Transcript
+from lipdub.types.fit import FitRequest
 
 if TYPE_CHECKING:
     from lipdub.diarize.assign import EstimatedSplit
@@ -112,11 +113,17 @@ class Transcribe(Stage[Extracted, Transcribed]):
 
 
 class Translate(LangStage[Voiced, Target, Translated]):
-    """``translation.<lang>.json`` and its SRT copy (both editable)."""
+    """``translation.<lang>.json`` and its SRT copy (both editable).
+
+    A length-aware translator (:attr:`~lipdub.translate.base.Translator.length_aware`)
+    is given every line's time budget (:func:`~lipdub.dub.budget.fit_request`: the
+    slot plus the silences the timing fit may borrow, the target voice's
+    speech-length predictor, ``max_rate``); the others are called as they always were.
+    """
 
     name = "translate"
     editable = True
-    upstream = "transcript, the translator's settings or the glossary"
+    upstream = "transcript, the translator's settings, the glossary or (length-aware) the budgets"
 
     def artifacts(self, run: Run, src: Voiced, st: Target) -> list[Path]:
         return [
@@ -130,13 +137,32 @@ class Translate(LangStage[Voiced, Target, Translated]):
             if operations.same_language(src.source.language, st.target)
             else component_identity(run.components.translator())
         )
+        # A length-aware translator writes for the budgets (and the voice's predictor,
+        # max_rate and speakers), so they are part of what it made. The others never
+        # see them: keying them would redo (and discard) a translation, an edited one
+        # included, whenever a fit option or the voice changed, for the same text.
+        fit = self._fit(run, src, st)
         return settings_key(
             content_key(src.transcript_path),
             translator,
             st.target,
             *((src.speakers_key,) if src.speakers_key else ()),
             *((glossary.key(),) if (glossary := run.options.glossary) else ()),
+            *((dataclasses.asdict(fit),) if fit is not None else ()),
         )
+
+    def _fit(self, run: Run, src: Voiced, st: Target) -> FitRequest | None:
+        """Every line's time budget, for a length-aware translator (else None; also
+        for a still image, whose length follows the speech)."""
+        if run.info.is_image or operations.same_language(src.source.language, st.target):
+            return None
+        if not run.components.translator().length_aware:
+            return None
+        from lipdub.dub.budget import fit_request
+        from lipdub.voice.length import predictor_for
+
+        length = predictor_for(run.components.voice(), language=st.target, voice=run.voice)
+        return fit_request(src.source, length, total_s=run.info.duration_s, options=run.options.fit)
 
     def reusable(self, states: Mapping[Path, str]) -> bool:
         primary, *rest = states.values()
@@ -196,7 +222,11 @@ class Translate(LangStage[Voiced, Target, Translated]):
     def compute(self, run: Run, src: Voiced, st: Target) -> tuple[Translated, list[Path]]:
         json_path, srt_path = self.artifacts(run, src, st)
         translation = operations.translate(
-            run.components.translator, src.source, st.target, glossary=run.options.glossary
+            run.components.translator,
+            src.source,
+            st.target,
+            glossary=run.options.glossary,
+            fit=self._fit(run, src, st),
         )
         written = [translation.save(json_path), translation.save(srt_path)]
         as_resumed = Transcript.load(json_path, st.target)

@@ -106,7 +106,7 @@ function renderRow(r) {
   let timing = el("span", { class: "status empty" }, "not spoken");
   const cells = [];
   if (t) {
-    const label = r.stale ? "edited" : t.status.replace("_", " ");
+    const label = r.stale ? "edited" : t.status === "cut" ? "too long: cut" : t.status;
     timing = el("div", {},
       el("span", { class: "status " + (r.stale ? "stale" : t.status), "data-status": t.status }, label),
       el("div", { class: "numbers" },
