@@ -152,3 +152,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
         for reason in undocumented:
             terminalreporter.write_line(f"  - {reason}", red=True)
+
+
+@pytest.fixture(scope="session")
+def musetalk_weights() -> Path:
+    """The MuseTalk 1.5 parity kit's deterministic weights, built from its rule once per
+    machine (about 45 s and 4 GiB; 3.6 GB on disk) under ``$LIPDUB_MUSETALK_WEIGHTS``,
+    else ``$LIPDUB_CACHE/musetalk-test-weights``, and reused after (one build at a time)."""
+    from lipdub.testing.musetalk_weights import cached_musetalk_test_weights
+
+    root = os.environ.get("LIPDUB_MUSETALK_WEIGHTS") or os.path.join(
+        os.environ["LIPDUB_CACHE"], "musetalk-test-weights"
+    )
+    return cached_musetalk_test_weights(root)
