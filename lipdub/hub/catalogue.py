@@ -518,7 +518,6 @@ def _musetalk_entries() -> list[WeightsSpec]:
             revision=None,
             size=None,
             sha256_prefix=None,
-            approx_size=3_400_000_000,
             extra_files=("musetalkV15/musetalk.json",),
             licence="MuseTalk code MIT; its README allows commercial use of the weights."
             + _MUSETALK_CHECK,
@@ -534,7 +533,6 @@ def _musetalk_entries() -> list[WeightsSpec]:
             revision=None,
             size=None,
             sha256_prefix=None,
-            approx_size=335_000_000,
             allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"),
             licence="MIT (stabilityai/sd-vae-ft-mse); check the model card",
             description="Stable Diffusion's VAE fine-tuned with MSE, MuseTalk's latent space",
@@ -548,7 +546,6 @@ def _musetalk_entries() -> list[WeightsSpec]:
             revision=None,
             size=None,
             sha256_prefix=None,
-            approx_size=151_000_000,
             allow_patterns=("config.json", "preprocessor_config.json", "model.safetensors"),
             licence="Apache-2.0 (openai/whisper-tiny); check the model card",
             description="Whisper tiny (transformers), MuseTalk's audio encoder",
