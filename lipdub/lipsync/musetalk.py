@@ -92,7 +92,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: Crops whose latents a syncer keeps (about 32 KiB each: 128 MiB).
 DEFAULT_LATENT_CACHE = 4096
 #: What ``"auto"`` measures on: crops per batch and batches.
-AUTO_BATCH, AUTO_BATCHES = 2, 2
+AUTO_BATCH, AUTO_BATCHES = 1, 1
 AUTO_STAGE = "precision"
 _RECIPE = "musetalk-auto-v1"
 
