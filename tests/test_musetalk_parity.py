@@ -117,3 +117,24 @@ def test_end_to_end_from_png_and_wav(syncer: MuseTalkSyncer, face: np.ndarray) -
     same_faces(net.decode(out[:1]), "faces_bgr_batch0", slice(0, 1))
     # the syncer's own call (the engine's path) gives the same face
     same_faces(syncer.sync(face[None], windows[:1]), "faces_bgr_batch0", slice(0, 1))
+
+
+def test_bf16_shares_the_networks_and_is_measured_against_fp32(
+    syncer: MuseTalkSyncer, face: np.ndarray
+) -> None:
+    """The CPU's reduced precision runs (autocast over the same float32 networks; the
+    audio features stay float32) and gives the faces ``auto`` compares with fp32's."""
+    from lipdub.lipsync.auto_precision import psnr_db
+
+    bf16 = MuseTalkSyncer(syncer.net, precision="bf16", device="cpu")
+    assert bf16.precision == "bf16" and bf16.settings()["precision"] == "bf16"
+    clip = load_audio(KIT / "input_16k.wav")
+    feats = bf16.audio_features(clip)
+    assert feats.dtype == np.float32
+    assert np.array_equal(feats, syncer.audio_features(clip))
+    window = bf16.audio_window(feats, 12, 25)[None]
+    got, want = bf16.sync(face[None], window), syncer.sync(face[None], window)
+    assert got.shape == want.shape == (1, 256, 256, 3) and got.dtype == np.uint8
+    value = psnr_db(got, want)
+    print(f"bf16 against fp32: {value:.1f} dB PSNR")
+    assert 10.0 < value < float("inf")

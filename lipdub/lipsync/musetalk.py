@@ -392,7 +392,7 @@ class MuseTalkSyncer(LipSyncer):
     # ------------------------------------------------------------------ audio
     def audio_features(self, audio: AudioClip) -> npt.NDArray[np.float32]:
         """Whisper-tiny's stacked hidden states of the audio at 16 kHz: ``(5, 384, T)``,
-        50 rows a second (time last).
+        50 rows a second (time last), computed in float32 whatever the precision.
 
         Raises:
             InputError: The audio is empty.
@@ -401,8 +401,8 @@ class MuseTalkSyncer(LipSyncer):
         if clip.num_samples == 0:
             raise InputError("audio: the driving audio is empty", hint="pass speech audio")
         samples = np.ascontiguousarray(clip.samples, dtype=np.float32)
-        with self._autocast(self._mode or "fp32"):
-            return self.net.whisper_states(samples)
+        # float32 in every precision: the encoder is tiny, and the features feed each mode
+        return self.net.whisper_states(samples)
 
     def audio_window(
         self, features: npt.NDArray[np.float32], index: int, fps: Fraction | float
