@@ -6,7 +6,10 @@
 #      the calibration crops), batch sizes 16..256 and the engine's own choice
 #      (bench_gpu_sweep.py; random Wav2Lip weights unless CHECKPOINT is set; the HD
 #      lip-sync model too once it is in lipdub, its test weights built here),
-#   4. the end-to-end benchmark against the original algorithm (10 s and 60 s 720p).
+#   4. the end-to-end benchmark against the original algorithm (10 s and 60 s 720p),
+#   5. MuseTalk 1.5 (#28) fp16 batched at 720p against wav2lip_gan, and its fp16 faces
+#      against fp32 (TF32 off, bound 35 dB); the parity kit's weights are built here
+#      (about 30 s, 3.6 GB; tests/test_musetalk_cuda.py in step 2 builds them first).
 # Results: printed, and written to $OUT (or benchmarks/) as bench_gpu_sweep.json and
 # bench_lipsync_cuda.json. Record the card (step 1) beside every number.
 set -euo pipefail
@@ -28,3 +31,7 @@ timeout 300 python benchmarks/bench_gpu_sweep.py "${SWEEP[@]}" || echo "SWEEP FA
 ARGS=(--device cuda --short 10 --long 60 --s3fd-samples 10 --json "$OUT_DIR/bench_lipsync_cuda.json")
 if [[ -n "${CHECKPOINT:-}" ]]; then ARGS+=(--checkpoint "$CHECKPOINT"); fi
 timeout 240 python benchmarks/bench_lipsync.py "${ARGS[@]}" || echo "BENCH FAILED (rc=$?)"
+
+MT=(--device cuda --frames 250 --weights "$LIPDUB_CACHE/musetalk-test-weights"
+    --json "$OUT_DIR/bench_musetalk_cuda.json")
+timeout 300 python benchmarks/bench_musetalk.py "${MT[@]}" || echo "MUSETALK BENCH FAILED (rc=$?)"

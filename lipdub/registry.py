@@ -118,6 +118,7 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
                 "lipdub.lipsync.wav2lip:Wav2LipSyncer.from_pretrained",
                 kwargs={"name_or_path": "wav2lip_gan"},
             ),
+            "musetalk": Entry("lipdub.lipsync.musetalk:MuseTalkSyncer.from_pretrained", "hd"),
         },
         "separator": {
             "duck": Entry("lipdub.separate.duck:DuckingSeparator"),

@@ -184,3 +184,16 @@ def _no_dubbed_line_faster_than_max_rate(request: pytest.FixtureRequest) -> Iter
     yield
     for path in root.rglob("timing.*.json") if root is not None else ():
         assert_no_line_faster_than_max_rate(path)
+
+
+@pytest.fixture(scope="session")
+def musetalk_weights() -> Path:
+    """The MuseTalk 1.5 parity kit's deterministic weights, built from its rule once per
+    machine (about 45 s and 4 GiB; 3.6 GB on disk) under ``$LIPDUB_MUSETALK_WEIGHTS``,
+    else ``$LIPDUB_CACHE/musetalk-test-weights``, and reused after (one build at a time)."""
+    from lipdub.testing.musetalk_weights import cached_musetalk_test_weights
+
+    root = os.environ.get("LIPDUB_MUSETALK_WEIGHTS") or os.path.join(
+        os.environ["LIPDUB_CACHE"], "musetalk-test-weights"
+    )
+    return cached_musetalk_test_weights(root)

@@ -63,8 +63,25 @@ def cmd_weights(args: argparse.Namespace) -> int:
         echo(f"{spec.name:<34} {spec.size_text():>10}  {rev:<16} {sha:<8} {state:<12} {where}")
     for pattern, what in hub.PATTERNS:
         echo(f"{pattern:<34} {'':>10}  {'':<16} {'':<8} {'':<12} {what}")
+    _list_licences(args)
     _list_auto_choices(args)
     return 0
+
+
+def _list_licences(args: argparse.Namespace) -> None:
+    """The terms of the lip-sync weights listed (Wav2Lip's are non-commercial; MuseTalk
+    runs with three models, each with its own card)."""
+    from lipdub import hub
+
+    rows = [
+        f"licence of {spec.name}: {spec.licence}"
+        for spec in hub.all_specs()
+        if spec.slot == "lipsyncer"
+        and spec.licence
+        and (not args.name or any(n in spec.name for n in args.name))
+    ]
+    for row in rows:
+        echo(row)
 
 
 #: The catalogue names of Wav2Lip weights (``weights list`` shows their ``auto`` choice).

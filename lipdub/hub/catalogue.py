@@ -14,6 +14,7 @@ name                       what
 ``piper-<voice>``          a Piper voice (``piper-es_ES-davefx-medium``)
 ``htdemucs``               Hybrid Transformer Demucs (music / voice separation)
 ``chatterbox``             Chatterbox multilingual (voice cloning), size/sha256 unknown
+``musetalk``               MuseTalk 1.5 UNet (with ``musetalk-vae``, ``musetalk-whisper``)
 =========================  ==============================================================
 
 OPUS-MT pairs follow a rule instead of a list: ``opus-<src>-<tgt>`` is the Hub repo
@@ -100,6 +101,8 @@ class WeightsSpec:
             ``"transcriber"``, ``"translator"``, ``"voice"``, ``"metric"``).
         local_option: The constructor argument that takes a local copy instead
             (``"model"``), and so the CLI's ``--opt SLOT.OPTION=...``.
+        companions: Names of other entries the model needs too; downloading this one
+            (``lipdub weights download NAME``) fetches them first.
 
     Example:
         >>> WeightsSpec("mine", "me/models", "net.pth", None, 1234, "abcd").size
@@ -120,6 +123,7 @@ class WeightsSpec:
     approx_size: int | None = None
     slot: str = ""
     local_option: str = ""
+    companions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or os.sep in self.name:
@@ -140,6 +144,7 @@ class WeightsSpec:
                 raise InputError(f"WeightsSpec.{field_name} must be > 0, got {value}")
         object.__setattr__(self, "allow_patterns", tuple(self.allow_patterns))
         object.__setattr__(self, "extra_files", tuple(self.extra_files))
+        object.__setattr__(self, "companions", tuple(self.companions))
 
     @property
     def url(self) -> str:
@@ -494,10 +499,67 @@ def _chatterbox_entries() -> list[WeightsSpec]:
     ]
 
 
+# ----------------------------------------------------------------------- MuseTalk
+
+_MUSETALK_CHECK = (
+    " Third parties report the weights as CreativeML OpenRAIL-M: check each model card."
+)
+
+
+def _musetalk_entries() -> list[WeightsSpec]:
+    """MuseTalk 1.5: its UNet, and the VAE and Whisper encoder it runs with. Sizes,
+    revisions and sha256 are unknown here (no Hub access when added): shown as unknown,
+    logged at the first download (record them then)."""
+    return [
+        WeightsSpec(
+            name="musetalk",
+            repo_id="TMElyralab/MuseTalk",
+            filename="musetalkV15/unet.pth",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            extra_files=("musetalkV15/musetalk.json",),
+            licence="MuseTalk code MIT; its README allows commercial use of the weights."
+            + _MUSETALK_CHECK,
+            description="MuseTalk 1.5 UNet: 256x256 lip-sync in a VAE's latent space",
+            slot="lipsyncer",
+            local_option="name_or_path",
+            companions=("musetalk-vae", "musetalk-whisper"),
+        ),
+        WeightsSpec(
+            name="musetalk-vae",
+            repo_id="stabilityai/sd-vae-ft-mse",
+            filename="diffusion_pytorch_model.safetensors",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"),
+            licence="MIT (stabilityai/sd-vae-ft-mse); check the model card",
+            description="Stable Diffusion's VAE fine-tuned with MSE, MuseTalk's latent space",
+            slot="lipsyncer",
+            local_option="vae",
+        ),
+        WeightsSpec(
+            name="musetalk-whisper",
+            repo_id="openai/whisper-tiny",
+            filename="model.safetensors",
+            revision=None,
+            size=None,
+            sha256_prefix=None,
+            allow_patterns=("config.json", "preprocessor_config.json", "model.safetensors"),
+            licence="Apache-2.0 (openai/whisper-tiny); check the model card",
+            description="Whisper tiny (transformers), MuseTalk's audio encoder",
+            slot="lipsyncer",
+            local_option="whisper",
+        ),
+    ]
+
+
 _KNOWN: dict[str, WeightsSpec] = {
     spec.name: spec
     for spec in (
         *_wav2lip_family(),
+        *_musetalk_entries(),
         *_whisper_entries(),
         *_demucs_entries(),
         *_chatterbox_entries(),

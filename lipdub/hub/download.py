@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lipdub._hashing import file_sha256
 from lipdub.errors import InputError, ModelNotFoundError
 from lipdub.events import EventCallback, Progress, StageFinished, StageStarted, emit
 from lipdub.hub.catalogue import WeightsSpec, lookup
@@ -472,7 +473,11 @@ def download_weights(
             f"repos) and run it again, or fetch {spec.repo_id} elsewhere and pass the local "
             "copy instead of the name"
         )
-    return resolve_weights(
+    for other in spec.companions:  # what the model needs beside its own file
+        download_weights(
+            other, cache_dir=cache_dir, token=token, endpoint=endpoint, on_event=on_event
+        )
+    path = resolve_weights(
         spec,
         revision=revision,
         cache_dir=cache_dir,
@@ -481,3 +486,14 @@ def download_weights(
         on_event=on_event,
         hint=hint,
     )
+    if spec.sha256 is None and spec.sha256_prefix is None:
+        main = path / spec.filename if path.is_dir() else path
+        if main.is_file():
+            logger.info(
+                "%s: %s is %d bytes, sha256 %s (the catalogue records none yet)",
+                spec.name,
+                spec.filename,
+                main.stat().st_size,
+                file_sha256(main, remember=True),
+            )
+    return path
