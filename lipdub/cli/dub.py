@@ -23,7 +23,12 @@ from lipdub.cli._components import (
     component_specs,
     pipeline_from_args,
 )
-from lipdub.cli._dub_options import add_face_option, add_separation_options, options_from_args
+from lipdub.cli._dub_options import (
+    add_face_option,
+    add_quality_options,
+    add_separation_options,
+    options_from_args,
+)
 from lipdub.cli._render import ProgressRenderer, echo
 from lipdub.cli.lipsync import announce_preparation
 from lipdub.errors import InputError
@@ -192,6 +197,7 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
     add_face_option(sp)
+    add_quality_options(sp)
     sp.add_argument(
         "--opt",
         action="append",

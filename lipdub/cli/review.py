@@ -15,7 +15,11 @@ from lipdub.cli._components import (
     add_slot_options,
     slots_of,
 )
-from lipdub.cli._dub_options import add_face_option, add_separation_options
+from lipdub.cli._dub_options import (
+    add_face_option,
+    add_quality_options,
+    add_separation_options,
+)
 from lipdub.cli._render import echo
 from lipdub.errors import InputError
 from lipdub.slots import CORE
@@ -127,6 +131,7 @@ def register(sub: Any) -> None:
     group.add_argument("--voice-map", help="per-speaker voices: A=voice1,B=voice2")
     add_separation_options(group, defaults=False)
     add_face_option(group, defaults=False)
+    add_quality_options(group)
     group.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

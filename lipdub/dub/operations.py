@@ -92,8 +92,10 @@ def synthesize(
     on_event: EventCallback | None = None,
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
+    speed_caps: Mapping[int, float] | None = None,
 ) -> tuple[AudioClip, TimingReport]:
-    """The translation spoken at the source timing, and its timing report."""
+    """The translation spoken at the source timing, and its timing report
+    (``speed_caps``: lines spoken no faster than that, see ``speak_transcript``)."""
     from lipdub.dub.timing import WavFolderCache, speak_transcript
 
     return speak_transcript(
@@ -108,6 +110,7 @@ def synthesize(
         on_event=on_event,
         references=references,
         reference=reference,
+        speed_caps=speed_caps,
     )
 
 

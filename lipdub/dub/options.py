@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lipdub.errors import InputError
+from lipdub.quality.records import QualityOptions
 
-__all__ = ["FACE_MODES", "DubOptions", "FitOptions"]
+__all__ = ["FACE_MODES", "DubOptions", "FitOptions", "QualityOptions"]
 
 #: The named values of :attr:`DubOptions.face` (besides a face id).
 FACE_MODES = ("auto", "active", "largest")
@@ -102,6 +103,9 @@ class DubOptions:
             ``"auto"`` (the default: ``"active"`` when a scorer is at hand, i.e. the
             syncnet_v2 weights are cached, else the face track alone, as before).
             The choice is written to the editable ``faces.json``.
+        quality: The quality checks of every dubbed line (intelligibility, speaker
+            similarity, timing) and their one retry; ``QualityOptions(check=False)``
+            switches them off (see ``docs/quality.md``).
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -116,6 +120,7 @@ class DubOptions:
     allow_no_face: bool = False
     burn_subtitles: bool = False
     face: str = "auto"
+    quality: QualityOptions = field(default_factory=QualityOptions)
 
     def __post_init__(self) -> None:
         if isinstance(self.face, int) and not isinstance(self.face, bool) and self.face >= 0:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError
+from lipdub.quality.records import LineQuality
 
 __all__ = ["SEVERITY", "LineStatus", "SegmentTiming", "TimingReport"]
 
@@ -55,6 +57,7 @@ class SegmentTiming:
         cut_s: Speech cut off at the end of the media (not heard).
         status: The worst thing that happened to it (:data:`LineStatus`).
         warnings: Sentences for a reviewer, one per problem.
+        quality: What the quality stage measured of the line (None before it ran).
     """
 
     index: int
@@ -76,6 +79,7 @@ class SegmentTiming:
     cut_s: float = 0.0
     status: LineStatus = "ok"
     warnings: tuple[str, ...] = ()
+    quality: LineQuality | None = None
 
     @property
     def end_s(self) -> float:
@@ -142,6 +146,7 @@ class TimingReport:
                 if isinstance(v, float):
                     row[k] = round(v, 4)
             row["overflow_ms"] = round(s.overflow_s * 1000)
+            row["quality"] = s.quality.to_dict() if s.quality is not None else None
             rows.append(row)
         return {
             "segments": rows,
@@ -170,6 +175,8 @@ class TimingReport:
                 kw = {k: v for k, v in r.items() if k in fields}
                 kw.setdefault("source_start_s", kw["start_s"])
                 kw["warnings"] = tuple(kw.get("warnings", ()))
+                q = kw.get("quality")
+                kw["quality"] = LineQuality.from_dict(q) if isinstance(q, dict) else None
                 if "status" not in kw:  # before lines were placed apart: overflow overlapped
                     over = float(kw.get("overflow_s", 0.0)) > 0.0005
                     kw["status"] = "overflow" if over else "ok"
@@ -181,6 +188,15 @@ class TimingReport:
                 hint="delete it to redo the speak stage",
             ) from e
         return cls(tuple(rows))
+
+    def with_quality(self, records: Mapping[int, LineQuality]) -> TimingReport:
+        """This report with each line's quality record (by line index) attached."""
+        return TimingReport(
+            tuple(
+                dataclasses.replace(s, quality=records.get(s.index, s.quality))
+                for s in self.segments
+            )
+        )
 
     def describe(self) -> str:
         """A table: source and placed start, delay, slot, speech, speed, status per line.

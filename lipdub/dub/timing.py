@@ -340,6 +340,7 @@ def speak_transcript(
     on_event: EventCallback | None = None,
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
+    speed_caps: Mapping[int, float] | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
 
@@ -369,6 +370,8 @@ def speak_transcript(
             spoken in their own reference voice.
         reference: The reference for segments whose speaker has none in
             ``references`` (None: the voice's own default).
+        speed_caps: Segment index -> the fastest total speed for that line (below 1:
+            slower than natural), for a retake spoken slower (the quality stage's).
         on_event: Receives ``Progress("speak", done, total, "segments")`` (the total
             grows by the lines that need a second, native-rate pass) and a
             ``StageWarning("speak", ...)`` per line warning; exceptions it raises
@@ -435,6 +438,9 @@ def speak_transcript(
         bounds, _ = _bounds(next_start[i], total_s, options)
         n_s = nat[i].duration_s
         speeds[i] = _plan_speed(n_s, start, seg.end_s - seg.start_s, seg.end_s, bounds, options)
+        cap = (speed_caps or {}).get(i)
+        if cap is not None and speeds[i][0] > cap:
+            speeds[i] = (cap, False)
         prev_end = start + n_s / speeds[i][0]
 
     # 3. the lines that need a native rate, batched by (voice, rate)
