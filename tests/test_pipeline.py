@@ -83,6 +83,7 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
         "transcribe",
         "translate",
         "speak",
+        "quality",
         "separate",
         "mix",
         "track",

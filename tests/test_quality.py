@@ -271,3 +271,14 @@ def test_a_line_cloned_from_the_wrong_speaker_is_flagged_closer_to_the_other() -
     assert flagged.speaker.closest == "S2" and flagged.verdict == "review"
     assert flagged.speaker.own is not None and flagged.speaker.own < flagged.speaker.others["S2"]
     assert any("closer to speaker S2" in p for p in flagged.problems)
+
+
+def test_the_docs_example_builds_the_options() -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "quality.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert blocks, "docs/quality.md lost its example"
+    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(blocks[0], "docs/quality.md", "exec"), namespace)
+    assert namespace["options"].quality == QualityOptions(model="small", max_cer=0.3)
