@@ -282,3 +282,48 @@ def test_the_docs_example_builds_the_options() -> None:
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     exec(compile(blocks[0], "docs/quality.md", "exec"), namespace)
     assert namespace["options"].quality == QualityOptions(model="small", max_cer=0.3)
+
+
+def test_a_cloned_line_closer_to_the_other_speaker_is_retried_without_the_clone(
+    video: Path, tiny_en: str
+) -> None:
+    """match (espeak-ng moved to each reference) cannot make the Piper speaker B sound
+    like B (benchmarks/RESULTS.md): B's line is caught, spoken again without the clone,
+    and still flagged; the espeak-like speaker A's lines pass."""
+    pytest.importorskip("espeakng_loader")
+    if importlib.util.find_spec("resemblyzer") is None:
+        pytest.skip("resemblyzer is not installed (lipdub[speakers])")
+    from lipdub.voice.espeak import EspeakVoiceSynth
+    from lipdub.voice.match import MatchedVoiceSynth
+
+    wd = video.with_name("wd")
+    for label, clip in _two_references().items():  # the user's reference clips
+        (wd / "voices").mkdir(parents=True, exist_ok=True)
+        clip.save_wav(wd / "voices" / f"{label}.wav")
+    transcript = Transcript(
+        "en",
+        tuple(
+            Segment(0.5 + 4.5 * i, 4.0 + 4.5 * i, t, speaker=s)
+            for i, (t, s) in enumerate(zip(LINES, ("S1", "S2", "S1"), strict=True))
+        ),
+    )
+    pipe = DubbingPipeline(
+        transcriber=FakeTranscriber(transcript),
+        translator="identity",
+        voice=MatchedVoiceSynth(EspeakVoiceSynth()),
+        detector=FakeFaceDetector(),
+        lipsyncer=PassThroughLipSyncer(),
+        separator="duck",
+        options=DubOptions(quality=QualityOptions(model=tiny_en)),
+    )
+    pipe.run(video, "en", workdir=wd, stop_after="speak")
+    rows = _lines(wd)
+    for row in rows:
+        _assert_number_or_reason(row["quality"])
+    b = rows[1]["quality"]
+    assert rows[1]["speaker"] == "S2" and b["speaker"]["closest"] == "S1"
+    assert b["retry"]["way"] == "plain" and b["verdict"] == "review"
+    assert any("closer to speaker S1" in p for p in b["problems"])
+    for a in (rows[0]["quality"], rows[2]["quality"]):
+        assert a["speaker"]["closest"] == "S1" and a["speaker"]["margin"] > 0
+        assert not any("closer to speaker" in p for p in a["problems"])
