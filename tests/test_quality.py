@@ -327,3 +327,22 @@ def test_a_cloned_line_closer_to_the_other_speaker_is_retried_without_the_clone(
     for a in (rows[0]["quality"], rows[2]["quality"]):
         assert a["speaker"]["closest"] == "S1" and a["speaker"]["margin"] > 0
         assert not any("closer to speaker" in p for p in a["problems"])
+
+
+def test_auto_uses_the_dubs_whisper_never_downloads_and_says_why_not(
+    tiny_en: str, tmp_path: Path
+) -> None:
+    from lipdub.transcribe.whisper import WhisperTranscriber
+
+    dub_stt = WhisperTranscriber(tiny_en)
+    english = make_checker("auto", "en", dub_transcriber=lambda: dub_stt, cloning=False)
+    assert english.transcriber is not None and english.reasons[0] is None
+    said = english.intelligibility(AudioClip.silence(0.5, 16000), "", "en")
+    assert said.cer == 0.0 and said.reason is None  # nothing said, nothing expected
+    spanish = make_checker("auto", "es", dub_transcriber=lambda: dub_stt, cloning=False)
+    assert spanish.transcriber is None and "English-only" in str(spanish.reasons[0])
+    # a size that is not in this (empty) cache: no download, the reason instead
+    uncached = WhisperTranscriber("small", cache_dir=tmp_path)
+    none = make_checker("auto", "en", dub_transcriber=lambda: uncached, cloning=False)
+    assert none.transcriber is None and "not in the cache" in str(none.reasons[0])
+    assert not any(tmp_path.rglob("model.bin"))

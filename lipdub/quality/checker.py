@@ -169,6 +169,23 @@ class LineChecker:
         )
 
 
+def _local_twin(found: Any) -> Transcriber:
+    """The dub's Whisper model again, from local files only, decoding greedily."""
+    from lipdub.transcribe.whisper import WhisperTranscriber
+
+    out: Transcriber = WhisperTranscriber(
+        found.path if found.path is not None else found.model,
+        revision=None if found.path is not None else found.revision,
+        cache_dir=found.cache_dir,
+        device=found.device,
+        local_files_only=True,
+        beam_size=1,
+        word_timestamps=False,
+        condition_on_previous_text=False,
+    )
+    return out
+
+
 def _english_only(transcriber: Transcriber) -> bool:
     multilingual = getattr(transcriber, "is_multilingual", None)
     return multilingual is False
@@ -199,7 +216,10 @@ def make_checker(
         if model == "auto":
             found = dub_transcriber() if dub_transcriber is not None else None
             if isinstance(found, WhisperTranscriber):
-                transcriber, label = found, found.model
+                label = found.model
+                # the dub's own model when it is loaded; else the same one from the
+                # cache only (a dub given its text never downloads a model to check it)
+                transcriber = found if found._whisper is not None else _local_twin(found)
             else:
                 name = getattr(found, "name", None)
                 reason = (
