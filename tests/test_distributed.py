@@ -36,6 +36,7 @@ ALL_STAGES = {
     "transcribe",
     "translate",
     "speak",
+    "quality",
     "separate",
     "mix",
     "track",
