@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -256,7 +257,12 @@ def make_checker(
             from lipdub.diarize.embedded import encoder_path
 
             encoder_path()  # raises when resemblyzer is missing
-            encoder = SpeakerEncoder()
+            if importlib.util.find_spec("librosa") is None:  # its mel filters
+                enc_reason = (
+                    "no speaker encoder: librosa is missing (pip install 'lipdub[speakers]')"
+                )
+            else:
+                encoder = SpeakerEncoder()
         except LipdubError as e:
             enc_reason = f"no speaker encoder: {e}"
     else:

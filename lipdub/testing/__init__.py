@@ -21,7 +21,9 @@ them only in a program that asked for them (a test suite's conftest, a worker's
 ``setup``, or the ``lipdub.backends`` entry points of a test package).
 
 Helpers that write sample media and random-weight checkpoints live in
-:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`.
+:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`; voices for testing
+the quality checks (one that drops words, one that clones who speaks perfectly) in
+:mod:`lipdub.testing.quality`.
 
 Example:
     >>> from lipdub import registry
