@@ -12,14 +12,17 @@ name                       what it holds
 ``speakers.json``          who speaks when (editable)
 ``voices/<speaker>.wav``   each speaker's reference clip (replaceable)
 ``translation.<tgt>.json``  the translation (editable), and its ``.srt`` copy
-``speech.<tgt>.wav``       the dubbed speech at the source timing
-``timing.<tgt>.json``      where each line was placed, and how fast
+``speech.<tgt>.wav``       the dubbed speech at the source timing (checked)
+``timing.<tgt>.json``      where each line was placed, how fast, and its quality
+``draft.speech.<tgt>.wav``  the speech before the quality checks (and its
+``draft.timing.<tgt>.json``  timing): the speak stage's, the quality stage's input
 ``background.wav``         the input without the voice (``vocals.wav``: the voice)
 ``dub.<tgt>.wav``          the dubbed soundtrack: speech over the background
 ``facetrack.<key>.json``   the face through the video (per video and detector)
 ``facelinks.<key>.json``   every face of every frame, with stable ids
 ``faces.json``             which face speaks in each span (editable)
 ``speech/``                per-utterance speech kept between runs
+``quality/``               per-line quality measures kept between runs
 ``manifest.json``          what lipdub wrote, and from what (the record)
 =========================  ===================================================
 
@@ -34,9 +37,12 @@ from __future__ import annotations
 
 __all__ = [
     "BACKGROUND",
+    "DRAFT_SPEECH",
+    "DRAFT_TIMING",
     "DUB",
     "FACES",
     "MANIFEST",
+    "QUALITY_CACHE",
     "SOURCE_AUDIO",
     "SPEAKERS",
     "SPEECH",
@@ -46,6 +52,8 @@ __all__ = [
     "TRANSLATION",
     "VOCALS",
     "VOICES",
+    "draft_speech",
+    "draft_timing",
     "dub",
     "facelinks",
     "facetrack",
@@ -70,6 +78,7 @@ MANIFEST = "manifest.json"
 #: Folders: the reference clips, and the per-utterance speech cache.
 VOICES = "voices"
 SPEECH_CACHE = "speech"
+QUALITY_CACHE = "quality"
 
 #: The per-language files, as ``(prefix, suffix)`` around the language code.
 TRANSCRIPT = ("transcript.", ".json")
@@ -77,6 +86,8 @@ TRANSLATION = ("translation.", ".json")
 TIMING = ("timing.", ".json")
 SPEECH = ("speech.", ".wav")
 DUB = ("dub.", ".wav")
+DRAFT_SPEECH = ("draft.speech.", ".wav")
+DRAFT_TIMING = ("draft.timing.", ".json")
 
 
 def _named(kind: tuple[str, str], code: str) -> str:
@@ -106,6 +117,16 @@ def timing(language: str) -> str:
 def speech(language: str) -> str:
     """``speech.<language>.wav``: the dubbed speech alone."""
     return _named(SPEECH, language)
+
+
+def draft_speech(language: str) -> str:
+    """``draft.speech.<language>.wav``: the dubbed speech before the quality checks."""
+    return _named(DRAFT_SPEECH, language)
+
+
+def draft_timing(language: str) -> str:
+    """``draft.timing.<language>.json``: its timing report, before the quality checks."""
+    return _named(DRAFT_TIMING, language)
 
 
 def dub(language: str) -> str:

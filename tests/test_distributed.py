@@ -36,6 +36,7 @@ ALL_STAGES = {
     "transcribe",
     "translate",
     "speak",
+    "quality",
     "separate",
     "mix",
     "track",
@@ -106,7 +107,7 @@ def test_batch_dubs_every_pair_once_and_a_rerun_does_nothing(
     for v in videos:
         first, second = (t for t in report.tasks if t.input == str(v))
         assert set(first.ran) == ALL_STAGES
-        assert set(second.ran) == {"translate", "speak", "mix", "lipsync", "subtitles"}
+        assert set(second.ran) == {"translate", "speak", "quality", "mix", "lipsync", "subtitles"}
         assert set(second.reused) == {"extract", "transcribe", "separate", "track"}
         manifest = json.loads(
             (workdir_for(BatchItem(v), tmp_path / "wd") / "manifest.json").read_text()

@@ -61,6 +61,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "lipdub.faces",
         "lipdub.lipsync",
         "lipdub.eval",
+        # a dubbed line checked (Whisper, the speaker encoder); eval reads its summary
+        "lipdub.quality",
     ),
     # the dub: stages, runner, work directory
     ("lipdub.dub",),

@@ -84,6 +84,7 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
         "transcribe",
         "translate",
         "speak",
+        "quality",
         "separate",
         "mix",
         "track",
@@ -100,7 +101,7 @@ def test_editing_the_translation_redoes_only_dependent_stages(clip: Path, tmp_pa
     edited = pipe.run(clip, "es", out)
     assert edited.yours == ("translate",)
     assert set(edited.reused) == {"extract", "transcribe", "separate", "track"}
-    assert set(edited.ran) == {"speak", "mix", "lipsync", "subtitles"}
+    assert set(edited.ran) == {"speak", "quality", "mix", "lipsync", "subtitles"}
     assert transcriber.calls == 1
     assert edited.translation is not None and edited.translation.segments[1].text == "¿Qué tal?"
     # the unchanged first segment came from the per-utterance cache

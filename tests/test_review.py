@@ -308,7 +308,7 @@ def test_review_in_a_browser_edit_speak_and_finish(dub: Dub, tmp_path: Path) -> 
             timing = json.loads((wd / "timing.es.json").read_text())["segments"]
             assert timing[1]["text"].startswith("¿Qué tal estás hoy")
             expect(rows.nth(1).locator(".status")).not_to_have_text("edited")
-            assert set(session.job.ran) == {"speak", "mix"}
+            assert set(session.job.ran) == {"speak", "quality", "mix"}
 
             page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
             if os.environ.get("LIPDUB_REVIEW_SCREENSHOT"):

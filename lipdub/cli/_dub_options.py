@@ -18,6 +18,7 @@ __all__ = [
     "add_face_option",
     "add_fit_options",
     "add_glossary_option",
+    "add_quality_options",
     "add_separation_options",
     "glossary_from_args",
     "options_from_args",
@@ -26,7 +27,7 @@ __all__ = [
 
 def options_from_args(args: argparse.Namespace) -> Any:
     """The :class:`DubOptions` the options of ``args`` ask for."""
-    from lipdub.dub.options import DubOptions, FitOptions
+    from lipdub.dub.options import DubOptions, FitOptions, QualityOptions
 
     voice_map = {}
     for pair in (args.voice_map or "").split(","):
@@ -45,6 +46,40 @@ def options_from_args(args: argparse.Namespace) -> Any:
         glossary=glossary_from_args(args),
         fit=FitOptions(max_rate=args.max_rate),
         allow_truncation=args.allow_truncation,
+        quality=QualityOptions(
+            check=args.quality, model=args.quality_model, max_cer=args.quality_max_cer
+        ),
+    )
+
+
+def add_quality_options(sp: Any) -> None:
+    """``--quality/--no-quality``, ``--quality-model`` and ``--quality-max-cer``: the
+    checks of every dubbed line (``dub`` and ``review``)."""
+    from lipdub.cli._args import number
+    from lipdub.quality.records import QualityOptions
+
+    default = QualityOptions()
+    sp.add_argument(
+        "--quality",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check every dubbed line (back-transcription CER, speaker similarity, timing) "
+        "and speak a failing line once more (default: on; --no-quality switches it off)",
+    )
+    sp.add_argument(
+        "--quality-model",
+        default=default.model,
+        metavar="SIZE|DIR",
+        help="Whisper model that back-transcribes the dubbed lines: a size or a model "
+        "folder, never downloaded here (default: auto, the dub's Whisper transcriber)",
+    )
+    sp.add_argument(
+        "--quality-max-cer",
+        type=number(0, 10),
+        default=default.max_cer,
+        metavar="CER",
+        help=f"a line whose character error rate is above this is retried, then flagged "
+        f"for review (default: {default.max_cer:g})",
     )
 
 

@@ -27,6 +27,7 @@ from lipdub.cli._dub_options import (
     add_face_option,
     add_fit_options,
     add_glossary_option,
+    add_quality_options,
     add_separation_options,
     options_from_args,
 )
@@ -200,6 +201,7 @@ def register(sub: Any) -> None:
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
     add_fit_options(sp)
     add_face_option(sp)
+    add_quality_options(sp)
     sp.add_argument(
         "--opt",
         action="append",

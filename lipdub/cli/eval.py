@@ -69,6 +69,8 @@ def _text(report: Any) -> list[str]:
             f"max {t['start_error_s_max']:.3f} s, {t['overflowing']} overflowing, "
             f"{t['delayed']} delayed, {t['cut']} cut"
         )
+        if t.get("quality"):
+            lines.extend(_quality_text(lang, t["quality"]))
     return lines
 
 
@@ -146,6 +148,37 @@ def _table(reports: list[Any]) -> list[str]:
         cells = " ".join(v.rjust(c) for v, c in zip(r.values, cols, strict=True))
         lines.append(f"{r.label:<{width}}  {cells}   {r.note}")
     return lines
+
+
+def _num(value: Any, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _quality_text(lang: str, q: dict[str, Any]) -> list[str]:
+    """The quality summary of one language: means, per speaker, flagged and worst lines."""
+    if not q["checked"]:
+        return [f"quality {lang}: not checked ({'; '.join(q['not_measured']) or 'no record'})"]
+    models = f" (Whisper {', '.join(q['models'])})" if q["models"] else ""
+    out = [
+        f"quality {lang}: {q['checked']} of {q['lines']} lines checked, CER mean "
+        f"{_num(q['cer_mean'])}, WER mean {_num(q['wer_mean'])}{models}; {q['retried']} "
+        f"retried ({q['kept_retake']} retakes kept), {len(q['flagged'])} flagged review"
+    ]
+    for label, s in q["speakers"].items():
+        out.append(
+            f"  speaker {label}: {s['lines']} lines, CER mean {_num(s['cer_mean'])}, "
+            f"similarity to own reference {_num(s['similarity_mean'])}"
+        )
+    for f in q["flagged"]:
+        out.append(f"  review #{f['index']}: {'; '.join(f['problems'])}: {f['text'][:60]!r}")
+    for w in q["worst"]:
+        out.append(
+            f"  worst #{w['index']}: CER {_num(w['cer'])}, similarity {_num(w['similarity'])}"
+            f": {w['text'][:60]!r}"
+        )
+    for reason in q["not_measured"]:
+        out.append(f"  not measured: {reason}")
+    return out
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

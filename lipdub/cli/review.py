@@ -19,6 +19,7 @@ from lipdub.cli._dub_options import (
     add_face_option,
     add_fit_options,
     add_glossary_option,
+    add_quality_options,
     add_separation_options,
 )
 from lipdub.cli._render import echo
@@ -133,6 +134,7 @@ def register(sub: Any) -> None:
     add_glossary_option(group)
     add_separation_options(group, defaults=False)
     add_face_option(group, defaults=False)
+    add_quality_options(group)
     group.add_argument(
         "--keep-background",
         action=argparse.BooleanOptionalAction,

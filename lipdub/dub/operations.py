@@ -104,11 +104,13 @@ def synthesize(
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
     allow_truncation: bool | None = None,
+    speed_caps: Mapping[int, float] | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """The translation spoken at the source timing, and its timing report.
 
     Lines too long for their time raise :class:`~lipdub.errors.TimingFitError` unless
-    ``allow_truncation`` (None: ``options.allow_truncation``).
+    ``allow_truncation`` (None: ``options.allow_truncation``); ``speed_caps``: lines
+    spoken no faster than that, see ``speak_transcript``.
     """
     from lipdub.dub.timing import WavFolderCache, speak_transcript
 
@@ -127,6 +129,7 @@ def synthesize(
         allow_truncation=(
             options.allow_truncation if allow_truncation is None else allow_truncation
         ),
+        speed_caps=speed_caps,
     )
 
 

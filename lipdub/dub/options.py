@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lipdub.errors import InputError
+from lipdub.quality.records import QualityOptions
 
 if TYPE_CHECKING:
     from lipdub.translate.glossary import Glossary
 
-__all__ = ["FACE_MODES", "DubOptions", "FitOptions"]
+__all__ = ["FACE_MODES", "DubOptions", "FitOptions", "QualityOptions"]
 
 #: The named values of :attr:`DubOptions.face` (besides a face id).
 FACE_MODES = ("auto", "active", "largest")
@@ -118,6 +119,9 @@ class DubOptions:
             ``timing.<lang>.json`` and the summary). False (the default): such a dub
             stops before the video with :class:`~lipdub.errors.TimingFitError`
             naming the lines.
+        quality: The quality checks of every dubbed line (intelligibility, speaker
+            similarity, timing) and their one retry; ``QualityOptions(check=False)``
+            switches them off (see ``docs/quality.md``).
     """
 
     fit: FitOptions = field(default_factory=FitOptions)
@@ -134,6 +138,7 @@ class DubOptions:
     face: str = "auto"
     glossary: Glossary | None = None
     allow_truncation: bool = False
+    quality: QualityOptions = field(default_factory=QualityOptions)
 
     def __post_init__(self) -> None:
         if isinstance(self.face, int) and not isinstance(self.face, bool) and self.face >= 0:

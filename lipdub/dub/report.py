@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from lipdub._io import atomic_write_text
 from lipdub.errors import InputError
+from lipdub.quality.records import LineQuality
 
 __all__ = ["LEGACY_STATUS", "SEVERITY", "LineStatus", "SegmentTiming", "TimingReport"]
 
@@ -63,6 +65,7 @@ class SegmentTiming:
         reference: The reference clip a cloning voice spoke it in (a work-directory
             file, ``voices/S1.wav``); None when no clip was used.
         reference_sha256: That file's sha256.
+        quality: What the quality stage measured of the line (None before it ran).
     """
 
     index: int
@@ -86,6 +89,7 @@ class SegmentTiming:
     warnings: tuple[str, ...] = ()
     reference: str | None = None
     reference_sha256: str | None = None
+    quality: LineQuality | None = None
 
     @property
     def end_s(self) -> float:
@@ -155,6 +159,7 @@ class TimingReport:
                 if isinstance(v, float):
                     row[k] = round(v, 4)
             row["overflow_ms"] = round(s.overflow_s * 1000)
+            row["quality"] = s.quality.to_dict() if s.quality is not None else None
             rows.append(row)
         return {
             "segments": rows,
@@ -184,6 +189,8 @@ class TimingReport:
                 kw = {k: v for k, v in r.items() if k in fields}
                 kw.setdefault("source_start_s", kw["start_s"])
                 kw["warnings"] = tuple(kw.get("warnings", ()))
+                q = kw.get("quality")
+                kw["quality"] = LineQuality.from_dict(q) if isinstance(q, dict) else None
                 if "status" not in kw:  # before lines were placed apart: overflow overlapped
                     over = float(kw.get("overflow_s", 0.0)) > 0.0005
                     kw["status"] = "late" if over else "ok"
@@ -198,6 +205,15 @@ class TimingReport:
                 hint="delete it to redo the speak stage",
             ) from e
         return cls(tuple(rows), max_rate)
+
+    def with_quality(self, records: Mapping[int, LineQuality]) -> TimingReport:
+        """This report with each line's quality record (by line index) attached."""
+        return TimingReport(
+            tuple(
+                dataclasses.replace(s, quality=records.get(s.index, s.quality))
+                for s in self.segments
+            )
+        )
 
     def describe(self) -> str:
         """A table: source and placed start, delay, slot, speech, speed, status per line.

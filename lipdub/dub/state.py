@@ -212,7 +212,8 @@ class Translated(Target):
 
 @dataclass(frozen=True)
 class Spoken(Translated):
-    """After ``speak``: the dubbed speech and where each line went."""
+    """After ``speak``: the dubbed speech and where each line went (after ``quality``:
+    the checked speech, each timing line carrying its ``quality`` record)."""
 
     speech: AudioClip
     timing: TimingReport

@@ -217,8 +217,12 @@ def _plan(
     spans: Sequence[tuple[float, float]],
     total_s: float | None,
     options: FitOptions,
+    *,
+    caps: Sequence[float | None] = (),
 ) -> list[_Plan]:
-    """Each line's start and speed (the remedies of the module docstring, in order)."""
+    """Each line's start and speed (the remedies of the module docstring, in order);
+    ``caps[k]``, where given and not None, is line ``k``'s fastest speed (below
+    ``max_rate``: a retried line asked to go slower)."""
     n = len(spans)
     pause = options.min_pause_s
     media_end = math.inf if total_s is None else total_s
@@ -239,8 +243,14 @@ def _plan(
         # 1. a speed that fills the slot (what is left of it when the line starts late)
         room = w.end_s - preferred
         slot = e - s
-        speed = _speed(n_s, min(slot, room) if slot > 0 else room, options)
-        if abs(speed - 1.0) <= _SNAP and (speed < 1.0 or preferred + n_s <= w.end_s + _TOL_S):
+        cap = caps[k] if k < len(caps) else None
+        top = options.max_rate if cap is None else min(options.max_rate, cap)
+        speed = min(_speed(n_s, min(slot, room) if slot > 0 else room, options), top)
+        if (
+            abs(speed - 1.0) <= _SNAP
+            and top >= 1.0
+            and (speed < 1.0 or preferred + n_s <= w.end_s + _TOL_S)
+        ):
             speed = 1.0  # not worth processing
         length = n_s / speed
         start = preferred
@@ -248,7 +258,7 @@ def _plan(
             # 2. the silences around it: up to max_lead_s before, as fast as allowed
             room = w.end_s - earliest
             need = n_s / room if room > 0 else math.inf
-            speed = min(max(speed, need), options.max_rate)
+            speed = min(max(speed, need), top)
             length = n_s / speed
             start = max(earliest, min(preferred, w.end_s - length))
         # 3. what still runs past its window moves the next lines (the cursor); 4. what
@@ -379,6 +389,7 @@ def speak_transcript(
     references: Mapping[str, AudioClip] | None = None,
     reference: AudioClip | None = None,
     allow_truncation: bool = False,
+    speed_caps: Mapping[int, float] | None = None,
 ) -> tuple[AudioClip, TimingReport]:
     """Speak every segment at its time and return the speech track and timing report.
 
@@ -409,6 +420,8 @@ def speak_transcript(
             spoken in their own reference voice.
         reference: The reference for segments whose speaker has none in
             ``references`` (None: the voice's own default).
+        speed_caps: Segment index -> the fastest total speed for that line (below 1:
+            slower than natural), for a retake spoken slower (the quality stage's).
         on_event: Receives ``Progress("speak", done, total, "segments")`` (the total
             grows by the lines that need a second, native-rate pass) and a
             ``StageWarning("speak", ...)`` per line warning; exceptions it raises
@@ -473,6 +486,7 @@ def speak_transcript(
                 [(segs[i].start_s, segs[i].end_s) for i in active],
                 total_s,
                 options,
+                caps=[(speed_caps or {}).get(i) for i in active],
             ),
             strict=True,
         )

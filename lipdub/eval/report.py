@@ -73,10 +73,14 @@ class EvalReport:
 
 
 def timing_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Per language: lines, start errors, speaking rates and overflows of ``timing.<lang>.json``.
+    """Per language: lines, start errors, speaking rates and overflows of ``timing.<lang>.json``,
+    and the summary of its lines' quality records (``quality``: see
+    :func:`lipdub.quality.summary.quality_summary`).
 
     Start error = placed start minus source start (seconds). Unreadable reports are skipped.
     """
+    from lipdub.quality.summary import quality_summary
+
     out: dict[str, Any] = {}
     for path in sorted(Path(workdir).glob(artifacts.pattern(artifacts.TIMING))):
         lang = artifacts.language_of(path.name, artifacts.TIMING) or ""
@@ -101,6 +105,7 @@ def timing_summary(workdir: str | os.PathLike[str]) -> dict[str, Any]:
             "delayed": int(data.get("delayed", 0)),
             "cut": int(data.get("cut", 0)),
             "unfitted": int(data.get("unfitted", 0)),
+            "quality": quality_summary(rows),
         }
     return out
 

@@ -324,6 +324,12 @@ class ReviewSession:
             "source_language": source.language if source is not None else None,
             "duration_s": duration,
             "rows": rows_out,
+            # lines still failing the quality checks after their retry: listed first
+            "flagged": [
+                i
+                for i, t in sorted(timing.items())
+                if (t["quality"] or {}).get("verdict") == "review"
+            ],
             "versions": versions,
             "has_speech": lang is not None and self._has(artifacts.speech(lang)),
             "has_source_audio": self._has(artifacts.SOURCE_AUDIO),
@@ -595,7 +601,30 @@ def _timing_row(row: object) -> dict[str, Any]:
         out[key] = _finite(
             row, key, out["start_s"] + out["speech_s"] if default is None else default
         )
+    out["quality"] = _quality_of(row.get("quality"))
     return out
+
+
+def _quality_of(raw: object) -> dict[str, Any] | None:
+    """What the page shows of a line's quality record: its verdict, problems, CER and
+    speaker similarity (a record it cannot read is shown as none: only numbers)."""
+    from lipdub.errors import InputError
+    from lipdub.quality.records import LineQuality
+
+    if not isinstance(raw, dict):
+        return None
+    try:
+        q = LineQuality.from_dict(raw)
+    except InputError:
+        return None
+    return {
+        "verdict": q.verdict,
+        "problems": [p[:200] for p in q.problems[:5]],
+        "cer": q.intelligibility.cer,
+        "similarity": q.speaker.own,
+        "closest": q.speaker.closest,
+        "retry": None if q.retry is None else f"{q.retry.way}, kept the {q.retry.kept}",
+    }
 
 
 def _mtime(path: Path | None) -> float | None:

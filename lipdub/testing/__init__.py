@@ -29,10 +29,11 @@ writes each line three times over, ``"fitting"`` is length-aware and records the
 budgets it is given.
 
 Helpers that write sample media and random-weight checkpoints live in
-:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`. Fake services on
-127.0.0.1 that the real client libraries talk to: :mod:`lipdub.testing.google` (Google
-Cloud) and :mod:`lipdub.testing.llm` (an OpenAI-compatible chat server, for the ``llm``
-translator).
+:mod:`lipdub.testing.media` and :mod:`lipdub.testing.checkpoints`; voices for testing
+the quality checks (one that drops words, one that clones who speaks perfectly) in
+:mod:`lipdub.testing.quality`. Fake services on 127.0.0.1 that the real client
+libraries talk to: :mod:`lipdub.testing.google` (Google Cloud) and
+:mod:`lipdub.testing.llm` (an OpenAI-compatible chat server, for the ``llm`` translator).
 
 Example:
     >>> from lipdub import registry

@@ -32,6 +32,7 @@ from typing import TypeAlias
 from lipdub.dub.runner import Plan
 from lipdub.dub.stages.audio import Extract, Mix, Separate, SeparateLate, Speak
 from lipdub.dub.stages.faces import Faces
+from lipdub.dub.stages.quality import Quality
 from lipdub.dub.stages.text import Diarize, Transcribe, Translate
 from lipdub.dub.stages.video import LipSync, Subtitles, Track
 from lipdub.dub.stages.voices import Voices
@@ -46,6 +47,7 @@ __all__ = [
     "Faces",
     "LipSync",
     "Mix",
+    "Quality",
     "Separate",
     "SeparateLate",
     "Speak",
@@ -67,6 +69,7 @@ PLAN = (
     .then(Voices())
     .each(Translate(), stop=Translate.name)
     .each(Speak())
+    .each(Quality())  # every line checked; a failing line spoken once more
     .then(SeparateLate())
     .each(Mix(), stop=Speak.name)  # "speak": the dub's audio, before the slow lip-sync
     .then(Track())

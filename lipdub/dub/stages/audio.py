@@ -58,12 +58,17 @@ class Extract(Stage[Start, Extracted]):
 
 
 class Speak(LangStage[Voiced, Translated, Spoken]):
-    """The dubbed speech at the source timing: ``speech.<lang>.wav`` + ``timing.<lang>.json``."""
+    """The dubbed speech at the source timing, before the quality checks:
+    ``draft.speech.<lang>.wav`` + ``draft.timing.<lang>.json`` (the quality stage
+    writes the dub's ``speech.<lang>.wav`` and ``timing.<lang>.json`` from them)."""
 
     name = "speak"
 
     def artifacts(self, run: Run, src: Voiced, st: Translated) -> list[Path]:
-        return [run.path(artifacts.speech(st.target)), run.path(artifacts.timing(st.target))]
+        return [
+            run.path(artifacts.draft_speech(st.target)),
+            run.path(artifacts.draft_timing(st.target)),
+        ]
 
     def _total_s(self, run: Run) -> float | None:
         return None if run.info.is_image else run.info.duration_s

@@ -66,7 +66,11 @@ function render() {
   sel.value = state.language || "";
   renderTimeline();
   const body = $("#rows tbody");
-  body.replaceChildren(...state.rows.map(renderRow));
+  // lines flagged by the quality checks first, then the others in order
+  const flagged = new Set(state.flagged || []);
+  const ordered = [...state.rows.filter((r) => flagged.has(r.index)),
+    ...state.rows.filter((r) => !flagged.has(r.index))];
+  body.replaceChildren(...ordered.map(renderRow));
   renderVideo();
 }
 
@@ -101,6 +105,16 @@ function editable(row, kind, text) {
   return span;
 }
 
+function qualityLines(q) {
+  if (!q || q.verdict === "unchecked") return [];
+  const nums = [q.cer === null ? null : `CER ${q.cer.toFixed(2)}`,
+    q.similarity === null ? null : `voice ${q.similarity.toFixed(2)}`,
+    q.retry ? `retried: ${q.retry}` : null].filter((x) => x);
+  return [el("div", { class: "quality " + q.verdict, "data-verdict": q.verdict },
+      (q.verdict === "review" ? "⚑ review · " : "✓ ") + (nums.join(" · ") || "not measured")),
+    ...q.problems.map((p) => el("div", { class: "warn" }, "⚑ " + p))];
+}
+
 function renderRow(r) {
   const t = r.timing;
   let timing = el("span", { class: "status empty" }, "not spoken");
@@ -115,7 +129,8 @@ function renderRow(r) {
         (t.stretch !== 1 ? ` · stretch ${t.stretch.toFixed(2)}` : "") +
         (t.borrowed_s > 0 ? ` · borrows ${t.borrowed_s.toFixed(2)} s` : "") +
         (t.overflow_s > 0 ? ` · over ${t.overflow_s.toFixed(2)} s` : "")),
-      ...(t.warnings || []).map((w) => el("div", { class: "warn" }, "⚠ " + w)));
+      ...(t.warnings || []).map((w) => el("div", { class: "warn" }, "⚠ " + w)),
+      ...qualityLines(t.quality));
   }
   cells.push(el("td", {}, String(r.index)));
   cells.push(el("td", { class: "time" }, `${fmt(r.start_s)}–${fmt(r.end_s)}`));
