@@ -208,11 +208,12 @@ class TimingReport:
 
     def with_quality(self, records: Mapping[int, LineQuality]) -> TimingReport:
         """This report with each line's quality record (by line index) attached."""
-        return TimingReport(
-            tuple(
+        return dataclasses.replace(
+            self,
+            segments=tuple(
                 dataclasses.replace(s, quality=records.get(s.index, s.quality))
                 for s in self.segments
-            )
+            ),
         )
 
     def describe(self) -> str:

@@ -132,19 +132,6 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
         out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
         return out, written
 
-    def check(self, run: Run, src: Voiced, out: Spoken) -> None:
-        """Lines too long for their time stop the dub here, before any video, unless the
-        options allow truncation (the cut lines are then in the report and summary)."""
-        from lipdub.dub.timing import require_fit
-
-        if not run.options.allow_truncation:
-            require_fit(
-                out.timing,
-                max_rate=run.options.fit.max_rate,
-                path=run.path(artifacts.timing(out.target)),
-                translation=artifacts.translation(out.target),
-            )
-
 
 def _source_spans(st: Transcribed) -> list[tuple[float, float]]:
     return [(s.start_s, s.end_s) for s in st.source.segments]

@@ -35,7 +35,7 @@ from lipdub._hashing import clip_key, content_key, settings_key
 from lipdub.dub import operations
 from lipdub.dub.report import TimingReport
 from lipdub.dub.runner import LangStage, Run, component_identity
-from lipdub.dub.stages.text import voice_map
+from lipdub.dub.stages.text import glossary_problems, voice_map
 from lipdub.dub.state import Spoken, Voiced
 from lipdub.errors import LipdubError
 from lipdub.events import Progress, emit
@@ -167,6 +167,21 @@ class Quality(LangStage[Voiced, Spoken, Spoken]):
 
     # ------------------------------------------------------------------ the work
 
+    def check(self, run: Run, src: Voiced, out: Spoken) -> None:
+        """Lines too long for their time stop the dub here, before any video, unless the
+        options allow truncation (the cut lines are then in the report and summary).
+        Here, not after ``speak``: the checked ``timing.<lang>.json`` (retries
+        included) is what the refusal names and the review page lists first."""
+        from lipdub.dub.timing import require_fit
+
+        if not run.options.allow_truncation:
+            require_fit(
+                out.timing,
+                max_rate=run.options.fit.max_rate,
+                path=run.path(artifacts.timing(out.target)),
+                translation=artifacts.translation(out.target),
+            )
+
     def compute(self, run: Run, src: Voiced, st: Spoken) -> tuple[Spoken, list[Path]]:
         opts = run.options.quality
         stats = {"checked": 0, "reused": 0, "retried": 0, "kept_retake": 0, "review": 0}
@@ -297,11 +312,26 @@ class Quality(LangStage[Voiced, Spoken, Spoken]):
             references=refs if cloning else None,
             reference=None if plain or not cloning else src.reference,
             speed_caps=caps,
+            allow_truncation=True,  # the same speech either way; check() decides
         )
-        speakers = [s.speaker for s in st.translation.segments]
-        timing = TimingReport(
-            tuple(dataclasses.replace(r, speaker=speakers[r.index]) for r in timing.segments)
-        )
+        # what the speak stage wrote beside each line: its speaker, the reference clip it
+        # was spoken in (none for a plain retake) and the glossary terms it breaks
+        first = {r.index: r for r in st.timing.segments}
+        broken = glossary_problems(run, src.source, st.translation)
+        rows = []
+        for r in timing.segments:
+            was = first.get(r.index)
+            keep_ref = was is not None and r.index not in plain
+            rows.append(
+                dataclasses.replace(
+                    r,
+                    speaker=st.translation.segments[r.index].speaker,
+                    reference=was.reference if keep_ref and was else None,
+                    reference_sha256=was.reference_sha256 if keep_ref and was else None,
+                    warnings=(*r.warnings, *broken.get(r.index, ())),
+                )
+            )
+        timing = dataclasses.replace(timing, segments=tuple(rows))
         # what a later run reads back (16-bit samples), so a resumed dub is the same
         speech = AudioClip.from_wav_bytes(speech.to_wav_bytes())
         return speech, timing
