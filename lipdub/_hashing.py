@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import torch
 
     from lipdub.types import AudioClip
 
 __all__ = [
     "WeightsIdentity",
+    "array_key",
     "clip_key",
     "content_key",
     "file_sha256",
@@ -155,6 +157,22 @@ def settings_key(*parts: Any) -> str:
     """
     blob = json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def array_key(array: npt.NDArray[Any]) -> str:
+    """A short hash of an array's bytes, shape and dtype (a face crop's identity).
+
+    Example:
+        >>> import numpy as np
+        >>> array_key(np.zeros((2, 2), np.uint8)) == array_key(np.zeros((2, 2), np.uint8))
+        True
+    """
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{array.dtype.str}{array.shape}".encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
 
 
 def clip_key(clip: AudioClip) -> str:

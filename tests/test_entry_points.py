@@ -342,7 +342,7 @@ def _media_cases(tmp: Path) -> list[tuple[str, Any, str]]:
         (
             "writer audio",
             lambda: media.VideoWriter(out, fps=25, width=8, height=8, audio=5),
-            "audio must be an AudioClip or None",
+            "audio must be an AudioClip, AudioFile or None",
         ),
         ("iter_frames fps", lambda: list(media.iter_frames(out, fps="x")), "fps must be"),
     ]

@@ -39,7 +39,6 @@ Example (not run here: it builds 4 GB of test weights):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -55,7 +54,7 @@ import numpy.typing as npt
 import torch
 
 from lipdub._deps import parse_device, require_modules
-from lipdub._hashing import file_sha256
+from lipdub._hashing import array_key, file_sha256, settings_key
 from lipdub.errors import CheckpointError, InputError
 from lipdub.events import EventCallback, Progress, emit, stage
 from lipdub.hub import load_state_dict, resolve_weights
@@ -452,7 +451,7 @@ class MuseTalkSyncer(LipSyncer):
         if len(modes) == 1:
             return "fp32"
         machine = machine_identity(str(self._device), threads if self._device.type == "cpu" else 0)
-        weights = hashlib.sha256(json.dumps(self._weights, sort_keys=True).encode()).hexdigest()
+        weights = settings_key(self._weights)
         key = choice_key(machine, weights, modes, self._min_psnr_db, _RECIPE)
         from lipdub.lipsync.wav2lip_int8 import int8_cache_dir
 
@@ -515,7 +514,7 @@ class MuseTalkSyncer(LipSyncer):
         """The UNet's face input of each crop, ``(B, 8, 32, 32)``: kept by the crop's
         bytes (and precision), so a crop seen before is not encoded again."""
         mode = self.precision
-        keys = [hashlib.blake2b(f.tobytes(), digest_size=16).hexdigest() + mode for f in faces]
+        keys = [array_key(f) + mode for f in faces]
         todo = [i for i, k in enumerate(keys) if not cache or k not in self._latents]
         found: dict[int, torch.Tensor] = {}
         if todo:
