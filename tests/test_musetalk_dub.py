@@ -5,10 +5,9 @@ through ``--opt lipsyncer.weights_dir``), into two languages at once:
   the VAE encoder's calls are counted (a forward hook on diffusers' encoder module);
 * the pasted mouth region is lipdub's own decode of that frame's crop, warped back: the
   output's frames equal the source frames with that decode pasted by the engine's
-  paste (ellipse mask, no colour match) and written by the same writer, within 2
-  levels inside the mask for >= 99 % of the values (measured: frame 3 identical, frame
-  2 all but 24 of 7620 values, mean 0.03 level; the rest is H.264's answer to the
-  decode's float-order noise, at most 4 levels);
+  paste (ellipse mask, no colour match), within 2 levels inside the mask. The dub is
+  written lossless (``--crf 0``) so that H.264 cannot turn the decode's float-order
+  noise (1 level in ~70 values between a batch of one and of two) into more;
 * outside the mouth the output stays within 35 dB PSNR of the source.
 
 A 1 s clip at 4 frames/s (the dubbed speech covers two of them), since on 2 CPU cores
@@ -61,7 +60,7 @@ def test_dub_two_languages_encodes_each_crop_once_and_pastes_its_decode(
     wd = tmp_path / "wd"
     args = ["dub", str(video), "--to", "es,fr", *FAKES, "--lipsyncer", "musetalk"]
     args += ["--precision", "fp32", "--opt", f"lipsyncer.weights_dir={musetalk_weights}"]
-    args += ["--workdir", str(wd), "-o", str(tmp_path / "talk.{lang}.mp4"), "-q"]
+    args += ["--workdir", str(wd), "-o", str(tmp_path / "talk.{lang}.mp4"), "-q", "--crf", "0"]
     hook = torch.nn.modules.module.register_module_forward_hook(count)
     try:
         assert main(args) == 0
@@ -106,11 +105,11 @@ def test_dub_two_languages_encodes_each_crop_once_and_pastes_its_decode(
         paste_face(frame, BOX, decoded[i], mouth_top=top, shape="ellipse") if i in ids else frame
         for i, frame in enumerate(source)
     ]
-    # through the same writer as the engine's (crf 18, preset veryfast, the input's look)
+    # through the same writer as the engine's (lossless here, the input's look)
     want_path = tmp_path / "expected.mp4"
     look = VideoLook.of(video)
     with VideoWriter(
-        want_path, fps=FPS, width=SIZE[0], height=SIZE[1], crf=18, preset="veryfast", look=look
+        want_path, fps=FPS, width=SIZE[0], height=SIZE[1], crf=0, preset="veryfast", look=look
     ) as writer:
         for f in expected:
             writer.write(f)
@@ -118,11 +117,8 @@ def test_dub_two_languages_encodes_each_crop_once_and_pastes_its_decode(
     assert len(want) == len(outputs["es"]) == FPS
     for i in in_speech["es"]:
         diff = np.abs(outputs["es"][i].astype(np.int16) - want[i].astype(np.int16))[inside]
-        # the same face: within 2 levels, but for the encoder's answer to float-order
-        # noise (a decode differs by 1 level in ~70 of its values between a batch of one
-        # and of two; H.264 at crf 18 turns that into up to 4 levels at a few pixels)
-        assert float((diff <= 2).mean()) >= 0.99, (i, float((diff <= 2).mean()))
-        assert float(diff.mean()) <= 0.1 and int(diff.max()) <= 8, (i, float(diff.mean()))
+        # the same face, within 2 levels
+        assert int(diff.max()) <= 2, (i, int(diff.max()), float(diff.mean()))
     for lang, frames in outputs.items():
         value = _psnr(np.stack(frames)[:, outside], np.stack(source)[:, outside])
         assert value >= 35.0, (lang, value)

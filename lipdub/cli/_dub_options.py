@@ -15,6 +15,7 @@ from lipdub.cli._components import add_slot_options
 from lipdub.errors import InputError
 
 __all__ = [
+    "add_crf_option",
     "add_face_option",
     "add_fit_options",
     "add_glossary_option",
@@ -46,6 +47,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         glossary=glossary_from_args(args),
         fit=FitOptions(max_rate=args.max_rate),
         allow_truncation=args.allow_truncation,
+        crf=args.crf,
         quality=QualityOptions(
             check=args.quality, model=args.quality_model, max_cer=args.quality_max_cer
         ),
@@ -80,6 +82,18 @@ def add_quality_options(sp: Any) -> None:
         metavar="CER",
         help=f"a line whose character error rate is above this is retried, then flagged "
         f"for review (default: {default.max_cer:g})",
+    )
+
+
+def add_crf_option(sp: Any) -> None:
+    """``--crf N``: the H.264 quality of the finished video (``dub`` and ``review``)."""
+    sp.add_argument(
+        "--crf",
+        type=number(0, 51, integer=True),
+        default=18,
+        metavar="N",
+        help="H.264 quality of the output, 0 (lossless) to 51; lower is better "
+        "(default: 18, visually lossless)",
     )
 
 

@@ -24,6 +24,7 @@ from lipdub.cli._components import (
     pipeline_from_args,
 )
 from lipdub.cli._dub_options import (
+    add_crf_option,
     add_face_option,
     add_fit_options,
     add_glossary_option,
@@ -200,6 +201,7 @@ def register(sub: Any) -> None:
     )
     sp.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
     add_fit_options(sp)
+    add_crf_option(sp)
     add_face_option(sp)
     add_quality_options(sp)
     sp.add_argument(

@@ -16,6 +16,7 @@ from lipdub.cli._components import (
     slots_of,
 )
 from lipdub.cli._dub_options import (
+    add_crf_option,
     add_face_option,
     add_fit_options,
     add_glossary_option,
@@ -147,6 +148,7 @@ def register(sub: Any) -> None:
     )
     group.add_argument("--allow-no-face", action="store_true", help="dub even if no face is seen")
     add_fit_options(group)
+    add_crf_option(group)
     group.add_argument(
         "--device", type=device_arg, help="auto, cpu, cuda or cuda:N (default: auto)"
     )
