@@ -143,10 +143,14 @@ class KillingVoice(FakeVoiceSynth):
         self.marker = Path(marker)
 
     def synthesize(self, text: str, **kwargs: Any) -> Any:
-        if not self.marker.exists():
-            self.marker.write_text(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)  # a worker dying mid-task
-        return super().synthesize(text, **kwargs)
+        try:  # exclusive create: of two workers speaking at once, only one dies
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return super().synthesize(text, **kwargs)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker dying mid-task
+        raise AssertionError("unreachable")
 
 
 def _register_killing_voice() -> None:
