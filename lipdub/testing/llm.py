@@ -43,8 +43,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from lipdub.testing._http import JsonHandler, LocalServer
 
 __all__ = ["FakeChatServer"]
 
@@ -67,8 +68,7 @@ class FakeChatServer:
     script: list[str | int] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
-    _httpd: Any = None
-    _thread: threading.Thread | None = None
+    _server: LocalServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -84,48 +84,35 @@ class FakeChatServer:
     def __enter__(self) -> FakeChatServer:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
-                    self._send(200, {"object": "list", "data": data})
+                    self.send_json(200, {"object": "list", "data": data})
                 else:
-                    self._send(404, _error("not found", "not_found"))
+                    self.send_json(404, _error("not found", "not_found"))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 try:
                     body = json.loads(self.rfile.read(length))
                 except ValueError:
-                    self._send(400, _error("body is not JSON", "invalid_json"))
+                    self.send_json(400, _error("body is not JSON", "invalid_json"))
                     return
                 body["_authorization"] = self.headers.get("Authorization")
                 with fake._lock:
                     fake.requests.append(body)
                     step = fake.script.pop(0) if fake.script else "answer"
                 status, out = fake._answer(body, step, self.headers.get("Authorization"))
-                self._send(status, out)
+                self.send_json(status, out)
 
-            def _send(self, status: int, out: dict[str, Any]) -> None:
-                data = json.dumps(out).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._server = LocalServer(Handler)
+        self.base_url = f"{self._server.url}/v1"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        if self._server is not None:
+            self._server.close()
 
     # ------------------------------------------------------------------ answers
     def _answer(

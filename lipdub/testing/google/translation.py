@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.cloud import translate_v3
+
+from lipdub.testing._http import JsonHandler, LocalServer
 
 if TYPE_CHECKING:
     from lipdub.testing.google.server import FakeGoogleCloud
@@ -65,20 +66,15 @@ class FakeTranslateV2:
         self.requests: list[dict[str, Any]] = []
         self.fail_status: list[int] = []
         self.url = ""
-        self._httpd: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
 
     def __enter__(self) -> FakeTranslateV2:
         import html
         import json
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 body["_api_key"] = self.headers.get("x-goog-api-key")
@@ -97,19 +93,12 @@ class FakeTranslateV2:
                             ]
                         }
                     }
-                data = json.dumps(out).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, out)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._server = LocalServer(Handler)
+        self.url = self._server.url
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        if self._server is not None:
+            self._server.close()
