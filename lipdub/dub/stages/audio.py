@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
@@ -24,7 +26,11 @@ from lipdub.dub.state import (
 )
 from lipdub.types import AudioClip
 
-__all__ = ["Extract", "Mix", "Separate", "SeparateLate", "Speak"]
+if TYPE_CHECKING:
+    from lipdub.dub.report import TimingReport
+    from lipdub.types import Transcript
+
+__all__ = ["Extract", "Mix", "Separate", "SeparateLate", "Speak", "annotate_lines"]
 
 
 class Extract(Stage[Start, Extracted]):
@@ -117,20 +123,45 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             reference=src.reference if cloning else None,
             allow_truncation=True,  # the same speech either way; check() decides
         )
-        if cloning and src.reference_files is not None:
-            timing = name_references(timing, src.reference_files)
-        broken = glossary_problems(run, src.source, st.translation)
-        if broken:  # each broken glossary term on its line, for the reviewer
-            timing = dataclasses.replace(
-                timing,
-                segments=tuple(
-                    dataclasses.replace(s, warnings=(*s.warnings, *broken.get(s.index, ())))
-                    for s in timing.segments
-                ),
-            )
+        timing = annotate_lines(run, src, st.translation, timing)
         written = [speech.save_wav(speech_path), timing.save(timing_path)]
         out, _ = self.load(run, src, st)  # as a resumed run reads them (16-bit, rounded)
         return out, written
+
+
+def annotate_lines(
+    run: Run,
+    src: Voiced,
+    translation: Transcript,
+    timing: TimingReport,
+    *,
+    plain: Collection[int] = (),
+) -> TimingReport:
+    """``timing`` with what ``timing.<lang>.json`` says beside each spoken line: the
+    reference clip a cloning voice spoke it in (none for the lines in ``plain``, spoken
+    without the clone) and the glossary terms it breaks, for the reviewer."""
+    if src.references is not None and src.reference_files is not None:
+        timing = name_references(timing, src.reference_files)
+        if plain:
+            timing = dataclasses.replace(
+                timing,
+                segments=tuple(
+                    dataclasses.replace(s, reference=None, reference_sha256=None)
+                    if s.index in plain
+                    else s
+                    for s in timing.segments
+                ),
+            )
+    broken = glossary_problems(run, src.source, translation)
+    if broken:
+        timing = dataclasses.replace(
+            timing,
+            segments=tuple(
+                dataclasses.replace(s, warnings=(*s.warnings, *broken.get(s.index, ())))
+                for s in timing.segments
+            ),
+        )
+    return timing
 
 
 def _source_spans(st: Transcribed) -> list[tuple[float, float]]:

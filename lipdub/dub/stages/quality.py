@@ -35,7 +35,8 @@ from lipdub._hashing import clip_key, content_key, settings_key
 from lipdub.dub import operations
 from lipdub.dub.report import TimingReport
 from lipdub.dub.runner import LangStage, Run, component_identity
-from lipdub.dub.stages.text import glossary_problems, voice_map
+from lipdub.dub.stages.audio import annotate_lines
+from lipdub.dub.stages.text import voice_map
 from lipdub.dub.state import Spoken, Voiced
 from lipdub.errors import LipdubError
 from lipdub.events import Progress, emit
@@ -314,24 +315,17 @@ class Quality(LangStage[Voiced, Spoken, Spoken]):
             speed_caps=caps,
             allow_truncation=True,  # the same speech either way; check() decides
         )
-        # what the speak stage wrote beside each line: its speaker, the reference clip it
-        # was spoken in (none for a plain retake) and the glossary terms it breaks
-        first = {r.index: r for r in st.timing.segments}
-        broken = glossary_problems(run, src.source, st.translation)
-        rows = []
-        for r in timing.segments:
-            was = first.get(r.index)
-            keep_ref = was is not None and r.index not in plain
-            rows.append(
-                dataclasses.replace(
-                    r,
-                    speaker=st.translation.segments[r.index].speaker,
-                    reference=was.reference if keep_ref and was else None,
-                    reference_sha256=was.reference_sha256 if keep_ref and was else None,
-                    warnings=(*r.warnings, *broken.get(r.index, ())),
-                )
-            )
-        timing = dataclasses.replace(timing, segments=tuple(rows))
+        # each line's own speaker again (a plain retake was relabelled), then what the
+        # speak stage writes beside it: its reference clip (none for a plain retake) and
+        # the glossary terms it breaks
+        speakers = [s.speaker for s in st.translation.segments]
+        timing = dataclasses.replace(
+            timing,
+            segments=tuple(
+                dataclasses.replace(r, speaker=speakers[r.index]) for r in timing.segments
+            ),
+        )
+        timing = annotate_lines(run, src, st.translation, timing, plain=plain)
         # what a later run reads back (16-bit samples), so a resumed dub is the same
         speech = AudioClip.from_wav_bytes(speech.to_wav_bytes())
         return speech, timing
