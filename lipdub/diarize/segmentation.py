@@ -392,10 +392,10 @@ class LocalSegmentation:
         active: ``(n_chunks, n_frames, 3)`` bool: the local speakers of that class
             (what pyannote 3.x diarization uses).
         chunk_starts_s: ``(n_chunks,)`` float64 start of each chunk in the recording.
+        duration_s: Seconds of the recording.
         frame_step_s: Seconds between frames (0.016875).
         frame_duration_s: Seconds each frame hears (0.0619375).
         chunk_s: Seconds of each chunk (10.0).
-        duration_s: Seconds of the recording.
 
     Example:
         >>> seg = LocalSegmentation.from_powerset(
@@ -411,10 +411,10 @@ class LocalSegmentation:
     powerset: npt.NDArray[np.int64]
     active: npt.NDArray[np.bool_]
     chunk_starts_s: npt.NDArray[np.float64]
+    duration_s: float
     frame_step_s: float = FRAME_STEP_S
     frame_duration_s: float = FRAME_DURATION_S
     chunk_s: float = _CHUNK_S
-    duration_s: float = _CHUNK_S
 
     def __post_init__(self) -> None:
         if self.probs.ndim != 3 or self.probs.shape[2] != N_LOCAL:
