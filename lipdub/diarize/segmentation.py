@@ -268,6 +268,10 @@ class SegmentationModel:
         net: The ``torch.nn.Module`` (in eval mode).
         path: The weights file it was loaded from.
         device: Where it runs.
+
+    Example:
+        >>> SegmentationModel.num_frames(10 * RATE)  # frames of a 10 s chunk
+        589
     """
 
     def __init__(self, net: torch.nn.Module, path: Path, device: str) -> None:
