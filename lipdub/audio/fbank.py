@@ -31,6 +31,7 @@ __all__ = ["fbank", "fbank_frames"]
 _RATE, _WIN, _HOP, _NFFT = 16000, 400, 160, 512
 _LOW_HZ, _PREEMPH, _POVEY = 20.0, 0.97, 0.85
 _FLOOR = float(np.finfo(np.float32).eps)
+_BLOCK = 2000  # frames computed at once (20 s)
 _BANKS: dict[int, npt.NDArray[np.float64]] = {}
 
 
@@ -84,15 +85,21 @@ def fbank(
     n = fbank_frames(len(x))
     if n == 0:
         return np.zeros((0, bands), np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(x, _WIN)[::_HOP][:n]
-    frames = frames - frames.mean(axis=1, keepdims=True)
+    windows = np.lib.stride_tricks.sliding_window_view(x, _WIN)[::_HOP][:n]
+    out = np.empty((n, bands), np.float32)
+    for i in range(0, n, _BLOCK):  # in blocks: an hour of audio stays a few MiB at a time
+        out[i : i + _BLOCK] = _log_mel(windows[i : i + _BLOCK], bands)
+    return out
+
+
+def _log_mel(windows: npt.NDArray[np.float64], bands: int) -> npt.NDArray[np.float32]:
+    """Log-mel energies of ``(frames, 400)`` raw sample windows."""
+    frames = windows - windows.mean(axis=1, keepdims=True)
     frames = np.concatenate(
         [frames[:, :1] * (1 - _PREEMPH), frames[:, 1:] - _PREEMPH * frames[:, :-1]], axis=1
     )
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_WIN) / (_WIN - 1))
     spectrum = np.fft.rfft(frames * hann**_POVEY, n=_NFFT, axis=1)[:, : _NFFT // 2]
     power = spectrum.real**2 + spectrum.imag**2
-    out: npt.NDArray[np.float32] = np.log(np.maximum(power @ _banks(bands).T, _FLOOR)).astype(
-        np.float32
-    )
-    return out
+    energies = np.maximum(power @ _banks(bands).T, _FLOOR)
+    return np.log(energies).astype(np.float32)
