@@ -292,4 +292,5 @@ def test_the_embedded_diarizer_runs_on_campplus(embedder: CamPlusPlusEmbedder) -
     turns = diarizer.diarize(audio, num_speakers=2)
     assert {t.speaker for t in turns} == {"S1", "S2"}
     der = diarization_error(read_rttm(SAMPLE / "sample.rttm"), turns).rate
-    assert der < 0.35, der
+    # measured 0.181 (resemblyzer: 0.150); the diarizer's distances are resemblyzer's
+    assert der < 0.3, der
