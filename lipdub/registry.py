@@ -126,6 +126,7 @@ def _builtin() -> dict[Kind, dict[str, Entry]]:
             "demucs": Entry("lipdub.separate.demucs:DemucsSeparator", extra="separate"),
         },
         "diarizer": {
+            "meeting": Entry("lipdub.diarize.meeting:MeetingDiarizer", extra="speakers"),
             "resemblyzer": Entry("lipdub.diarize.embedded:EmbeddedDiarizer", extra="speakers"),
             "pyannote": Entry("lipdub.diarize.pyannote:PyannoteDiarizer", extra="pyannote"),
         },

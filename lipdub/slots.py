@@ -148,8 +148,9 @@ SLOTS: tuple[Slot, ...] = (
         "--diarizer",
         (),
         None,
-        "resemblyzer",
-        "who speaks when (used with --speakers)",
+        "auto",
+        "who speaks when (used with --speakers; auto: meeting when its models are "
+        "installed, else resemblyzer)",
     ),
     Slot(
         "scorer",

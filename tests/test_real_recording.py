@@ -220,8 +220,9 @@ def test_cli_dub_clone_splits_at_each_change_and_speaks_each_line_in_its_own_ref
         if max(talk_s.values()) > 0:
             assert who == max(talk_s, key=lambda k: talk_s[k]), (w, who, talk_s)
     # Without word times (a hand-written transcript), the split is guessed from the turns
-    # alone: 64 of the 72 words go to the same speaker (measured; sharing the words by
-    # count, before, 58), and each such split is flagged (EstimatedSplit)
+    # alone: 67 of the 72 words go to the same speaker with the meeting diarizer's turns
+    # (measured; 64 with the embedded diarizer's; sharing the words by count, before,
+    # 58), and each such split is flagged (EstimatedSplit)
     from lipdub.diarize.assign import assign_speakers
 
     bare = Transcript("en", tuple(dataclasses.replace(s, words=()) for s in source.segments))
@@ -236,8 +237,9 @@ def test_cli_dub_clone_splits_at_each_change_and_speaks_each_line_in_its_own_ref
     assert same / len(by_guess) >= 0.8
     assert guessed.estimated and {e.how for e in guessed.estimated} <= {"punctuation", "proportion"}
     # ... and on the real speakers: of the line-seconds where the RTTM has someone
-    # talking, the line's own speaker talks in 96.7 % (measured; 61 % for the 2 segments
-    # unsplit, each given its main speaker)
+    # talking, the line's own speaker talks in 98.8 % with the meeting diarizer's turns
+    # (measured; 96.7 % with the embedded diarizer's; 61 % for the 2 segments unsplit,
+    # each given its main speaker)
     mapping = diarization_error(ref, turns).mapping
     own = sum(
         _talking(ref, mapping[s.speaker])[round(s.start_s * 100) : round(s.end_s * 100)].sum()
@@ -249,7 +251,7 @@ def test_cli_dub_clone_splits_at_each_change_and_speaks_each_line_in_its_own_ref
         ].sum()
         for s in lines
     )
-    assert own / spoken > 0.85
+    assert own / spoken > 0.85, own / spoken
     # Each line was spoken in its own speaker's reference clip: the voice's record, and
     # timing.es.json names the file and its sha256
     got = [json.loads(row) for row in heard.read_text().splitlines()]

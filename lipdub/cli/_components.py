@@ -173,6 +173,10 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
             from lipdub.separate.auto import pick_separator
 
             checked = pick_separator()[0]
+        if s.kind == "diarizer" and name == "auto":
+            from lipdub.diarize.auto import pick_diarizer
+
+            checked = pick_diarizer()[0]
         if s.kind == "scorer" and name not in registry.available("scorer"):
             if opts[s.kind]:
                 raise InputError(

@@ -68,8 +68,8 @@ class PyannoteDiarizer(Diarizer):
                         "is gated",
                         backend=self.name,
                         hint=f"accept its terms at https://huggingface.co/{self.pipeline}, then "
-                        "set HF_TOKEN (or pass token=); or use the embedded diarizer "
-                        "'resemblyzer', which needs no token",
+                        "set HF_TOKEN (or pass token=); or use 'meeting' (or 'resemblyzer'), "
+                        "which need no token",
                     )
                 require_modules(self.name, "the pyannote diarizer", "pyannote.audio", "pyannote")
                 import torch

@@ -40,7 +40,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -81,6 +81,33 @@ logger = logging.getLogger(__name__)
 _KINDS: dict[str, registry.Kind] = {s.kind: s.kind for s in SLOTS}
 
 
+def _pick_separator() -> tuple[str, str | None]:
+    from lipdub.separate.auto import pick_separator
+
+    return pick_separator()
+
+
+def _pick_diarizer() -> tuple[str, str | None]:
+    from lipdub.diarize.auto import pick_diarizer
+
+    return pick_diarizer()
+
+
+def _pick_cloning_voice() -> tuple[str, str | None]:
+    from lipdub.dub.clone import pick_cloning_voice
+
+    return pick_cloning_voice()
+
+
+#: Names that stand for the best backend installed here, and what picks it (the
+#: registry name and a notice when it fell back); options given with them are kept.
+_STAND_INS: dict[tuple[str, str], Callable[[], tuple[str, str | None]]] = {
+    ("separator", "auto"): _pick_separator,
+    ("diarizer", "auto"): _pick_diarizer,
+    ("voice", "clone"): _pick_cloning_voice,
+}
+
+
 class DubbingPipeline:
     """Dub a video (or a still portrait) into another language with lip-sync.
 
@@ -99,8 +126,9 @@ class DubbingPipeline:
         separator: Voice/background separation for keeping the background
             (default ``"auto"``: ``"demucs"`` when installed with its weights at
             hand, else ``"duck"``, a DSP fallback needing no model, with a notice).
-        diarizer: Who speaks when (``"resemblyzer"``, ``"pyannote"``; None: the
-            source is not split by speaker). Writes the editable ``speakers.json``.
+        diarizer: Who speaks when (``"auto"``: ``"meeting"`` when its models are
+            installed, else ``"resemblyzer"``; or ``"pyannote"``; None: the source is
+            not split by speaker). Writes the editable ``speakers.json``.
         device: Torch device for the detector and lip-syncer (None: CUDA if available).
         options: Default :class:`~lipdub.dub.DubOptions` for :meth:`run`.
         speaker_scorer: Which face speaks, when several are seen (see
@@ -170,18 +198,13 @@ class DubbingPipeline:
         with self._lock:
             if slot not in self._resolved:
                 spec = self._specs[slot]
-                if slot == "separator" and spec == "auto":
-                    from lipdub.separate.auto import pick_separator
-
-                    spec, notice = pick_separator()
+                name, opts = spec if isinstance(spec, tuple) else (spec, None)
+                pick = _STAND_INS.get((slot, name)) if isinstance(name, str) else None
+                if pick is not None:  # a name that stands for the best backend here
+                    name, notice = pick()
                     if notice:
                         logger.warning(notice)
-                if slot == "voice" and spec == "clone":  # the best cloning voice here
-                    from lipdub.dub.clone import pick_cloning_voice
-
-                    spec, notice = pick_cloning_voice()
-                    if notice:
-                        logger.warning(notice)
+                    spec = (name, opts) if opts is not None else name
                 comp = registry.resolve(_KINDS[slot], spec)
                 if self.device and slot in ("detector", "lipsyncer"):
                     comp = comp.to(self.device)
