@@ -163,7 +163,7 @@ class MeetingDiarizer(Diarizer):
         if clips:
             prints = self.embedder.embed_clips(clips)
             locals_ = [
-                LocalSpeaker(c, k, prints[i], active) for i, (c, k, active) in enumerate(found)
+                LocalSpeaker(c, k, prints[i], heard_s) for i, (c, k, heard_s) in enumerate(found)
             ]
         emit(on_event, Progress("diarize", 2, 3, "steps"))
         labels = link(
