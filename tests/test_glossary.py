@@ -73,6 +73,49 @@ def test_a_bad_line_names_the_file_and_the_line(tmp_path: Path, content: str, me
     assert str(path) in str(e.value) and "\n" not in str(e.value)
 
 
+NO_TERMS = {
+    "empty": "",
+    "a header only": "source,target\n",
+    "comments only": "\ufeff# brand names stay\n\n   \n# more to come\n",
+}
+NO_TERMS_SAID = "glossary: no terms found (one term per line: SOURCE TERM, TARGET TERM (or keep))"
+
+
+@pytest.mark.parametrize("content", NO_TERMS.values(), ids=NO_TERMS.keys())
+def test_a_file_with_no_terms_is_refused(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "terms.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        Glossary.load(path)
+    assert str(e.value) == f"{path}: {NO_TERMS_SAID}"
+    assert e.value.path == str(path)
+    with pytest.raises(InputError, match=r"^glossary: no terms found"):
+        Glossary.parse(content.removeprefix("\ufeff"))  # load() drops the byte-order mark
+
+
+@pytest.mark.parametrize("content", NO_TERMS.values(), ids=NO_TERMS.keys())
+def test_the_cli_refuses_a_glossary_with_no_terms_before_any_work(
+    tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+    from lipdub.testing.media import make_test_video
+
+    clip = make_test_video(tmp_path / "talk.mp4", duration_s=1.0, size=(160, 120))
+    terms, wd = tmp_path / "terms.csv", tmp_path / "wd"
+    terms.write_text(content, encoding="utf-8")
+    args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), "-q", "--glossary", str(terms)]
+    assert main([*args, "--transcriber", "fake", "--translator", "fake", "--tts", "fake"]) != 0
+    err = capsys.readouterr().err
+    assert err == f"error: {terms}: {NO_TERMS_SAID}\n"
+    assert not wd.exists()  # refused before the work directory is made
+    transcript = SOURCE.save(tmp_path / "t.en.json")
+    out = tmp_path / "t.es.json"
+    cmd = ["translate", str(transcript), "--to", "es", "--backend", "fake", "-o", str(out)]
+    assert main([*cmd, "--glossary", str(terms)]) != 0
+    assert capsys.readouterr().err == f"error: {terms}: {NO_TERMS_SAID}\n"
+    assert not out.exists()
+
+
 def test_untrusted_files_are_refused_clearly(tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     big.write_bytes(b"a,b\n" * (MAX_GLOSSARY_BYTES // 4 + 1))

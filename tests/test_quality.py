@@ -120,6 +120,58 @@ def test_switched_off_every_line_says_so(video: Path) -> None:
         _assert_number_or_reason(row["quality"])
 
 
+# ------------------------------------------------------------------ a model that cannot be
+
+
+HINT = "pass a model size such as tiny.en, or a folder with a CTranslate2 Whisper model"
+
+
+def test_a_model_folder_that_is_not_there_or_holds_no_model_is_refused_up_front(
+    tmp_path: Path,
+) -> None:
+    from lipdub.errors import InputError
+
+    missing, empty = tmp_path / "nope", tmp_path / "empty"
+    empty.mkdir()
+    (empty / "model.bin").write_bytes(b"")  # no config.json: not a model either
+    for folder, said in ((missing, "no such folder"), (empty, "holds no Whisper model")):
+        with pytest.raises(InputError) as e:
+            DubOptions(quality=QualityOptions(model=str(folder)))
+        text = str(e.value)
+        assert text.startswith(f"--quality-model {folder}: {said}") and HINT in text
+        assert e.value.path == str(folder) and "\n" not in text
+    # a relative folder name without a separator reads as a size: refused all the same
+    with pytest.raises(InputError, match=r"--quality-model 'tinyy': not a Whisper model size"):
+        QualityOptions(model="tinyy")
+    with pytest.raises(InputError, match="--quality-model is empty"):
+        QualityOptions(model="")
+    # a size that is not cached is accepted here: the run says so (see the test of auto)
+    assert QualityOptions(model="large-v3").model == "large-v3"
+    assert QualityOptions(model="Systran/faster-whisper-tiny").model.startswith("Systran/")
+
+
+def test_a_model_folder_with_a_model_is_taken(tiny_en: str) -> None:
+    assert QualityOptions(model=tiny_en).model == tiny_en
+
+
+def test_the_cli_refuses_a_missing_model_folder_before_any_work(
+    make_video: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lipdub.cli import main
+
+    clip = make_video("talk.mp4", duration_s=1.0)
+    wd, nope = tmp_path / "wd", tmp_path / "nope"
+    args = ["dub", str(clip), "--to", "es", "--workdir", str(wd), "-q"]
+    args += ["--transcriber", "fake", "--translator", "fake", "--tts", "fake"]
+    assert main([*args, "--quality-model", str(nope)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"error: --quality-model {nope}: no such folder ({HINT}")
+    # nothing was written: no work directory, no output
+    assert not wd.exists() and not nope.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.mp4"]
+
+
 # ------------------------------------------------------------------ intelligibility
 
 

@@ -73,7 +73,8 @@ def add_quality_options(sp: Any) -> None:
         default=default.model,
         metavar="SIZE|DIR",
         help="Whisper model that back-transcribes the dubbed lines: a size or a model "
-        "folder, never downloaded here (default: auto, the dub's Whisper transcriber)",
+        "folder (with model.bin; any other folder is refused before the dub starts), never "
+        "downloaded here (default: auto, the dub's Whisper transcriber)",
     )
     sp.add_argument(
         "--quality-max-cer",

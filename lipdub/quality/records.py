@@ -54,7 +54,9 @@ class QualityOptions:
         model: The Whisper model that back-transcribes the lines: a size name, a
             local CTranslate2 model folder, or ``"auto"``: the dub's own transcriber
             when it is Whisper. Models are never downloaded for the check (use
-            ``lipdub weights download``); without one the CER is None with the reason.
+            ``lipdub weights download``); a size that is not cached makes the CER None
+            with the reason (and a notice). A folder that does not exist or holds no
+            model, or a name that is neither a size nor a folder, is refused here.
         max_cer: A line whose CER is above this fails (default 0.23: the threshold that
             best separated clean lines from lines missing every third word, espeak-ng
             and Piper saying Harvard sentences back-transcribed by ``tiny.en``; on other
@@ -67,6 +69,20 @@ class QualityOptions:
             clone) and keep the better take.
         retry_speed: The total speed of a retake spoken slower (0.9: 10 % slower than
             the voice's natural speed).
+
+    Raises:
+        InputError: a bound out of range, or a ``model`` that can never be loaded (a
+            folder that does not exist or holds no ``model.bin``): refused before any
+            work, naming the folder.
+
+    Example:
+        >>> QualityOptions(model="tiny.en").model
+        'tiny.en'
+        >>> try:
+        ...     QualityOptions(model="/no/such/folder")
+        ... except InputError as e:
+        ...     print(e.message)
+        --quality-model /no/such/folder: no such folder
     """
 
     check: bool = True
@@ -77,6 +93,15 @@ class QualityOptions:
     retry_speed: float = 0.9
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, str):
+            raise InputError(
+                f"QualityOptions.model takes a str, got {type(self.model).__name__}",
+                hint='"auto", a Whisper size such as "tiny.en", or a model folder',
+            )
+        if self.model != "auto":
+            from lipdub.transcribe.whisper import check_model
+
+            check_model(self.model, what="--quality-model")
         if not 0.0 <= self.max_cer <= 10.0:
             raise InputError(f"QualityOptions needs 0 <= max_cer <= 10, got {self.max_cer}")
         if not -2.0 <= self.similarity_margin <= 2.0:

@@ -53,7 +53,7 @@ from lipdub.transcribe._segment import words_to_segments
 from lipdub.transcribe.base import Transcriber
 from lipdub.types import AudioClip, Segment, Transcript, Word
 
-__all__ = ["WHISPER_MODELS", "WhisperTranscriber"]
+__all__ = ["WHISPER_MODELS", "WhisperTranscriber", "check_model", "model_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,74 @@ WHISPER_MODELS: dict[str, WeightsSpec] = _whisper_models()
 
 def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def model_folder(model: str | os.PathLike[str]) -> Path | None:
+    """The local folder ``model`` names, or None for a size name or a Hub repo id.
+
+    This is how :class:`WhisperTranscriber` reads its ``model``: an existing folder, or
+    a name with a path separator that is not ``owner/name``, is a folder (it may not
+    exist).
+
+    Example:
+        >>> model_folder("tiny.en"), model_folder("Systran/faster-whisper-tiny")
+        (None, None)
+        >>> str(model_folder("/models/whisper-tiny"))
+        '/models/whisper-tiny'
+    """
+    text = os.fspath(model)
+    local = Path(text).expanduser()
+    if local.is_dir() or (os.sep in text and not _looks_like_repo(text)):
+        return local
+    return None
+
+
+_MODEL_HINT = (
+    "pass a model size such as tiny.en, or a folder with a CTranslate2 Whisper model (model.bin)"
+)
+
+
+def check_model(model: str | os.PathLike[str], *, what: str = "model") -> None:
+    """Refuse, before any work, a Whisper ``model`` that can never be loaded.
+
+    Refused: a folder that does not exist or holds no CTranslate2 Whisper model
+    (``model.bin`` and ``config.json``), and a name that is neither a size, a Hub repo
+    id (``owner/name``) nor a folder. A size or repo id is not looked up: whether it is
+    cached is for :meth:`WhisperTranscriber.load` to say.
+
+    Args:
+        model: What :class:`WhisperTranscriber` would be given.
+        what: The argument it came from, for the message (``"--quality-model"``).
+
+    Raises:
+        InputError: naming ``what``, the folder or name, and what to pass instead.
+
+    Example:
+        >>> check_model("tiny.en")
+        >>> try:
+        ...     check_model("/no/such/folder", what="--quality-model")
+        ... except InputError as e:
+        ...     print(e.message)
+        --quality-model /no/such/folder: no such folder
+    """
+    text = os.fspath(model)
+    if not text.strip():
+        raise InputError(f"{what} is empty", hint=_MODEL_HINT)
+    folder = model_folder(text)
+    if folder is None:
+        if text not in WHISPER_MODELS and not _looks_like_repo(text):
+            raise InputError(
+                f"{what} {text!r}: not a Whisper model size and no such folder",
+                hint=f"{_MODEL_HINT}; the sizes: {', '.join(WHISPER_MODELS)}",
+            )
+    elif not folder.is_dir():
+        raise InputError(f"{what} {folder}: no such folder", path=folder, hint=_MODEL_HINT)
+    elif not _is_model_dir(folder):
+        raise InputError(
+            f"{what} {folder}: holds no Whisper model (needs model.bin and config.json)",
+            path=folder,
+            hint=_MODEL_HINT,
+        )
 
 
 class WhisperTranscriber(Transcriber):
@@ -163,8 +231,8 @@ class WhisperTranscriber(Transcriber):
         self.path: Path | None = None
         self.repo_id: str | None = None
         self.revision = revision
-        local = Path(self.model).expanduser()
-        if local.is_dir() or (os.sep in self.model and not _looks_like_repo(self.model)):
+        local = model_folder(self.model)
+        if local is not None:
             if revision is not None:
                 raise InputError(
                     "revision= cannot be used with a local model directory",

@@ -10,7 +10,9 @@ terms.csv``, or ``DubOptions(glossary=Glossary.load("terms.csv"))``)::
 One term per line: the source term, a comma, and the target term or ``keep`` (any
 case) for names and brands that stay as they are. Blank lines and lines starting with
 ``#`` are skipped; a first line ``source,target`` is a header. Fields may be quoted
-(``"Acme, Inc.", keep``). Source terms match whole words, in any case.
+(``"Acme, Inc.", keep``). Source terms match whole words, in any case. A file with no
+term (empty, a header only, comments only) is refused: a glossary that would do nothing
+is a mistake.
 
 How the translators use it (:meth:`Translator.translate_transcript
 <lipdub.translate.base.Translator.translate_transcript>`):
@@ -126,8 +128,8 @@ class Glossary:
         """Read a glossary CSV file (untrusted input: size-capped, UTF-8, checked).
 
         Raises:
-            InputError: the file cannot be read, or a line is not a term (the message
-                names the file and the line).
+            InputError: the file cannot be read, a line is not a term (the message
+                names the file and the line), or the file holds no term.
         """
         from lipdub._userfiles import read_text_file
 
@@ -140,7 +142,17 @@ class Glossary:
 
         Raises:
             InputError: a line that is not ``source, target`` or ``source, keep``,
-                naming ``path`` and the line.
+                naming ``path`` and the line; or no term at all (empty, a header only,
+                comments only), naming ``path``.
+
+        Example:
+            >>> len(Glossary.parse("source,target\\nAcme, keep"))
+            1
+            >>> try:
+            ...     Glossary.parse("# nothing yet\\n", path="terms.csv")
+            ... except InputError as e:
+            ...     print(e.message)
+            glossary: no terms found
         """
         where = Path(path) if path is not None else None
         terms: list[Term] = []
@@ -170,6 +182,8 @@ class Glossary:
                 )
             target = None if cells[1].lower() == "keep" else cells[1]
             terms.append(Term(cells[0], target, number))
+        if not terms:
+            raise InputError("glossary: no terms found", path=where, hint=_HINT)
         try:
             return cls(tuple(terms))
         except InputError as e:
