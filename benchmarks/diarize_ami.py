@@ -243,10 +243,10 @@ def objective(scores: dict[str, Score], group: Sequence[str]) -> float:
 
 MEETING_GRID = {
     "step_s": (1.0, 2.0),
-    "onset": (None, 0.3, 0.5),
-    "max_distance": (0.6, 0.7, 0.8, 0.9),
-    "min_speech_s": (0.0, 0.2),
-    "min_alone_s": (1.0, 2.0),
+    "onset": (None, 0.2, 0.3, 0.4, 0.5),
+    "max_distance": (0.7, 0.8, 0.9, 1.0, 1.1),
+    "min_speech_s": (0.0, 0.1, 0.2),
+    "min_alone_s": (1.0,),
 }
 
 
