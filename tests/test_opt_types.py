@@ -228,3 +228,34 @@ def test_single_backend_command_refuses_in_one_line(
         "error: --opt words_per_minute=fast: the voice backend 'espeak' wants a whole number "
         "for words_per_minute, got the text 'fast'\n"
     )
+
+
+def test_checking_imports_no_heavy_dependency() -> None:
+    """Checking a backend's option types imports its module (as the key check does), and
+    nothing the module itself imports lazily: no torch, PyAV, ONNX Runtime or OpenCV."""
+    code = (
+        "import sys\n"
+        "from lipdub.cli._args import check_options\n"
+        "from lipdub.errors import InputError\n"
+        "for kind, name, key in [('diarizer', 'resemblyzer', 'max_distance'),\n"
+        "                        ('voice', 'piper', 'sentence_pause_s'),\n"
+        "                        ('translator', 'opus', 'beam_size')]:\n"
+        "    check_options(kind, name, {key: 1})\n"
+        "    try:\n"
+        "        check_options(kind, name, {key: 'abc'})\n"
+        "    except InputError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise SystemExit('not refused: ' + name)\n"
+        "heavy = ('torch', 'av', 'onnxruntime', 'cv2')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "[]\n"
