@@ -259,3 +259,20 @@ def test_checking_imports_no_heavy_dependency() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == "[]\n"
+
+
+def test_diarizer_options_without_speakers_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The diarizer runs only with --speakers: its options alone would do nothing."""
+    from lipdub.testing.media import make_test_video
+
+    clip = make_test_video(tmp_path / "talk.mp4", duration_s=1.0, size=(96, 72))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    fakes = ["--transcriber", "fake", "--translator", "fake", "--tts", "fake"]
+    args = ["dub", str(clip), "--to", "es", *fakes, "--detector", "fake"]
+    assert main([*args, "--opt", "diarizer.onset=0.2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --opt diarizer.*: the diarizer runs only with --speakers")
+    assert "--speakers auto" in err and len(err.strip().splitlines()) <= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
