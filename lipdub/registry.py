@@ -49,6 +49,7 @@ __all__ = [
     "Kind",
     "available",
     "entry",
+    "option_hints",
     "option_names",
     "register",
     "registry",
@@ -356,3 +357,29 @@ def option_names(kind: Kind, name: str) -> tuple[str, ...] | None:
         return None
     usable = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return tuple(sorted(p.name for p in params if p.kind in usable))
+
+
+def option_hints(kind: Kind, name: str) -> dict[str, Any]:
+    """The declared type of each keyword option of the ``name`` backend (for checking input).
+
+    Reads the annotations of the registered class's ``__init__`` (or of the factory),
+    resolved in the backend module's namespace: nothing more is imported than
+    :func:`option_names` imports. An option whose annotation cannot be resolved (a name
+    imported only for type checkers) is left out, so it is not checked; see
+    :func:`lipdub._hints.mismatch` for the shapes that are.
+
+    Raises:
+        UnknownBackendError: the name is not registered.
+        BackendNotInstalled: the backend's extra is not installed.
+
+    Example:
+        >>> option_hints("voice", "espeak")["sentence_pause_s"]
+        <class 'float'>
+    """
+    from lipdub._hints import parameter_hints
+
+    ent = entry(kind, name)
+    factory = _import_target(ent.target, kind=kind, name=name, extra=ent.extra)
+    taken = option_names(kind, name)
+    hints = parameter_hints(factory)
+    return {k: v for k, v in hints.items() if taken is None or k in taken}

@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "lipdub._checks",
         "lipdub._deps",
         "lipdub._hashing",
+        "lipdub._hints",
         "lipdub._google",
         "lipdub.types",
         "lipdub.slots",

@@ -3,9 +3,9 @@
 Each subcommand is a thin wrapper over one public SDK call. A :class:`LipdubError`
 prints one line (``error: ...``) and exits with status 1; ``--verbose`` shows the
 traceback. Arguments are checked before any work (output extensions, finite numbers in
-range, devices, ``--opt`` keys); a usage error is one ``error:`` line with status 2. An
-``OSError`` from the file system is one line naming the file. Any other exception is a
-bug and keeps its traceback.
+range, devices, ``--opt`` keys and the types of their values); a usage error is one
+``error:`` line with status 2. An ``OSError`` from the file system is one line naming
+the file. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

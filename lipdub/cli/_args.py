@@ -199,21 +199,67 @@ def load_transcript(path_text: str, language: str | None) -> Any:
 
 
 def check_options(kind: Any, name: str, opts: dict[str, Any], flag: str = "--opt") -> None:
-    """Refuse ``--opt`` keys the backend's constructor does not take, listing those it does."""
+    """Refuse ``--opt`` keys the backend's constructor does not take, listing those it does,
+    and values that do not fit the type the constructor declares for them.
+
+    Args:
+        kind: The component kind.
+        name: The backend's registry name.
+        opts: The options, as :func:`parse_options` parsed them.
+        flag: How the command line spells them: ``--opt`` (``--opt KEY=V``) or
+            ``--opt SLOT.*`` (``--opt SLOT.KEY=V``).
+
+    Raises:
+        InputError: an unknown key, or a value of the wrong type (naming the flag, the
+            backend, the option, the value and the type wanted).
+    """
     if not opts:
         return
     from lipdub import registry
 
     valid = registry.option_names(kind, name)
-    if valid is None:
-        return
-    unknown = sorted(set(opts) - set(valid))
-    if unknown:
+    if valid is not None:
+        unknown = sorted(set(opts) - set(valid))
+        if unknown:
+            raise InputError(
+                f"{flag}: the {kind} backend {name!r} has no option "
+                f"{', '.join(repr(k) for k in unknown)}",
+                backend=name,
+                hint=f"its options: {', '.join(valid) or 'none'}",
+            )
+    _check_option_types(kind, name, opts, flag)
+
+
+def _opt_text(value: Any) -> str:
+    """A parsed ``--opt`` value as the command line would spell it."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _check_option_types(kind: Any, name: str, opts: dict[str, Any], flag: str) -> None:
+    from lipdub import registry
+    from lipdub._hints import mismatch
+
+    hints = registry.option_hints(kind, name)
+    for key, value in opts.items():
+        if key not in hints:
+            continue  # **kwargs, or an annotation that cannot be resolved: not checked
+        wanted = mismatch(hints[key], value)
+        if wanted is None:
+            continue
+        spelled = f"{flag[:-1]}{key}" if flag.endswith(".*") else f"{flag} {key}"
+        got = f"the text {value!r}" if isinstance(value, str) else _opt_text(value)
+        hint = None
+        if "text" in wanted and not isinstance(value, str):
+            hint = f"to pass it as text, quote it as JSON: {spelled}='\"{_opt_text(value)}\"'"
+        elif "list" in wanted:
+            hint = f"write a list as JSON: {spelled}='[...]'"
+        elif "JSON object" in wanted:
+            hint = f"write it as a JSON object: {spelled}='{{...}}'"
         raise InputError(
-            f"{flag}: the {kind} backend {name!r} has no option "
-            f"{', '.join(repr(k) for k in unknown)}",
+            f"{spelled}={_opt_text(value)}: the {kind} backend {name!r} wants {wanted} "
+            f"for {key}, got {got}",
             backend=name,
-            hint=f"its options: {', '.join(valid) or 'none'}",
+            hint=hint,
         )
 
 

@@ -137,8 +137,8 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
     (the diarizer: None without it).
 
     Raises:
-        InputError: an ``--opt`` of a slot the command lacks, or a key the backend does
-            not take.
+        InputError: an ``--opt`` of a slot the command lacks, a key the backend does
+            not take, a value of the wrong type, or diarizer options without ``--speakers``.
     """
     from lipdub import registry
 
@@ -158,8 +158,14 @@ def component_specs(args: argparse.Namespace) -> dict[str, Any]:
         name = _voice_name(args) if s.kind == "voice" else getattr(args, s.dest)
         if s.kind == "diarizer":
             speakers = getattr(args, "speakers", None)
-            if speakers is None:
-                continue  # who speaks when: only with --speakers
+            if speakers is None:  # who speaks when: only with --speakers
+                if opts[s.kind]:
+                    raise InputError(
+                        "--opt diarizer.*: the diarizer runs only with --speakers, "
+                        "so these options would do nothing",
+                        hint="add --speakers auto (or the number of speakers)",
+                    )
+                continue
             if speakers != "auto":
                 opts[s.kind]["num_speakers"] = speakers
         if s.kind == "lipsyncer":
