@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lipdub.quality.checker import LineChecker, make_checker  # noqa: E402
-from lipdub.testing.quality import drop_every  # noqa: E402
+from lipdub.testing.quality import drop_every, speaker_references  # noqa: E402
 from lipdub.types import AudioClip  # noqa: E402
 
 # Harvard sentences, lists 1-4 (IEEE Subcommittee on Subjective Measurements, 1969).
@@ -118,19 +118,9 @@ def _pyannote_references() -> dict[str, AudioClip]:
 
 
 def _generated_references() -> dict[str, AudioClip]:
-    wav = AudioClip.load_wav(ROOT / "tests" / "data" / "two_speakers.wav")
-    turns = json.loads((ROOT / "tests" / "data" / "two_speakers.json").read_text())
-    out = {}
-    for label, who in (("S1", "A"), ("S2", "B")):
-        parts = [
-            wav.samples[
-                round(t["start_s"] * wav.sample_rate_hz) : round(t["end_s"] * wav.sample_rate_hz)
-            ]
-            for t in turns
-            if t["speaker"] == who
-        ]
-        out[label] = AudioClip(np.concatenate(parts).astype(np.float32), wav.sample_rate_hz)
-    return out
+    data = ROOT / "tests" / "data"
+    speakers = {"S1": "A", "S2": "B"}
+    return speaker_references(data / "two_speakers.wav", data / "two_speakers.json", speakers)
 
 
 def _voices(refs: dict[str, AudioClip], generated: dict[str, AudioClip]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from lipdub.dub.options import DubOptions
@@ -21,7 +20,7 @@ from lipdub.testing import (
     FakeVoiceSynth,
     PassThroughLipSyncer,
 )
-from lipdub.testing.quality import WordDroppingVoiceSynth
+from lipdub.testing.quality import WordDroppingVoiceSynth, speaker_references
 from lipdub.types import AudioClip, Segment, Transcript
 
 DATA = Path(__file__).parent / "data"
@@ -286,19 +285,8 @@ def test_an_identical_rerun_reuses_and_one_edited_line_is_the_only_one_checked(
 
 def _two_references() -> dict[str, AudioClip]:
     """Each speaker's turns of tests/data/two_speakers.wav (A: espeak-ng, B: Piper)."""
-    wav = AudioClip.load_wav(DATA / "two_speakers.wav")
-    turns = json.loads((DATA / "two_speakers.json").read_text())
-    out = {}
-    for label, who in (("S1", "A"), ("S2", "B")):
-        parts = [
-            wav.samples[
-                round(t["start_s"] * wav.sample_rate_hz) : round(t["end_s"] * wav.sample_rate_hz)
-            ]
-            for t in turns
-            if t["speaker"] == who
-        ]
-        out[label] = AudioClip(np.concatenate(parts), wav.sample_rate_hz)
-    return out
+    speakers = {"S1": "A", "S2": "B"}
+    return speaker_references(DATA / "two_speakers.wav", DATA / "two_speakers.json", speakers)
 
 
 def test_a_line_cloned_from_the_wrong_speaker_is_flagged_closer_to_the_other() -> None:

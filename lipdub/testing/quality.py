@@ -9,19 +9,33 @@ A faulty voice: it drops every third word of what it is told.
 each text without its 3rd, 6th, 9th... word, the way a neural voice skips words. The
 dub's quality stage must catch its lines (a high CER by back-transcription), retry
 them, and flag them ``review`` when the retake is no better.
+
+:func:`speaker_references` cuts each speaker's reference clip out of a recording whose
+turns are known (``tests/data/two_speakers.{wav,json}``): what the speaker check
+compares a cloned line with.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from lipdub.errors import InputError
 from lipdub.types import AudioClip, Voice
+from lipdub.typing import PathLike
 from lipdub.voice.base import VoiceSynth
 
-__all__ = ["ReferenceEchoVoiceSynth", "WordDroppingVoiceSynth", "drop_every"]
+__all__ = [
+    "ReferenceEchoVoiceSynth",
+    "WordDroppingVoiceSynth",
+    "drop_every",
+    "speaker_references",
+]
 
 
 def drop_every(text: str, n: int = 3) -> str:
@@ -32,6 +46,53 @@ def drop_every(text: str, n: int = 3) -> str:
         'one two four five seven'
     """
     return " ".join(w for i, w in enumerate(text.split(), 1) if i % n)
+
+
+def speaker_references(
+    recording: PathLike, turns: PathLike, speakers: Mapping[str, str]
+) -> dict[str, AudioClip]:
+    """Each speaker's turns of ``recording``, joined in order: a reference clip each.
+
+    Args:
+        recording: A mono WAV file.
+        turns: A JSON list of ``{"start_s", "end_s", "speaker"}`` (the form of
+            ``tests/data/two_speakers.json``).
+        speakers: The clip's label -> the speaker of ``turns`` it is cut from, e.g.
+            ``{"S1": "A", "S2": "B"}``.
+
+    Raises:
+        InputError: a speaker has no turn in ``turns``.
+
+    Example:
+        >>> import json, tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = AudioClip(np.full(64000, 0.1, np.float32), 16000).save_wav(d / "call.wav")
+        >>> said = [{"start_s": 0.0, "end_s": 1.0, "speaker": "A"},
+        ...         {"start_s": 1.5, "end_s": 2.0, "speaker": "B"},
+        ...         {"start_s": 2.0, "end_s": 3.5, "speaker": "A"}]
+        >>> _ = (d / "call.json").write_text(json.dumps(said))
+        >>> refs = speaker_references(d / "call.wav", d / "call.json", {"S1": "A", "S2": "B"})
+        >>> {label: clip.duration_s for label, clip in refs.items()}
+        {'S1': 2.5, 'S2': 0.5}
+    """
+    wav = AudioClip.load_wav(recording)
+    rate = wav.sample_rate_hz
+    said = json.loads(Path(turns).read_text(encoding="utf-8"))
+    out = {}
+    for label, speaker in speakers.items():
+        parts = [
+            wav.samples[round(t["start_s"] * rate) : round(t["end_s"] * rate)]
+            for t in said
+            if t["speaker"] == speaker
+        ]
+        if not parts:
+            raise InputError(
+                f"speaker {speaker!r} has no turn",
+                path=Path(turns),
+                hint=f"name one of {sorted({t['speaker'] for t in said})}",
+            )
+        out[label] = AudioClip(np.concatenate(parts).astype(np.float32), rate)
+    return out
 
 
 class WordDroppingVoiceSynth(VoiceSynth):

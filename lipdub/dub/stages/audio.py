@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lipdub import artifacts
 from lipdub._hashing import content_key, settings_key
@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from lipdub.dub.report import TimingReport
     from lipdub.types import Transcript
 
-__all__ = ["Extract", "Mix", "Separate", "SeparateLate", "Speak", "annotate_lines"]
+__all__ = [
+    "Extract",
+    "Mix",
+    "Separate",
+    "SeparateLate",
+    "Speak",
+    "annotate_lines",
+    "speaking_inputs",
+    "spoken_length_s",
+]
 
 
 class Extract(Stage[Start, Extracted]):
@@ -63,6 +72,38 @@ class Extract(Stage[Start, Extracted]):
         return out, [path]
 
 
+def spoken_length_s(run: Run) -> float | None:
+    """How long the dubbed speech is laid out for: the input's duration (None for a
+    still image, whose speech sets the length)."""
+    return None if run.info.is_image else run.info.duration_s
+
+
+def speaking_inputs(run: Run, src: Voiced, target: str) -> tuple[Any, ...]:
+    """What speaking ``target``'s translation depends on, JSON-ready, for a stage's key.
+
+    The lines (the translation file's content), the voice (its component's identity
+    and ``run.voice``), the voice map, the timing fit, the length the speech is laid
+    out for, the sample rate, the speakers' reference clips (when cloning) and the
+    glossary (the terms each line is checked for). The ``speak`` stage's key is
+    exactly these; the ``quality`` stage's key adds them to its own inputs, because a
+    retake speaks again. An input of speaking goes here, once, so the two keys cannot
+    drift apart. (The order and the parts left out when unset are part of the speak
+    key's value: changing them redoes every kept speak stage.)
+    """
+    opts = run.options
+    return (
+        content_key(run.path(artifacts.translation(target))),
+        component_identity(run.components.voice()),
+        run.voice,
+        voice_map(run, src),
+        dataclasses.asdict(opts.fit),
+        spoken_length_s(run),
+        opts.sample_rate_hz,
+        *((src.references_key,) if src.references_key else ()),
+        *((opts.glossary.key(),) if opts.glossary else ()),
+    )
+
+
 class Speak(LangStage[Voiced, Translated, Spoken]):
     """The dubbed speech at the source timing, before the quality checks:
     ``draft.speech.<lang>.wav`` + ``draft.timing.<lang>.json`` (the quality stage
@@ -76,22 +117,8 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             run.path(artifacts.draft_timing(st.target)),
         ]
 
-    def _total_s(self, run: Run) -> float | None:
-        return None if run.info.is_image else run.info.duration_s
-
     def key(self, run: Run, src: Voiced, st: Translated) -> str:
-        opts = run.options
-        return settings_key(
-            content_key(run.path(artifacts.translation(st.target))),
-            component_identity(run.components.voice()),
-            run.voice,
-            voice_map(run, src),
-            dataclasses.asdict(opts.fit),
-            self._total_s(run),
-            opts.sample_rate_hz,
-            *((src.references_key,) if src.references_key else ()),
-            *((opts.glossary.key(),) if opts.glossary else ()),
-        )
+        return settings_key(*speaking_inputs(run, src, st.target))
 
     def progress(self, run: Run, src: Voiced, st: Translated) -> tuple[float | None, str]:
         return len(st.translation.segments), "segments"
@@ -116,7 +143,7 @@ class Speak(LangStage[Voiced, Translated, Spoken]):
             st.translation,
             dataclasses.replace(run.options, voice_map=voice_map(run, src)),
             voice_name=run.voice,
-            total_s=self._total_s(run),
+            total_s=spoken_length_s(run),
             cache_dir=run.path(artifacts.SPEECH_CACHE),
             on_event=run.on_event,
             references=src.references if cloning else None,

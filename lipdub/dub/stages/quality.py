@@ -35,7 +35,7 @@ from lipdub._hashing import clip_key, content_key, settings_key
 from lipdub.dub import operations
 from lipdub.dub.report import TimingReport
 from lipdub.dub.runner import LangStage, Run, component_identity
-from lipdub.dub.stages.audio import annotate_lines
+from lipdub.dub.stages.audio import annotate_lines, speaking_inputs, spoken_length_s
 from lipdub.dub.stages.text import voice_map
 from lipdub.dub.state import Spoken, Voiced
 from lipdub.errors import LipdubError
@@ -146,13 +146,7 @@ class Quality(LangStage[Voiced, Spoken, Spoken]):
             content_key(run.path(artifacts.draft_timing(st.target))),
             dataclasses.asdict(opts.quality),
             self._checker_identity(run),
-            # a retake speaks again: what the speak stage keys on
-            component_identity(run.components.voice()),
-            run.voice,
-            voice_map(run, src),
-            dataclasses.asdict(opts.fit),
-            opts.sample_rate_hz,
-            src.references_key,
+            *speaking_inputs(run, src, st.target),  # a retake speaks again
         )
 
     def progress(self, run: Run, src: Voiced, st: Spoken) -> tuple[float | None, str]:
@@ -307,7 +301,7 @@ class Quality(LangStage[Voiced, Spoken, Spoken]):
             Transcript(st.translation.language, tuple(segs)),
             dataclasses.replace(opts, voice_map=vmap),
             voice_name=run.voice,
-            total_s=None if run.info.is_image else run.info.duration_s,
+            total_s=spoken_length_s(run),
             cache_dir=run.path(artifacts.SPEECH_CACHE),
             on_event=run.on_event,
             references=refs if cloning else None,
