@@ -502,3 +502,14 @@ class MuseTalkSyncer(LipSyncer):
 
 def _folder(path: Path) -> Path:
     return path if path.is_dir() else path.parent
+
+
+def _resize(face: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A calibration crop at MuseTalk's size (benchmarks/bench_musetalk.py)."""
+    import cv2
+
+    size = (FACE_SIZE, FACE_SIZE)
+    out: npt.NDArray[np.uint8] = np.asarray(
+        cv2.resize(face, size, interpolation=cv2.INTER_CUBIC), dtype=np.uint8
+    )
+    return out
