@@ -160,6 +160,11 @@ class TestWav2LipRandomWeights(LipSyncerConformance):
 
         return Wav2LipSyncer.from_pretrained(self.path, device="cpu", precision="fp32")
 
+    def make_lipsyncer_in(self, precision):  # type: ignore[no-untyped-def]
+        from lipdub.lipsync.wav2lip import Wav2LipSyncer
+
+        return Wav2LipSyncer.from_pretrained(self.path, device="cpu", precision=precision)
+
     def make_changed_backend(self):  # type: ignore[no-untyped-def]
         from lipdub.lipsync.wav2lip import Wav2LipSyncer
 

@@ -66,14 +66,15 @@ def test_bf16_is_close_to_fp32_and_named_in_the_settings(ckpt: Path) -> None:
 
 
 def test_precisions_a_device_cannot_run_are_refused(ckpt: Path) -> None:
-    import torch
+    from lipdub.lipsync.wav2lip import Wav2LipSyncer, auto_candidates
 
-    from lipdub.lipsync.wav2lip import Wav2LipSyncer, _check_mode, auto_candidates
-
-    with pytest.raises(InputError, match="int8"):
-        _check_mode("int8", torch.device("cuda"))
-    with pytest.raises(InputError, match="float16"):
-        _check_mode("fp16", torch.device("cpu"))
+    # the device check needs no such device here
+    with pytest.raises(InputError, match="precision 'int8' runs Wav2Lip on the CPU only"):
+        Wav2LipSyncer.check_precision("int8", "cuda:0")
+    with pytest.raises(InputError, match="precision 'fp16' runs Wav2Lip on CUDA only"):
+        Wav2LipSyncer.check_precision("fp16", "cpu")
+    with pytest.raises(InputError, match="float16"):  # as a dtype, the one dtype message
+        Wav2LipSyncer.from_pretrained(ckpt, device="cpu", dtype="float16")
     assert auto_candidates("cuda:0") == (["fp32", "fp16"], {})
     assert auto_candidates("cpu")[0][0] == "fp32"
     with pytest.raises(InputError, match="unknown precision"):

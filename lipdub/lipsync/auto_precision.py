@@ -42,6 +42,7 @@ import numpy.typing as npt
 from lipdub._io import atomic_write_text
 
 __all__ = [
+    "AUTO_MODES",
     "FIDELITY_MIN_PSNR_DB",
     "AutoChoice",
     "ChoiceCache",
@@ -238,7 +239,9 @@ class AutoChoice:
         return cls(str(precision), tuple(trials), float(bound), key, machine, when, cached=True)
 
 
-_KNOWN_MODES = ("fp32", "bf16", "int8", "fp16")
+#: Every precision a measurement may name (a lip-syncer declares some of them).
+AUTO_MODES: tuple[str, ...] = ("fp32", "bf16", "int8", "fp16")
+_KNOWN_MODES = AUTO_MODES
 
 
 def choose(trials: Sequence[ModeTrial], *, prefer: Sequence[str] = ()) -> str:

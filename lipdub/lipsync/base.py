@@ -6,6 +6,8 @@ the audio features and the window each video frame gets (:meth:`audio_features`,
 :meth:`audio_window`), the crop size (:attr:`face_size`), how a batch is laid out in
 memory (:meth:`make_batch`), the one-time work before a run (:meth:`prepare`), the
 runtime tuning around a run (:meth:`running`), and compilation (:meth:`compile`).
+The precisions a backend runs, and ``"auto"`` among them, follow one contract
+(:class:`~lipdub.lipsync.precision.PrecisionContract`, mixed in here).
 The defaults fit the Wav2Lip family (80-band mel at 16 kHz, 16-column windows, plain
 numpy batches, nothing to tune); a model with other
 audio features or another crop size overrides them.
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -26,6 +27,8 @@ import numpy.typing as npt
 
 from lipdub.component import Component
 from lipdub.errors import InputError
+from lipdub.lipsync.precision import PrecisionContract
+from lipdub.lipsync.threads import default_threads
 
 if TYPE_CHECKING:
     from lipdub.events import EventCallback
@@ -39,18 +42,7 @@ logger = logging.getLogger(__name__)
 MEL_RATE_HZ = 16000
 
 
-def default_threads() -> int:
-    """CPU threads for a model: every core up to 4, else cores - 1.
-
-    Decode, tracking, blending and encoding together need about half a core at the
-    generator's pace, so on small machines the model gets every core and the other
-    stages slot in; on larger ones one core is left to them.
-    """
-    cores = os.cpu_count() or 1
-    return cores if cores <= 4 else cores - 1
-
-
-class LipSyncer(Component):
+class LipSyncer(PrecisionContract, Component):
     """Redraws the lower face of each crop so its mouth matches an audio window.
 
     This is the narrow, batch-shaped unit of work; whole videos are handled by
@@ -59,7 +51,9 @@ class LipSyncer(Component):
 
     Class attributes describe the inputs the model wants: square crops of
     ``face_size`` pixels and audio windows of ``mel_bands`` x ``mel_window`` feature
-    columns, ``feature_rate_hz`` columns per second of audio (80 for Wav2Lip's mel).
+    columns, ``feature_rate_hz`` columns per second of audio (80 for Wav2Lip's mel),
+    and the precisions it runs per device (:attr:`precisions`; none by default, see
+    :class:`~lipdub.lipsync.precision.PrecisionContract`).
 
     Example:
         >>> import numpy as np
@@ -192,7 +186,12 @@ class LipSyncer(Component):
         Args:
             on_event: Progress callback.
             threads: CPU threads the run will use (None: :func:`default_threads`).
+
+        Default: resolve ``"auto"`` (:meth:`resolve_precision`) when the backend
+        declares precisions; else nothing to prepare.
         """
+        if self.precisions:
+            self.resolve_precision(on_event, threads)
 
     @contextlib.contextmanager
     def running(self, threads: int | None = None) -> Iterator[None]:

@@ -42,7 +42,6 @@ import contextlib
 import json
 import logging
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
@@ -56,19 +55,10 @@ import torch
 from lipdub._deps import parse_device, require_modules
 from lipdub._hashing import array_key, file_sha256, settings_key
 from lipdub.errors import CheckpointError, InputError
-from lipdub.events import EventCallback, Progress, emit, stage
 from lipdub.hub import load_state_dict, resolve_weights
-from lipdub.lipsync.auto_precision import (
-    FIDELITY_MIN_PSNR_DB,
-    AutoChoice,
-    ChoiceCache,
-    choice_key,
-    choose,
-    machine_identity,
-    measure,
-    utc_now,
-)
+from lipdub.lipsync.auto_precision import FIDELITY_MIN_PSNR_DB, Runner
 from lipdub.lipsync.base import LipSyncer, default_threads
+from lipdub.lipsync.precision import AUTO_STAGE as AUTO_STAGE
 from lipdub.models.musetalk import (
     FACE_SIZE,
     PROMPT_TOKENS,
@@ -79,6 +69,7 @@ from lipdub.models.musetalk import (
 )
 
 if TYPE_CHECKING:
+    from lipdub.events import EventCallback
     from lipdub.types import AudioClip
 
 __all__ = ["PRECISIONS", "MuseTalkSyncer", "load_musetalk"]
@@ -92,7 +83,6 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_LATENT_CACHE = 4096
 #: What ``"auto"`` measures on: crops per batch and batches.
 AUTO_BATCH, AUTO_BATCHES = 1, 1
-AUTO_STAGE = "precision"
 _RECIPE = "musetalk-auto-v1"
 
 
@@ -229,6 +219,15 @@ class MuseTalkSyncer(LipSyncer):
     """
 
     name: ClassVar[str] = "musetalk"
+    precisions: ClassVar[dict[str, tuple[str, ...]]] = {
+        "cpu": ("fp32", "bf16"),
+        "cuda": ("fp32", "fp16"),
+    }
+    precision_choices: ClassVar[tuple[str, ...]] = PRECISIONS
+    precision_owner: ClassVar[str] = "MuseTalk"
+    auto_batch: ClassVar[int] = AUTO_BATCH
+    auto_batches: ClassVar[int] = AUTO_BATCHES
+    auto_recipe: ClassVar[str] = _RECIPE
     face_size: ClassVar[int] = FACE_SIZE
     mel_bands: ClassVar[int] = PROMPT_TOKENS
     mel_window: ClassVar[int] = WHISPER_DIM
@@ -247,32 +246,20 @@ class MuseTalkSyncer(LipSyncer):
     ) -> None:
         self.net = net
         self._device = torch.device(parse_device(device))
-        self._request = "auto" if precision is None else str(precision)
-        if self._request not in PRECISIONS:
-            raise InputError(
-                f"unknown precision {precision!r} for MuseTalk",
-                hint=f"use one of {', '.join(PRECISIONS)}",
-            )
-        cuda = self._device.type == "cuda"
-        if self._request == "fp16" and not cuda:
-            raise InputError("precision 'fp16' runs MuseTalk on CUDA only", hint="use fp32 or bf16")
-        if self._request == "bf16" and cuda:
-            raise InputError("precision 'bf16' runs MuseTalk on the CPU only", hint="use fp16")
+        request = self.parse_precision(None if precision is None else str(precision))
+        self.check_precision(request, str(self._device))
         if int(latent_cache) < 0:
             raise InputError(f"latent_cache must be >= 0 crops, got {latent_cache}")
         self._weights = dict(weights or {})
         self._cache_limit = int(latent_cache)
         self._latents: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._cache_dir = cache_dir
-        self._min_psnr_db = float(min_psnr_db)
-        self._mode: str | None = None if self._request == "auto" else self._request
-        self._auto: AutoChoice | None = None
         self._threads: int | None = None
-        self._lock = threading.RLock()
+        self._lock = self._precision_lock
         #: Crops encoded by the VAE so far (each: two encodings, masked and whole).
         self.crops_encoded = 0
         for module in (net.unet, net.vae, net.whisper):
             module.to(self._device)
+        self._init_precision(request, str(self._device), bound_db=min_psnr_db, cache_dir=cache_dir)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -369,20 +356,20 @@ class MuseTalkSyncer(LipSyncer):
     @property
     def requested_precision(self) -> str:
         """The precision asked for."""
-        return self._request
+        return self._precision_request
 
     @property
     def precision(self) -> str:
         """The precision in use (``"auto"`` resolved, measured now if need be)."""
-        if self._mode is None:
-            self.prepare()
-        assert self._mode is not None
-        return self._mode
+        return self._current_precision()
 
-    @property
-    def auto_choice(self) -> AutoChoice | None:
-        """What ``"auto"`` chose and why; None before or for another precision."""
-        return self._auto
+    def auto_weights_id(self) -> str:
+        """The digest of the three networks' sha256."""
+        return settings_key(self._weights)
+
+    def precision_runner(self, mode: str, threads: int) -> Runner:
+        """The whole syncer in ``mode``, its latents not kept."""
+        return lambda faces, windows: self._run(faces, windows, mode, cache=False)
 
     def suggested_batch_size(self) -> int:
         """32 on CUDA, 4 on the CPU (a UNet batch of 4 is about 10 s on 2 cores)."""
@@ -418,9 +405,7 @@ class MuseTalkSyncer(LipSyncer):
     def prepare(self, on_event: EventCallback | None = None, threads: int | None = None) -> None:
         """Resolve ``"auto"`` (read the cached measurement or measure it, stage
         ``"precision"``: a few minutes on 2 CPU cores, once per machine and weights)."""
-        with self._lock:
-            if self._mode is None:
-                self._mode = self._resolve_auto(on_event, threads or default_threads())
+        self.resolve_precision(on_event, threads)
 
     @contextlib.contextmanager
     def running(self, threads: int | None = None) -> Iterator[None]:
@@ -437,83 +422,15 @@ class MuseTalkSyncer(LipSyncer):
         finally:
             torch.set_num_threads(saved)
 
-    def _candidates(self) -> tuple[list[str], dict[str, str]]:
-        if self._device.type == "cuda":
-            return ["fp32", "fp16"], {}
-        from lipdub.lipsync.wav2lip import cpu_supports
-
-        if cpu_supports("bf16"):
-            return ["fp32", "bf16"], {}
-        return ["fp32"], {"bf16": "no native bfloat16 (AVX-512 BF16 or AMX) on this CPU"}
-
-    def _resolve_auto(self, on_event: EventCallback | None, threads: int) -> str:
-        modes, skipped = self._candidates()
-        if len(modes) == 1:
-            return "fp32"
-        machine = machine_identity(str(self._device), threads if self._device.type == "cpu" else 0)
-        weights = settings_key(self._weights)
-        key = choice_key(machine, weights, modes, self._min_psnr_db, _RECIPE)
-        from lipdub.lipsync.wav2lip_int8 import int8_cache_dir
-
-        cache = ChoiceCache(Path(self._cache_dir) if self._cache_dir else int8_cache_dir())
-        found = cache.get(key)
-        if found is None:
-            with cache.lock(key):
-                found = cache.get(key)
-                if found is None:
-                    found = self._measure(key, modes, skipped, machine, on_event)
-                    try:
-                        cache.put(found)
-                    except OSError as e:
-                        logger.warning("cannot record the auto-precision choice: %s", e)
-        self._auto = found
-        logger.info("precision auto -> %s", found.reason())
-        return found.precision
-
-    def _measure(
-        self,
-        key: str,
-        modes: list[str],
-        skipped: dict[str, str],
-        machine: dict[str, Any],
-        on_event: EventCallback | None,
-    ) -> AutoChoice:
-        from lipdub.lipsync.wav2lip_int8 import calibration_crops
-
-        small, _ = calibration_crops(AUTO_BATCH * AUTO_BATCHES)
-        faces = np.stack([_resize(f) for f in small])
-        rng = np.random.default_rng(0)
-        windows = rng.standard_normal((len(faces), PROMPT_TOKENS, WHISPER_DIM)).astype(np.float32)
-        batches = [
-            (faces[i : i + AUTO_BATCH], windows[i : i + AUTO_BATCH])
-            for i in range(0, len(faces), AUTO_BATCH)
-        ]
-        runners = {m: (lambda f, w, m=m: self._run(f, w, m, cache=False)) for m in modes}
-        with stage(on_event, AUTO_STAGE, total=len(modes) * len(batches), unit="batches") as info:
-            trials = measure(
-                runners,
-                batches,
-                bound_db=self._min_psnr_db,
-                skipped=skipped,
-                on_progress=lambda n, t: emit(on_event, Progress(AUTO_STAGE, n, t, "batches")),
-            )
-            prefer = ("fp16",) if self._device.type == "cuda" else ()
-            choice = AutoChoice(
-                choose(trials, prefer=prefer),
-                tuple(trials),
-                self._min_psnr_db,
-                key,
-                machine,
-                utc_now(),
-            )
-            info["detail"] = f"auto -> {choice.reason()}"
-        return choice
-
     # ------------------------------------------------------------------ inference
     def latents(self, faces: npt.NDArray[np.uint8], *, cache: bool = True) -> torch.Tensor:
         """The UNet's face input of each crop, ``(B, 8, 32, 32)``: kept by the crop's
         bytes (and precision), so a crop seen before is not encoded again."""
-        mode = self.precision
+        return self._latents_in(faces, self.precision, cache=cache)
+
+    def _latents_in(
+        self, faces: npt.NDArray[np.uint8], mode: str, *, cache: bool = True
+    ) -> torch.Tensor:
         keys = [array_key(f) + mode for f in faces]
         todo = [i for i, k in enumerate(keys) if not cache or k not in self._latents]
         found: dict[int, torch.Tensor] = {}
@@ -543,15 +460,10 @@ class MuseTalkSyncer(LipSyncer):
         *,
         cache: bool = True,
     ) -> npt.NDArray[np.uint8]:
-        saved = self._mode
-        self._mode = mode
-        try:
-            lat = self.latents(faces, cache=cache)
-            with self._autocast(mode):
-                new = self.net.generate(lat, self.net.prompts(windows))
-                return self.net.decode(new)
-        finally:
-            self._mode = saved if saved is not None else None
+        lat = self._latents_in(faces, mode, cache=cache)
+        with self._autocast(mode):
+            new = self.net.generate(lat, self.net.prompts(windows))
+            return self.net.decode(new)
 
     def sync(
         self, faces: npt.NDArray[np.uint8], mels: npt.NDArray[np.float32]
@@ -584,7 +496,8 @@ class MuseTalkSyncer(LipSyncer):
             return self._run(f, w.astype(np.float32, copy=False), self.precision)
 
     def __repr__(self) -> str:
-        return f"MuseTalkSyncer(device={self.device!r}, precision={self._mode or self._request!r})"
+        mode = self._precision_mode or self._precision_request
+        return f"MuseTalkSyncer(device={self.device!r}, precision={mode!r})"
 
 
 def _folder(path: Path) -> Path:
@@ -592,6 +505,7 @@ def _folder(path: Path) -> Path:
 
 
 def _resize(face: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A calibration crop at MuseTalk's size (benchmarks/bench_musetalk.py)."""
     import cv2
 
     size = (FACE_SIZE, FACE_SIZE)

@@ -47,7 +47,6 @@ import importlib.util
 import logging
 import math
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -59,7 +58,7 @@ import torch
 from lipdub._deps import parse_device, parse_dtype
 from lipdub._hashing import WeightsIdentity
 from lipdub.errors import CheckpointError, InputError, LipdubError
-from lipdub.events import EventCallback, Progress, emit, stage
+from lipdub.events import EventCallback
 from lipdub.hub import KNOWN_WEIGHTS, WeightsSpec, load_state_dict, resolve_weights
 from lipdub.hub.catalogue import known_sha256
 from lipdub.lipsync.auto_precision import (
@@ -69,17 +68,13 @@ from lipdub.lipsync.auto_precision import (
     Runner,
     Timer,
     choice_key,
-    choose,
     machine_identity,
-    measure,
-    utc_now,
-    wall_timer,
 )
 from lipdub.lipsync.base import LipSyncer, default_threads
+from lipdub.lipsync.precision import AUTO_STAGE, cpu_supports
 from lipdub.lipsync.wav2lip_int8 import (
     INT8_RECIPE,
     Int8Generator,
-    calibration_crops,
     int8_cache_dir,
     require_int8,
 )
@@ -108,29 +103,8 @@ _MODE_DTYPE = {
     "int8": torch.float32,
 }
 _DTYPE_MODE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
-#: The stage name under which the ``"auto"`` measurement is reported.
-AUTO_STAGE = "precision"
 #: Calibration crops per batch, and batches, of the ``"auto"`` measurement.
 AUTO_BATCH, AUTO_BATCHES = 8, 4
-
-
-def cpu_supports(precision: str) -> bool:
-    """Whether this CPU runs ``precision`` natively (bf16: AVX-512 BF16 or AMX; int8:
-    VNNI or AMX; ``"auto"`` measures instead of asking this).
-
-    Example:
-        >>> cpu_supports("fp32")
-        True
-    """
-    if precision == "fp32":
-        return True
-    amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-    if precision == "bf16":
-        return bool(torch.cpu._is_avx512_bf16_supported() or amx)
-    if precision == "int8":
-        vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)
-        return bool(vnni() or amx)
-    return False
 
 
 def _int8_installed() -> bool:
@@ -140,30 +114,10 @@ def _int8_installed() -> bool:
 def _requested(precision: str | None, dtype: str | torch.dtype | None, device: torch.device) -> str:
     """The mode asked for: ``precision``, else ``dtype``'s, else ``"auto"``."""
     if precision is not None:
-        if precision not in PRECISIONS:
-            raise InputError(
-                f"unknown precision {precision!r} for Wav2Lip",
-                hint=f"use one of {', '.join(PRECISIONS)}",
-            )
-        return str(precision)
+        return Wav2LipSyncer.parse_precision(precision)
     if dtype is None or dtype == "auto":
         return "auto"
     return _DTYPE_MODE[_parse_dtype_name(dtype, device)]
-
-
-def _check_mode(mode: str, device: torch.device) -> None:
-    """Refuse a mode ``device`` cannot run (int8 on CUDA, float16 on the CPU)."""
-    if device.type == "cuda" and mode == "int8":
-        raise InputError(
-            "precision 'int8' runs Wav2Lip on the CPU only",
-            hint="use 'auto' (float16) on CUDA, or --device cpu",
-        )
-    if device.type != "cuda" and mode == "fp16":
-        _parse_dtype_name("float16", device)  # raises with the one dtype message
-    if mode == "int8":
-        require_int8()
-    if mode == "bf16" and device.type == "cpu" and not cpu_supports("bf16"):
-        logger.warning("this CPU has no native bfloat16; 'bf16' will be slow")
 
 
 def _default_device() -> str:
@@ -251,6 +205,14 @@ class Wav2LipSyncer(LipSyncer):
     """
 
     name: ClassVar[str] = "wav2lip"
+    precisions: ClassVar[dict[str, tuple[str, ...]]] = {
+        "cpu": ("fp32", "bf16", "int8"),
+        "cuda": ("fp32", "fp16", "bf16"),
+    }
+    precision_choices: ClassVar[tuple[str, ...]] = PRECISIONS
+    precision_owner: ClassVar[str] = "Wav2Lip"
+    auto_batch: ClassVar[int] = AUTO_BATCH
+    auto_batches: ClassVar[int] = AUTO_BATCHES
 
     def __init__(
         self,
@@ -268,39 +230,39 @@ class Wav2LipSyncer(LipSyncer):
         self.model_name = model_name
         self._device = torch.device(parse_device(device))
         given = None if precision is None else str(precision)
-        self._request = _requested(given, dtype, self._device)
+        request = _requested(given, dtype, self._device)
         if math.isnan(min_psnr_db):
             raise InputError(f"min_psnr_db must be a number of dB, got {min_psnr_db!r}")
-        self._min_psnr_db = float(min_psnr_db)
         self._int8_dir = int8_cache_dir
         self._int8: Int8Generator | None = None
-        self._mode: str | None = None  # the concrete mode, once known
-        self._auto: AutoChoice | None = None
         self._channels_last_now = False
         self._identity = WeightsIdentity(self.model)
         self._pinned: tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]] | None = None
         self._threads: int | None = None
-        self._prepare_lock = threading.RLock()
-        self._place()
+        self._prepare_lock = self._precision_lock
+        self._network.to(self._device)
+        self._init_precision(
+            request, str(self._device), bound_db=min_psnr_db, cache_dir=int8_cache_dir
+        )
+        self._ready_for_auto()
 
     # ------------------------------------------------------------------ precision
-    def _place(self) -> None:
-        """Put the network on the device; fix the mode now unless ``"auto"`` must
-        measure (on the CPU or CUDA: that waits for :meth:`prepare` or first use)."""
-        self._network.to(self._device)
-        self._mode = None
-        self._auto = None
-        if self._request != "auto":
-            _check_mode(self._request, self._device)
-            self._apply(self._request)
-        elif self._device.type not in ("cpu", "cuda"):  # nothing to measure on (meta, mps)
-            self._apply("fp32")
-        else:
+    def _ready_for_auto(self) -> None:
+        """Before ``"auto"`` is resolved: channels-last on CUDA."""
+        if self._precision_mode is None:
             self._set_channels_last(self._device.type == "cuda")
 
-    def _apply(self, mode: str) -> None:
-        self._mode = mode
+    def _check_precision_here(self, mode: str, device: str) -> None:
+        """int8 needs the ``int8`` extra; bf16 on a CPU without it warns."""
+        if mode == "int8":
+            require_int8()
+        super()._check_precision_here(mode, device)
+
+    def _apply_precision(self, mode: str) -> None:
+        super()._apply_precision(mode)
         self._set_channels_last(self._device.type == "cuda" or mode == "bf16")
+        if mode != "int8":
+            self._int8 = None  # a session opened to measure it is not needed: free it
 
     def _set_channels_last(self, on: bool) -> None:
         if on != self._channels_last_now:
@@ -308,29 +270,16 @@ class Wav2LipSyncer(LipSyncer):
             self._network.to(memory_format=fmt)  # type: ignore[call-overload]
             self._channels_last_now = on
 
-    def _current(self) -> str:
-        """The concrete mode, measuring ``"auto"`` now if it was not prepared."""
-        if self._mode is None:
-            self.prepare()
-        assert self._mode is not None
-        return self._mode
-
     @property
     def requested_precision(self) -> str:
         """The precision asked for (``"auto"`` unless one was given)."""
-        return self._request
+        return self._precision_request
 
     @property
     def precision(self) -> str:
         """The precision in use: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"fp16"``
         (``"auto"`` resolved: measured now if :meth:`prepare` has not run)."""
-        return self._current()
-
-    @property
-    def auto_choice(self) -> AutoChoice | None:
-        """What ``"auto"`` chose and why (the measurement); None for another
-        precision, or before ``"auto"`` was resolved."""
-        return self._auto
+        return self._current_precision()
 
     def _int8_generator(self) -> Int8Generator:
         if self._int8 is None:
@@ -364,46 +313,26 @@ class Wav2LipSyncer(LipSyncer):
                 ``"auto"`` then measures without int8).
         """
         with self._prepare_lock:
-            count = threads or self._threads or default_threads()
-            if self._mode is None:
-                self._apply(self._resolve_auto(on_event, count, timer or wall_timer))
-            if self._mode == "int8":
+            mode = self.resolve_precision(on_event, threads, timer)
+            if mode == "int8":
                 self._int8_generator().build(on_event)
 
-    def _candidates(self) -> tuple[list[str], dict[str, str]]:
+    def auto_candidates(self) -> tuple[list[str], dict[str, str]]:
+        """See the module function :func:`auto_candidates` (the int8 extra, native
+        bfloat16; fp32 and fp16 on CUDA)."""
         return auto_candidates(str(self._device))
 
-    def auto_key(self, threads: int | None = None) -> str:
-        """The key of this syncer's ``"auto"`` measurement (machine, threads, weights,
-        modes, bound; see :mod:`lipdub.lipsync.auto_precision`)."""
-        count = threads or self._threads or default_threads()
-        sha = self._identity.sha256() or ""
-        return auto_key(sha, str(self._device), count, self._min_psnr_db)
+    def auto_weights_id(self) -> str:
+        """The sha256 of the weights."""
+        return self._identity.sha256() or ""
 
-    def _resolve_auto(self, on_event: EventCallback | None, threads: int, timer: Timer) -> str:
-        folder = Path(self._int8_dir) if self._int8_dir is not None else int8_cache_dir()
-        cache = ChoiceCache(folder)
-        key = self.auto_key(threads)
-        found = cache.get(key)
-        if found is None:
-            with cache.lock(key):
-                found = cache.get(key)  # measured by another process meanwhile?
-                if found is None:
-                    found = self._measure(key, threads, on_event, timer)
-                    try:
-                        cache.put(found)
-                    except OSError as e:
-                        logger.warning("cannot record the auto-precision choice: %s", e)
-        self._auto = found
-        if found.precision != "int8":
-            self._int8 = None  # the session opened to measure it is not needed: free it
-        logger.info("precision auto -> %s", found.reason())
-        return found.precision
+    def _auto_recipe(self, modes: list[str]) -> str:
+        return INT8_RECIPE if "int8" in modes else ""
 
-    def _measure(
-        self, key: str, threads: int, on_event: EventCallback | None, timer: Timer
-    ) -> AutoChoice:
-        modes, skipped = self._candidates()
+    def _prepare_candidates(
+        self, modes: list[str], skipped: dict[str, str], on_event: EventCallback | None
+    ) -> None:
+        """Build the int8 model first; int8 is left out if it cannot be built."""
         if "int8" in modes:
             try:
                 self._int8_generator().build(on_event)
@@ -411,42 +340,19 @@ class Wav2LipSyncer(LipSyncer):
                 logger.warning("auto precision: int8 left out, its model cannot be built: %s", e)
                 modes.remove("int8")
                 skipped["int8"] = f"its model cannot be built: {e}"
-        runners = {m: self._runner(m, threads) for m in modes}
-        faces, mels = calibration_crops(AUTO_BATCH * AUTO_BATCHES)
-        batches = [
-            (faces[i : i + AUTO_BATCH], mels[i : i + AUTO_BATCH])
-            for i in range(0, len(faces), AUTO_BATCH)
-        ]
-        saved = torch.get_num_threads()
-        detail = f"timing {', '.join(modes)} on {len(faces)} face crops"
-        total = len(modes) * len(batches)
-        with stage(on_event, AUTO_STAGE, total=total, unit="batches", detail=detail) as info:
-            try:
-                if self._device.type == "cpu":
-                    torch.set_num_threads(threads)
-                trials = measure(
-                    runners,
-                    batches,
-                    bound_db=self._min_psnr_db,
-                    timer=timer,
-                    skipped=skipped,
-                    on_progress=lambda n, t: emit(on_event, Progress(AUTO_STAGE, n, t, "batches")),
-                )
-            finally:
-                torch.set_num_threads(saved)
-            prefer = ("fp16",) if self._device.type == "cuda" else ()
-            choice = AutoChoice(
-                choose(trials, prefer=prefer),
-                tuple(trials),
-                self._min_psnr_db,
-                key,
-                machine_identity(str(self._device), threads),
-                utc_now(),
-            )
-            info["detail"] = f"auto -> {choice.reason()}"
-        return choice
 
-    def _runner(self, mode: str, threads: int) -> Runner:
+    @contextlib.contextmanager
+    def _measuring(self, threads: int) -> Iterator[None]:
+        saved = torch.get_num_threads()
+        try:
+            if self._device.type == "cpu":
+                torch.set_num_threads(threads)
+            yield
+        finally:
+            torch.set_num_threads(saved)
+
+    def precision_runner(self, mode: str, threads: int) -> Runner:
+        """int8 through ONNX Runtime with ``threads``; the others in torch."""
         if mode == "int8":
             gen = self._int8_generator()
             return lambda faces, mels: gen.run(faces, mels, threads)
@@ -560,14 +466,16 @@ class Wav2LipSyncer(LipSyncer):
     def dtype(self) -> torch.dtype:
         """The torch compute precision (float32, or float16/bfloat16 under autocast;
         float32 for int8, whose arithmetic ONNX Runtime does)."""
-        return _MODE_DTYPE[self._current()]
+        return _MODE_DTYPE[self._current_precision()]
 
     def to(self, device: str | torch.device) -> Wav2LipSyncer:
         """Move the model to ``device``; returns self. ``"auto"`` is resolved again
         for the new device (on first use)."""
         with self._prepare_lock:
             self._device = torch.device(parse_device(device))
-            self._place()
+            self._network.to(self._device)
+            self._place_precision(str(self._device))
+            self._ready_for_auto()
         return self
 
     def suggested_batch_size(self) -> int:
@@ -600,7 +508,7 @@ class Wav2LipSyncer(LipSyncer):
         torch.set_num_threads(count)
         self._threads = count
         try:
-            if self._current() == "int8":
+            if self._current_precision() == "int8":
                 self._int8_generator().session(count)
             yield
         finally:
@@ -610,7 +518,7 @@ class Wav2LipSyncer(LipSyncer):
     def compile(self) -> bool:
         """``torch.compile`` the generator for one batch shape (``dynamic=False``);
         in int8 nothing to compile (ONNX Runtime optimises the graph itself)."""
-        if self._current() == "int8":
+        if self._current_precision() == "int8":
             logger.info("int8 runs in ONNX Runtime; nothing to compile")
             return False
         compiled: Any = torch.compile(self._network, dynamic=False)
@@ -640,7 +548,7 @@ class Wav2LipSyncer(LipSyncer):
         return faces, mels
 
     def __repr__(self) -> str:
-        mode = self._mode or self._request
+        mode = self._precision_mode or self._precision_request
         return (
             f"Wav2LipSyncer(model={self.model_name!r}, device={self.device!r}, precision={mode!r})"
         )
@@ -677,7 +585,7 @@ class Wav2LipSyncer(LipSyncer):
         if len(faces_arr) == 0:
             return np.zeros((0, s, s, 3), np.uint8)
 
-        mode = self._current()
+        mode = self._current_precision()
         if mode == "int8":
             threads = self._threads or default_threads()
             return self._int8_generator().run(faces_arr, mels_arr, threads)

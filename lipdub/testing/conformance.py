@@ -24,6 +24,11 @@ Every suite also checks the backend's :meth:`~lipdub.component.Component.setting
   device, cache folder or concurrency changed; its settings must be equal. The default
   (None) skips that test.
 
+A lip-syncer that declares precisions (:attr:`~lipdub.LipSyncer.precisions`) also
+provides :meth:`~LipSyncerPrecisionConformance.make_lipsyncer_in`, the backend built
+with a given precision; :class:`LipSyncerPrecisionConformance` alone checks that
+contract where ``sync`` is too slow to run the whole kit.
+
 This module imports pytest; import it only from tests.
 """
 
@@ -39,9 +44,10 @@ import pytest
 
 from lipdub.component import Component
 from lipdub.diarize.base import Diarizer, SpeakerTurn
-from lipdub.errors import CloningNotSupported
+from lipdub.errors import BackendNotInstalled, CloningNotSupported, InputError
 from lipdub.eval.base import SpeakingScorer
 from lipdub.faces.base import FaceDetector
+from lipdub.lipsync.auto_precision import AUTO_MODES
 from lipdub.lipsync.base import LipSyncer
 from lipdub.separate.base import Separation, Separator
 from lipdub.testing.media import draw_face, speech_tones, voice_tones
@@ -56,6 +62,7 @@ __all__ = [
     "DiarizerConformance",
     "FaceDetectorConformance",
     "LipSyncerConformance",
+    "LipSyncerPrecisionConformance",
     "SeparatorConformance",
     "SettingsConformance",
     "SpeakingScorerConformance",
@@ -353,7 +360,105 @@ class FaceDetectorConformance(SettingsConformance):
         assert self.make_detector().detect([]) == []
 
 
-class LipSyncerConformance(SettingsConformance):
+class LipSyncerPrecisionConformance:
+    """The precision contract of a :class:`~lipdub.LipSyncer`
+    (:class:`~lipdub.lipsync.precision.PrecisionContract`): its declared precisions,
+    the refusals, ``precision`` and ``requested_precision``. Part of
+    :class:`LipSyncerConformance`; subclass it alone where ``sync`` is too slow to run
+    the whole kit.
+    """
+
+    def make_lipsyncer(self) -> LipSyncer:
+        """Return the backend under test."""
+        raise NotImplementedError
+
+    def make_lipsyncer_in(self, precision: str | None) -> LipSyncer:
+        """The backend built with ``precision`` (None: left to its default) on the
+        device :meth:`make_lipsyncer` uses. Needed when the backend declares
+        :attr:`~lipdub.lipsync.base.LipSyncer.precisions`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement make_lipsyncer_in(precision): the "
+            "backend declares precisions"
+        )
+
+    def test_declared_precisions_are_sound(self) -> None:
+        syncer = self.make_lipsyncer()
+        table = type(syncer).precisions
+        names = type(syncer).accepted_precisions()
+        if not table:
+            assert names == () and syncer.precision is None
+            assert syncer.requested_precision is None and syncer.auto_choice is None
+            with pytest.raises(InputError, match="unknown precision 'fp32'"):
+                type(syncer).parse_precision("fp32")
+            return
+        declared = set()
+        for device, modes in table.items():
+            assert modes and modes[0] == "fp32", f"{device}: fp32 (the reference) comes first"
+            assert len(set(modes)) == len(modes) and set(modes) <= set(AUTO_MODES), modes
+            declared |= set(modes)
+        assert "auto" in names and set(names) - {"auto"} <= declared, names
+        assert syncer.precision in syncer.device_precisions(syncer.device)
+
+    def test_refusals_name_the_precision_and_where_it_runs(self) -> None:
+        cls = type(self.make_lipsyncer())
+        if not cls.precisions:  # no precision option: any name is refused, saying so
+            with pytest.raises(InputError, match="unknown precision 'fp8'") as none:
+                cls.parse_precision("fp8")
+            assert "no precision option" in (none.value.hint or "")
+            return
+        with pytest.raises(InputError, match="unknown precision 'fp8'"):
+            cls.parse_precision("fp8")
+        with pytest.raises(InputError, match="unknown precision 'fp8'"):
+            self.make_lipsyncer_in("fp8")
+        declared = {m for modes in cls.precisions.values() for m in modes}
+        for device, modes in cls.precisions.items():
+            assert cls.check_precision("auto", device) == "auto"
+            for mode in modes:
+                assert cls.check_precision(mode, device) == mode
+            for mode in sorted(declared - set(modes)):
+                with pytest.raises(InputError, match=f"precision '{mode}' runs .* only") as e:
+                    cls.check_precision(mode, device)
+                assert e.value.hint, "a refusal says what to use instead"
+
+    def test_an_explicit_precision_is_the_one_in_use(self) -> None:
+        syncer = self.make_lipsyncer()
+        if not type(syncer).precisions:
+            assert syncer.precision is None and syncer.requested_precision is None
+            return
+        names = type(syncer).accepted_precisions()
+        for mode in syncer.device_precisions(syncer.device):
+            if mode not in names:
+                continue  # reached another way (a dtype)
+            try:
+                built = self.make_lipsyncer_in(mode)
+            except BackendNotInstalled:
+                continue  # an extra this machine lacks: refused up front, as it should be
+            assert built.requested_precision == mode == built.precision
+            assert built.auto_choice is None
+            settings = built.settings()
+            if "precision" in settings:
+                assert settings["precision"] == mode
+
+    def test_auto_resolves_to_a_precision_the_device_runs(self) -> None:
+        if not type(self.make_lipsyncer()).precisions:
+            syncer = self.make_lipsyncer()
+            syncer.prepare()
+            assert syncer.precision is None and syncer.auto_choice is None
+            return
+        syncer = self.make_lipsyncer_in(None)
+        assert syncer.requested_precision == "auto"
+        mode = syncer.precision
+        assert mode in syncer.device_precisions(syncer.device)
+        choice = syncer.auto_choice
+        assert choice is None or choice.precision == mode
+        syncer.prepare()  # again: nothing changes
+        assert syncer.precision == mode and syncer.requested_precision == "auto"
+        settings = syncer.settings()
+        if "precision" in settings:
+            assert settings["precision"] == mode
+
+
+class LipSyncerConformance(LipSyncerPrecisionConformance, SettingsConformance):
     """Contract tests for a :class:`~lipdub.LipSyncer`."""
 
     def make_lipsyncer(self) -> LipSyncer:
