@@ -51,7 +51,11 @@ class MeetingDiarizer(Diarizer):
         min_print_s: Shorter speech gets no print (and no speaker).
         onset: A local speaker is active where its probability (summed over the
             model's classes that include it) passes this; None: where the model's most
-            likely class includes it.
+            likely class includes it. This decides how many people speak at each moment.
+        find_onset: A local speaker is *found* (gets a voice print, so it may be a
+            person of its own) where its probability passes this, when lower than
+            ``onset``: a quiet voice under another counts as someone, without making
+            every moment it murmurs a moment of two voices. None: as ``onset``.
         num_speakers: How many speakers, when known (None: from the data);
             ``diarize(num_speakers=)`` overrides it.
         segmenter: The segmentation model (None: segmentation-3.0 on ``device``).
@@ -78,6 +82,7 @@ class MeetingDiarizer(Diarizer):
         min_alone_s: float = 1.0,
         min_print_s: float = 0.3,
         onset: float | None = 0.3,
+        find_onset: float | None = None,
         num_speakers: int | None = None,
         segmenter: Segmenter | None = None,
         embedder: SpeakerEmbedder | None = None,
@@ -90,6 +95,7 @@ class MeetingDiarizer(Diarizer):
             "min_alone_s": min_alone_s,
             "min_print_s": min_print_s,
             **({"onset": onset} if onset is not None else {}),
+            **({"find_onset": find_onset} if find_onset is not None else {}),
             **({"num_speakers": num_speakers} if num_speakers is not None else {}),
         }
         for key, value in numbers.items():
@@ -106,6 +112,9 @@ class MeetingDiarizer(Diarizer):
         if onset is not None and not 0 < onset < 1:
             raise InputError(f"onset must be in (0, 1) or None, got {onset}")
         self.onset = onset
+        if find_onset is not None and not 0 < find_onset < 1:
+            raise InputError(f"find_onset must be in (0, 1) or None, got {find_onset}")
+        self.find_onset = find_onset
         self.num_speakers = num_speakers
         self.segmenter = segmenter or Segmenter(step_s=step_s, device=device)
         self.embedder: SpeakerEmbedder = embedder or CamPlusPlusEmbedder(device=device)
@@ -126,6 +135,7 @@ class MeetingDiarizer(Diarizer):
             "min_alone_s": self.min_alone_s,
             "min_print_s": self.min_print_s,
             "onset": self.onset,
+            **({"find_onset": self.find_onset} if self.find_onset is not None else {}),
             "num_speakers": self.num_speakers,
             "linking": "constrained average linkage, v1",
         }
@@ -170,12 +180,13 @@ class MeetingDiarizer(Diarizer):
         seg = self.segmenter.segment(x)
         emit(on_event, Progress("diarize", 1, 3, "steps"))
         active = seg.active if self.onset is None else seg.probs > self.onset
-        found, clips = self._speech(seg, active, x)
+        heard = active if self.find_onset is None else active | (seg.probs > self.find_onset)
+        found, clips = self._speech(seg, heard, x)
         locals_: list[LocalSpeaker] = []
         if clips:
             prints = self.embedder.embed_clips(clips)
             locals_ = [
-                LocalSpeaker(c, k, prints[i], heard_s) for i, (c, k, heard_s) in enumerate(found)
+                LocalSpeaker(c, k, prints[i], speech_s) for i, (c, k, speech_s) in enumerate(found)
             ]
         emit(on_event, Progress("diarize", 2, 3, "steps"))
         labels = link(
@@ -185,13 +196,13 @@ class MeetingDiarizer(Diarizer):
             redundancy=seg.chunk_s / self.step_s,
             num_speakers=num_speakers,
         )
-        if not labels and active.any():  # speech, too short for any print
-            labels = {(c, k): 0 for c, k in zip(*np.nonzero(active.any(1)), strict=True)}
+        if not labels and heard.any():  # speech, too short for any print
+            labels = {(c, k): 0 for c, k in zip(*np.nonzero(heard.any(1)), strict=True)}
         n = max(labels.values(), default=-1) + 1
         if n == 0:  # no speech
             emit(on_event, Progress("diarize", 3, 3, "steps"))
             return []
-        score = seg.aggregate(by_speaker(active, labels, n))
+        score = seg.aggregate(by_speaker(heard, labels, n))
         count = seg.aggregate(active.sum(-1).astype(np.float32))
         who = pick(score.reshape(len(count), n), count, overlap=overlap)
         turns = _runs(who, seg.global_times_s(), seg.frame_step_s, audio.duration_s)
