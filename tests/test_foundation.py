@@ -247,6 +247,9 @@ def test_register_fakes_is_idempotent() -> None:
 def test_registry_reports_the_missing_extra(tmp_path, monkeypatch) -> None:
     (tmp_path / "lipdub_demo_backend.py").write_text("import definitely_missing_dep\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    # registered in a copy of the tables, so the entry (whose module goes with
+    # tmp_path) does not outlive this test
+    monkeypatch.setattr(registry, "_tables", {k: dict(v) for k, v in registry._tables.items()})
     registry.register("voice", "needs-extra", "lipdub_demo_backend:Voice", extra="local")
     with pytest.raises(BackendNotInstalled, match=r"definitely_missing_dep.*lipdub\[local\]"):
         registry.resolve("voice", "needs-extra")
