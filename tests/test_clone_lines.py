@@ -206,3 +206,28 @@ def test_cloning_with_a_speaker_map_without_turns_stops(make_video: Any) -> None
     pipe = _pipe(RecordingCloneVoice(), source, turns=[])
     with pytest.raises(InputError, match=r"found: none \(no turns\)"):
         pipe.run(clip, "es", workdir=clip.with_name("wd"), stop_after="speak")
+
+
+def test_fewer_speakers_than_asked_for_is_said_in_one_line(make_video: Any) -> None:
+    """--speakers 3 where the diarizer tells only two apart: the dub says so."""
+    clip = make_video("talk.mp4", duration_s=8.0)
+    source = Transcript("en", (Segment(0.3, 3.6, "Hello."), Segment(4.0, 7.7, "Hi.")))
+
+    def asked_for(num_speakers: int, workdir: str) -> list[str]:
+        pipe = DubbingPipeline(
+            transcriber=FakeTranscriber(source),
+            translator=IdentityTranslator(),
+            voice=RecordingCloneVoice(),
+            detector=FakeFaceDetector(),
+            lipsyncer=PassThroughLipSyncer(),
+            separator="duck",
+            diarizer=FixedTurnsDiarizer(TURNS, num_speakers=num_speakers),
+        )
+        result = pipe.run(clip, "es", workdir=clip.with_name(workdir), stop_after="translate")
+        return [n for n in result.notices if "asked for" in n]
+
+    assert asked_for(3, "wd") == [
+        "3 speakers asked for, 2 told apart: the missing ones' lines go to those found "
+        "(mark their turns in speakers.json)"
+    ]
+    assert asked_for(2, "wd2") == []  # as many as asked: nothing to say

@@ -46,7 +46,14 @@ class Diarizer(Component):
 
     Labels are opaque and stable within one result (``"S1"``, ``"S2"``... in order of
     first appearance); turns are sorted by start and do not overlap.
+
+    Attributes:
+        num_speakers: How many speakers the diarizer was built to find (None: as many
+            as it hears). A diarizer taking a count sets it; the dub says so when fewer
+            were told apart.
     """
+
+    num_speakers: int | None = None
 
     @abstractmethod
     def diarize(

@@ -25,12 +25,14 @@ class FixedTurnsDiarizer(Diarizer):
 
     Args:
         turns: The turns to find, sorted by start, not overlapping.
+        num_speakers: The count it was asked for (recorded; the turns stay as given).
     """
 
     name: ClassVar[str] = "fixed_turns"
 
-    def __init__(self, turns: Sequence[SpeakerTurn]) -> None:
+    def __init__(self, turns: Sequence[SpeakerTurn], num_speakers: int | None = None) -> None:
         self.turns = tuple(turns)
+        self.num_speakers = num_speakers
 
     def settings(self) -> dict[str, Any]:
         """The turns (they are the output)."""

@@ -352,9 +352,31 @@ class Diarize(Stage[Separated, Diarized]):
 
         voice = st.vocals if st.vocals is not None else st.original
         assert voice is not None  # applies() says so
-        turns = run.components.diarizer().diarize(voice.resample(16000), on_event=run.on_event)
+        diarizer = run.components.diarizer()
+        turns = diarizer.diarize(voice.resample(16000), on_event=run.on_event)
         path = SpeakerMap.from_turns(turns).save(self.artifacts(run, st)[0])
+        asked, found = diarizer.num_speakers, len({t.speaker for t in turns})
+        if asked is not None and found < asked:
+            faint = diarizer.name == "meeting" and diarizer.settings().get("find_onset") is None
+            run.notice(self.name, fewer_speakers(asked, found, path.name, faint=faint))
         return self._use(run, st, path), [path]
+
+
+def fewer_speakers(asked: int, found: int, name: str, *, faint: bool = False) -> str:
+    """One line: the diarizer told fewer speakers apart than were asked for
+    (``faint``: and the meeting diarizer could look for quieter voices).
+
+    Example:
+        >>> fewer_speakers(4, 3, "speakers.json").split(":")[0]
+        '4 speakers asked for, 3 told apart'
+        >>> fewer_speakers(4, 3, "speakers.json", faint=True).endswith("find_onset=0.2)")
+        True
+    """
+    also = "; or try --opt diarizer.find_onset=0.2" if faint else ""
+    return (
+        f"{asked} speakers asked for, {found} told apart: the missing ones' lines go to "
+        f"those found (mark their turns in {name}{also})"
+    )
 
 
 def guessed_splits(name: str, estimated: Sequence[EstimatedSplit]) -> str:
