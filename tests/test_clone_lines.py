@@ -65,7 +65,12 @@ def test_no_line_with_a_speaker_is_an_error_with_a_hint() -> None:
 TURNS = [SpeakerTurn(0.3, 3.6, "S1"), SpeakerTurn(4.0, 7.7, "S2")]
 
 
-def _pipe(voice: RecordingCloneVoice, source: Transcript, turns: Any = TURNS) -> DubbingPipeline:
+def _pipe(
+    voice: RecordingCloneVoice,
+    source: Transcript,
+    turns: Any = TURNS,
+    num_speakers: int | None = None,
+) -> DubbingPipeline:
     return DubbingPipeline(
         transcriber=FakeTranscriber(source),
         translator=IdentityTranslator(),
@@ -73,7 +78,7 @@ def _pipe(voice: RecordingCloneVoice, source: Transcript, turns: Any = TURNS) ->
         detector=FakeFaceDetector(),
         lipsyncer=PassThroughLipSyncer(),
         separator="duck",
-        diarizer=FixedTurnsDiarizer(turns),
+        diarizer=FixedTurnsDiarizer(turns, num_speakers=num_speakers),
     )
 
 
@@ -214,15 +219,7 @@ def test_fewer_speakers_than_asked_for_is_said_in_one_line(make_video: Any) -> N
     source = Transcript("en", (Segment(0.3, 3.6, "Hello."), Segment(4.0, 7.7, "Hi.")))
 
     def asked_for(num_speakers: int, workdir: str) -> list[str]:
-        pipe = DubbingPipeline(
-            transcriber=FakeTranscriber(source),
-            translator=IdentityTranslator(),
-            voice=RecordingCloneVoice(),
-            detector=FakeFaceDetector(),
-            lipsyncer=PassThroughLipSyncer(),
-            separator="duck",
-            diarizer=FixedTurnsDiarizer(TURNS, num_speakers=num_speakers),
-        )
+        pipe = _pipe(RecordingCloneVoice(), source, num_speakers=num_speakers)
         result = pipe.run(clip, "es", workdir=clip.with_name(workdir), stop_after="translate")
         return [n for n in result.notices if "asked for" in n]
 
