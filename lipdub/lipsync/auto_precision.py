@@ -54,6 +54,7 @@ __all__ = [
     "cpu_identity",
     "machine_identity",
     "measure",
+    "measurement_key",
     "psnr_db",
     "wall_timer",
 ]
@@ -421,6 +422,21 @@ def choice_key(
         "recipe": recipe,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def measurement_key(
+    device: str,
+    threads: int,
+    weights_sha256: str,
+    modes: Sequence[str],
+    bound_db: float,
+    recipe: str,
+) -> str:
+    """The cache key of a measurement on ``device`` (:func:`choice_key` of its
+    :func:`machine_identity`; the thread count counts on the CPU only)."""
+    cpu = device.split(":")[0] == "cpu"
+    machine = machine_identity(device, threads if cpu else 0)
+    return choice_key(machine, weights_sha256, modes, bound_db, recipe)
 
 
 def utc_now() -> str:

@@ -58,10 +58,10 @@ from lipdub.lipsync.auto_precision import (
     ChoiceCache,
     Runner,
     Timer,
-    choice_key,
     choose,
     machine_identity,
     measure,
+    measurement_key,
     utc_now,
     wall_timer,
 )
@@ -327,12 +327,15 @@ class PrecisionContract:
         """The key of this syncer's ``"auto"`` measurement (machine, threads, weights,
         candidates, bound, recipe; see :mod:`lipdub.lipsync.auto_precision`)."""
         count = threads or self._threads or default_threads()
-        device = self._precision_place()
         modes, _ = self.auto_candidates()
-        machine = machine_identity(device, count if _device_type(device) == "cpu" else 0)
-        recipe = self._auto_recipe(modes)
-        bound = self._precision_bound_db
-        return choice_key(machine, self.auto_weights_id(), modes, bound, recipe)
+        return measurement_key(
+            self._precision_place(),
+            count,
+            self.auto_weights_id(),
+            modes,
+            self._precision_bound_db,
+            self._auto_recipe(modes),
+        )
 
     def auto_cache(self) -> ChoiceCache:
         """Where the ``"auto"`` measurements are kept."""

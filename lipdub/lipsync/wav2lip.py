@@ -67,8 +67,7 @@ from lipdub.lipsync.auto_precision import (
     ChoiceCache,
     Runner,
     Timer,
-    choice_key,
-    machine_identity,
+    measurement_key,
 )
 from lipdub.lipsync.base import LipSyncer, default_threads
 from lipdub.lipsync.precision import AUTO_STAGE, cpu_supports
@@ -150,10 +149,9 @@ def auto_key(
 ) -> str:
     """The key of the ``"auto"`` measurement of these weights on this machine."""
     modes, _ = auto_candidates(device)
-    count = threads or default_threads()
-    machine = machine_identity(device, count if device == "cpu" else 0)
     recipe = INT8_RECIPE if "int8" in modes else ""
-    return choice_key(machine, weights_sha256, modes, min_psnr_db, recipe)
+    count = threads or default_threads()
+    return measurement_key(device, count, weights_sha256, modes, min_psnr_db, recipe)
 
 
 def recorded_auto_choice(
