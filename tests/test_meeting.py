@@ -162,9 +162,9 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(InputError):
         MeetingDiarizer(num_speakers=0)
     # --opt diarizer.onset=abc arrives as a string: one line, not a TypeError mid-dub
-    with pytest.raises(InputError, match="onset must be a number, got 'abc'"):
+    with pytest.raises(InputError, match="onset must be a finite number or None; got str 'abc'"):
         MeetingDiarizer(onset="abc")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="step_s must be a number"):
+    with pytest.raises(InputError, match="step_s must be a finite number; got None"):
         MeetingDiarizer(step_s=None)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="find_onset must be in"):
         MeetingDiarizer(find_onset=1.5)

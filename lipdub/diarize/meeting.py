@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from lipdub._checks import number_arg
 from lipdub.diarize.base import Diarizer, SpeakerTurn
 from lipdub.diarize.campplus import CamPlusPlusEmbedder
 from lipdub.diarize.chunks import LocalSpeaker, by_speaker, link, pick
@@ -94,13 +95,12 @@ class MeetingDiarizer(Diarizer):
             "min_speech_s": min_speech_s,
             "min_alone_s": min_alone_s,
             "min_print_s": min_print_s,
-            **({"onset": onset} if onset is not None else {}),
-            **({"find_onset": find_onset} if find_onset is not None else {}),
-            **({"num_speakers": num_speakers} if num_speakers is not None else {}),
         }
         for key, value in numbers.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"{key} must be a number, got {value!r}")
+            number_arg(value, key)
+        optional = {"onset": onset, "find_onset": find_onset, "num_speakers": num_speakers}
+        for key, maybe in optional.items():
+            number_arg(maybe, key, optional=True)
         if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0:
             raise InputError("max_distance in (0, 2], min_speech_s >= 0 and min_print_s > 0")
         if num_speakers is not None and num_speakers < 1:
