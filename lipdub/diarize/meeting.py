@@ -28,7 +28,7 @@ import numpy.typing as npt
 from lipdub._checks import number_arg
 from lipdub.diarize.base import Diarizer, SpeakerTurn
 from lipdub.diarize.campplus import CamPlusPlusEmbedder
-from lipdub.diarize.chunks import LocalSpeaker, by_speaker, link, pick
+from lipdub.diarize.chunks import LocalSpeaker, by_speaker, drop_slivers, link, pick
 from lipdub.diarize.embedded import _renumber
 from lipdub.diarize.embedder import RATE, SpeakerEmbedder
 from lipdub.diarize.segmentation import LocalSegmentation, Segmenter
@@ -50,6 +50,10 @@ class MeetingDiarizer(Diarizer):
         min_alone_s: A local speaker's print is taken from where it speaks alone when
             that lasts this long, else from all its speech.
         min_print_s: Shorter speech gets no print (and no speaker).
+        min_speaker_s: A speaker heard for less than this in the whole recording
+            (overlap included) is no speaker: its moments go to the next speaker the
+            chunks heard there (so a sliver never counts as a person with no line to
+            dub). The speaker heard most is always kept.
         onset: A local speaker is active where its probability (summed over the
             model's classes that include it) passes this; None: where the model's most
             likely class includes it. This decides how many people speak at each moment.
@@ -82,6 +86,7 @@ class MeetingDiarizer(Diarizer):
         min_speech_s: float = 0.0,
         min_alone_s: float = 1.0,
         min_print_s: float = 0.3,
+        min_speaker_s: float = 0.2,
         onset: float | None = 0.3,
         find_onset: float | None = None,
         num_speakers: int | None = None,
@@ -95,20 +100,24 @@ class MeetingDiarizer(Diarizer):
             "min_speech_s": min_speech_s,
             "min_alone_s": min_alone_s,
             "min_print_s": min_print_s,
+            "min_speaker_s": min_speaker_s,
         }
         for key, value in numbers.items():
             number_arg(value, key)
         optional = {"onset": onset, "find_onset": find_onset, "num_speakers": num_speakers}
         for key, maybe in optional.items():
             number_arg(maybe, key, optional=True)
-        if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0:
-            raise InputError("max_distance in (0, 2], min_speech_s >= 0 and min_print_s > 0")
+        if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0 or min_speaker_s < 0:
+            raise InputError(
+                "max_distance in (0, 2], min_speech_s >= 0, min_print_s > 0 and min_speaker_s >= 0"
+            )
         if num_speakers is not None and num_speakers < 1:
             raise InputError(f"num_speakers must be >= 1, got {num_speakers}")
         self.max_distance = max_distance
         self.min_speech_s = min_speech_s
         self.min_alone_s = min_alone_s
         self.min_print_s = min_print_s
+        self.min_speaker_s = min_speaker_s
         if onset is not None and not 0 < onset < 1:
             raise InputError(f"onset must be in (0, 1) or None, got {onset}")
         self.onset = onset
@@ -144,6 +153,7 @@ class MeetingDiarizer(Diarizer):
             "min_speech_s": self.min_speech_s,
             "min_alone_s": self.min_alone_s,
             "min_print_s": self.min_print_s,
+            "min_speaker_s": self.min_speaker_s,
             "onset": self.onset,
             **({"find_onset": self.find_onset} if self.find_onset is not None else {}),
             "num_speakers": self.num_speakers,
@@ -212,9 +222,10 @@ class MeetingDiarizer(Diarizer):
         if n == 0:  # no speech
             emit(on_event, Progress("diarize", 3, 3, "steps"))
             return []
-        score = seg.aggregate(by_speaker(heard, labels, n))
         count = seg.aggregate(active.sum(-1).astype(np.float32))
-        who = pick(score.reshape(len(count), n), count, overlap=overlap)
+        score = seg.aggregate(by_speaker(heard, labels, n)).reshape(len(count), n)
+        score = drop_slivers(score, count, self.min_speaker_s / seg.frame_step_s)
+        who = pick(score, count, overlap=overlap)
         turns = _runs(who, seg.global_times_s(), seg.frame_step_s, audio.duration_s)
         emit(on_event, Progress("diarize", 3, 3, "steps"))
         return _renumber(turns)
