@@ -536,6 +536,25 @@ def main() -> None:
         length = joined[name][0].duration_s
         cells = " | ".join(f"{s.err[w] / s.ref[w]:.3f}" for w in ("excl", "ovl"))
         print(f"| {name} | {length:.0f} | {s.found}/{s.true} | {cells} |")
+    told = meeting()
+    counted = {}
+    for name, (audio, ref) in {**data, **joined}.items():
+        n = len({t.speaker for t in ref})
+        counted[name] = score(
+            ref, told.diarize(audio, num_speakers=n), told.diarize_overlapped(audio, num_speakers=n)
+        )
+    table(
+        "meeting, as shipped, told the true count (`--speakers N`; the ten excerpts)",
+        {f: counted[f] for f in TRAIN},
+    )
+    print(
+        "\njoined, told the true count: "
+        + ", ".join(
+            f"{name} {counted[name].found}/{counted[name].true} "
+            f"({counted[name].err['excl'] / counted[name].ref['excl']:.3f})"
+            for name in joined
+        )
+    )
     vad_rates(data)
     if args.tune:
         tune_vad(data)

