@@ -234,18 +234,19 @@ class MeetingDiarizer(Diarizer):
         emit(on_event, Progress("diarize", 1, 3, "steps"))
         active = seg.active if self.onset is None else seg.probs > self.onset
         scores = self._scores(seg, x, active, self.find_onset, num_speakers)
-        quiet = self._retry()
-        if num_speakers is not None and quiet is not None and _told_apart(scores) < num_speakers:
+        quiet, told = self._retry(), _told_apart(scores)
+        if num_speakers is not None and quiet is not None and told < num_speakers:
             again = self._scores(seg, x, active, quiet, num_speakers)
+            more = _told_apart(again)
             logger.info(
                 "%d speakers asked for, %d told apart; looking for quieter voices too "
                 "(find_onset %s): %d",
                 num_speakers,
-                _told_apart(scores),
+                told,
                 quiet,
-                _told_apart(again),
+                more,
             )
-            if _told_apart(again) > _told_apart(scores):
+            if more > told:
                 scores = again
         emit(on_event, Progress("diarize", 2, 3, "steps"))
         if scores is None:  # no speech
