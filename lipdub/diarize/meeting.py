@@ -156,10 +156,12 @@ class MeetingDiarizer(Diarizer):
         self.embedder: SpeakerEmbedder = embedder or CamPlusPlusEmbedder(device=device)
 
     def fewer_found_hint(self) -> str | None:
-        """Looking for quieter voices, unless it already does (``find_onset``, or the
-        retry when fewer than asked are told apart)."""
+        """Looking for quieter voices, unless it already does (``find_onset``, the
+        retry when fewer than asked are told apart, or an ``onset`` that low)."""
         if self.find_onset is not None or self._retry() is not None:
             return None
+        if self.onset is not None and self.onset <= 0.2:
+            return None  # find_onset=0.2 would find nobody new (and is refused)
         return "try --opt diarizer.find_onset=0.2"
 
     def _retry(self) -> float | None:
