@@ -45,6 +45,10 @@ __all__ = ["MeetingDiarizer"]
 
 logger = logging.getLogger(__name__)
 
+#: Where quieter voices are looked for: ``retry_onset``'s default, and the
+#: ``find_onset`` the fewer-speakers notice suggests when there is no retry.
+QUIET_ONSET = 0.2
+
 
 class MeetingDiarizer(Diarizer):
     """Speaker turns from local segmentation and constrained clustering (no token).
@@ -101,7 +105,7 @@ class MeetingDiarizer(Diarizer):
         min_speaker_s: float = 0.2,
         onset: float | None = 0.3,
         find_onset: float | None = None,
-        retry_onset: float | None = 0.2,
+        retry_onset: float | None = QUIET_ONSET,
         num_speakers: int | None = None,
         segmenter: Segmenter | None = None,
         embedder: SpeakerEmbedder | None = None,
@@ -160,9 +164,9 @@ class MeetingDiarizer(Diarizer):
         retry when fewer than asked are told apart, or an ``onset`` that low)."""
         if self.find_onset is not None or self._retry() is not None:
             return None
-        if self.onset is not None and self.onset <= 0.2:
-            return None  # find_onset=0.2 would find nobody new (and is refused)
-        return "try --opt diarizer.find_onset=0.2"
+        if self.onset is not None and self.onset <= QUIET_ONSET:
+            return None  # that find_onset would find nobody new (and is refused)
+        return f"try --opt diarizer.find_onset={QUIET_ONSET}"
 
     def _retry(self) -> float | None:
         """The ``find_onset`` of the second look, where it can find anyone new."""
